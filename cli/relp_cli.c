@@ -1,0 +1,484 @@
+/* relp_cli.c - the native `relp` command.
+ *
+ *   relp info      --model DIR|SHAPE [--weights f32|f16] [--json]
+ *   relp forward   --model DIR --prompt TEXT [--top K] [--json] [--logits] [--no-bos]
+ *                  [--tokens ID,ID,..] [--weights f32|f16]
+ *   relp tokenize  --model DIR --prompt TEXT [--no-bos] [--json]
+ *   relp bench     --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R]
+ *                  [--weights f32|f16] [--json]
+ *
+ * SHAPE is gpt2-small-random, gpt2-medium-random, gpt2-large-random,
+ * gpt2-xl-random or random:L,C,NH (random weights made in memory).
+ * Exit status: 0 success, 1 the work failed (message on stderr), 2 bad usage. */
+#define _POSIX_C_SOURCE 200809L
+#include "relp.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* ------------------------------------------------------------ arguments */
+
+struct opt {
+    const char *name;
+    int takes_value;
+    const char *value; /* NULL when absent; "" for a given flag without value */
+};
+
+struct args {
+    struct opt *opts;
+    int n;
+};
+
+static int usage(const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "relp: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nrun 'relp help' for the commands and their flags\n");
+    return 2;
+}
+
+/* Parses argv into opts; returns 0 or an exit status. */
+static int parse_args(int argc, char **argv, const char *cmd, struct args *a) {
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        int found = 0;
+        for (int k = 0; k < a->n; k++) {
+            if (strcmp(arg, a->opts[k].name) != 0) continue;
+            found = 1;
+            if (a->opts[k].takes_value) {
+                if (i + 1 >= argc || (strncmp(argv[i + 1], "--", 2) == 0 && strlen(argv[i + 1]) > 2))
+                    return usage("%s: flag %s needs a value", cmd, arg);
+                a->opts[k].value = argv[++i];
+            } else {
+                a->opts[k].value = "";
+            }
+        }
+        if (!found) return usage("%s: unknown argument '%s'", cmd, arg);
+    }
+    return 0;
+}
+
+static const char *get(const struct args *a, const char *name) {
+    for (int k = 0; k < a->n; k++)
+        if (strcmp(a->opts[k].name, name) == 0) return a->opts[k].value;
+    return NULL;
+}
+
+static int get_int(const struct args *a, const char *name, long lo, long hi, long def, long *out) {
+    const char *v = get(a, name);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "relp: %s must be an integer in [%ld, %ld], got '%s'\n", name, lo, hi, v);
+        return 2;
+    }
+    *out = x;
+    return 0;
+}
+
+/* ------------------------------------------------------------ model */
+
+static int load_model(const struct args *a, struct relp_model **out) {
+    const char *path = get(a, "--model");
+    if (!path) {
+        fprintf(stderr, "relp: --model DIR is required (a Hugging Face GPT-2 checkpoint directory, or a shape such as "
+                        "gpt2-small-random)\n");
+        return 2;
+    }
+    struct relp_load_params lp = relp_load_default_params();
+    const char *wt = get(a, "--weights");
+    if (wt) {
+        if (strcmp(wt, "f32") == 0) lp.weight_dtype = RELP_DTYPE_F32;
+        else if (strcmp(wt, "f16") == 0) lp.weight_dtype = RELP_DTYPE_F16;
+        else return usage("--weights must be f32 or f16, got '%s'%s", wt, "");
+    }
+    struct relp_config cfg;
+    enum relp_status st;
+    if (relp_config_from_shape_name(path, &cfg)) st = relp_model_init_random(out, &cfg, 1234, &lp);
+    else st = relp_model_init_from_dir(out, path, &lp);
+    if (st) {
+        fprintf(stderr, "relp: %s\n", relp_last_error(*out));
+        relp_model_free(*out);
+        *out = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static const char *dtype_name(enum relp_dtype d) {
+    return d == RELP_DTYPE_F32 ? "f32" : d == RELP_DTYPE_F16 ? "f16" : "bf16";
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+/* JSON string: valid UTF-8 passes through, invalid bytes become U+FFFD. */
+static void json_str(FILE *f, const char *s, int n) {
+    fputc('"', f);
+    for (int i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') { fprintf(f, "\\%c", c); i++; continue; }
+        if (c < 0x20) { fprintf(f, "\\u%04x", c); i++; continue; }
+        if (c < 0x80) { fputc(c, f); i++; continue; }
+        int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+        int ok = len > 0 && i + len <= n;
+        for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
+        if (ok && len == 3) {
+            unsigned cp = ((c & 15u) << 12) | (((unsigned char)s[i + 1] & 63u) << 6) | ((unsigned char)s[i + 2] & 63u);
+            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+        }
+        if (ok && len == 4) {
+            unsigned cp = ((c & 7u) << 18) | (((unsigned char)s[i + 1] & 63u) << 12);
+            ok = cp >= 0x10000 && cp <= 0x10FFFF;
+        }
+        if (ok) { fwrite(s + i, 1, (size_t)len, f); i += len; }
+        else { fputs("\\ufffd", f); i++; }
+    }
+    fputc('"', f);
+}
+
+static void print_piece(FILE *f, const struct relp_model *m, int id) {
+    int n = 0;
+    const char *p = relp_token_bytes(m, id, &n);
+    if (p) json_str(f, p, n);
+    else fputs("null", f);
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int cmd_info(int argc, char **argv) {
+    struct opt o[] = {{"--model", 1, NULL}, {"--weights", 1, NULL}, {"--json", 0, NULL}};
+    struct args a = {o, 3};
+    int rc = parse_args(argc, argv, "info", &a);
+    struct relp_model *m = NULL;
+    if (rc || (rc = load_model(&a, &m))) return rc;
+    const struct relp_config *c = relp_model_config(m);
+    int64_t np = relp_model_n_params(m);
+    double wmb = relp_model_weight_bytes(m) / 1048576.0;
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    double ctx_mb = relp_ctx_mem_required(m, &cp) / 1048576.0;
+    if (get(&a, "--json")) {
+        printf("{\"n_layer\":%d,\"n_head\":%d,\"n_embd\":%d,\"n_positions\":%d,\"vocab_size\":%d,"
+               "\"layer_norm_epsilon\":%g,\"n_params\":%lld,\"file_dtype\":\"%s\",\"weight_dtype\":\"%s\","
+               "\"weight_mb\":%.1f,\"ctx_mb_b1_t128\":%.1f,\"tokenizer\":%s}\n",
+               c->n_layer, c->n_head, c->n_embd, c->n_positions, c->vocab_size, c->layer_norm_epsilon, (long long)np,
+               dtype_name(relp_model_file_dtype(m)), dtype_name(relp_model_weight_dtype(m)), wmb, ctx_mb,
+               relp_has_tokenizer(m) ? "true" : "false");
+    } else {
+        printf("model        %s\n", get(&a, "--model"));
+        printf("layers       %d\nheads        %d\nwidth        %d\npositions    %d\nvocabulary   %d\n", c->n_layer,
+               c->n_head, c->n_embd, c->n_positions, c->vocab_size);
+        printf("parameters   %lld (%.1f M)\n", (long long)np, np / 1e6);
+        printf("dtype        %s in the file, %s in memory\n", dtype_name(relp_model_file_dtype(m)),
+               dtype_name(relp_model_weight_dtype(m)));
+        printf("weights      %.1f MiB\n", wmb);
+        printf("context      %.1f MiB for 1 prompt of up to %d tokens (activations + coefficients)\n", ctx_mb,
+               cp.max_tokens < c->n_positions ? cp.max_tokens : c->n_positions);
+        printf("tokenizer    %s\n", relp_has_tokenizer(m) ? "yes" : "no (no vocab.json/merges.txt)");
+    }
+    relp_model_free(m);
+    return 0;
+}
+
+/* Tokens from --tokens "1,2,3" or --prompt TEXT. */
+static int get_tokens(const struct args *a, struct relp_model *m, int32_t **ids, int64_t *n) {
+    const char *prompt = get(a, "--prompt"), *toks = get(a, "--tokens");
+    int add_bos = get(a, "--no-bos") == NULL;
+    const struct relp_config *c = relp_model_config(m);
+    if (!!prompt == !!toks) {
+        fprintf(stderr, "relp: give exactly one of --prompt TEXT or --tokens ID,ID,...\n");
+        return 2;
+    }
+    if (toks) {
+        int64_t cap = 1;
+        for (const char *p = toks; *p; p++) cap += *p == ',';
+        *ids = malloc((size_t)cap * sizeof **ids);
+        *n = 0;
+        const char *p = toks;
+        while (*ids && *p) {
+            char *end;
+            errno = 0;
+            long v = strtol(p, &end, 10);
+            if (errno || end == p || v < 0 || v >= c->vocab_size || (*end && *end != ',')) {
+                fprintf(stderr, "relp: --tokens: '%s' is not a comma-separated list of ids in [0, %d)\n", toks,
+                        c->vocab_size);
+                return 2;
+            }
+            (*ids)[(*n)++] = (int32_t)v;
+            p = *end ? end + 1 : end;
+        }
+    } else {
+        if (!relp_has_tokenizer(m)) {
+            fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt); use --tokens ID,ID,...\n",
+                    get(a, "--model"));
+            return 1;
+        }
+        int64_t count = 0;
+        relp_tokenize(m, prompt, -1, add_bos, NULL, 0, &count);
+        *ids = malloc((size_t)(count ? count : 1) * sizeof **ids);
+        if (*ids && relp_tokenize(m, prompt, -1, add_bos, *ids, count, n)) {
+            fprintf(stderr, "relp: --prompt: %s\n", relp_last_error(m));
+            return 1;
+        }
+    }
+    if (!*ids) {
+        fprintf(stderr, "relp: out of memory\n");
+        return 1;
+    }
+    if (*n == 0) {
+        fprintf(stderr, "relp: --prompt: the prompt is empty (0 tokens); give some text, or drop --no-bos\n");
+        return 2;
+    }
+    if (*n > c->n_positions) {
+        fprintf(stderr, "relp: --prompt: the prompt is %lld tokens, more than the model's n_positions = %d\n",
+                (long long)*n, c->n_positions);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_tokenize(int argc, char **argv) {
+    struct opt o[] = {{"--model", 1, NULL}, {"--prompt", 1, NULL}, {"--no-bos", 0, NULL}, {"--json", 0, NULL},
+                      {"--tokens", 1, NULL}};
+    struct args a = {o, 5};
+    int rc = parse_args(argc, argv, "tokenize", &a);
+    struct relp_model *m = NULL;
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    if (rc || (rc = load_model(&a, &m))) return rc;
+    if ((rc = get_tokens(&a, m, &ids, &n))) goto out;
+    printf("{\"tokens\":[");
+    for (int64_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+    printf("],\"pieces\":[");
+    for (int64_t i = 0; i < n; i++) {
+        if (i) putchar(',');
+        print_piece(stdout, m, ids[i]);
+    }
+    printf("]}\n");
+out:
+    free(ids);
+    relp_model_free(m);
+    return rc;
+}
+
+static int cmd_forward(int argc, char **argv) {
+    struct opt o[] = {{"--model", 1, NULL}, {"--prompt", 1, NULL}, {"--top", 1, NULL},    {"--json", 0, NULL},
+                      {"--logits", 0, NULL}, {"--no-bos", 0, NULL}, {"--tokens", 1, NULL}, {"--weights", 1, NULL}};
+    struct args a = {o, 8};
+    int rc = parse_args(argc, argv, "forward", &a);
+    long top;
+    struct relp_model *m = NULL;
+    struct relp_ctx *ctx = NULL;
+    int32_t *ids = NULL;
+    int *order = NULL;
+    int64_t n = 0;
+    if (rc || (rc = get_int(&a, "--top", 1, 1000, 10, &top)) || (rc = load_model(&a, &m))) return rc;
+    if ((rc = get_tokens(&a, m, &ids, &n))) goto out;
+    const struct relp_config *c = relp_model_config(m);
+    if (top > c->vocab_size) top = c->vocab_size;
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_tokens = (int32_t)n;
+    if (relp_ctx_init(&ctx, m, &cp) || relp_forward(ctx, ids, 1, (int32_t)n)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+        rc = 1;
+        goto out;
+    }
+    const float *lg = relp_ctx_logits(ctx, NULL);
+    const int V = c->vocab_size;
+    double mx = -INFINITY, z = 0.0;
+    for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+    for (int i = 0; i < V; i++) z += exp(lg[i] - mx);
+    order = malloc((size_t)top * sizeof *order);
+    if (!order) { rc = 1; goto out; }
+    for (int k = 0; k < top; k++) { /* partial selection: top is small */
+        int best = -1;
+        for (int i = 0; i < V; i++) {
+            int used = 0;
+            for (int j = 0; j < k && !used; j++) used = order[j] == i;
+            if (!used && (best < 0 || lg[i] > lg[best])) best = i;
+        }
+        order[k] = best;
+    }
+    int json = get(&a, "--json") != NULL;
+    if (json) {
+        printf("{\"tokens\":[");
+        for (int64_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+        printf("],\"pieces\":[");
+        for (int64_t i = 0; i < n; i++) {
+            if (i) putchar(',');
+            print_piece(stdout, m, ids[i]);
+        }
+        printf("],\"top\":[");
+        for (int k = 0; k < top; k++) {
+            printf(k ? ",{\"id\":%d,\"piece\":" : "{\"id\":%d,\"piece\":", order[k]);
+            print_piece(stdout, m, order[k]);
+            printf(",\"logit\":%.9g,\"prob\":%.9g}", lg[order[k]], exp(lg[order[k]] - mx) / z);
+        }
+        printf("]");
+        if (get(&a, "--logits")) {
+            printf(",\"logits\":[");
+            for (int i = 0; i < V; i++) printf(i ? ",%.9g" : "%.9g", lg[i]);
+            printf("]");
+        }
+        printf("}\n");
+    } else {
+        printf("tokens (%lld):", (long long)n);
+        for (int64_t i = 0; i < n; i++) {
+            printf(" %d", ids[i]);
+        }
+        printf("\n");
+        for (int64_t i = 0; i < n && relp_has_tokenizer(m); i++) {
+            printf(i ? " | " : "pieces: ");
+            int len = 0;
+            const char *p = relp_token_bytes(m, ids[i], &len);
+            fwrite(p, 1, (size_t)len, stdout);
+        }
+        printf("\nnext token (top %ld):\n", top);
+        for (int k = 0; k < top; k++) {
+            printf("  %6d  logit %9.4f  prob %.4f  ", order[k], lg[order[k]], exp(lg[order[k]] - mx) / z);
+            print_piece(stdout, m, order[k]);
+            printf("\n");
+        }
+        if (get(&a, "--logits")) {
+            for (int i = 0; i < V; i++) printf(i ? " %.9g" : "%.9g", lg[i]);
+            printf("\n");
+        }
+    }
+out:
+    free(order);
+    free(ids);
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int cmd_bench(int argc, char **argv) {
+    struct opt o[] = {{"--model", 1, NULL}, {"--tokens", 1, NULL}, {"--batch", 1, NULL}, {"--threads", 1, NULL},
+                      {"--runs", 1, NULL},  {"--json", 0, NULL},   {"--weights", 1, NULL}};
+    struct args a = {o, 7};
+    long T, B, threads, runs;
+    int rc = parse_args(argc, argv, "bench", &a);
+    if (rc || (rc = get_int(&a, "--tokens", 1, 1 << 20, 16, &T)) || (rc = get_int(&a, "--batch", 1, 4096, 1, &B)) ||
+        (rc = get_int(&a, "--threads", 1, 256, 1, &threads)) || (rc = get_int(&a, "--runs", 1, 100000, 10, &runs)))
+        return rc;
+    struct relp_model *m = NULL;
+    if ((rc = load_model(&a, &m))) return rc;
+    const struct relp_config *c = relp_model_config(m);
+    struct relp_ctx *ctx = NULL;
+    int32_t *ids = NULL, *ans = NULL, *wrong = NULL;
+    double *fw = NULL, *bw = NULL;
+    if (T > c->n_positions) {
+        fprintf(stderr, "relp: --tokens %ld exceeds the model's n_positions = %d\n", T, c->n_positions);
+        rc = 2;
+        goto out;
+    }
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = (int32_t)B;
+    cp.max_tokens = (int32_t)T;
+    cp.n_threads = (int32_t)threads;
+    ids = malloc((size_t)(B * T) * sizeof *ids);
+    ans = malloc((size_t)B * sizeof *ans);
+    wrong = malloc((size_t)B * sizeof *wrong);
+    fw = malloc((size_t)runs * sizeof *fw);
+    bw = malloc((size_t)runs * sizeof *bw);
+    if (!ids || !ans || !wrong || !fw || !bw || relp_ctx_init(&ctx, m, &cp)) {
+        fprintf(stderr, "relp: %s\n", ctx ? relp_ctx_last_error(ctx) : "out of memory");
+        rc = 1;
+        goto out;
+    }
+    uint32_t s = 12345;
+    for (long i = 0; i < B * T; i++) ids[i] = (int32_t)((s = s * 1664525u + 1013904223u) >> 8) % c->vocab_size;
+    for (long b = 0; b < B; b++) { ans[b] = (int32_t)(b % c->vocab_size); wrong[b] = (int32_t)((b + 1) % c->vocab_size); }
+    struct relp_metric metric = {RELP_METRIC_LOGIT_DIFF, ans, wrong, 1.0f};
+    const struct relp_rules *rules = relp_rules_preset("grad");
+    for (int w = 0; w < 2; w++) { /* warm-up: page in weights, settle caches */
+        relp_forward(ctx, ids, (int32_t)B, (int32_t)T);
+        relp_backward(ctx, &metric, rules, NULL);
+    }
+    for (long r = 0; r < runs; r++) {
+        double t0 = now_ms();
+        if (relp_forward(ctx, ids, (int32_t)B, (int32_t)T)) break;
+        double t1 = now_ms();
+        relp_backward(ctx, &metric, rules, NULL);
+        double t2 = now_ms();
+        fw[r] = t1 - t0;
+        bw[r] = t2 - t1;
+    }
+    double f_med = median(fw, (int)runs), b_med = median(bw, (int)runs);
+    if (get(&a, "--json")) {
+        printf("{\"model\":\"%s\",\"tokens\":%ld,\"batch\":%ld,\"threads\":%ld,\"weights\":\"%s\",\"forward_ms\":%.3f,"
+               "\"backward_ms\":%.3f,\"forward_backward_ms\":%.3f,\"runs\":%ld,\"peak_rss_mb\":%.1f}\n",
+               get(&a, "--model"), T, B, threads, dtype_name(relp_model_weight_dtype(m)), f_med, b_med, f_med + b_med,
+               runs, peak_rss_mb());
+    } else {
+        printf("model %s, B=%ld T=%ld, %ld thread(s), %s weights, %ld runs (medians)\n", get(&a, "--model"), B, T,
+               threads, dtype_name(relp_model_weight_dtype(m)), runs);
+        printf("forward           %9.3f ms\n", f_med);
+        printf("backward          %9.3f ms\n", b_med);
+        printf("forward+backward  %9.3f ms\n", f_med + b_med);
+        printf("peak RSS          %9.1f MiB\n", peak_rss_mb());
+    }
+out:
+    free(ids); free(ans); free(wrong); free(fw); free(bw);
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+    return rc;
+}
+
+static void help(FILE *f) {
+    fprintf(f,
+            "relp - GPT-2 in C: forward, gradients and relevance patching\n\n"
+            "  relp info     --model DIR|SHAPE [--weights f32|f16] [--json]\n"
+            "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"
+            "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"
+            "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16] "
+            "[--json]\n\n"
+            "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
+            "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
+            "gpt2-xl-random, or random:L,C,NH.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        help(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        help(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "forward")) return cmd_forward(argc - 2, argv + 2);
+    if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    return usage("unknown command '%s'%s", cmd, "");
+}

@@ -1,0 +1,140 @@
+/* internal.h - the structures behind the opaque handles of relp.h, shared by
+ * the core's files. Nothing here is public API.
+ *
+ * Dimension names used in every shape comment: B batch, T tokens, C n_embd,
+ * NH heads, HS = C/NH head size, L layers, V vocabulary. */
+#ifndef RELP_INTERNAL_H
+#define RELP_INTERNAL_H
+
+#include "relp.h"
+#include "io.h"
+#include "threads.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELP_ERROR_LEN 512
+
+/* One transformer block's parameters. Matrices are in the model's
+ * weight_dtype (f32 or f16), Conv1D orientation (in, out); vectors are f32. */
+struct relp_layer {
+    const float *ln1_g, *ln1_b; /* (C) */
+    const void *w_qkv;          /* (C, 3C) */
+    const float *b_qkv;         /* (3C) */
+    const void *w_o;            /* (C, C) */
+    const float *b_o;           /* (C) */
+    const float *ln2_g, *ln2_b; /* (C) */
+    const void *w_fc;           /* (C, 4C) */
+    const float *b_fc;          /* (4C) */
+    const void *w_mp;           /* (4C, C) */
+    const float *b_mp;          /* (C) */
+};
+
+struct relp_tokenizer; /* tokenizer.c */
+
+struct relp_model {
+    struct relp_config cfg;
+    enum relp_dtype weight_dtype; /* in memory */
+    enum relp_dtype file_dtype;   /* dtype of the checkpoint's matrices */
+    const void *wte;              /* (V, C) weight_dtype; also the unembedding */
+    const float *wpe;             /* (n_positions, C) */
+    const float *lnf_g, *lnf_b;   /* (C) */
+    struct relp_layer *layers;    /* (L) */
+    void *owned;                  /* the one block of converted/copied tensors */
+    size_t owned_bytes;
+    size_t mapped_bytes;          /* bytes of checkpoint files used in place */
+    struct relp_mapped_file *files;
+    int32_t n_files;
+    struct relp_tokenizer *tok;
+    char error[RELP_ERROR_LEN];
+};
+
+/* Where a patched re-run may start: stage index within a layer. */
+enum stage { STAGE_RESID_PRE = 0, STAGE_Z = 1, STAGE_ATTN_OUT = 2, STAGE_MLP_OUT = 3, STAGES_PER_LAYER = 4 };
+
+/* Cached activations of one run; one slab, carved once (ctx_layout). */
+struct relp_acts {
+    float *resid;     /* (L+1, B, T, C) resid_pre[l]; [L] feeds ln_f */
+    float *ln1_mean, *ln1_rstd; /* (L, B, T) */
+    float *ln1_out;   /* (B, T, C) scratch */
+    float *qkv;       /* (L, B, T, 3C) */
+    float *att;       /* (L, B, NH, T, T) softmax probabilities, 0 above the diagonal */
+    float *z;         /* (L, B, T, C) per-head outputs, head h at [h*HS, (h+1)*HS) */
+    float *attn_out;  /* (L, B, T, C) */
+    float *resid_mid; /* (L, B, T, C) */
+    float *ln2_mean, *ln2_rstd; /* (L, B, T) */
+    float *ln2_out;   /* (B, T, C) scratch */
+    float *fc_pre;    /* (L, B, T, 4C) */
+    float *fc_post;   /* (B, T, 4C) scratch */
+    float *mlp_out;   /* (L, B, T, C) */
+    float *lnf_mean, *lnf_rstd; /* (B, T) */
+    float *lnf_out;   /* (B, T, C) */
+    float *logits;    /* (B, P, V), P logit positions */
+};
+
+/* Backward coefficients; g_attn_out[l] == g_resid_mid[l] and
+ * g_mlp_out[l] == g_resid[l+1], so those are not stored twice. */
+struct relp_grads {
+    float *resid;     /* (L+1, B, T, C) */
+    float *resid_mid; /* (L, B, T, C) */
+    float *z;         /* (L, B, T, C) */
+    float *fc;        /* (B, T, 4C) scratch */
+    float *qkv;       /* (B, T, 3C) scratch */
+    float *h;         /* (B, T, C) scratch */
+    float *att_row;   /* (n_threads, 2*T) scratch */
+    float *logits;    /* (B, V) seed */
+};
+
+struct relp_ctx {
+    const struct relp_model *model;
+    struct relp_ctx_params params;
+    int32_t B, T;           /* current run */
+    int32_t *ids;           /* (B, T) */
+    int32_t logit_pos[64];  /* requested logit positions (-1 = last) */
+    int32_t n_logit_pos;
+    int32_t n_logit_cap;    /* capacity of acts.logits, in positions */
+    int32_t have_run, have_grads;
+    int32_t dirty_stage;    /* first global stage (layer*4+stage) holding patched values, INT32_MAX if none */
+    int32_t dirty_row;      /* first position holding patched values */
+    struct relp_acts acts;
+    struct relp_grads grads;
+    void *act_block, *grad_block;
+    struct relp_pool *pool;
+    int32_t (*cancel)(void *);
+    void *cancel_user;
+    char error[RELP_ERROR_LEN];
+};
+
+/* errors ----------------------------------------------------------------- */
+enum relp_status relp__fail(char *buf, enum relp_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+enum relp_status relp__ctx_fail(struct relp_ctx *ctx, enum relp_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+char *relp__orphan_error(void); /* where loads that have no model object yet write */
+
+/* half precision ------------------------------------------------------------ */
+float relp__f16_to_f32(uint16_t h);
+uint16_t relp__f32_to_f16(float f);
+static inline float relp__bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v;
+    v.u = (uint32_t)h << 16;
+    return v.f;
+}
+
+/* tokenizer.c */
+enum relp_status relp__tokenizer_init(struct relp_tokenizer **out, const struct relp_file *vocab,
+                                      const struct relp_file *merges, char *err);
+void relp__tokenizer_free(struct relp_tokenizer *tok);
+enum relp_status relp__tokenize(const struct relp_tokenizer *tok, const char *text, int64_t len, int32_t add_bos,
+                                int32_t *ids, int64_t cap, int64_t *n_out, char *err);
+const char *relp__token_bytes(const struct relp_tokenizer *tok, int32_t id, int32_t *n);
+int32_t relp__tokenizer_size(const struct relp_tokenizer *tok);
+
+#endif

@@ -1,0 +1,623 @@
+/* model.c - the run context: GPT-2 forward pass with a full activation
+ * cache, patched re-runs from any node, and the one backward pass whose
+ * local rules are switches (exact gradient, LN-rule, Identity-rule, frozen
+ * attention, AttnLRP).
+ *
+ * The forward pass is a list of stages; stage l*5+s of layer l produces one
+ * node and then applies that node's patches:
+ *   s=0 resid_pre[l] (embeddings for l = 0, else resid_mid[l-1] + mlp_out[l-1])
+ *   s=1 z[l]         (ln1, qkv, causal attention)
+ *   s=2 attn_out[l]  (z W_O + b_O)
+ *   s=3 resid_mid[l] (resid_pre[l] + attn_out[l])
+ *   s=4 mlp_out[l]   (ln2, fc, gelu, proj)
+ * and stage L*5 produces resid_pre[L], followed by ln_f and the logits. A
+ * patched re-run starts at the stage of its earliest patched node (or of the
+ * previous run's, to undo that one) and, by causality, at its earliest
+ * patched position. */
+#include "internal.h"
+
+#include "ops.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STAGES 5
+
+enum relp_status relp__ctx_fail(struct relp_ctx *ctx, enum relp_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->error, RELP_ERROR_LEN, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+const char *relp_ctx_last_error(const struct relp_ctx *ctx) { return ctx ? ctx->error : relp__orphan_error(); }
+
+/* ------------------------------------------------------------ layout */
+
+struct relp_ctx_params relp_ctx_default_params(void) {
+    struct relp_ctx_params p = {1, 128, 1};
+    return p;
+}
+
+/* Sizes (in floats) of the activation and gradient slabs for capacity B x T. */
+static void slab_sizes(const struct relp_config *c, int B, int T, int n_threads, size_t *acts, size_t *grads) {
+    size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, BT = (size_t)B * T;
+    *acts = (L + 1) * BT * C      /* resid */
+            + 2 * L * BT          /* ln1 mean, rstd */
+            + BT * C              /* ln1_out */
+            + L * BT * 3 * C      /* qkv */
+            + L * B * NH * T * T  /* att */
+            + 3 * L * BT * C      /* z, attn_out, resid_mid */
+            + 2 * L * BT          /* ln2 mean, rstd */
+            + BT * C              /* ln2_out */
+            + L * BT * 4 * C      /* fc_pre */
+            + BT * 4 * C          /* fc_post */
+            + L * BT * C          /* mlp_out */
+            + 2 * BT + BT * C;    /* lnf mean, rstd, out */
+    *grads = (L + 1) * BT * C + 2 * L * BT * C /* resid, resid_mid, z */
+             + BT * 4 * C + BT * 3 * C + BT * C /* fc, qkv, h scratch */
+             + (size_t)n_threads * T;           /* attention row scratch */
+}
+
+static int threads_of(const struct relp_ctx_params *p) {
+#ifdef RELP_THREADS
+    return p->n_threads < 1 ? 1 : p->n_threads;
+#else
+    (void)p;
+    return 1;
+#endif
+}
+
+size_t relp_ctx_mem_required(const struct relp_model *model, const struct relp_ctx_params *params) {
+    size_t a, g;
+    slab_sizes(&model->cfg, params->max_batch, params->max_tokens, threads_of(params), &a, &g);
+    size_t V = (size_t)model->cfg.vocab_size, B = (size_t)params->max_batch;
+    return (a + g + 2 * B * V) * sizeof(float) + B * (size_t)params->max_tokens * sizeof(int32_t);
+}
+
+static void carve_acts(struct relp_ctx *ctx) {
+    const struct relp_config *c = &ctx->model->cfg;
+    size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head;
+    size_t B = (size_t)ctx->B, T = (size_t)ctx->T, BT = B * T;
+    float *p = ctx->act_block;
+    struct relp_acts *a = &ctx->acts;
+#define TAKE(field, n) (a->field = p, p += (n))
+    TAKE(resid, (L + 1) * BT * C);
+    TAKE(ln1_mean, L * BT);
+    TAKE(ln1_rstd, L * BT);
+    TAKE(ln1_out, BT * C);
+    TAKE(qkv, L * BT * 3 * C);
+    TAKE(att, L * B * NH * T * T);
+    TAKE(z, L * BT * C);
+    TAKE(attn_out, L * BT * C);
+    TAKE(resid_mid, L * BT * C);
+    TAKE(ln2_mean, L * BT);
+    TAKE(ln2_rstd, L * BT);
+    TAKE(ln2_out, BT * C);
+    TAKE(fc_pre, L * BT * 4 * C);
+    TAKE(fc_post, BT * 4 * C);
+    TAKE(mlp_out, L * BT * C);
+    TAKE(lnf_mean, BT);
+    TAKE(lnf_rstd, BT);
+    TAKE(lnf_out, BT * C);
+#undef TAKE
+    struct relp_grads *g = &ctx->grads;
+    p = ctx->grad_block;
+#define TAKE(field, n) (g->field = p, p += (n))
+    TAKE(resid, (L + 1) * BT * C);
+    TAKE(resid_mid, L * BT * C);
+    TAKE(z, L * BT * C);
+    TAKE(fc, BT * 4 * C);
+    TAKE(qkv, BT * 3 * C);
+    TAKE(h, BT * C);
+    TAKE(att_row, (size_t)relp__pool_size(ctx->pool) * T);
+#undef TAKE
+}
+
+enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
+                               const struct relp_ctx_params *params) {
+    if (!out) return RELP_STATUS_BAD_ARGUMENT;
+    *out = NULL;
+    struct relp_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return relp__fail(relp__orphan_error(), RELP_STATUS_ALLOC_FAILED, "out of memory");
+    *out = ctx;
+    ctx->model = model;
+    ctx->params = params ? *params : relp_ctx_default_params();
+    if (!model) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "no model");
+    const struct relp_config *c = &model->cfg;
+    struct relp_ctx_params *p = &ctx->params;
+    if (p->max_tokens <= 0) p->max_tokens = c->n_positions < 128 ? c->n_positions : 128;
+    if (p->max_batch <= 0 || p->max_batch > 1 << 16)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "max_batch %d out of range [1, 65536]", p->max_batch);
+    if (p->max_tokens > c->n_positions)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "max_tokens %d exceeds the model's n_positions %d",
+                              p->max_tokens, c->n_positions);
+    ctx->pool = relp__pool_init(threads_of(p));
+    size_t a, g;
+    slab_sizes(c, p->max_batch, p->max_tokens, relp__pool_size(ctx->pool), &a, &g);
+    ctx->act_block = malloc(a * sizeof(float));
+    ctx->grad_block = malloc(g * sizeof(float));
+    ctx->ids = malloc((size_t)p->max_batch * p->max_tokens * sizeof *ctx->ids);
+    ctx->n_logit_cap = 1;
+    ctx->acts.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
+    ctx->grads.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
+    if (!ctx->act_block || !ctx->grad_block || !ctx->ids || !ctx->acts.logits || !ctx->grads.logits)
+        return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory: %zu bytes for a context of B=%d, T=%d",
+                              relp_ctx_mem_required(model, p), p->max_batch, p->max_tokens);
+    ctx->n_logit_pos = 1;
+    ctx->logit_pos[0] = -1;
+    ctx->dirty_stage = INT32_MAX;
+    return RELP_STATUS_OK;
+}
+
+void relp_ctx_free(struct relp_ctx *ctx) {
+    if (!ctx) return;
+    relp__pool_free(ctx->pool);
+    free(ctx->act_block);
+    free(ctx->grad_block);
+    free(ctx->ids);
+    free(ctx->acts.logits);
+    free(ctx->grads.logits);
+    free(ctx);
+}
+
+void relp_ctx_set_cancel(struct relp_ctx *ctx, int32_t (*cancel)(void *), void *user) {
+    ctx->cancel = cancel;
+    ctx->cancel_user = user;
+}
+
+enum relp_status relp_ctx_set_logit_positions(struct relp_ctx *ctx, const int32_t *positions, int32_t n) {
+    if (n < 0 || n > (int32_t)(sizeof ctx->logit_pos / sizeof ctx->logit_pos[0]))
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "logit positions: count %d out of range [0, 64]", n);
+    if (n == 0) {
+        ctx->n_logit_pos = 1;
+        ctx->logit_pos[0] = -1;
+        return RELP_STATUS_OK;
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (positions[i] < -1 || positions[i] >= ctx->params.max_tokens)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "logit position %d out of range", positions[i]);
+    if (n > ctx->n_logit_cap) {
+        size_t bytes = (size_t)ctx->params.max_batch * (size_t)n * (size_t)ctx->model->cfg.vocab_size * sizeof(float);
+        float *grown = realloc(ctx->acts.logits, bytes);
+        if (!grown) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %d logit positions", n);
+        ctx->acts.logits = grown;
+        ctx->n_logit_cap = n;
+    }
+    memcpy(ctx->logit_pos, positions, (size_t)n * sizeof *positions);
+    ctx->n_logit_pos = n;
+    ctx->have_run = 0;
+    return RELP_STATUS_OK;
+}
+
+/* ------------------------------------------------------------ forward */
+
+static int logit_row(const struct relp_ctx *ctx, int i) {
+    return ctx->logit_pos[i] < 0 ? ctx->T - 1 : ctx->logit_pos[i];
+}
+
+/* out = x @ W + bias over rows t0..T-1 of each prompt (all rows at once when t0 == 0). */
+static void mm_rows(struct relp_ctx *ctx, float *out, const float *x, const void *W, const float *bias, int K, int O,
+                    int t0) {
+    const enum relp_dtype wdt = ctx->model->weight_dtype;
+    if (t0 == 0) {
+        matmul_xw(ctx->pool, out, x, W, wdt, bias, ctx->B * ctx->T, K, O);
+        return;
+    }
+    for (int b = 0; b < ctx->B; b++) {
+        size_t r = (size_t)b * ctx->T + t0;
+        matmul_xw(ctx->pool, out + r * O, x + r * K, W, wdt, bias, ctx->T - t0, K, O);
+    }
+}
+
+/* Applies every patch of (node, layer) to dst (B, T, width). */
+static void apply_patches(struct relp_ctx *ctx, float *dst, enum relp_node node, int layer,
+                          const struct relp_patch *patches, int n_patches) {
+    const int B = ctx->B, T = ctx->T, C = ctx->model->cfg.n_embd, HS = C / ctx->model->cfg.n_head;
+    for (int i = 0; i < n_patches; i++) {
+        const struct relp_patch *p = &patches[i];
+        if (p->node != node || p->layer != layer) continue;
+        int head = node == RELP_NODE_ATTN_Z ? p->head : -1;
+        int w = head >= 0 ? HS : C, off = head >= 0 ? head * HS : 0;
+        for (int b = 0; b < B; b++) {
+            if (p->position >= 0) {
+                memcpy(dst + ((size_t)b * T + p->position) * C + off, p->values + (size_t)b * w, (size_t)w * 4);
+            } else {
+                for (int t = 0; t < T; t++)
+                    memcpy(dst + ((size_t)b * T + t) * C + off, p->values + ((size_t)b * T + t) * w, (size_t)w * 4);
+            }
+        }
+    }
+}
+
+/* rows t0..T-1 of every prompt: y = a + b */
+static void add_rows(float *y, const float *a, const float *b, int B, int T, int C, int t0) {
+    for (int bb = 0; bb < B; bb++) {
+        size_t o = ((size_t)bb * T + t0) * C, n = (size_t)(T - t0) * C;
+        for (size_t i = 0; i < n; i++) y[o + i] = a[o + i] + b[o + i];
+    }
+}
+
+static void ln_rows(float *out, float *mean, float *rstd, const float *x, const float *g, const float *b, int B, int T,
+                    int C, int t0, float eps) {
+    for (int bb = 0; bb < B; bb++) {
+        size_t r = (size_t)bb * T + t0;
+        layernorm_forward(out + r * C, mean + r, rstd + r, x + r * C, g, b, T - t0, C, eps);
+    }
+}
+
+static void embed_rows(struct relp_ctx *ctx, float *out, int t0) {
+    const struct relp_model *m = ctx->model;
+    const int C = m->cfg.n_embd;
+    for (int b = 0; b < ctx->B; b++)
+        for (int t = t0; t < ctx->T; t++) {
+            int id = ctx->ids[b * ctx->T + t];
+            float *o = out + ((size_t)b * ctx->T + t) * C;
+            const float *pe = m->wpe + (size_t)t * C;
+            if (m->weight_dtype == RELP_DTYPE_F16) {
+                const uint16_t *te = (const uint16_t *)m->wte + (size_t)id * C;
+                for (int i = 0; i < C; i++) o[i] = relp__f16_to_f32(te[i]) + pe[i];
+            } else {
+                const float *te = (const float *)m->wte + (size_t)id * C;
+                for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
+            }
+        }
+}
+
+static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct relp_patch *patches, int n_patches) {
+    const struct relp_model *m = ctx->model;
+    const struct relp_config *c = &m->cfg;
+    const int B = ctx->B, T = ctx->T, C = c->n_embd, NH = c->n_head, L = c->n_layer;
+    const size_t BT = (size_t)B * T, BTC = BT * C;
+    struct relp_acts *a = &ctx->acts;
+    const float eps = c->layer_norm_epsilon;
+    for (int s = start; s <= L * STAGES; s++) {
+        int l = s / STAGES, st = s % STAGES;
+        const struct relp_layer *w = l < L ? &m->layers[l] : NULL;
+        float *resid = a->resid + (size_t)l * BTC;
+        switch (st) {
+        case 0:
+            if (l == 0) embed_rows(ctx, resid, t0);
+            else add_rows(resid, a->resid_mid + (size_t)(l - 1) * BTC, a->mlp_out + (size_t)(l - 1) * BTC, B, T, C, t0);
+            apply_patches(ctx, resid, RELP_NODE_RESID_PRE, l, patches, n_patches);
+            break;
+        case 1: {
+            float *qkv = a->qkv + (size_t)l * BT * 3 * C;
+            ln_rows(a->ln1_out, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, resid, w->ln1_g, w->ln1_b,
+                    B, T, C, t0, eps);
+            mm_rows(ctx, qkv, a->ln1_out, w->w_qkv, w->b_qkv, C, 3 * C, t0);
+            attention_forward(ctx->pool, a->z + (size_t)l * BTC, a->att + (size_t)l * B * NH * T * T, qkv, B, T, C, NH,
+                              t0);
+            apply_patches(ctx, a->z + (size_t)l * BTC, RELP_NODE_ATTN_Z, l, patches, n_patches);
+            break;
+        }
+        case 2:
+            mm_rows(ctx, a->attn_out + (size_t)l * BTC, a->z + (size_t)l * BTC, w->w_o, w->b_o, C, C, t0);
+            apply_patches(ctx, a->attn_out + (size_t)l * BTC, RELP_NODE_ATTN_OUT, l, patches, n_patches);
+            break;
+        case 3:
+            add_rows(a->resid_mid + (size_t)l * BTC, resid, a->attn_out + (size_t)l * BTC, B, T, C, t0);
+            apply_patches(ctx, a->resid_mid + (size_t)l * BTC, RELP_NODE_RESID_MID, l, patches, n_patches);
+            break;
+        case 4: {
+            float *fc_pre = a->fc_pre + (size_t)l * BT * 4 * C;
+            ln_rows(a->ln2_out, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT,
+                    a->resid_mid + (size_t)l * BTC, w->ln2_g, w->ln2_b, B, T, C, t0, eps);
+            mm_rows(ctx, fc_pre, a->ln2_out, w->w_fc, w->b_fc, C, 4 * C, t0);
+            for (int b = 0; b < B; b++) {
+                size_t r = ((size_t)b * T + t0) * 4 * C;
+                gelu_forward(a->fc_post + r, fc_pre + r, (T - t0) * 4 * C);
+            }
+            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, a->fc_post, w->w_mp, w->b_mp, 4 * C, C, t0);
+            apply_patches(ctx, a->mlp_out + (size_t)l * BTC, RELP_NODE_MLP_OUT, l, patches, n_patches);
+            break;
+        }
+        }
+    }
+    /* ln_f and logits only at the logit positions */
+    const float *final = a->resid + (size_t)L * BTC;
+    const int P = ctx->n_logit_pos;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < P; i++) {
+            size_t r = (size_t)b * T + (size_t)logit_row(ctx, i), q = (size_t)b * P + i;
+            layernorm_forward(a->lnf_out + q * C, a->lnf_mean + q, a->lnf_rstd + q, final + r * C, m->lnf_g, m->lnf_b,
+                              1, C, eps);
+        }
+    matmul_xwt(ctx->pool, a->logits, a->lnf_out, m->wte, m->weight_dtype, B * P, C, c->vocab_size);
+}
+
+enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T) {
+    if (!ctx || !ids) return RELP_STATUS_BAD_ARGUMENT;
+    const struct relp_config *c = &ctx->model->cfg;
+    if (B < 1 || B > ctx->params.max_batch)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "batch of %d prompts: expected 1..%d (the context's max_batch)",
+                              B, ctx->params.max_batch);
+    if (T < 1)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "empty prompt: at least one token is needed");
+    if (T > c->n_positions)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
+                              "prompt is %d tokens, longer than the model's n_positions = %d", T, c->n_positions);
+    if (T > ctx->params.max_tokens)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
+                              "prompt is %d tokens, more than the context's max_tokens = %d", T, ctx->params.max_tokens);
+    for (int32_t i = 0; i < B * T; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "token id %d at prompt %d position %d: expected 0..%d",
+                                  ids[i], i / T, i % T, c->vocab_size - 1);
+    for (int32_t i = 0; i < ctx->n_logit_pos; i++)
+        if (ctx->logit_pos[i] >= T)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "logit position %d is beyond the prompt's %d tokens",
+                                  ctx->logit_pos[i], T);
+    ctx->B = B;
+    ctx->T = T;
+    memcpy(ctx->ids, ids, (size_t)B * T * sizeof *ids);
+    carve_acts(ctx);
+    run_stages(ctx, 0, 0, NULL, 0);
+    ctx->have_run = 1;
+    ctx->have_grads = 0;
+    ctx->dirty_stage = INT32_MAX;
+    ctx->dirty_row = 0;
+    return RELP_STATUS_OK;
+}
+
+static int node_stage(enum relp_node node, int layer) {
+    static const int s[] = {0, 1, 2, 3, 4}; /* RESID_PRE, ATTN_Z, ATTN_OUT, RESID_MID, MLP_OUT */
+    return layer * STAGES + s[node];
+}
+
+enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_patch *patches, int32_t n_patches) {
+    if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
+    if (!ctx->have_run) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patched run before any forward pass");
+    if (n_patches < 0 || (n_patches > 0 && !patches))
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "bad patch list");
+    const struct relp_config *c = &ctx->model->cfg;
+    int p_stage = INT32_MAX, p_row = ctx->T;
+    for (int32_t i = 0; i < n_patches; i++) {
+        const struct relp_patch *p = &patches[i];
+        if ((int)p->node < 0 || p->node > RELP_NODE_MLP_OUT)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: unknown node %d", i, (int)p->node);
+        int max_layer = p->node == RELP_NODE_RESID_PRE ? c->n_layer : c->n_layer - 1;
+        if (p->layer < 0 || p->layer > max_layer)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: layer %d out of range 0..%d", i, p->layer,
+                                  max_layer);
+        if (p->position < -1 || p->position >= ctx->T)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: position %d out of range -1..%d", i,
+                                  p->position, ctx->T - 1);
+        if (p->node == RELP_NODE_ATTN_Z && (p->head < -1 || p->head >= c->n_head))
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: head %d out of range -1..%d", i, p->head,
+                                  c->n_head - 1);
+        if (!p->values) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: no values", i);
+        int s = node_stage(p->node, p->layer), r = p->position < 0 ? 0 : p->position;
+        if (s < p_stage) p_stage = s;
+        if (r < p_row) p_row = r;
+    }
+    int start = p_stage, t0 = p_row;
+    if (ctx->dirty_stage != INT32_MAX) {
+        if (ctx->dirty_stage < start) start = ctx->dirty_stage;
+        if (ctx->dirty_row < t0) t0 = ctx->dirty_row;
+    }
+    if (start != INT32_MAX) run_stages(ctx, start, t0, patches, n_patches);
+    ctx->dirty_stage = p_stage;
+    ctx->dirty_row = p_row;
+    ctx->have_grads = 0;
+    return RELP_STATUS_OK;
+}
+
+/* ------------------------------------------------------------ getters */
+
+static float *node_ptr(const struct relp_ctx *ctx, const struct relp_acts *a, const struct relp_grads *g,
+                       enum relp_node node, int32_t layer) {
+    const struct relp_config *c = &ctx->model->cfg;
+    size_t BTC = (size_t)ctx->B * ctx->T * c->n_embd;
+    int max_layer = node == RELP_NODE_RESID_PRE ? c->n_layer : c->n_layer - 1;
+    if (layer < 0 || layer > max_layer) return NULL;
+    if (a) {
+        switch (node) {
+        case RELP_NODE_RESID_PRE: return a->resid + layer * BTC;
+        case RELP_NODE_ATTN_Z: return a->z + layer * BTC;
+        case RELP_NODE_ATTN_OUT: return a->attn_out + layer * BTC;
+        case RELP_NODE_RESID_MID: return a->resid_mid + layer * BTC;
+        case RELP_NODE_MLP_OUT: return a->mlp_out + layer * BTC;
+        }
+        return NULL;
+    }
+    switch (node) { /* g_attn_out = g_resid_mid and g_mlp_out = g_resid_post: residual adds pass coefficients on */
+    case RELP_NODE_RESID_PRE: return g->resid + layer * BTC;
+    case RELP_NODE_ATTN_Z: return g->z + layer * BTC;
+    case RELP_NODE_ATTN_OUT: case RELP_NODE_RESID_MID: return g->resid_mid + layer * BTC;
+    case RELP_NODE_MLP_OUT: return g->resid + (layer + 1) * BTC;
+    }
+    return NULL;
+}
+
+const float *relp_ctx_node(const struct relp_ctx *ctx, enum relp_node node, int32_t layer) {
+    return ctx && ctx->have_run ? node_ptr(ctx, &ctx->acts, NULL, node, layer) : NULL;
+}
+
+const float *relp_ctx_node_grad(const struct relp_ctx *ctx, enum relp_node node, int32_t layer) {
+    return ctx && ctx->have_grads ? node_ptr(ctx, NULL, &ctx->grads, node, layer) : NULL;
+}
+
+const float *relp_ctx_logits(const struct relp_ctx *ctx, int32_t *n_positions) {
+    if (!ctx || !ctx->have_run) return NULL;
+    if (n_positions) *n_positions = ctx->n_logit_pos;
+    return ctx->acts.logits;
+}
+
+const float *relp_ctx_attn_pattern(const struct relp_ctx *ctx, int32_t layer) {
+    if (!ctx || !ctx->have_run || layer < 0 || layer >= ctx->model->cfg.n_layer) return NULL;
+    return ctx->acts.att + (size_t)layer * ctx->B * ctx->model->cfg.n_head * ctx->T * ctx->T;
+}
+
+const float *relp_ctx_ln_rstd(const struct relp_ctx *ctx, int32_t ln, int32_t layer) {
+    if (!ctx || !ctx->have_run) return NULL;
+    if (ln == 0) return ctx->acts.lnf_rstd;
+    if (layer < 0 || layer >= ctx->model->cfg.n_layer || (ln != 1 && ln != 2)) return NULL;
+    size_t BT = (size_t)ctx->B * ctx->T;
+    return (ln == 1 ? ctx->acts.ln1_rstd : ctx->acts.ln2_rstd) + layer * BT;
+}
+
+int32_t relp_ctx_batch(const struct relp_ctx *ctx) { return ctx->B; }
+int32_t relp_ctx_tokens(const struct relp_ctx *ctx) { return ctx->T; }
+int32_t relp_node_width(const struct relp_model *m, enum relp_node node) { (void)node; return m->cfg.n_embd; }
+
+enum relp_status relp_ctx_head_result(struct relp_ctx *ctx, int32_t layer, int32_t head, float *out) {
+    const struct relp_config *c = &ctx->model->cfg;
+    if (!ctx->have_run) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "no forward pass yet");
+    if (layer < 0 || layer >= c->n_layer || head < 0 || head >= c->n_head || !out)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "head_result: layer %d / head %d out of range", layer, head);
+    const int C = c->n_embd, HS = C / c->n_head, N = ctx->B * ctx->T;
+    const float *z = ctx->acts.z + (size_t)layer * N * C;
+    float *zh = ctx->acts.ln1_out; /* scratch (N, HS) */
+    for (int n = 0; n < N; n++) memcpy(zh + (size_t)n * HS, z + (size_t)n * C + head * HS, (size_t)HS * 4);
+    size_t esz = ctx->model->weight_dtype == RELP_DTYPE_F16 ? 2 : 4;
+    const void *w = (const char *)ctx->model->layers[layer].w_o + (size_t)head * HS * C * esz; /* rows of head h */
+    matmul_xw(ctx->pool, out, zh, w, ctx->model->weight_dtype, NULL, N, HS, C);
+    return RELP_STATUS_OK;
+}
+
+/* ------------------------------------------------------------ backward */
+
+static const struct relp_rules presets[] = {
+    {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT},          /* grad: AtP */
+    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT},  /* relp: the official code's default */
+    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_FROZEN}, /* relp-cp */
+    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_ATTNLRP} /* attnlrp */
+};
+static const char *preset_names[] = {"grad", "relp", "relp-cp", "attnlrp"};
+
+const struct relp_rules *relp_rules_preset(const char *name) {
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp(name, preset_names[i]) == 0) return &presets[i];
+    return NULL;
+}
+
+static enum relp_status check_metric(struct relp_ctx *ctx, const struct relp_metric *mt) {
+    if (!ctx->have_run) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "metric before any forward pass");
+    if (!mt || !mt->answer || (mt->kind == RELP_METRIC_LOGIT_DIFF && !mt->wrong) || (int)mt->kind < 0 ||
+        mt->kind > RELP_METRIC_LOGIT)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "bad metric");
+    const int V = ctx->model->cfg.vocab_size;
+    for (int b = 0; b < ctx->B; b++) {
+        if (mt->answer[b] < 0 || mt->answer[b] >= V ||
+            (mt->kind == RELP_METRIC_LOGIT_DIFF && (mt->wrong[b] < 0 || mt->wrong[b] >= V)))
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "metric: token id of prompt %d out of range 0..%d", b,
+                                  V - 1);
+    }
+    return RELP_STATUS_OK;
+}
+
+/* logits of prompt b at the last logit position */
+static const float *last_logits(const struct relp_ctx *ctx, int b) {
+    const int P = ctx->n_logit_pos;
+    return ctx->acts.logits + ((size_t)b * P + P - 1) * ctx->model->cfg.vocab_size;
+}
+
+static double log_sum_exp(const float *x, int n) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += exp((double)x[i] - mx);
+    return mx + log(s);
+}
+
+enum relp_status relp_metric_value(struct relp_ctx *ctx, const struct relp_metric *mt, double *value) {
+    enum relp_status st = check_metric(ctx, mt);
+    if (st) return st;
+    const int V = ctx->model->cfg.vocab_size;
+    double sum = 0.0;
+    for (int b = 0; b < ctx->B; b++) {
+        const float *lg = last_logits(ctx, b);
+        if (mt->kind == RELP_METRIC_LOGIT_DIFF) sum += (double)lg[mt->answer[b]] - lg[mt->wrong[b]];
+        else if (mt->kind == RELP_METRIC_LOGIT) sum += lg[mt->answer[b]];
+        else sum += lg[mt->answer[b]] - log_sum_exp(lg, V);
+    }
+    *value = sum / ctx->B;
+    return RELP_STATUS_OK;
+}
+
+enum relp_status relp_backward(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_rules *rules,
+                               double *value) {
+    if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
+    if (!rules) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "no rules given (use relp_rules_preset)");
+    double v;
+    enum relp_status st = relp_metric_value(ctx, mt, &v);
+    if (st) return st;
+    if (value) *value = v;
+    const struct relp_model *m = ctx->model;
+    const struct relp_config *c = &m->cfg;
+    const int B = ctx->B, T = ctx->T, C = c->n_embd, NH = c->n_head, L = c->n_layer, V = c->vocab_size;
+    const size_t BT = (size_t)B * T, BTC = BT * C;
+    const enum relp_dtype wdt = m->weight_dtype;
+    struct relp_acts *a = &ctx->acts;
+    struct relp_grads *g = &ctx->grads;
+    const int ln_const = rules->ln == RELP_LN_SIGMA_CONST;
+    const float seed = mt->scale / (float)B;
+
+    /* metric -> d lnf_out at the last logit position (B, C): sparse rows of wte
+     * for logit and logit-difference metrics, a dense product for log-prob. */
+    float *d_lnf = g->h; /* (B, C) */
+    memset(d_lnf, 0, (size_t)B * C * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        float *d = d_lnf + (size_t)b * C;
+        if (mt->kind == RELP_METRIC_LOGPROB) {
+            const float *lg = last_logits(ctx, b);
+            double lse = log_sum_exp(lg, V);
+            float *gl = g->logits + (size_t)b * V;
+            for (int i = 0; i < V; i++) gl[i] = -seed * (float)exp((double)lg[i] - lse);
+            gl[mt->answer[b]] += seed;
+            continue;
+        }
+        int ids[2] = {mt->answer[b], mt->kind == RELP_METRIC_LOGIT_DIFF ? mt->wrong[b] : -1};
+        float sg[2] = {seed, -seed};
+        for (int k = 0; k < 2; k++) {
+            if (ids[k] < 0) continue;
+            for (int i = 0; i < C; i++) {
+                float w = wdt == RELP_DTYPE_F16 ? relp__f16_to_f32(((const uint16_t *)m->wte)[(size_t)ids[k] * C + i])
+                                                : ((const float *)m->wte)[(size_t)ids[k] * C + i];
+                d[i] += sg[k] * w;
+            }
+        }
+    }
+    if (mt->kind == RELP_METRIC_LOGPROB) matmul_xw(ctx->pool, d_lnf, g->logits, m->wte, wdt, NULL, B, V, C);
+
+    /* ln_f backward into resid[L] at the last logit row only */
+    float *g_final = g->resid + (size_t)L * BTC;
+    memset(g_final, 0, BTC * sizeof(float));
+    const int P = ctx->n_logit_pos, last = logit_row(ctx, P - 1);
+    for (int b = 0; b < B; b++) {
+        size_t r = (size_t)b * T + last, q = (size_t)b * P + P - 1;
+        layernorm_backward_acc(g_final + r * C, d_lnf + (size_t)b * C, a->resid + (size_t)L * BTC + r * C,
+                               a->lnf_mean + q, a->lnf_rstd + q, m->lnf_g, 1, C, ln_const);
+    }
+
+    for (int l = L - 1; l >= 0; l--) {
+        const struct relp_layer *w = &m->layers[l];
+        const float *g_post = g->resid + (size_t)(l + 1) * BTC; /* = d mlp_out[l] */
+        float *g_mid = g->resid_mid + (size_t)l * BTC;
+        float *g_pre = g->resid + (size_t)l * BTC;
+        /* mlp_out = gelu(ln2(resid_mid) W_fc + b_fc) W_mp + b_mp */
+        matmul_xwt(ctx->pool, g->fc, g_post, w->w_mp, wdt, (int)BT, C, 4 * C);
+        gelu_backward(g->fc, g->fc, a->fc_pre + (size_t)l * BT * 4 * C, (int)BT * 4 * C,
+                      rules->gelu == RELP_GELU_IDENTITY);
+        matmul_xwt(ctx->pool, g->h, g->fc, w->w_fc, wdt, (int)BT, 4 * C, C);
+        memcpy(g_mid, g_post, BTC * sizeof(float)); /* resid_post = resid_mid + mlp_out */
+        layernorm_backward_acc(g_mid, g->h, a->resid_mid + (size_t)l * BTC, a->ln2_mean + (size_t)l * BT,
+                               a->ln2_rstd + (size_t)l * BT, w->ln2_g, (int)BT, C, ln_const);
+        /* attn_out = z W_o + b_o; z = attention(ln1(resid_pre) W_qkv + b_qkv) */
+        float *g_z = g->z + (size_t)l * BTC;
+        matmul_xwt(ctx->pool, g_z, g_mid, w->w_o, wdt, (int)BT, C, C);
+        attention_backward(ctx->pool, g->qkv, g->att_row, g_z, a->qkv + (size_t)l * BT * 3 * C,
+                           a->att + (size_t)l * B * NH * T * T, B, T, C, NH, rules->attn);
+        matmul_xwt(ctx->pool, g->h, g->qkv, w->w_qkv, wdt, (int)BT, 3 * C, C);
+        memcpy(g_pre, g_mid, BTC * sizeof(float)); /* resid_mid = resid_pre + attn_out */
+        layernorm_backward_acc(g_pre, g->h, a->resid + (size_t)l * BTC, a->ln1_mean + (size_t)l * BT,
+                               a->ln1_rstd + (size_t)l * BT, w->ln1_g, (int)BT, C, ln_const);
+    }
+    ctx->have_grads = 1;
+    return RELP_STATUS_OK;
+}

@@ -1,0 +1,432 @@
+/* ops.c - GPT-2 layer kernels (see ops.h): the scalar references, the SIMD
+ * instantiations of kernels.inc, run-time selection and the threaded
+ * drivers. LayerNorm, GELU and attention are written here once in plain C
+ * on top of vec_dot / axpy, which are the SIMD parts they need. */
+#include "ops.h"
+
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(RELP_NO_SIMD)
+#define RELP_HAVE_AVX2 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+#if defined(__wasm_simd128__) && !defined(RELP_NO_SIMD)
+#define RELP_HAVE_WASM_SIMD 1
+#include <wasm_simd128.h>
+#endif
+
+/* ------------------------------------------------ portable 4-lane target */
+typedef struct { float v[4]; } vec4;
+static inline vec4 g_zero(void) { vec4 r = {{0, 0, 0, 0}}; return r; }
+static inline vec4 g_set1(float f) { vec4 r = {{f, f, f, f}}; return r; }
+static inline vec4 g_load(const float *p) { vec4 r; memcpy(r.v, p, 16); return r; }
+static inline void g_store(float *p, vec4 a) { memcpy(p, a.v, 16); }
+static inline vec4 g_fma(vec4 a, vec4 b, vec4 c) {
+    for (int i = 0; i < 4; i++) c.v[i] += a.v[i] * b.v[i];
+    return c;
+}
+static inline vec4 g_add(vec4 a, vec4 b) {
+    for (int i = 0; i < 4; i++) a.v[i] += b.v[i];
+    return a;
+}
+static inline float g_reduce(vec4 a) { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
+static inline vec4 g_loadh(const uint16_t *p) {
+    vec4 r;
+    for (int i = 0; i < 4; i++) r.v[i] = relp__f16_to_f32(p[i]);
+    return r;
+}
+#define K(name) name##_generic
+#define KATTR
+#define VEC vec4
+#define VL 4
+#define VZERO g_zero
+#define VSET1 g_set1
+#define VLOAD g_load
+#define VSTORE g_store
+#define VFMA g_fma
+#define VADD g_add
+#define VREDUCE g_reduce
+#define VLOADH g_loadh
+#include "kernels.inc"
+#undef K
+#undef KATTR
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VSTORE
+#undef VFMA
+#undef VADD
+#undef VREDUCE
+#undef VLOADH
+
+/* ------------------------------------------------ AVX2 + FMA + F16C */
+#ifdef RELP_HAVE_AVX2
+#define AVX_ATTR __attribute__((target("avx2,fma,f16c")))
+static inline AVX_ATTR float a_reduce(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);                    /* 4 */
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));           /* 2 */
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));       /* 1 */
+    return _mm_cvtss_f32(s);
+}
+#define K(name) name##_avx2
+#define KATTR AVX_ATTR
+#define VEC __m256
+#define VL 8
+#define VZERO() _mm256_setzero_ps()
+#define VSET1(f) _mm256_set1_ps(f)
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VREDUCE(v) a_reduce(v)
+#define VLOADH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#include "kernels.inc"
+#undef K
+#undef KATTR
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VSTORE
+#undef VFMA
+#undef VADD
+#undef VREDUCE
+#undef VLOADH
+#endif
+
+/* ------------------------------------------------ WASM SIMD128 */
+#ifdef RELP_HAVE_WASM_SIMD
+static inline float w_reduce(v128_t v) {
+    return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+           (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+static inline v128_t w_loadh(const uint16_t *p) {
+    return wasm_f32x4_make(relp__f16_to_f32(p[0]), relp__f16_to_f32(p[1]), relp__f16_to_f32(p[2]),
+                           relp__f16_to_f32(p[3]));
+}
+#define K(name) name##_wasm
+#define KATTR
+#define VEC v128_t
+#define VL 4
+#define VZERO() wasm_f32x4_splat(0.0f)
+#define VSET1(f) wasm_f32x4_splat(f)
+#define VLOAD(p) wasm_v128_load(p)
+#define VSTORE(p, v) wasm_v128_store(p, v)
+#define VFMA(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
+#define VADD(a, b) wasm_f32x4_add(a, b)
+#define VREDUCE(v) w_reduce(v)
+#define VLOADH(p) w_loadh(p)
+#include "kernels.inc"
+#undef K
+#undef KATTR
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VSTORE
+#undef VFMA
+#undef VADD
+#undef VREDUCE
+#undef VLOADH
+#endif
+
+/* ------------------------------------------------ selection */
+
+struct kernels {
+    const char *name;
+    void (*xw_cols)(float *, const float *, const void *, enum relp_dtype, const float *, int, int, int, int, int);
+    void (*xwt_rows)(float *, const float *, const void *, enum relp_dtype, int, int, int, int, int);
+    float (*dot)(const float *, const float *, int);
+    void (*axpy)(float *, float, const float *, int);
+};
+
+static const struct kernels k_generic = {"scalar (portable 4-lane C)", xw_cols_generic, xwt_rows_generic, dot_generic,
+                                         axpy_generic};
+#ifdef RELP_HAVE_AVX2
+static const struct kernels k_avx2 = {"avx2+fma+f16c", xw_cols_avx2, xwt_rows_avx2, dot_avx2, axpy_avx2};
+static int cpu_has_avx2(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    int fma = (c >> 12) & 1, f16c = (c >> 29) & 1, osxsave = (c >> 27) & 1;
+    if (!fma || !f16c || !osxsave) return 0;
+    unsigned xlo, xhi;
+    __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6) != 6) return 0; /* the OS saves ymm state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 5) & 1;
+}
+#endif
+#ifdef RELP_HAVE_WASM_SIMD
+static const struct kernels k_wasm = {"wasm simd128", xw_cols_wasm, xwt_rows_wasm, dot_wasm, axpy_wasm};
+#endif
+
+static const struct kernels *kern = NULL;
+
+const char *relp__ops_select(int force_scalar) {
+    kern = &k_generic;
+    if (!force_scalar) {
+#ifdef RELP_HAVE_AVX2
+        if (cpu_has_avx2()) kern = &k_avx2;
+#endif
+#ifdef RELP_HAVE_WASM_SIMD
+        kern = &k_wasm;
+#endif
+    }
+    return kern->name;
+}
+
+static inline const struct kernels *K_(void) {
+    if (!kern) relp__ops_select(0);
+    return kern;
+}
+
+float vec_dot(const float *a, const float *b, int n) { return K_()->dot(a, b, n); }
+
+/* ------------------------------------------------ matmuls */
+
+struct mm_job {
+    float *out;
+    const float *x;
+    const void *W;
+    enum relp_dtype wdt;
+    const float *bias;
+    int N, K, O;
+    int grain; /* split boundaries are multiples of this */
+};
+
+static void split(int O, int grain, int i, int n, int *o0, int *o1) {
+    int blocks = (O + grain - 1) / grain;
+    int b0 = (int)((long long)blocks * i / n), b1 = (int)((long long)blocks * (i + 1) / n);
+    *o0 = b0 * grain;
+    *o1 = b1 * grain < O ? b1 * grain : O;
+}
+
+static void xw_task(void *arg, int i, int n) {
+    struct mm_job *j = arg;
+    int o0, o1;
+    split(j->O, j->grain, i, n, &o0, &o1);
+    if (o0 < o1) K_()->xw_cols(j->out, j->x, j->W, j->wdt, j->bias, j->N, j->K, j->O, o0, o1);
+}
+
+static void xwt_task(void *arg, int i, int n) {
+    struct mm_job *j = arg;
+    int o0, o1;
+    split(j->O, j->grain, i, n, &o0, &o1);
+    if (o0 < o1) K_()->xwt_rows(j->out, j->x, j->W, j->wdt, j->N, j->K, j->O, o0, o1);
+}
+
+void matmul_xw(struct relp_pool *pool, float *out, const float *x, const void *W, enum relp_dtype wdt,
+               const float *bias, int N, int K, int O) {
+    if (N <= 0) return;
+    struct mm_job j = {out, x, W, wdt, bias, N, K, O, 16};
+    relp__pool_run(pool, xw_task, &j);
+}
+
+void matmul_xwt(struct relp_pool *pool, float *out, const float *x, const void *W, enum relp_dtype wdt, int N, int K,
+                int O) {
+    if (N <= 0) return;
+    struct mm_job j = {out, x, W, wdt, NULL, N, K, O, 4};
+    relp__pool_run(pool, xwt_task, &j);
+}
+
+static inline float w_at(const void *W, enum relp_dtype wdt, size_t i) {
+    return wdt == RELP_DTYPE_F16 ? relp__f16_to_f32(((const uint16_t *)W)[i]) : ((const float *)W)[i];
+}
+
+void matmul_xw_naive(float *out, const float *x, const void *W, enum relp_dtype wdt, const float *bias, int N, int K,
+                     int O) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            double s = bias ? bias[o] : 0.0;
+            for (int k = 0; k < K; k++) s += (double)x[(size_t)n * K + k] * w_at(W, wdt, (size_t)k * O + o);
+            out[(size_t)n * O + o] = (float)s;
+        }
+}
+
+void matmul_xwt_naive(float *out, const float *x, const void *W, enum relp_dtype wdt, int N, int K, int O) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += (double)x[(size_t)n * K + k] * w_at(W, wdt, (size_t)o * K + k);
+            out[(size_t)n * O + o] = (float)s;
+        }
+}
+
+/* ------------------------------------------------ LayerNorm */
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *g, const float *b, int N,
+                       int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C;
+        float m = 0.0f;
+        for (int i = 0; i < C; i++) m += xr[i];
+        m /= (float)C;
+        float v = 0.0f;
+        for (int i = 0; i < C; i++) {
+            float d = xr[i] - m;
+            v += d * d;
+        }
+        v /= (float)C;
+        float r = 1.0f / sqrtf(v + eps);
+        float *o = out + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = (xr[i] - m) * r * g[i] + b[i];
+        mean[n] = m;
+        rstd[n] = r;
+    }
+}
+
+/* LayerNorm y = g * (x - mean) * rstd + b, backward:
+ *   exact:    dx = rstd * (u - mean(u) - xhat * mean(u * xhat)),  u = g * dy
+ *   LN-rule:  dx = rstd * (u - mean(u))      (rstd detached, Ali et al. 2022) */
+void layernorm_backward_acc(float *dx, const float *dout, const float *x, const float *mean, const float *rstd,
+                            const float *g, int N, int C, int sigma_const) {
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * C, *xr = x + (size_t)n * C;
+        float m = mean[n], r = rstd[n];
+        float mu = 0.0f, mux = 0.0f;
+        for (int i = 0; i < C; i++) {
+            float u = g[i] * dy[i];
+            mu += u;
+            mux += u * (xr[i] - m) * r;
+        }
+        mu /= (float)C;
+        mux = sigma_const ? 0.0f : mux / (float)C;
+        float *d = dx + (size_t)n * C;
+        for (int i = 0; i < C; i++) {
+            float xhat = (xr[i] - m) * r;
+            d[i] += r * (g[i] * dy[i] - mu - xhat * mux);
+        }
+    }
+}
+
+/* ------------------------------------------------ GELU (tanh approximation) */
+
+#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
+
+void gelu_forward(float *out, const float *x, int n) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = 0.5f * v * (1.0f + tanhf(GELU_C * (v + 0.044715f * v * v * v)));
+    }
+}
+
+/* exact:    gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2)
+ * identity: gelu(x) / stab(x), stab(x) = x + 1e-6 (sign(x) + [x == 0]) - the
+ *           official RelP code's ModifiedAct, so relevance passes unchanged. */
+void gelu_backward(float *dx, const float *dout, const float *x, int n, int identity) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        float t = tanhf(GELU_C * (v + 0.044715f * v * v * v));
+        float coef;
+        if (identity) {
+            float stab = v + 1e-6f * ((v > 0.0f) - (v < 0.0f) + (v == 0.0f));
+            coef = (0.5f * v * (1.0f + t)) / stab;
+        } else {
+            coef = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_C * (1.0f + 3.0f * 0.044715f * v * v);
+        }
+        dx[i] = dout[i] * coef;
+    }
+}
+
+/* ------------------------------------------------ attention */
+
+struct attn_job {
+    float *z, *att, *dqkv, *scratch;
+    const float *qkv, *dz, *att_in;
+    int B, T, C, NH, t0, mode;
+};
+
+static void attn_fwd_task(void *arg, int ti, int nt) {
+    struct attn_job *j = arg;
+    const int T = j->T, C = j->C, NH = j->NH, HS = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)HS);
+    const struct kernels *kk = K_();
+    for (int bh = ti; bh < j->B * NH; bh += nt) {
+        int b = bh / NH, h = bh % NH;
+        const float *base = j->qkv + (size_t)b * T * C3;
+        float *att = j->att + (size_t)bh * T * T;
+        for (int i = j->t0; i < T; i++) {
+            const float *q = base + (size_t)i * C3 + h * HS;
+            float *row = att + (size_t)i * T;
+            float mx = -INFINITY;
+            for (int t = 0; t <= i; t++) {
+                float s = kk->dot(q, base + (size_t)t * C3 + C + h * HS, HS) * scale;
+                row[t] = s;
+                if (s > mx) mx = s;
+            }
+            float sum = 0.0f;
+            for (int t = 0; t <= i; t++) {
+                row[t] = expf(row[t] - mx);
+                sum += row[t];
+            }
+            float inv = 1.0f / sum;
+            for (int t = 0; t <= i; t++) row[t] *= inv;
+            for (int t = i + 1; t < T; t++) row[t] = 0.0f;
+            float *z = j->z + ((size_t)b * T + i) * C + h * HS;
+            memset(z, 0, (size_t)HS * sizeof *z);
+            for (int t = 0; t <= i; t++) kk->axpy(z, row[t], base + (size_t)t * C3 + 2 * C + h * HS, HS);
+        }
+    }
+}
+
+void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int C, int NH,
+                       int t0) {
+    struct attn_job j = {z, att, NULL, NULL, qkv, NULL, NULL, B, T, C, NH, t0, 0};
+    relp__pool_run(pool, attn_fwd_task, &j);
+}
+
+/* z_i = sum_j A_ij v_j, A_i = softmax(q_i . k_j / sqrt(HS)), backward:
+ *   dv_j = sum_i A_ij dz_i                 (x 1/2 under AttnLRP)
+ *   dA_ij = dz_i . v_j;  ds_ij = A_ij (dA_ij - sum_j' A_ij' dA_ij')
+ *   dq_i = sum_j ds_ij k_j / sqrt(HS);  dk_j = sum_i ds_ij q_i / sqrt(HS)
+ *                                          (x 1/4 under AttnLRP, 0 when frozen) */
+static void attn_bwd_task(void *arg, int ti, int nt) {
+    struct attn_job *j = arg;
+    const int T = j->T, C = j->C, NH = j->NH, HS = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)HS);
+    const float v_scale = j->mode == RELP_ATTN_ATTNLRP ? 0.5f : 1.0f;
+    const float qk_scale = j->mode == RELP_ATTN_ATTNLRP ? 0.25f * scale : scale;
+    const struct kernels *kk = K_();
+    float *dA = j->scratch + (size_t)ti * T;
+    for (int bh = ti; bh < j->B * NH; bh += nt) {
+        int b = bh / NH, h = bh % NH;
+        const float *base = j->qkv + (size_t)b * T * C3;
+        float *dbase = j->dqkv + (size_t)b * T * C3;
+        const float *att = j->att_in + (size_t)bh * T * T;
+        for (int t = 0; t < T; t++)
+            for (int part = 0; part < 3; part++) memset(dbase + (size_t)t * C3 + part * C + h * HS, 0, (size_t)HS * 4);
+        for (int i = 0; i < T; i++) {
+            const float *dz = j->dz + ((size_t)b * T + i) * C + h * HS;
+            const float *row = att + (size_t)i * T;
+            for (int t = 0; t <= i; t++) kk->axpy(dbase + (size_t)t * C3 + 2 * C + h * HS, v_scale * row[t], dz, HS);
+            if (j->mode == RELP_ATTN_FROZEN) continue;
+            float dot = 0.0f;
+            for (int t = 0; t <= i; t++) {
+                dA[t] = kk->dot(dz, base + (size_t)t * C3 + 2 * C + h * HS, HS);
+                dot += row[t] * dA[t];
+            }
+            const float *q = base + (size_t)i * C3 + h * HS;
+            float *dq = dbase + (size_t)i * C3 + h * HS;
+            for (int t = 0; t <= i; t++) {
+                float ds = row[t] * (dA[t] - dot) * qk_scale;
+                kk->axpy(dq, ds, base + (size_t)t * C3 + C + h * HS, HS);
+                kk->axpy(dbase + (size_t)t * C3 + C + h * HS, ds, q, HS);
+            }
+        }
+    }
+}
+
+void attention_backward(struct relp_pool *pool, float *dqkv, float *scratch, const float *dz, const float *qkv,
+                        const float *att, int B, int T, int C, int NH, int mode) {
+    struct attn_job j = {NULL, NULL, dqkv, scratch, qkv, dz, att, B, T, C, NH, 0, mode};
+    relp__pool_run(pool, attn_bwd_task, &j);
+}

@@ -1,0 +1,65 @@
+/* ops.h - the layer kernels of GPT-2: <layer>_forward / <layer>_backward,
+ * outputs first, dimensions last, with a scalar *_naive reference beside
+ * every fast kernel (tests compare them; the fast ones are in kernels.inc,
+ * compiled once per SIMD target and chosen at run time).
+ *
+ * Contract (llm.c): backward kernels OVERWRITE their outputs unless the name
+ * says _acc (then they add), and never allocate. Matrices W are row-major
+ * in f32 or f16 (dtype argument); everything else is f32. */
+#ifndef RELP_OPS_H
+#define RELP_OPS_H
+
+#include "relp.h"
+#include "threads.h"
+
+#include <stdint.h>
+
+/* ---- matrix products (threaded over output columns / W rows) ---- */
+
+/* out (N, O) = x (N, K) @ W (K, O) + bias (O, may be NULL) */
+void matmul_xw(struct relp_pool *pool, float *out, const float *x, const void *W, enum relp_dtype wdt,
+               const float *bias, int N, int K, int O);
+/* out (N, O) = x (N, K) @ W(O, K)^T, i.e. out[n][o] = dot(x[n], W[o]) */
+void matmul_xwt(struct relp_pool *pool, float *out, const float *x, const void *W, enum relp_dtype wdt, int N,
+                int K, int O);
+void matmul_xw_naive(float *out, const float *x, const void *W, enum relp_dtype wdt, const float *bias, int N, int K,
+                     int O);
+void matmul_xwt_naive(float *out, const float *x, const void *W, enum relp_dtype wdt, int N, int K, int O);
+
+/* dot(a, b) over n floats, fixed summation order per target */
+float vec_dot(const float *a, const float *b, int n);
+
+/* ---- LayerNorm ---- */
+
+/* out (N, C) = (x - mean) * rstd * g + b; mean, rstd (N) are saved. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *g, const float *b, int N,
+                       int C, float eps);
+/* dx (N, C) += backward of dout through LN. sigma_const: the LN-rule (1/sigma
+ * treated as a constant: dx = (u - mean(u)) * rstd, u = g * dout); else the
+ * exact gradient. */
+void layernorm_backward_acc(float *dx, const float *dout, const float *x, const float *mean, const float *rstd,
+                            const float *g, int N, int C, int sigma_const);
+
+/* ---- GELU (gelu_new, tanh form) ---- */
+void gelu_forward(float *out, const float *x, int n);
+/* dx = dout * gelu'(x) (exact) or dout * gelu(x)/x (identity rule, computed
+ * as the smooth 0.5 (1 + tanh(...)) = gelu(x)/x). */
+void gelu_backward(float *dx, const float *dout, const float *x, int n, int identity);
+
+/* ---- causal self-attention, per (b, head) ----
+ * qkv (B, T, 3C): q at [0, C), k at [C, 2C), v at [2C, 3C), head h at h*HS.
+ * att (B, NH, T, T) probabilities; z (B, T, C). Rows t < t0 are left
+ * untouched (a patched re-run recomputes only rows t0..T-1). */
+void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int C, int NH,
+                       int t0);
+/* dqkv (B, T, 3C) = backward of dz. mode: 0 exact, 1 frozen pattern (no
+ * coefficient to q and k), 2 AttnLRP (v x 1/2, q and k x 1/4).
+ * scratch: (n_threads, T) floats. */
+void attention_backward(struct relp_pool *pool, float *dqkv, float *scratch, const float *dz, const float *qkv,
+                        const float *att, int B, int T, int C, int NH, int mode);
+
+/* Picks the SIMD kernels for this CPU once; force_scalar selects the
+ * portable path (tests compare both). Returns the name of the path. */
+const char *relp__ops_select(int force_scalar);
+
+#endif

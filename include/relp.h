@@ -1,0 +1,274 @@
+/* relp.h - GPT-2 in portable C, with an exact forward pass, activation
+ * patching and one backward pass whose local rules can be switched between
+ * the exact gradient and LRP rules (Relevance Patching).
+ *
+ * USAGE
+ *
+ *     struct relp_model *model = NULL;
+ *     struct relp_load_params lp = relp_load_default_params();
+ *     if (relp_model_init_from_dir(&model, "models-small/ioi-4l", &lp) != RELP_STATUS_OK) {
+ *         fprintf(stderr, "%s\n", relp_last_error(model));   // model may be NULL: still fine
+ *         relp_model_free(model);
+ *         return 1;
+ *     }
+ *     struct relp_ctx_params cp = relp_ctx_default_params();
+ *     cp.max_batch = 1; cp.max_tokens = 64;
+ *     struct relp_ctx *ctx = NULL;
+ *     relp_ctx_init(&ctx, model, &cp);
+ *     int32_t toks[64]; int32_t n = 0;
+ *     relp_tokenize(model, "When John and Mary went to the shops,", -1, 1, toks, 64, &n);
+ *     relp_forward(ctx, toks, 1, n);                         // caches every node
+ *     const float *logits = relp_ctx_logits(ctx, NULL);      // (B, V) at the last position
+ *     int32_t mary = 5335, john = 1757;
+ *     struct relp_metric m = { RELP_METRIC_LOGIT_DIFF, &mary, &john, 1.0f };
+ *     relp_backward(ctx, &m, relp_rules_preset("grad"), NULL); // gradient at every node
+ *     const float *g = relp_ctx_node_grad(ctx, RELP_NODE_RESID_PRE, 3); // (B, T, C)
+ *     relp_ctx_free(ctx);
+ *     relp_model_free(model);
+ *
+ * CONCEPTS
+ *   relp_model  immutable weights + tokenizer. Loaded once, shareable between
+ *               threads, each of which owns its own relp_ctx.
+ *   relp_ctx    one computation: activations cached by the forward pass
+ *               (B x T tokens), gradients/LRP coefficients of the backward
+ *               pass, scratch. Laid out once at relp_ctx_init; nothing is
+ *               allocated inside forward or backward.
+ *   node        an activation the forward pass caches and the backward pass
+ *               returns a coefficient for: resid_pre[l] (l = 0..L, L being the
+ *               input of ln_f), attn_out[l], mlp_out[l], resid_mid[l] and the
+ *               per-head attention output z[l] (B, T, NH*HS) before W_O. A
+ *               head's own contribution to attn_out is z_h W_O[h]
+ *               (relp_ctx_head_result).
+ *
+ * ERRORS
+ *   Every function returns enum relp_status (RELP_STATUS_OK == 0). The text
+ *   of the last error is kept on the model (relp_last_error) and on the
+ *   context (relp_ctx_last_error), overwritten by the next failing call. The
+ *   library never prints, never exits and never aborts on bad input.
+ *
+ * OWNERSHIP AND LIFETIMES
+ *   - relp_model_init_from_dir memory-maps or reads the files and owns them.
+ *   - relp_model_init_from_memory BORROWS the buffers: they must stay valid
+ *     and unchanged until relp_model_free (f32/f16 tensors may be used in
+ *     place, with no copy - the browser's one-copy load relies on it).
+ *   - Pointers returned by relp_ctx_* getters are views into the context,
+ *     valid until the next call that runs the context or relp_ctx_free.
+ *
+ * THREADS
+ *   A relp_model may be used by many contexts at once. A relp_ctx must not be
+ *   used by two threads at once; it may run its own worker threads
+ *   (relp_ctx_params.n_threads, native builds only).
+ */
+#ifndef RELP_H
+#define RELP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(RELP_SHARED)
+#define RELP_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define RELP_API __attribute__((visibility("default")))
+#else
+#define RELP_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum relp_status {
+    RELP_STATUS_OK = 0,
+    RELP_STATUS_IO = -1,            /* file missing or unreadable */
+    RELP_STATUS_BAD_FORMAT = -2,    /* file is not what it should be (JSON, safetensors, BPE) */
+    RELP_STATUS_BAD_MODEL = -3,     /* not a GPT-2 checkpoint, or inconsistent tensors */
+    RELP_STATUS_BAD_ARGUMENT = -4,  /* caller passed something out of range */
+    RELP_STATUS_ALLOC_FAILED = -5,
+    RELP_STATUS_NO_TOKENIZER = -6,  /* model loaded without vocab/merges files */
+    RELP_STATUS_CANCELLED = -7
+};
+
+enum relp_dtype { RELP_DTYPE_F32 = 0, RELP_DTYPE_F16 = 1, RELP_DTYPE_BF16 = 2 };
+
+struct relp_config {
+    int32_t n_layer;      /* L */
+    int32_t n_head;       /* NH */
+    int32_t n_embd;       /* C */
+    int32_t n_positions;  /* max T */
+    int32_t vocab_size;   /* V */
+    float layer_norm_epsilon;
+};
+
+struct relp_model;
+struct relp_ctx;
+
+/* ---------------------------------------------------------------- loading */
+
+struct relp_load_params {
+    enum relp_dtype weight_dtype; /* in-memory dtype of the large matrices: F32 (default) or F16 */
+    int32_t use_mmap;             /* map checkpoint files instead of reading them (default 1) */
+    int32_t require_tokenizer;    /* fail if vocab/merges are missing (default 0) */
+};
+RELP_API struct relp_load_params relp_load_default_params(void);
+
+/* A named in-memory file, for relp_model_init_from_memory. Names are the
+ * checkpoint's file names: "config.json", "model.safetensors" (or shard
+ * names with "model.safetensors.index.json"), "vocab.json" + "merges.txt"
+ * or "encoder.json" + "vocab.bpe". */
+struct relp_file {
+    const char *name;
+    const void *data;
+    size_t size;
+};
+
+/* Loads a Hugging Face GPT-2 checkpoint directory. On failure *out may still
+ * hold a model object carrying the error text (read it with relp_last_error,
+ * then relp_model_free it). Returns RELP_STATUS_OK on success. */
+RELP_API enum relp_status relp_model_init_from_dir(struct relp_model **out, const char *dir,
+                                                    const struct relp_load_params *params);
+/* The same from buffers the caller keeps alive until relp_model_free. */
+RELP_API enum relp_status relp_model_init_from_memory(struct relp_model **out, const struct relp_file *files,
+                                                       int32_t n_files, const struct relp_load_params *params);
+/* Random weights in memory (N(0, 0.02), LN gamma 1 + noise), for benchmarks
+ * and tests. Tokenizer files, if given, are attached (may be NULL/0). */
+RELP_API enum relp_status relp_model_init_random(struct relp_model **out, const struct relp_config *config,
+                                                  uint64_t seed, const struct relp_load_params *params);
+/* Parses "gpt2-small-random", "gpt2-medium-random", "gpt2-large-random",
+ * "gpt2-xl-random" or "random:L,C,NH". Returns 1 and fills *config on a match. */
+RELP_API int32_t relp_config_from_shape_name(const char *name, struct relp_config *config);
+/* Attaches a tokenizer to a model that has none (e.g. a random one). */
+RELP_API enum relp_status relp_model_attach_tokenizer(struct relp_model *model, const struct relp_file *vocab,
+                                                       const struct relp_file *merges);
+RELP_API void relp_model_free(struct relp_model *model);
+
+RELP_API const struct relp_config *relp_model_config(const struct relp_model *model);
+RELP_API int64_t relp_model_n_params(const struct relp_model *model);
+RELP_API size_t relp_model_weight_bytes(const struct relp_model *model); /* resident weight bytes */
+RELP_API enum relp_dtype relp_model_weight_dtype(const struct relp_model *model);
+RELP_API enum relp_dtype relp_model_file_dtype(const struct relp_model *model);
+/* Last error text for this model; also works on NULL (then: the last error of
+ * a load that could not even create a model object, thread-local). */
+RELP_API const char *relp_last_error(const struct relp_model *model);
+RELP_API const char *relp_status_str(enum relp_status status);
+
+/* -------------------------------------------------------------- tokenizer */
+
+#define RELP_TOKEN_EOT 50256 /* <|endoftext|>, prepended as BOS */
+
+/* Encodes UTF-8 text (len < 0: NUL-terminated). Invalid UTF-8 is encoded
+ * byte by byte and never fails. add_bos prepends <|endoftext|>. Writes at most
+ * cap ids; *n_out receives the full count even when it exceeds cap (then
+ * RELP_STATUS_BAD_ARGUMENT is returned). */
+RELP_API enum relp_status relp_tokenize(struct relp_model *model, const char *text, int64_t len, int32_t add_bos,
+                                         int32_t *ids, int64_t cap, int64_t *n_out);
+/* The bytes of one token (not NUL-terminated); NULL for an out-of-range id. */
+RELP_API const char *relp_token_bytes(const struct relp_model *model, int32_t id, int32_t *n_bytes);
+RELP_API int32_t relp_has_tokenizer(const struct relp_model *model);
+
+/* ---------------------------------------------------------------- context */
+
+struct relp_ctx_params {
+    int32_t max_batch;   /* B capacity (default 1) */
+    int32_t max_tokens;  /* T capacity (default: min(n_positions, 128)) */
+    int32_t n_threads;   /* worker threads natively (default 1) */
+};
+RELP_API struct relp_ctx_params relp_ctx_default_params(void);
+/* Bytes relp_ctx_init would allocate for these params. */
+RELP_API size_t relp_ctx_mem_required(const struct relp_model *model, const struct relp_ctx_params *params);
+RELP_API enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
+                                         const struct relp_ctx_params *params);
+RELP_API void relp_ctx_free(struct relp_ctx *ctx);
+RELP_API const char *relp_ctx_last_error(const struct relp_ctx *ctx);
+/* Long loops poll this; a non-zero return stops them with RELP_STATUS_CANCELLED. */
+RELP_API void relp_ctx_set_cancel(struct relp_ctx *ctx, int32_t (*cancel)(void *user), void *user);
+
+enum relp_node {
+    RELP_NODE_RESID_PRE = 0, /* layer 0..L; resid_pre[L] is the input of ln_f */
+    RELP_NODE_ATTN_Z = 1,    /* per-head attention output before W_O, (B, T, NH*HS) */
+    RELP_NODE_ATTN_OUT = 2,
+    RELP_NODE_RESID_MID = 3,
+    RELP_NODE_MLP_OUT = 4
+};
+
+/* Full forward pass on B prompts of T tokens each (ids: B*T, row-major).
+ * Caches every node and the logits at the last position. */
+RELP_API enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T);
+/* Which positions get logits (default: only T-1). n = 0 restores the default.
+ * Takes effect at the next forward. */
+RELP_API enum relp_status relp_ctx_set_logit_positions(struct relp_ctx *ctx, const int32_t *positions, int32_t n);
+
+/* An intervention: replace node[layer] at one position (all B prompts) - or,
+ * for RELP_NODE_ATTN_Z with head >= 0, only that head's HS values - by the
+ * given values ((B, C) or (B, HS), row-major). position = -1 means all
+ * positions, values then (B, T, width). */
+struct relp_patch {
+    enum relp_node node;
+    int32_t layer;
+    int32_t position;
+    int32_t head;
+    const float *values;
+};
+/* Re-runs the last forward with the patches applied, from the earliest
+ * patched layer and position on, reusing the cached prefix (causality: rows
+ * before the earliest patched position cannot change). The cache afterwards
+ * holds the patched run; a later call with other patches is still exact (the
+ * context tracks which part of the cache the last patches touched).
+ * n_patches = 0 restores the unpatched run. */
+RELP_API enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_patch *patches,
+                                                int32_t n_patches);
+
+/* Cached activations, (B, T, width) row-major, of the latest run. */
+RELP_API const float *relp_ctx_node(const struct relp_ctx *ctx, enum relp_node node, int32_t layer);
+/* Logits (B, n_positions, V) at the logit positions (default: (B, 1, V)). */
+RELP_API const float *relp_ctx_logits(const struct relp_ctx *ctx, int32_t *n_positions);
+/* Attention pattern of a layer (B, NH, T, T), row i = query. */
+RELP_API const float *relp_ctx_attn_pattern(const struct relp_ctx *ctx, int32_t layer);
+/* 1/sigma of ln1 (ln = 1), ln2 (ln = 2) of a layer, or ln_f (ln = 0, layer
+ * ignored); (B, T). */
+RELP_API const float *relp_ctx_ln_rstd(const struct relp_ctx *ctx, int32_t ln, int32_t layer);
+/* Head h's own contribution to attn_out[layer] (no bias): (B, T, C) into out. */
+RELP_API enum relp_status relp_ctx_head_result(struct relp_ctx *ctx, int32_t layer, int32_t head, float *out);
+RELP_API int32_t relp_ctx_batch(const struct relp_ctx *ctx);
+RELP_API int32_t relp_ctx_tokens(const struct relp_ctx *ctx);
+/* Node width: C, or NH*HS (= C) for ATTN_Z. */
+RELP_API int32_t relp_node_width(const struct relp_model *model, enum relp_node node);
+
+/* ------------------------------------------------------------- backward */
+
+/* Local rules of the one backward pass. "grad" = all exact (the gradient). */
+enum relp_rule_ln { RELP_LN_EXACT = 0, RELP_LN_SIGMA_CONST = 1 };
+enum relp_rule_gelu { RELP_GELU_EXACT = 0, RELP_GELU_IDENTITY = 1 };
+enum relp_rule_attn { RELP_ATTN_EXACT = 0, RELP_ATTN_FROZEN = 1, RELP_ATTN_ATTNLRP = 2 };
+struct relp_rules {
+    enum relp_rule_ln ln;
+    enum relp_rule_gelu gelu;
+    enum relp_rule_attn attn;
+};
+/* "grad", "relp", "relp-cp", "attnlrp"; NULL for an unknown name. */
+RELP_API const struct relp_rules *relp_rules_preset(const char *name);
+
+enum relp_metric_kind {
+    RELP_METRIC_LOGIT_DIFF = 0, /* mean_b (logit[answer_b] - logit[wrong_b]) at the last logit position */
+    RELP_METRIC_LOGPROB = 1,    /* mean_b log softmax(logits)[answer_b] */
+    RELP_METRIC_LOGIT = 2       /* mean_b logit[answer_b] */
+};
+struct relp_metric {
+    enum relp_metric_kind kind;
+    const int32_t *answer; /* (B) token ids */
+    const int32_t *wrong;  /* (B) token ids, LOGIT_DIFF only */
+    float scale;           /* the seed is multiplied by this (e.g. 1/(m_clean - m_corrupt)) */
+};
+/* Value of the metric on the current logits (unscaled). */
+RELP_API enum relp_status relp_metric_value(struct relp_ctx *ctx, const struct relp_metric *metric, double *value);
+/* Backward pass of metric*scale through the current cache with the given
+ * rules. Afterwards relp_ctx_node_grad gives the coefficient at every node.
+ * *value (may be NULL) receives the unscaled metric. */
+RELP_API enum relp_status relp_backward(struct relp_ctx *ctx, const struct relp_metric *metric,
+                                         const struct relp_rules *rules, double *value);
+/* Coefficient (gradient under "grad") of the latest backward at a node, (B, T, width). */
+RELP_API const float *relp_ctx_node_grad(const struct relp_ctx *ctx, enum relp_node node, int32_t layer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RELP_H */
