@@ -17,7 +17,8 @@
 #define RELP_ERROR_LEN 512
 
 /* One transformer block's parameters. Matrices are in the model's
- * weight_dtype (f32 or f16), Conv1D orientation (in, out); vectors are f32. */
+ * weight_dtype (f32 or f16), Conv1D orientation (in, out), packed in panels
+ * of RELP_PANEL columns (ops.h); vectors are f32. */
 struct relp_layer {
     const float *ln1_g, *ln1_b; /* (C) */
     const void *w_qkv;          /* (C, 3C) */
@@ -82,7 +83,8 @@ struct relp_grads {
     float *fc;        /* (B, T, 4C) scratch */
     float *qkv;       /* (B, T, 3C) scratch */
     float *h;         /* (B, T, C) scratch */
-    float *att_row;   /* (n_threads, 2*T) scratch */
+    float *att_row;   /* (n_threads, T) scratch */
+    float *mm_scratch; /* (n_threads, RELP_PANEL, RELP_XWT_CHUNK) transposed weight panels */
     float *logits;    /* (B, V) seed */
 };
 

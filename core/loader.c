@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include "json.h"
+#include "ops.h"
 #include "safetensors.h"
 
 #include <math.h>
@@ -189,6 +190,7 @@ struct plan_entry {
     enum relp_dtype dst_dtype;
     const void **dst;
     int64_t numel;
+    int32_t pack_k, pack_o; /* > 0: a matrix stored packed (ops.h) */
     size_t offset; /* in the owned block, or SIZE_MAX when used in place */
 };
 
@@ -199,7 +201,7 @@ struct plan {
 };
 
 static int plan_add(struct plan *p, const struct st_tensor *t, enum relp_dtype dst_dtype, const void **dst,
-                    int64_t numel, int in_place_ok) {
+                    int64_t numel, int in_place_ok, int pack_k, int pack_o) {
     if (p->n == p->cap) {
         int32_t cap = p->cap ? p->cap * 2 : 64;
         struct plan_entry *e = realloc(p->e, (size_t)cap * sizeof *e);
@@ -212,7 +214,14 @@ static int plan_add(struct plan *p, const struct st_tensor *t, enum relp_dtype d
     e->dst_dtype = dst_dtype;
     e->dst = dst;
     e->numel = numel;
+    e->pack_k = e->pack_o = 0;
     size_t esz = st_dtype_size(dst_dtype);
+    if (pack_k > 0) {
+        e->pack_k = pack_k;
+        e->pack_o = pack_o;
+        numel = (int64_t)relp__packed_count(pack_k, pack_o);
+        in_place_ok = 0;
+    }
     if (in_place_ok && t && t->dtype == dst_dtype && ((uintptr_t)t->data % esz) == 0) {
         e->offset = SIZE_MAX;
     } else {
@@ -256,7 +265,10 @@ static enum relp_status bind(struct relp_model *m, struct plan *p, const struct 
         return relp__fail(m->error, RELP_STATUS_BAD_MODEL,
                           "%s: tensor '%s' has shape %s but %s implies %s", t->file, name, got, config_name, exp);
     }
-    if (plan_add(p, t, is_matrix ? m->weight_dtype : RELP_DTYPE_F32, dst, t->numel, 1))
+    /* the block matrices are packed; wte (the embedding and unembedding) stays row-major */
+    int pack = is_matrix && strcmp(name, "wte.weight") != 0;
+    if (plan_add(p, t, is_matrix ? m->weight_dtype : RELP_DTYPE_F32, dst, t->numel, 1, pack ? (int)d0 : 0,
+                 pack ? (int)d1 : 0))
         return relp__fail(m->error, RELP_STATUS_ALLOC_FAILED, "out of memory");
     return RELP_STATUS_OK;
 }
@@ -393,7 +405,8 @@ static enum relp_status bind_all(struct relp_model *m, const struct st_tensor *l
             m->mapped_bytes += (size_t)e->numel * st_dtype_size(e->dst_dtype);
         } else {
             void *dst = (char *)m->owned + e->offset;
-            convert(dst, e->dst_dtype, e->t->data, e->t->dtype, e->numel);
+            if (e->pack_k) relp__pack(dst, e->dst_dtype, e->t->data, e->t->dtype, e->pack_k, e->pack_o);
+            else convert(dst, e->dst_dtype, e->t->data, e->t->dtype, e->numel);
             *e->dst = dst;
         }
     }
@@ -699,7 +712,8 @@ enum relp_status relp_model_init_random(struct relp_model **out, const struct re
     int64_t C = config->n_embd;
     struct plan p = {0};
     int fail = 0;
-#define ADD(dst, n, mat) fail |= plan_add(&p, NULL, (mat) ? m->weight_dtype : RELP_DTYPE_F32, (const void **)(dst), (n), 0)
+#define ADD(dst, n, mat) fail |= plan_add(&p, NULL, (mat) ? m->weight_dtype : RELP_DTYPE_F32, (const void **)(dst), (n), 0, 0, 0)
+#define ADDP(dst, k, o) fail |= plan_add(&p, NULL, m->weight_dtype, (const void **)(dst), (k) * (o), 0, (int)(k), (int)(o))
     ADD(&m->wte, (int64_t)config->vocab_size * C, 1);
     ADD(&m->wpe, (int64_t)config->n_positions * C, 0);
     ADD(&m->lnf_g, C, 0);
@@ -707,13 +721,14 @@ enum relp_status relp_model_init_random(struct relp_model **out, const struct re
     for (int l = 0; l < config->n_layer; l++) {
         struct relp_layer *y = &m->layers[l];
         ADD(&y->ln1_g, C, 0); ADD(&y->ln1_b, C, 0);
-        ADD(&y->w_qkv, C * 3 * C, 1); ADD(&y->b_qkv, 3 * C, 0);
-        ADD(&y->w_o, C * C, 1); ADD(&y->b_o, C, 0);
+        ADDP(&y->w_qkv, C, 3 * C); ADD(&y->b_qkv, 3 * C, 0);
+        ADDP(&y->w_o, C, C); ADD(&y->b_o, C, 0);
         ADD(&y->ln2_g, C, 0); ADD(&y->ln2_b, C, 0);
-        ADD(&y->w_fc, C * 4 * C, 1); ADD(&y->b_fc, 4 * C, 0);
-        ADD(&y->w_mp, 4 * C * C, 1); ADD(&y->b_mp, C, 0);
+        ADDP(&y->w_fc, C, 4 * C); ADD(&y->b_fc, 4 * C, 0);
+        ADDP(&y->w_mp, 4 * C, C); ADD(&y->b_mp, C, 0);
     }
 #undef ADD
+#undef ADDP
     if (fail || !(m->owned = malloc(p.owned_bytes))) {
         free(p.e);
         return relp__fail(m->error, RELP_STATUS_ALLOC_FAILED, "out of memory: %zu bytes of random weights",
@@ -729,6 +744,18 @@ enum relp_status relp_model_init_random(struct relp_model **out, const struct re
         for (int l = 0; l < config->n_layer && !is_gamma; l++)
             is_gamma = (const void *)e->dst == (const void *)&m->layers[l].ln1_g ||
                        (const void *)e->dst == (const void *)&m->layers[l].ln2_g;
+        if (e->pack_k) { /* random values in the real columns, zeros in the panel padding */
+            size_t esz = st_dtype_size(e->dst_dtype), n = (size_t)e->pack_k * e->pack_o;
+            void *tmp = malloc(n * esz);
+            if (!tmp) {
+                free(p.e);
+                return relp__fail(m->error, RELP_STATUS_ALLOC_FAILED, "out of memory");
+            }
+            fill_random(tmp, e->dst_dtype, (int64_t)n, 0.0f, 0.02f, &rng);
+            relp__pack(dst, e->dst_dtype, tmp, e->dst_dtype, e->pack_k, e->pack_o);
+            free(tmp);
+            continue;
+        }
         fill_random(dst, e->dst_dtype, e->numel, is_gamma ? 1.0f : 0.0f, is_gamma ? 0.1f : 0.02f, &rng);
     }
     free(p.e);

@@ -60,7 +60,8 @@ static void slab_sizes(const struct relp_config *c, int B, int T, int n_threads,
             + 2 * BT + BT * C;    /* lnf mean, rstd, out */
     *grads = (L + 1) * BT * C + 2 * L * BT * C /* resid, resid_mid, z */
              + BT * 4 * C + BT * 3 * C + BT * C /* fc, qkv, h scratch */
-             + (size_t)n_threads * T;           /* attention row scratch */
+             + (size_t)n_threads * T            /* attention row scratch */
+             + (size_t)n_threads * RELP_PANEL * RELP_XWT_CHUNK; /* transposed weight panels */
 }
 
 static int threads_of(const struct relp_ctx_params *p) {
@@ -115,6 +116,7 @@ static void carve_acts(struct relp_ctx *ctx) {
     TAKE(qkv, BT * 3 * C);
     TAKE(h, BT * C);
     TAKE(att_row, (size_t)relp__pool_size(ctx->pool) * T);
+    TAKE(mm_scratch, (size_t)relp__pool_size(ctx->pool) * RELP_PANEL * RELP_XWT_CHUNK);
 #undef TAKE
 }
 
@@ -205,12 +207,12 @@ static void mm_rows(struct relp_ctx *ctx, float *out, const float *x, const void
                     int t0) {
     const enum relp_dtype wdt = ctx->model->weight_dtype;
     if (t0 == 0) {
-        matmul_xw(ctx->pool, out, x, W, wdt, bias, ctx->B * ctx->T, K, O);
+        matmul_xw_packed(ctx->pool, out, x, W, wdt, bias, ctx->B * ctx->T, K, O, K, 0);
         return;
     }
     for (int b = 0; b < ctx->B; b++) {
         size_t r = (size_t)b * ctx->T + t0;
-        matmul_xw(ctx->pool, out + r * O, x + r * K, W, wdt, bias, ctx->T - t0, K, O);
+        matmul_xw_packed(ctx->pool, out + r * O, x + r * K, W, wdt, bias, ctx->T - t0, K, O, K, 0);
     }
 }
 
@@ -474,9 +476,9 @@ enum relp_status relp_ctx_head_result(struct relp_ctx *ctx, int32_t layer, int32
     const float *z = ctx->acts.z + (size_t)layer * N * C;
     float *zh = ctx->acts.ln1_out; /* scratch (N, HS) */
     for (int n = 0; n < N; n++) memcpy(zh + (size_t)n * HS, z + (size_t)n * C + head * HS, (size_t)HS * 4);
-    size_t esz = ctx->model->weight_dtype == RELP_DTYPE_F16 ? 2 : 4;
-    const void *w = (const char *)ctx->model->layers[layer].w_o + (size_t)head * HS * C * esz; /* rows of head h */
-    matmul_xw(ctx->pool, out, zh, w, ctx->model->weight_dtype, NULL, N, HS, C);
+    /* rows [head*HS, (head+1)*HS) of W_O */
+    matmul_xw_packed(ctx->pool, out, zh, ctx->model->layers[layer].w_o, ctx->model->weight_dtype, NULL, N, HS, C, C,
+                     head * HS);
     return RELP_STATUS_OK;
 }
 
@@ -601,19 +603,19 @@ enum relp_status relp_backward(struct relp_ctx *ctx, const struct relp_metric *m
         float *g_mid = g->resid_mid + (size_t)l * BTC;
         float *g_pre = g->resid + (size_t)l * BTC;
         /* mlp_out = gelu(ln2(resid_mid) W_fc + b_fc) W_mp + b_mp */
-        matmul_xwt(ctx->pool, g->fc, g_post, w->w_mp, wdt, (int)BT, C, 4 * C);
+        matmul_xwt_packed(ctx->pool, g->fc, g->mm_scratch, g_post, w->w_mp, wdt, (int)BT, C, 4 * C);
         gelu_backward(g->fc, g->fc, a->fc_pre + (size_t)l * BT * 4 * C, (int)BT * 4 * C,
                       rules->gelu == RELP_GELU_IDENTITY);
-        matmul_xwt(ctx->pool, g->h, g->fc, w->w_fc, wdt, (int)BT, 4 * C, C);
+        matmul_xwt_packed(ctx->pool, g->h, g->mm_scratch, g->fc, w->w_fc, wdt, (int)BT, 4 * C, C);
         memcpy(g_mid, g_post, BTC * sizeof(float)); /* resid_post = resid_mid + mlp_out */
         layernorm_backward_acc(g_mid, g->h, a->resid_mid + (size_t)l * BTC, a->ln2_mean + (size_t)l * BT,
                                a->ln2_rstd + (size_t)l * BT, w->ln2_g, (int)BT, C, ln_const);
         /* attn_out = z W_o + b_o; z = attention(ln1(resid_pre) W_qkv + b_qkv) */
         float *g_z = g->z + (size_t)l * BTC;
-        matmul_xwt(ctx->pool, g_z, g_mid, w->w_o, wdt, (int)BT, C, C);
+        matmul_xwt_packed(ctx->pool, g_z, g->mm_scratch, g_mid, w->w_o, wdt, (int)BT, C, C);
         attention_backward(ctx->pool, g->qkv, g->att_row, g_z, a->qkv + (size_t)l * BT * 3 * C,
                            a->att + (size_t)l * B * NH * T * T, B, T, C, NH, rules->attn);
-        matmul_xwt(ctx->pool, g->h, g->qkv, w->w_qkv, wdt, (int)BT, 3 * C, C);
+        matmul_xwt_packed(ctx->pool, g->h, g->mm_scratch, g->qkv, w->w_qkv, wdt, (int)BT, 3 * C, C);
         memcpy(g_pre, g_mid, BTC * sizeof(float)); /* resid_mid = resid_pre + attn_out */
         layernorm_backward_acc(g_pre, g->h, a->resid + (size_t)l * BTC, a->ln1_mean + (size_t)l * BT,
                                a->ln1_rstd + (size_t)l * BT, w->ln1_g, (int)BT, C, ln_const);

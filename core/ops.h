@@ -26,6 +26,21 @@ void matmul_xw_naive(float *out, const float *x, const void *W, enum relp_dtype 
                      int O);
 void matmul_xwt_naive(float *out, const float *x, const void *W, enum relp_dtype wdt, int N, int K, int O);
 
+/* Packed weights: the large matrices of a model are stored as panels of
+ * RELP_PANEL columns, P[ob][k][j] = W[k][ob*RELP_PANEL + j] (zero-padded to a
+ * whole panel), so the forward kernel streams each panel contiguously. */
+#define RELP_PANEL 16
+size_t relp__packed_count(int K, int O); /* elements of a packed (K, O) matrix */
+/* Packs W (K, O) row-major (src dtype) into dst (dst dtype: f32 or f16). */
+void relp__pack(void *dst, enum relp_dtype dst_dtype, const void *src, enum relp_dtype src_dtype, int K, int O);
+/* out (N, O) = x (N, K) @ W[k0 : k0+K, :] + bias (may be NULL); W packed with Kp rows */
+void matmul_xw_packed(struct relp_pool *pool, float *out, const float *x, const void *P, enum relp_dtype wdt,
+                      const float *bias, int N, int K, int O, int Kp, int k0);
+/* out (N, K) = x (N, O) @ W^T, W (K, O) packed; scratch: (threads, RELP_PANEL, RELP_XWT_CHUNK) floats */
+#define RELP_XWT_CHUNK 256
+void matmul_xwt_packed(struct relp_pool *pool, float *out, float *scratch, const float *x, const void *P,
+                       enum relp_dtype wdt, int N, int O, int K);
+
 /* dot(a, b) over n floats, fixed summation order per target */
 float vec_dot(const float *a, const float *b, int n);
 

@@ -90,6 +90,28 @@ static void test_kernels(void) {
                       dt ? "f16" : "f32", kname, e);
                 matmul_xwt(pool, got_mt, x, w, wdt, N, O, K);
                 CHECK(memcmp(got, got_mt, sizeof(float) * N * K) == 0, "xwt threads differ from one thread");
+                /* packed: forward with a row offset, backward (x @ W^T) */
+                void *P = malloc(relp__packed_count(K, O) * 4);
+                relp__pack(P, wdt, w, wdt, K, O);
+                int k0 = K / 3, kn = K - K / 3;
+                matmul_xw_naive(ref, x, dt ? (const void *)(W16 + (size_t)k0 * O) : (const void *)(W + (size_t)k0 * O),
+                                wdt, bias, N, kn, O);
+                matmul_xw_packed(NULL, got, x, P, wdt, bias, N, kn, O, K, k0);
+                e = max_diff(ref, got, (size_t)N * O);
+                CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * O) + 1e-6, "xw packed %dx%dx%d k0=%d %s %s: max diff %g", N,
+                      kn, O, k0, dt ? "f16" : "f32", kname, e);
+                matmul_xw_packed(pool, got_mt, x, P, wdt, bias, N, kn, O, K, k0);
+                CHECK(memcmp(got, got_mt, sizeof(float) * N * O) == 0, "xw packed: threads differ from one thread");
+                matmul_xwt_naive(ref, x, w, wdt, N, O, K); /* out (N, K) = x (N, O) @ W^T */
+                float *scratch = malloc(sizeof(float) * 3 * RELP_PANEL * RELP_XWT_CHUNK);
+                matmul_xwt_packed(NULL, got, scratch, x, P, wdt, N, O, K);
+                e = max_diff(ref, got, (size_t)N * K);
+                CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * K) + 1e-6, "xwt packed %dx%dx%d %s %s: max diff %g", N, O, K,
+                      dt ? "f16" : "f32", kname, e);
+                matmul_xwt_packed(pool, got_mt, scratch, x, P, wdt, N, O, K);
+                CHECK(memcmp(got, got_mt, sizeof(float) * N * K) == 0, "xwt packed: threads differ from one thread");
+                free(P);
+                free(scratch);
             }
         }
         free(x); free(W); free(W16); free(bias); free(ref); free(got); free(got_mt);

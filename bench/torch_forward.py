@@ -1,0 +1,102 @@
+"""PyTorch CPU peer for relp's forward benchmark.
+
+    /usr/bin/python3 bench/torch_forward.py CKPT_DIR --tokens 16 --batch 1 --threads 1 --runs 10 [--write]
+
+--write first writes a GPT-2-small-shaped checkpoint with random weights to
+CKPT_DIR (so relp and PyTorch time the same weights). Prints one JSON line:
+median forward ms with logits at every position (what a standard GPT-2
+forward computes) and with logits at the last position only (what relp
+computes), and the BLAS PyTorch uses.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import reference as R  # noqa: E402
+
+
+def load(d):
+    import struct
+    data = open(os.path.join(d, "model.safetensors"), "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    h = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    out = {}
+    for k, v in h.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        out[k.replace("transformer.", "")] = torch.frombuffer(bytearray(body[a:b]), dtype=torch.float32).view(v["shape"])
+    return out
+
+
+def forward(p, L, NH, ids, all_positions):
+    B, T = ids.shape
+    x = p["wte.weight"][ids] + p["wpe.weight"][:T]
+    C = x.shape[-1]
+    for l in range(L):
+        h = f"h.{l}."
+        a = F.layer_norm(x, (C,), p[h + "ln_1.weight"], p[h + "ln_1.bias"], 1e-5)
+        q, k, v = torch.addmm(p[h + "attn.c_attn.bias"], a.view(-1, C), p[h + "attn.c_attn.weight"]).view(B, T, 3 * C).split(C, -1)
+        q, k, v = (t.view(B, T, NH, C // NH).transpose(1, 2) for t in (q, k, v))
+        z = F.scaled_dot_product_attention(q, k, v, is_causal=True) if hasattr(F, "scaled_dot_product_attention") \
+            else torch.softmax((q @ k.transpose(-1, -2) / (C // NH) ** 0.5).masked_fill(
+                ~torch.tril(torch.ones(T, T, dtype=torch.bool)), float("-inf")), -1) @ v
+        z = z.transpose(1, 2).reshape(B * T, C)
+        x = x + torch.addmm(p[h + "attn.c_proj.bias"], z, p[h + "attn.c_proj.weight"]).view(B, T, C)
+        m = F.layer_norm(x, (C,), p[h + "ln_2.weight"], p[h + "ln_2.bias"], 1e-5).view(-1, C)
+        f = F.gelu(torch.addmm(p[h + "mlp.c_fc.bias"], m, p[h + "mlp.c_fc.weight"]), approximate="tanh")
+        x = x + torch.addmm(p[h + "mlp.c_proj.bias"], f, p[h + "mlp.c_proj.weight"]).view(B, T, C)
+    if not all_positions:
+        x = x[:, -1:]
+    x = F.layer_norm(x, (C,), p["ln_f.weight"], p["ln_f.bias"], 1e-5)
+    return x @ p["wte.weight"].T
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ckpt")
+    ap.add_argument("--tokens", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--shape", default="12,768,12")
+    a = ap.parse_args()
+    L, C, NH = (int(x) for x in a.shape.split(","))
+    if a.write:
+        params = R.random_gpt2(L, C, NH, 1024, 50257, 0)
+        for k in params:  # GPT-2-like scales
+            if k.endswith("weight") and "ln" not in k:
+                params[k] = params[k] * 0.1
+        R.save_checkpoint(a.ckpt, params, dict(L=L, C=C, NH=NH, n_pos=1024, V=50257))
+    torch.set_num_threads(a.threads)
+    p = load(a.ckpt)
+    ids = torch.randint(0, 50257, (a.batch, a.tokens), generator=torch.Generator().manual_seed(0))
+    res = {}
+    with torch.no_grad():
+        for name, allpos in (("torch_forward_ms", True), ("torch_forward_last_ms", False)):
+            for _ in range(2):
+                forward(p, L, NH, ids, allpos)
+            ts = []
+            for _ in range(a.runs):
+                t0 = time.perf_counter()
+                forward(p, L, NH, ids, allpos)
+                ts.append((time.perf_counter() - t0) * 1e3)
+            res[name] = round(statistics.median(ts), 3)
+    res["torch"] = torch.__version__
+    # Debian's torch calls the system libblas.so.3 (BLAS_INFO=generic): name what it resolves to
+    res["blas"] = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    res["threads"] = a.threads
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
