@@ -268,6 +268,64 @@ RELP_API enum relp_status relp_backward(struct relp_ctx *ctx, const struct relp_
 /* Coefficient (gradient under "grad") of the latest backward at a node, (B, T, width). */
 RELP_API const float *relp_ctx_node_grad(const struct relp_ctx *ctx, enum relp_node node, int32_t layer);
 
+/* -------------------------------------------------------------- methods
+ *
+ * Attribution of a metric m to nodes, for a clean and a corrupted batch of
+ * equal shape (B x T). Scores are in units of the normalised metric
+ * m~ = (m - m_corrupt) / (m_clean - m_corrupt).
+ *   AP    activation patching, the ground truth. Denoising (default): run
+ *         the corrupted batch, patch in the clean value of one node at one
+ *         (layer, position[, head]), score = m~(patched) (= m~(patched) - 0).
+ *         Noising: run clean, patch in the corrupted value, score =
+ *         m~(patched) - 1.
+ *   GRAD  attribution patching with the given backward rules: "grad" is
+ *         AtP, the LRP presets are RelP. Denoising: coefficient of one
+ *         backward pass on the corrupted run times (clean - corrupted),
+ *         summed over batch and width. Noising: on the clean run, times
+ *         (corrupted - clean). Two forward passes and one backward pass.
+ *   IG    integrated gradients with ig_steps steps: per layer, the node is
+ *         set to corrupted + a (clean - corrupted) for a = k/steps, k = 0 ..
+ *         steps-1 (Marks et al.'s left Riemann sum), the mean gradient times
+ *         (clean - corrupted). Noising swaps the ends.
+ * When m_clean == m_corrupt the normalisation is undefined: scores are then
+ * in metric units and relp_ctx_last_error holds a warning (status is OK).
+ * Score layout: node RESID_PRE, ATTN_OUT, MLP_OUT: (L, T) (resid_pre of
+ * layers 0..L-1); node ATTN_Z (heads): (L, NH), or (L, NH, T) with
+ * per_position. */
+enum relp_method { RELP_METHOD_AP = 0, RELP_METHOD_GRAD = 1, RELP_METHOD_IG = 2 };
+
+struct relp_attr_params {
+    enum relp_method method;
+    enum relp_node node;
+    int32_t per_position; /* heads only */
+    int32_t noising;
+    int32_t ig_steps;        /* default 10 */
+    struct relp_rules rules; /* GRAD only; default all exact (AtP) */
+    /* called after each unit of work (AP patch, IG step); may be NULL */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *progress_user;
+};
+RELP_API struct relp_attr_params relp_attr_default_params(void);
+/* Number of scores relp_attribute writes for these params and T tokens. */
+RELP_API int64_t relp_attr_count(const struct relp_model *model, const struct relp_attr_params *params, int32_t T);
+/* Runs one method. scores must hold relp_attr_count floats. m_clean and
+ * m_corrupt (may be NULL) receive the unnormalised metric of both runs. The
+ * context's cache afterwards holds an unspecified run. */
+RELP_API enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                         int32_t T, const struct relp_metric *metric,
+                                         const struct relp_attr_params *params, float *scores, double *m_clean,
+                                         double *m_corrupt);
+/* LRP relevance of each input token for the metric (scale ignored: metric
+ * units): R[b][t] = sum_d resid_pre[0][b,t,d] * coefficient, in units of
+ * prompt b's own metric. relevance: (B, T). *total = mean over prompts of
+ * sum_t R[b][t] (conservation: equals *value, the metric, when the rules
+ * conserve and biases are zero). */
+RELP_API enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T,
+                                               const struct relp_metric *metric, const struct relp_rules *rules,
+                                               float *relevance, double *total, double *value);
+/* Pearson correlation of a and b (n values); NAN when either is constant. */
+RELP_API double relp_pearson(const float *a, const float *b, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -181,3 +181,164 @@ def reference(p, cfg, ids, kind, answer, wrong):
     out["ln1_rstd"] = torch.stack(cache["ln1_rstd"])
     out["ln2_rstd"] = torch.stack(cache["ln2_rstd"])
     return {k: v.float().contiguous() for k, v in out.items()}
+
+
+# ---------------------------------------------------------------- methods
+# The LRP rules written as the official RelP code writes them: forward
+# rewrites that keep every value and change only the backward pass.
+
+RULES = {
+    "grad": dict(ln="exact", gelu="exact", attn="exact"),
+    "relp": dict(ln="sigma", gelu="identity", attn="exact"),
+    "relp-cp": dict(ln="sigma", gelu="identity", attn="frozen"),
+    "attnlrp": dict(ln="sigma", gelu="identity", attn="attnlrp"),
+}
+NODES = {"resid": "resid_pre", "attn": "attn_out", "mlp": "mlp_out", "head": "z"}
+
+
+def scale_grad(x, c):
+    """value x, gradient times c"""
+    return x * c + (x * (1 - c)).detach()
+
+
+def forward_rules(p, cfg, ids, rules, patch=None):
+    """forward() with LRP rules and an optional patch (node, layer, pos or
+    None for all, head or None, values). Returns (logits at the last
+    position, {node: [per-layer tensors with retained grads]})."""
+    L, C, NH = cfg["L"], cfg["C"], cfg["NH"]
+    HS = C // NH
+    B, T = ids.shape
+    eps = 1e-5
+    cache = {k: [] for k in ("resid_pre", "z", "attn_out", "mlp_out")}
+
+    def node(name, x):
+        if patch is not None and patch[0] == name and patch[1] == len(cache[name]):
+            _, _, pos, head, val = patch
+            x = x.detach().clone()
+            sl = slice(None) if pos is None else pos
+            if head is None:
+                x[:, sl] = val
+            else:
+                x[:, sl, head * HS:(head + 1) * HS] = val
+            x.requires_grad_(True)
+        else:
+            x = x * 1.0
+        x.retain_grad()
+        cache[name].append(x)
+        return x
+
+    def ln(x, g, b):
+        mu = x.mean(-1, keepdim=True)
+        sd = torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + eps)
+        if rules["ln"] == "sigma":
+            sd = sd.detach()
+        return (x - mu) / sd * g + b
+
+    def act(x):
+        z = gelu_new(x)
+        if rules["gelu"] != "identity":
+            return z
+        zp = x + ((x == 0).double() + torch.sign(x)) * 1e-6
+        return zp * (z / zp).detach()
+
+    x = (p["wte.weight"][ids] + p["wpe.weight"][:T]).detach().requires_grad_(True)
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    for l in range(L):
+        h = f"h.{l}."
+        x = node("resid_pre", x)
+        a = ln(x, p[h + "ln_1.weight"], p[h + "ln_1.bias"])
+        q, k, v = (a @ p[h + "attn.c_attn.weight"] + p[h + "attn.c_attn.bias"]).split(C, dim=-1)
+        if rules["attn"] == "attnlrp":
+            q, k, v = scale_grad(q, 0.25), scale_grad(k, 0.25), scale_grad(v, 0.5)
+        q, k, v = (t.view(B, T, NH, HS).transpose(1, 2) for t in (q, k, v))
+        att = torch.softmax(((q @ k.transpose(-1, -2)) / HS ** 0.5).masked_fill(~mask, float("-inf")), dim=-1)
+        if rules["attn"] == "frozen":
+            att = att.detach()
+        z = node("z", (att @ v).transpose(1, 2).reshape(B, T, C))
+        x = x + node("attn_out", z @ p[h + "attn.c_proj.weight"] + p[h + "attn.c_proj.bias"])
+        m = ln(x, p[h + "ln_2.weight"], p[h + "ln_2.bias"])
+        x = x + node("mlp_out", act(m @ p[h + "mlp.c_fc.weight"] + p[h + "mlp.c_fc.bias"]) @ p[h + "mlp.c_proj.weight"]
+                     + p[h + "mlp.c_proj.bias"])
+    x = node("resid_pre", x)
+    xf = ln(x[:, -1], p["ln_f.weight"], p["ln_f.bias"])
+    return xf @ p["wte.weight"].T, cache
+
+
+def run_metric(p, cfg, ids, answer, wrong, rules="grad", patch=None, scale=1.0, backward=False):
+    logits, cache = forward_rules(p, cfg, ids, RULES[rules], patch)
+    m = metric(logits, "logit_diff", answer, wrong)
+    if backward:
+        (m * scale).backward()
+    return m.item(), cache
+
+
+def reduce_scores(delta, grad, node, NH, per_pos):
+    """(B, T, C) products summed to per-position, per-head or per-head-position scores"""
+    prod = delta * grad
+    if node != "head":
+        return prod.sum(dim=(0, 2))
+    B, T, C = prod.shape
+    ph = prod.view(B, T, NH, C // NH).sum(dim=(0, 3))  # (T, NH)
+    return ph.T if per_pos else ph.sum(0)
+
+
+def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps):
+    """AP, AtP, every RelP preset, IG and token relevance, float64."""
+    L, NH = cfg["L"], cfg["NH"]
+    mc, cc = run_metric(p, cfg, clean, answer, wrong)
+    mr, rc = run_metric(p, cfg, corrupt, answer, wrong)
+    out = {"metric_clean": torch.tensor([mc]), "metric_corrupt": torch.tensor([mr])}
+    T = clean.shape[1]
+    for nk, nname in NODES.items():
+        for per_pos in ([False, True] if nk == "head" else [True]):
+            tag = nk + ("_pos" if nk == "head" and per_pos else "")
+            for noising in (False, True):
+                src_c, base_c, base_ids = (rc, cc, clean) if noising else (cc, rc, corrupt)
+                base_v = 1.0 if noising else 0.0
+                dir_tag = "noise" if noising else "denoise"
+                # gradient estimators: one backward on the base run
+                for preset in RULES:
+                    _, cache = run_metric(p, cfg, base_ids, answer, wrong, preset, scale=1.0 / (mc - mr), backward=True)
+                    out[f"{preset}.{tag}.{dir_tag}"] = torch.stack([
+                        reduce_scores(src_c[nname][l].detach() - cache[nname][l].detach(), cache[nname][l].grad, nk,
+                                      NH, per_pos) for l in range(L)])
+                # AP
+                rows = []
+                for l in range(L):
+                    if nk == "head":
+                        cells = []
+                        for hh in range(NH):
+                            HS = cfg["C"] // NH
+                            if per_pos:
+                                cells.append([run_metric(p, cfg, base_ids, answer, wrong, patch=(
+                                    nname, l, t, hh, src_c[nname][l].detach()[:, t, hh * HS:(hh + 1) * HS]))[0]
+                                    for t in range(T)])
+                            else:
+                                cells.append(run_metric(p, cfg, base_ids, answer, wrong, patch=(
+                                    nname, l, None, hh, src_c[nname][l].detach()[:, :, hh * HS:(hh + 1) * HS]))[0])
+                        rows.append(torch.tensor(cells, dtype=torch.float64))
+                    else:
+                        rows.append(torch.tensor([run_metric(p, cfg, base_ids, answer, wrong, patch=(
+                            nname, l, t, None, src_c[nname][l].detach()[:, t]))[0] for t in range(T)],
+                            dtype=torch.float64))
+                out[f"ap.{tag}.{dir_tag}"] = (torch.stack(rows) - mr) / (mc - mr) - base_v
+                # IG: per layer, node = base + a (src - base), a = k / steps
+                rows = []
+                for l in range(L):
+                    bl = base_c[nname][l].detach()
+                    delta = src_c[nname][l].detach() - bl
+                    gsum = torch.zeros_like(bl)
+                    for k in range(ig_steps):
+                        _, cache = run_metric(p, cfg, base_ids, answer, wrong, "grad",
+                                              patch=(nname, l, None, None, bl + (k / ig_steps) * delta),
+                                              scale=1.0 / (mc - mr), backward=True)
+                        gsum += cache[nname][l].grad
+                    rows.append(reduce_scores(delta, gsum / ig_steps, nk, NH, per_pos))
+                out[f"ig.{tag}.{dir_tag}"] = torch.stack(rows)
+    for preset in RULES:  # token relevance on the clean prompts, metric units
+        logits, cache = forward_rules(p, cfg, clean, RULES[preset])
+        m = metric(logits, "logit_diff", answer, wrong)
+        m.backward()
+        x0 = cache["resid_pre"][0]
+        out[f"tokens.{preset}"] = (x0.detach() * x0.grad).sum(-1) * clean.shape[0]
+    return {k: v.float().contiguous() for k, v in out.items()}

@@ -417,11 +417,102 @@ static void test_tokenizer_bytes(const char *vocab_path, const char *merges_path
     relp__unmap_file(&fm);
 }
 
+/* ---------------------------------------------------------- method invariants */
+
+static void test_method_invariants(void) {
+    const int L = 2, C = 24, NH = 3, V = 60, B = 2, T = 6;
+    struct relp_model *m = tiny_model(L, C, NH, V, 17);
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    struct relp_ctx *ctx = NULL;
+    relp_ctx_init(&ctx, m, &cp);
+    int32_t clean[12], corrupt[12], ans[2] = {5, 9}, wrong[2] = {7, 1};
+    for (int i = 0; i < B * T; i++) clean[i] = corrupt[i] = (i * 11 + 2) % V;
+    struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, ans, wrong, 1.0f};
+    float scores[256];
+    static const enum relp_node nodes[] = {RELP_NODE_RESID_PRE, RELP_NODE_ATTN_OUT, RELP_NODE_MLP_OUT, RELP_NODE_ATTN_Z};
+    static const char *presets[] = {"grad", "relp", "relp-cp", "attnlrp"};
+    /* clean == corrupted: every method gives exact zeros (AP patches each node with its own value) */
+    int nonzero = 0, runs = 0;
+    for (int n = 0; n < 4; n++)
+        for (int method = 0; method < 3; method++)
+            for (int k = 0; k < (method == RELP_METHOD_GRAD ? 4 : 1); k++) {
+                struct relp_attr_params p = relp_attr_default_params();
+                p.method = (enum relp_method)method;
+                p.node = nodes[n];
+                p.ig_steps = 3;
+                p.rules = *relp_rules_preset(presets[k]);
+                if (relp_attribute(ctx, clean, corrupt, B, T, &mt, &p, scores, NULL, NULL)) {
+                    nonzero++;
+                    continue;
+                }
+                runs++;
+                for (int64_t i = 0; i < relp_attr_count(m, &p, T); i++) nonzero += scores[i] != 0.0f;
+            }
+    CHECK(nonzero == 0 && runs == 24, "clean == corrupted: %d non-zero scores over %d runs", nonzero, runs);
+    CHECK(strstr(relp_ctx_last_error(ctx), "metric units") != NULL, "no warning for equal metrics");
+
+    /* IG completeness: over the whole resid_pre[l], the scores sum to m~(clean) - m~(corrupt) = 1 in the
+     * limit; the left Riemann sum's error shrinks as 1/steps */
+    clean[3] = (clean[3] + 5) % V;
+    clean[T + 2] = (clean[T + 2] + 7) % V;
+    struct relp_attr_params p = relp_attr_default_params();
+    p.method = RELP_METHOD_IG;
+    double err[2];
+    for (int k = 0; k < 2; k++) {
+        p.ig_steps = k ? 800 : 200;
+        relp_attribute(ctx, clean, corrupt, B, T, &mt, &p, scores, NULL, NULL);
+        err[k] = 0;
+        for (int l = 0; l < L; l++) {
+            double sum = 0;
+            for (int t = 0; t < T; t++) sum += scores[l * T + t];
+            err[k] = fmax(err[k], fabs(sum - 1.0));
+        }
+    }
+    CHECK(err[1] < 2e-2 && err[1] < err[0] / 3, "IG completeness: |sum - 1| = %g (200 steps), %g (800 steps)", err[0],
+          err[1]);
+    printf("IG completeness: worst |sum of scores - 1| = %.2e (200 steps), %.2e (800 steps)\n", err[0], err[1]);
+
+    /* conservation: no biases, no beta, relp-cp: sum of relevance at resid_pre[l] = metric, every l */
+    for (int l = 0; l < L; l++) {
+        struct relp_layer *y = &m->layers[l];
+        float *zero[6] = {(float *)y->ln1_b, (float *)y->b_qkv, (float *)y->b_o, (float *)y->ln2_b, (float *)y->b_fc,
+                          (float *)y->b_mp};
+        int len[6] = {C, 3 * C, C, C, 4 * C, C};
+        for (int k = 0; k < 6; k++) memset(zero[k], 0, sizeof(float) * len[k]);
+    }
+    memset((float *)m->lnf_b, 0, sizeof(float) * C);
+    relp_forward(ctx, clean, B, T);
+    double value;
+    const char *cons[] = {"relp-cp", "grad"};
+    for (int k = 0; k < 2; k++) {
+        relp_backward(ctx, &mt, relp_rules_preset(cons[k]), &value);
+        double worst_c = 0;
+        for (int l = 0; l <= L; l++) {
+            const float *x = relp_ctx_node(ctx, RELP_NODE_RESID_PRE, l), *g = relp_ctx_node_grad(ctx, RELP_NODE_RESID_PRE, l);
+            double sum = 0;
+            for (int i = 0; i < B * T * C; i++) sum += (double)x[i] * g[i];
+            worst_c = fmax(worst_c, fabs(sum - value));
+        }
+        if (k == 0) {
+            CHECK(worst_c <= 1e-4 * fmax(1.0, fabs(value)), "conservation (relp-cp, no biases): worst |sum R - m| = %g (m = %g)",
+                  worst_c, value);
+            printf("conservation (relp-cp, no biases): worst |sum R - m| = %.2e, m = %.4f\n", worst_c, value);
+        } else {
+            CHECK(worst_c > 1e-3, "the exact gradient should not conserve (worst %g)", worst_c);
+        }
+    }
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+}
+
 int main(int argc, char **argv) {
     test_kernels();
     test_finite_differences();
     test_patching();
     test_errors();
+    test_method_invariants();
     if (argc >= 3) test_tokenizer_bytes(argv[1], argv[2]);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

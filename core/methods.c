@@ -1,0 +1,285 @@
+/* methods.c - activation patching (AP), attribution patching with
+ * switchable rules (AtP / RelP), integrated gradients (IG) and token
+ * relevance, built on the context's forward, patched re-runs and backward.
+ *
+ * Denoising (the official RelP code's direction): the base run is the
+ * corrupted batch and clean values are patched in; noising swaps the two.
+ * AP sweeps go from the last layer and position to the first, so that each
+ * patched re-run starts at its own layer and position (relp_forward_patched
+ * tracks what the previous patch touched). See relp.h for the definitions. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct relp_attr_params relp_attr_default_params(void) {
+    struct relp_attr_params p;
+    memset(&p, 0, sizeof p);
+    p.method = RELP_METHOD_GRAD;
+    p.node = RELP_NODE_RESID_PRE;
+    p.ig_steps = 10;
+    p.rules = *relp_rules_preset("grad");
+    return p;
+}
+
+int64_t relp_attr_count(const struct relp_model *m, const struct relp_attr_params *p, int32_t T) {
+    const int64_t L = m->cfg.n_layer, NH = m->cfg.n_head;
+    if (p->node == RELP_NODE_ATTN_Z) return p->per_position ? L * NH * T : L * NH;
+    return L * T;
+}
+
+double relp_pearson(const float *a, const float *b, int64_t n) {
+    double ma = 0, mb = 0;
+    for (int64_t i = 0; i < n; i++) {
+        ma += a[i];
+        mb += b[i];
+    }
+    ma /= (double)n;
+    mb /= (double)n;
+    double sab = 0, saa = 0, sbb = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double da = a[i] - ma, db = b[i] - mb;
+        sab += da * db;
+        saa += da * da;
+        sbb += db * db;
+    }
+    if (saa <= 0 || sbb <= 0) return NAN;
+    return sab / sqrt(saa * sbb);
+}
+
+/* (L, B, T, C) copy of a node type's activations in the current run */
+static void save_node(const struct relp_ctx *ctx, enum relp_node node, float *dst) {
+    const struct relp_config *c = &ctx->model->cfg;
+    size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
+    for (int l = 0; l < c->n_layer; l++) memcpy(dst + l * n, relp_ctx_node(ctx, node, l), n * sizeof(float));
+}
+
+static int cancelled(const struct relp_ctx *ctx) { return ctx->cancel && ctx->cancel(ctx->cancel_user); }
+
+/* Scores of one layer: sum over batch and width of delta * coef, per position
+ * (or per head, or per head and position). delta and coef: (B, T, C). */
+static void reduce_scores(const struct relp_ctx *ctx, const struct relp_attr_params *p, int l, const float *delta,
+                          const float *coef, float scale, float *scores) {
+    const struct relp_config *c = &ctx->model->cfg;
+    const int B = ctx->B, T = ctx->T, C = c->n_embd, NH = c->n_head, HS = C / NH;
+    if (p->node != RELP_NODE_ATTN_Z) {
+        for (int t = 0; t < T; t++) {
+            double s = 0;
+            for (int b = 0; b < B; b++) {
+                size_t o = ((size_t)b * T + t) * C;
+                for (int d = 0; d < C; d++) s += (double)delta[o + d] * coef[o + d];
+            }
+            scores[(size_t)l * T + t] = (float)(s * scale);
+        }
+        return;
+    }
+    for (int h = 0; h < NH; h++) {
+        double total = 0;
+        for (int t = 0; t < T; t++) {
+            double s = 0;
+            for (int b = 0; b < B; b++) {
+                size_t o = ((size_t)b * T + t) * C + (size_t)h * HS;
+                for (int d = 0; d < HS; d++) s += (double)delta[o + d] * coef[o + d];
+            }
+            if (p->per_position) scores[((size_t)l * NH + h) * T + t] = (float)(s * scale);
+            total += s;
+        }
+        if (!p->per_position) scores[(size_t)l * NH + h] = (float)(total * scale);
+    }
+}
+
+static enum relp_status check_inputs(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                     int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p) {
+    if (!clean || !corrupt || !mt || !p) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: NULL argument");
+    if (p->node != RELP_NODE_RESID_PRE && p->node != RELP_NODE_ATTN_OUT && p->node != RELP_NODE_MLP_OUT &&
+        p->node != RELP_NODE_ATTN_Z)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
+                              "attribute: node must be resid_pre, attn_out, mlp_out or attention heads (z)");
+    if ((int)p->method < 0 || p->method > RELP_METHOD_IG)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: unknown method %d", (int)p->method);
+    if (p->method == RELP_METHOD_IG && (p->ig_steps < 1 || p->ig_steps > 100000))
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: IG steps %d out of range [1, 100000]",
+                              p->ig_steps);
+    (void)B;
+    (void)T;
+    return RELP_STATUS_OK;
+}
+
+/* Runs base and source batches; fills src_nodes (L,B,T,C) with the source's
+ * node values and leaves the base run in the cache. Denoising: source =
+ * clean, base = corrupted. */
+static enum relp_status two_runs(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                 int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
+                                 float *src_nodes, double *mc, double *mr) {
+    enum relp_status st;
+    const int32_t *src = p->noising ? corrupt : clean, *base = p->noising ? clean : corrupt;
+    double v_src, v_base;
+    if ((st = relp_forward(ctx, src, B, T)) || (st = relp_metric_value(ctx, mt, &v_src))) return st;
+    save_node(ctx, p->node, src_nodes);
+    if ((st = relp_forward(ctx, base, B, T)) || (st = relp_metric_value(ctx, mt, &v_base))) return st;
+    *mc = p->noising ? v_base : v_src;
+    *mr = p->noising ? v_src : v_base;
+    ctx->error[0] = '\0';
+    return RELP_STATUS_OK;
+}
+
+/* 1 / (m_clean - m_corrupt), or 1 when they are equal (then the scores are in
+ * metric units, and the context's error text says so) */
+static double norm_of(struct relp_ctx *ctx, double mc, double mr) {
+    if (mc != mr) return 1.0 / (mc - mr);
+    relp__ctx_fail(ctx, RELP_STATUS_OK,
+                   "warning: the metric is the same on the clean and the corrupted prompts (%g); the normalised metric "
+                   "is undefined, so scores are in metric units",
+                   mc);
+    return 1.0;
+}
+
+static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_metric *mt,
+                                       const struct relp_attr_params *p, const float *src, float *scores, double mc,
+                                       double mr) {
+    const struct relp_config *c = &ctx->model->cfg;
+    const size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
+    struct relp_metric scaled = *mt;
+    scaled.scale = (float)norm_of(ctx, mc, mr);
+    enum relp_status st = relp_backward(ctx, &scaled, &p->rules, NULL);
+    if (st) return st;
+    float *delta = malloc(n * sizeof(float));
+    if (!delta) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+    for (int l = 0; l < c->n_layer; l++) {
+        const float *base = relp_ctx_node(ctx, p->node, l);
+        for (size_t i = 0; i < n; i++) delta[i] = src[l * n + i] - base[i];
+        reduce_scores(ctx, p, l, delta, relp_ctx_node_grad(ctx, p->node, l), 1.0f, scores);
+    }
+    free(delta);
+    return RELP_STATUS_OK;
+}
+
+static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_metric *mt,
+                                     const struct relp_attr_params *p, const float *src, float *scores, double mc,
+                                     double mr) {
+    const struct relp_config *c = &ctx->model->cfg;
+    const int B = ctx->B, T = ctx->T, C = c->n_embd, L = c->n_layer, NH = c->n_head, HS = C / NH;
+    const size_t n = (size_t)B * T * C;
+    const int heads = p->node == RELP_NODE_ATTN_Z;
+    const int per_pos = !heads || p->per_position;
+    const int units = heads ? NH : 1;
+    const int64_t total = (int64_t)L * units * (per_pos ? T : 1);
+    int64_t done = 0;
+    const double norm = norm_of(ctx, mc, mr);
+    const double base_value = p->noising ? mc : mr; /* the base run's metric */
+    float *vals = malloc(n * sizeof(float));
+    if (!vals) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+    enum relp_status st = RELP_STATUS_OK;
+    for (int l = L - 1; l >= 0 && !st; l--) {
+        const float *sl = src + l * n;
+        for (int u = units - 1; u >= 0 && !st; u--) {
+            for (int t = per_pos ? T - 1 : -1; t >= -1 && !st; t--) {
+                if (per_pos && t < 0) break;
+                struct relp_patch patch = {p->node, l, t, heads ? u : -1, vals};
+                const int w = heads ? HS : C, off = heads ? u * HS : 0;
+                for (int b = 0; b < B; b++) { /* gather the source values: (B, w) or (B, T, w) */
+                    if (t >= 0) memcpy(vals + (size_t)b * w, sl + ((size_t)b * T + t) * C + off, (size_t)w * 4);
+                    else
+                        for (int tt = 0; tt < T; tt++)
+                            memcpy(vals + ((size_t)b * T + tt) * w, sl + ((size_t)b * T + tt) * C + off, (size_t)w * 4);
+                }
+                double v;
+                if ((st = relp_forward_patched(ctx, &patch, 1)) || (st = relp_metric_value(ctx, mt, &v))) break;
+                float score = (float)((v - base_value) * norm);
+                if (!heads) scores[(size_t)l * T + t] = score;
+                else if (per_pos) scores[((size_t)l * NH + u) * T + t] = score;
+                else scores[(size_t)l * NH + u] = score;
+                if (p->progress) p->progress(p->progress_user, ++done, total);
+                if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "activation patching cancelled");
+            }
+        }
+    }
+    if (!st) st = relp_forward_patched(ctx, NULL, 0);
+    free(vals);
+    return st;
+}
+
+static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_metric *mt,
+                                     const struct relp_attr_params *p, const float *src, float *scores, double mc,
+                                     double mr) {
+    const struct relp_config *c = &ctx->model->cfg;
+    const int L = c->n_layer, N = p->ig_steps;
+    const size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
+    float *base = malloc(n * sizeof(float) * (size_t)(L + 3));
+    if (!base) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+    float *vals = base + L * n, *gsum = vals + n, *delta = gsum + n;
+    save_node(ctx, p->node, base); /* the base run, (L, B, T, C) */
+    struct relp_metric scaled = *mt;
+    scaled.scale = (float)norm_of(ctx, mc, mr);
+    const struct relp_rules *exact = relp_rules_preset("grad");
+    enum relp_status st = RELP_STATUS_OK;
+    int64_t done = 0, total = (int64_t)L * N;
+    for (int l = L - 1; l >= 0 && !st; l--) {
+        const float *bl = base + l * n;
+        for (size_t i = 0; i < n; i++) delta[i] = src[l * n + i] - bl[i];
+        memset(gsum, 0, n * sizeof(float));
+        for (int k = 0; k < N && !st; k++) {
+            const float a = (float)k / (float)N;
+            for (size_t i = 0; i < n; i++) vals[i] = bl[i] + a * delta[i];
+            struct relp_patch patch = {p->node, l, -1, -1, vals};
+            if ((st = relp_forward_patched(ctx, &patch, 1)) || (st = relp_backward(ctx, &scaled, exact, NULL))) break;
+            const float *g = relp_ctx_node_grad(ctx, p->node, l);
+            for (size_t i = 0; i < n; i++) gsum[i] += g[i];
+            if (p->progress) p->progress(p->progress_user, ++done, total);
+            if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
+        }
+        if (!st) reduce_scores(ctx, p, l, delta, gsum, 1.0f / (float)N, scores);
+    }
+    if (!st) st = relp_forward_patched(ctx, NULL, 0);
+    free(base);
+    return st;
+}
+
+enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
+                                float *scores, double *m_clean, double *m_corrupt) {
+    if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
+    enum relp_status st = check_inputs(ctx, clean, corrupt, B, T, mt, p);
+    if (st) return st;
+    if (!scores) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: no score buffer");
+    const size_t n = (size_t)ctx->model->cfg.n_layer * B * T * ctx->model->cfg.n_embd;
+    float *src = malloc(n * sizeof(float));
+    if (!src) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", n);
+    double mc = 0, mr = 0;
+    st = two_runs(ctx, clean, corrupt, B, T, mt, p, src, &mc, &mr);
+    if (!st) {
+        if (p->method == RELP_METHOD_GRAD) st = attribute_grad(ctx, mt, p, src, scores, mc, mr);
+        else if (p->method == RELP_METHOD_AP) st = attribute_ap(ctx, mt, p, src, scores, mc, mr);
+        else st = attribute_ig(ctx, mt, p, src, scores, mc, mr);
+    }
+    free(src);
+    if (m_clean) *m_clean = mc;
+    if (m_corrupt) *m_corrupt = mr;
+    return st;
+}
+
+enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T,
+                                      const struct relp_metric *mt, const struct relp_rules *rules, float *relevance,
+                                      double *total, double *value) {
+    if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
+    if (!relevance || !rules || !mt) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "token relevance: NULL argument");
+    enum relp_status st = relp_forward(ctx, ids, B, T);
+    if (st) return st;
+    struct relp_metric unit = *mt;
+    unit.scale = 1.0f;
+    double v;
+    if ((st = relp_backward(ctx, &unit, rules, &v))) return st;
+    const int C = ctx->model->cfg.n_embd;
+    const float *x = relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), *g = relp_ctx_node_grad(ctx, RELP_NODE_RESID_PRE, 0);
+    double sum = 0;
+    for (int bt = 0; bt < B * T; bt++) {
+        double r = 0;
+        for (int d = 0; d < C; d++) r += (double)x[(size_t)bt * C + d] * g[(size_t)bt * C + d];
+        relevance[bt] = (float)(r * B); /* the seed was the batch mean: back to prompt b's own metric */
+        sum += r;
+    }
+    if (total) *total = sum; /* = mean over prompts of their relevance sums */
+    if (value) *value = v;
+    return RELP_STATUS_OK;
+}

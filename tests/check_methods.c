@@ -1,0 +1,134 @@
+/* check_methods.c - every method of relp_attribute and relp_token_relevance
+ * against the PyTorch reference (tests/reference.py methods_reference):
+ * entries "<method>.<node>.<direction>" and "tokens.<preset>".
+ *
+ *   check_methods CKPT_DIR REF.safetensors [--rtol X]
+ * Pass: max|c - ref| <= rtol * max|ref| per entry (rtol 1e-4). */
+#include "relp.h"
+#include "internal.h"
+#include "safetensors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct st_tensor *refs;
+static int32_t n_refs;
+
+static const struct st_tensor *ref(const char *name) {
+    for (int32_t i = 0; i < n_refs; i++)
+        if (!strcmp(refs[i].name, name)) return &refs[i];
+    return NULL;
+}
+
+static float rv(const struct st_tensor *t, int64_t i) {
+    float f;
+    memcpy(&f, t->data + 4 * i, 4);
+    return f;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    double rtol = argc >= 5 && !strcmp(argv[3], "--rtol") ? atof(argv[4]) : 1e-4;
+    struct relp_mapped_file rf;
+    char err[512];
+    if (relp__map_file(&rf, argv[2], 1, err, sizeof err) || st_parse(rf.data, rf.size, argv[2], &refs, &n_refs, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    struct relp_model *m = NULL;
+    if (relp_model_init_from_dir(&m, argv[1], NULL)) {
+        fprintf(stderr, "%s\n", relp_last_error(m));
+        return 1;
+    }
+    const struct st_tensor *tc = ref("clean"), *tr = ref("corrupt");
+    int B = (int)tc->shape[0], T = (int)tc->shape[1];
+    int32_t *clean = malloc(sizeof(int32_t) * B * T), *corrupt = malloc(sizeof(int32_t) * B * T);
+    int32_t *ans = malloc(sizeof(int32_t) * B), *wrong = malloc(sizeof(int32_t) * B);
+    for (int i = 0; i < B * T; i++) {
+        clean[i] = (int32_t)rv(tc, i);
+        corrupt[i] = (int32_t)rv(tr, i);
+    }
+    for (int b = 0; b < B; b++) {
+        ans[b] = (int32_t)rv(ref("answer"), b);
+        wrong[b] = (int32_t)rv(ref("wrong"), b);
+    }
+    int ig_steps = (int)rv(ref("ig_steps"), 0);
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    cp.n_threads = 2;
+    struct relp_ctx *ctx = NULL;
+    relp_ctx_init(&ctx, m, &cp);
+    struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, ans, wrong, 1.0f};
+    int fails = 0, checks = 0;
+    float *scores = malloc(sizeof(float) * 4096), *rel = malloc(sizeof(float) * B * T);
+    for (int32_t i = 0; i < n_refs; i++) {
+        char name[ST_MAX_NAME], *parts[3];
+        strcpy(name, refs[i].name);
+        const struct st_tensor *want = &refs[i];
+        if (!strncmp(name, "tokens.", 7)) {
+            double total, value;
+            if (relp_token_relevance(ctx, clean, B, T, &mt, relp_rules_preset(name + 7), rel, &total, &value)) {
+                printf("FAIL %s: %s\n", name, relp_ctx_last_error(ctx));
+                fails++;
+                continue;
+            }
+            double mx = 0, md = 0;
+            for (int k = 0; k < B * T; k++) {
+                mx = fmax(mx, fabs(rv(want, k)));
+                md = fmax(md, fabs(rel[k] - rv(want, k)));
+            }
+            int ok = md <= rtol * mx;
+            printf("%-4s %-28s max|diff| %.2e max|ref| %.2e (sum %.5f, metric %.5f)\n", ok ? "ok" : "FAIL", name, md, mx,
+                   total, value);
+            fails += !ok;
+            checks++;
+            continue;
+        }
+        int np = 0;
+        for (char *s = strtok(name, "."); s && np < 3; s = strtok(NULL, ".")) parts[np++] = s;
+        if (np != 3) continue;
+        struct relp_attr_params p = relp_attr_default_params();
+        if (!strcmp(parts[0], "ap")) p.method = RELP_METHOD_AP;
+        else if (!strcmp(parts[0], "ig")) {
+            p.method = RELP_METHOD_IG;
+            p.ig_steps = ig_steps;
+        } else {
+            p.method = RELP_METHOD_GRAD;
+            p.rules = *relp_rules_preset(parts[0]);
+        }
+        if (!strcmp(parts[1], "resid")) p.node = RELP_NODE_RESID_PRE;
+        else if (!strcmp(parts[1], "attn")) p.node = RELP_NODE_ATTN_OUT;
+        else if (!strcmp(parts[1], "mlp")) p.node = RELP_NODE_MLP_OUT;
+        else {
+            p.node = RELP_NODE_ATTN_Z;
+            p.per_position = !strcmp(parts[1], "head_pos");
+        }
+        p.noising = !strcmp(parts[2], "noise");
+        int64_t n = relp_attr_count(m, &p, T);
+        double mc, mr;
+        if (n != want->numel || relp_attribute(ctx, clean, corrupt, B, T, &mt, &p, scores, &mc, &mr)) {
+            printf("FAIL %s: %s (count %lld vs %lld)\n", refs[i].name, relp_ctx_last_error(ctx), (long long)n,
+                   (long long)want->numel);
+            fails++;
+            continue;
+        }
+        double mx = 0, md = 0;
+        for (int64_t k = 0; k < n; k++) {
+            mx = fmax(mx, fabs(rv(want, k)));
+            md = fmax(md, fabs(scores[k] - rv(want, k)));
+        }
+        int ok = md <= rtol * mx;
+        printf("%-4s %-28s max|diff| %.2e max|ref| %.2e\n", ok ? "ok" : "FAIL", refs[i].name, md, mx);
+        fails += !ok;
+        checks++;
+    }
+    printf("%d checked, %d failed\n", checks, fails);
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+    relp__unmap_file(&rf);
+    free(refs); free(clean); free(corrupt); free(ans); free(wrong); free(scores); free(rel);
+    return fails || checks == 0 ? 1 : 0;
+}
