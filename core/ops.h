@@ -76,5 +76,7 @@ void attention_backward(struct relp_pool *pool, float *dqkv, float *scratch, con
 /* Picks the SIMD kernels for this CPU once; force_scalar selects the
  * portable path (tests compare both). Returns the name of the path. */
 const char *relp__ops_select(int force_scalar);
+/* The path in use (selecting the default one on first use). */
+const char *relp__ops_name(void);
 
 #endif

@@ -323,6 +323,23 @@ RELP_API enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *cl
 RELP_API enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T,
                                                const struct relp_metric *metric, const struct relp_rules *rules,
                                                float *relevance, double *total, double *value);
+/* ------------------------------------------------------------------ IOI */
+struct relp_ioi_prompt {
+    char clean[256], corrupt[256]; /* the prompt text, without the answer */
+    char answer[32], wrong[32];    /* " IO" and " S" (one token each in GPT-2) */
+};
+/* The official RelP demo: 8 prompts, each corrupted by its neighbour (the
+ * S2 flip, clean_tokens[[1,0,3,2,5,4,7,6]]). Writes min(8, cap); returns 8. */
+RELP_API int32_t relp_ioi_demo(struct relp_ioi_prompt *out, int32_t cap);
+/* Wang et al.'s distribution: n prompts alternating BABA and ABBA over the
+ * templates in template_mask (bit t = template t of relp_ioi_n_templates();
+ * 0 = all), random names, places and objects, and the ABC corruption (IO, S1
+ * and S2 replaced by three new distinct names). Same seed, same prompts. */
+RELP_API int32_t relp_ioi_wang(struct relp_ioi_prompt *out, int32_t n, uint64_t seed, uint32_t template_mask);
+RELP_API int32_t relp_ioi_n_templates(void);
+RELP_API int32_t relp_ioi_n_names(void);      /* 99: see ioi.c */
+RELP_API const char *relp_ioi_name(int32_t i); /* i in [0, relp_ioi_n_names()) */
+
 /* Pearson correlation of a and b (n values); NAN when either is constant. */
 RELP_API double relp_pearson(const float *a, const float *b, int64_t n);
 

@@ -1,0 +1,43 @@
+/* cli.h - shared pieces of the relp command (cli_common.c) and its
+ * commands (relp_cli.c: info, forward, tokenize, bench; cmd_attribute.c:
+ * attribute, explain, ioi). */
+#ifndef RELP_CLI_H
+#define RELP_CLI_H
+
+#include "relp.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct opt {
+    const char *name;
+    int takes_value;
+    const char *value; /* NULL when absent; "" for a given flag without value */
+};
+
+struct args {
+    struct opt *opts;
+    int n;
+};
+
+/* prints "relp: <fmt>" and the help hint on stderr; returns 2 */
+int usage(const char *fmt, const char *a, const char *b);
+/* 0, or an exit status after a message */
+int parse_args(int argc, char **argv, const char *cmd, struct args *a);
+const char *get(const struct args *a, const char *name);
+int get_int(const struct args *a, const char *name, long lo, long hi, long def, long *out);
+char *read_file(const char *path, size_t *size);
+enum relp_status attach_tokenizer(struct relp_model *m, const char *dir);
+/* --model DIR|SHAPE [--weights] [--tokenizer]; 0 or an exit status */
+int load_model(const struct args *a, struct relp_model **out);
+const char *dtype_name(enum relp_dtype d);
+double now_ms(void);
+double peak_rss_mb(void);
+void json_str(FILE *f, const char *s, int n);
+void print_piece(FILE *f, const struct relp_model *m, int id);
+
+int cmd_attribute(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_ioi(int argc, char **argv);
+
+#endif

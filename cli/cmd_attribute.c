@@ -1,0 +1,668 @@
+/* cmd_attribute.c - the methods on the command line:
+ *
+ *   relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)
+ *                  --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head
+ *                  [--steps N] [--noising] [--per-position] [--no-bos] [--threads N]
+ *                  [--json FILE|-] [--png FILE] [--svg FILE]
+ *   relp explain   --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]
+ *                  [--no-bos] [--json FILE|-] [--png FILE] [--svg FILE]
+ *   relp ioi       --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]
+ *
+ * Answer tokens must be single tokens (give the leading space: " Mary").
+ * Clean and corrupted prompts must have the same number of tokens; all
+ * prompts of one --prompts file are one batch, so they must too. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "heatmap.h"
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ prompts */
+
+struct batch {
+    int n, T;
+    int32_t *clean, *corrupt; /* (n, T) */
+    int32_t *answer, *wrong;  /* (n) */
+};
+
+static void batch_free(struct batch *b) {
+    free(b->clean);
+    free(b->corrupt);
+    free(b->answer);
+    free(b->wrong);
+    memset(b, 0, sizeof *b);
+}
+
+static void print_tokens(FILE *f, const struct relp_model *m, const int32_t *ids, int64_t n) {
+    fputc('[', f);
+    for (int64_t i = 0; i < n; i++) {
+        fprintf(f, i ? ", %d " : "%d ", ids[i]);
+        print_piece(f, m, ids[i]);
+    }
+    fputc(']', f);
+}
+
+/* ids of text (+ BOS); *out malloc'd. 0 or exit status. */
+static int tokenize(struct relp_model *m, const char *text, int bos, const char *what, int32_t **out, int64_t *n) {
+    int64_t count = 0;
+    relp_tokenize(m, text, -1, bos, NULL, 0, &count);
+    *out = malloc((size_t)(count ? count : 1) * sizeof **out);
+    if (!*out || relp_tokenize(m, text, -1, bos, *out, count, n)) {
+        fprintf(stderr, "relp: %s: %s\n", what, *out ? relp_last_error(m) : "out of memory");
+        return 1;
+    }
+    if (*n == 0) {
+        fprintf(stderr, "relp: %s is empty (0 tokens)\n", what);
+        return 2;
+    }
+    if (*n > relp_model_config(m)->n_positions) {
+        fprintf(stderr, "relp: %s is %lld tokens, more than the model's n_positions = %d\n", what, (long long)*n,
+                relp_model_config(m)->n_positions);
+        return 2;
+    }
+    return 0;
+}
+
+static int single_token(struct relp_model *m, const char *text, const char *what, int32_t *id) {
+    int64_t n = 0;
+    relp_tokenize(m, text, -1, 0, NULL, 0, &n);
+    int32_t ids[64];
+    relp_tokenize(m, text, -1, 0, ids, 64, &n);
+    if (n == 1) {
+        *id = ids[0];
+        return 0;
+    }
+    fprintf(stderr, "relp: %s '%s' is %lld tokens ", what, text, (long long)n);
+    print_tokens(stderr, m, ids, n < 64 ? n : 64);
+    fprintf(stderr, "; expected exactly one token (a word after a space is one token with its space: ' Mary')\n");
+    return 2;
+}
+
+/* Adds one prompt to the batch; checks lengths. where: "--clean/--corrupt" or "FILE line N". */
+static int add_prompt(struct relp_model *m, struct batch *b, const char *clean, const char *corrupt, const char *answer,
+                      const char *wrong, int bos, const char *where) {
+    int32_t *c = NULL, *r = NULL, a, w;
+    int64_t nc, nr;
+    char what[512];
+    int rc;
+    snprintf(what, sizeof what, "%s clean prompt", where);
+    if ((rc = tokenize(m, clean, bos, what, &c, &nc))) goto out;
+    snprintf(what, sizeof what, "%s corrupted prompt", where);
+    if ((rc = tokenize(m, corrupt, bos, what, &r, &nr))) goto out;
+    if (nc != nr) {
+        fprintf(stderr, "relp: %s: the clean prompt is %lld tokens and the corrupted one %lld; they must match "
+                        "position by position\n  clean:     ", where, (long long)nc, (long long)nr);
+        print_tokens(stderr, m, c, nc);
+        fprintf(stderr, "\n  corrupted: ");
+        print_tokens(stderr, m, r, nr);
+        fprintf(stderr, "\n");
+        rc = 2;
+        goto out;
+    }
+    if (b->n > 0 && nc != b->T) {
+        fprintf(stderr, "relp: %s is %lld tokens but the prompts before it are %d; one batch needs equal lengths\n",
+                where, (long long)nc, b->T);
+        rc = 2;
+        goto out;
+    }
+    snprintf(what, sizeof what, "%s answer", where);
+    if ((rc = single_token(m, answer, what, &a))) goto out;
+    snprintf(what, sizeof what, "%s wrong token", where);
+    if ((rc = single_token(m, wrong, what, &w))) goto out;
+    b->T = (int)nc;
+    int k = b->n++;
+    b->clean = realloc(b->clean, sizeof(int32_t) * b->n * b->T);
+    b->corrupt = realloc(b->corrupt, sizeof(int32_t) * b->n * b->T);
+    b->answer = realloc(b->answer, sizeof(int32_t) * b->n);
+    b->wrong = realloc(b->wrong, sizeof(int32_t) * b->n);
+    if (!b->clean || !b->corrupt || !b->answer || !b->wrong) {
+        fprintf(stderr, "relp: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    memcpy(b->clean + (size_t)k * b->T, c, sizeof(int32_t) * b->T);
+    memcpy(b->corrupt + (size_t)k * b->T, r, sizeof(int32_t) * b->T);
+    b->answer[k] = a;
+    b->wrong[k] = w;
+out:
+    free(c);
+    free(r);
+    return rc;
+}
+
+static int load_prompts_file(struct relp_model *m, const char *path, int bos, struct batch *b) {
+    size_t size = 0;
+    char *text = read_file(path, &size);
+    if (!text) {
+        fprintf(stderr, "relp: --prompts %s: cannot read the file\n", path);
+        return 1;
+    }
+    int rc = 0, line = 0;
+    for (size_t i = 0; i < size && !rc;) {
+        size_t e = i;
+        while (e < size && text[e] != '\n') e++;
+        line++;
+        size_t s = i;
+        while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r')) s++;
+        if (s < e) {
+            char where[600];
+            snprintf(where, sizeof where, "--prompts %s line %d", path, line);
+            struct json_doc doc;
+            const char *keys[4] = {"clean", "corrupt", "answer", "wrong"};
+            const char *vals[4] = {0};
+            if (json_parse(&doc, text + s, e - s)) {
+                fprintf(stderr, "relp: %s: not valid JSON (%s)\n", where, doc.error);
+                rc = 2;
+            } else {
+                for (int k = 0; k < 4 && !rc; k++) {
+                    const struct json_value *v = json_get(&doc, &doc.v[0], keys[k]);
+                    if (!v || v->type != JSON_STRING) {
+                        fprintf(stderr, "relp: %s: needs a string \"%s\" (each line: {\"clean\", \"corrupt\", "
+                                        "\"answer\", \"wrong\"})\n", where, keys[k]);
+                        rc = 2;
+                    } else {
+                        vals[k] = v->str;
+                    }
+                }
+                if (!rc) rc = add_prompt(m, b, vals[0], vals[1], vals[2], vals[3], bos, where);
+            }
+            json_free(&doc);
+        }
+        i = e + 1;
+    }
+    free(text);
+    if (!rc && b->n == 0) {
+        fprintf(stderr, "relp: --prompts %s: no prompts in the file\n", path);
+        rc = 2;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ methods */
+
+struct method_spec {
+    const char *name;
+    enum relp_method method;
+    const char *rules;
+};
+
+static const struct method_spec methods[] = {
+    {"ap", RELP_METHOD_AP, "grad"},        {"atp", RELP_METHOD_GRAD, "grad"},
+    {"relp", RELP_METHOD_GRAD, "relp"},    {"relp-cp", RELP_METHOD_GRAD, "relp-cp"},
+    {"attnlrp", RELP_METHOD_GRAD, "attnlrp"}, {"ig", RELP_METHOD_IG, "grad"},
+};
+
+static const struct method_spec *find_method(const char *name) {
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (!strcmp(methods[i].name, name)) return &methods[i];
+    return NULL;
+}
+
+static int node_of(const char *name, enum relp_node *node) {
+    static const struct { const char *name; enum relp_node node; } nodes[] = {
+        {"resid", RELP_NODE_RESID_PRE}, {"attn", RELP_NODE_ATTN_OUT}, {"mlp", RELP_NODE_MLP_OUT}, {"head", RELP_NODE_ATTN_Z}};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(nodes[i].name, name)) {
+            *node = nodes[i].node;
+            return 0;
+        }
+    return -1;
+}
+
+struct progress {
+    const char *label;
+    double last;
+    int shown;
+};
+
+static void on_progress(void *user, int64_t done, int64_t total) {
+    struct progress *p = user;
+    double t = now_ms();
+    if (done < total && t - p->last < 200) return;
+    p->last = t;
+    p->shown = 1;
+    fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
+            (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
+    fflush(stderr);
+}
+
+static int default_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 256 ? (int)n : 1;
+}
+
+static int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    cp.n_threads = (int32_t)threads;
+    if (relp_ctx_init(ctx, m, &cp)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(*ctx));
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs one method; 0 or exit status. */
+static int run(struct relp_ctx *ctx, const struct batch *b, const struct method_spec *ms, enum relp_node node,
+               int steps, int noising, int per_position, float *scores, double *mc, double *mr, double *seconds,
+               const char *label) {
+    struct relp_attr_params p = relp_attr_default_params();
+    p.method = ms->method;
+    p.node = node;
+    p.rules = *relp_rules_preset(ms->rules);
+    p.ig_steps = steps;
+    p.noising = noising;
+    p.per_position = per_position;
+    struct progress pr = {label, 0, 0};
+    if (ms->method != RELP_METHOD_GRAD) {
+        p.progress = on_progress;
+        p.progress_user = &pr;
+    }
+    struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, b->answer, b->wrong, 1.0f};
+    double t0 = now_ms();
+    enum relp_status st = relp_attribute(ctx, b->clean, b->corrupt, b->n, b->T, &mt, &p, scores, mc, mr);
+    *seconds = (now_ms() - t0) / 1000.0;
+    if (st) {
+        fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", relp_ctx_last_error(ctx));
+        return 1;
+    }
+    if (relp_ctx_last_error(ctx)[0]) fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+    return 0;
+}
+
+static FILE *open_out(const char *path) {
+    if (!strcmp(path, "-")) return stdout;
+    FILE *f = fopen(path, "w");
+    if (!f) fprintf(stderr, "relp: cannot write %s\n", path);
+    return f;
+}
+
+static void close_out(FILE *f) {
+    if (f && f != stdout) fclose(f);
+}
+
+/* labels of the first prompt's tokens, as UTF-8 strings (freed by free_labels) */
+static char **token_labels(const struct relp_model *m, const int32_t *ids, int T) {
+    char **l = calloc((size_t)T, sizeof *l);
+    for (int t = 0; l && t < T; t++) {
+        int n = 0;
+        const char *p = relp_token_bytes(m, ids[t], &n);
+        l[t] = malloc((size_t)n + 16);
+        if (!l[t]) continue;
+        memcpy(l[t], p ? p : "?", p ? (size_t)n : 1);
+        l[t][p ? n : 1] = '\0';
+    }
+    return l;
+}
+
+static char **index_labels(const char *prefix, int n) {
+    char **l = calloc((size_t)n, sizeof *l);
+    for (int i = 0; l && i < n; i++) {
+        l[i] = malloc(16);
+        if (l[i]) snprintf(l[i], 16, "%s%d", prefix, i);
+    }
+    return l;
+}
+
+static void free_labels(char **l, int n) {
+    for (int i = 0; l && i < n; i++) free(l[i]);
+    free(l);
+}
+
+static int pictures(const struct args *a, const struct heatmap *h) {
+    const char *png = get(a, "--png"), *svg = get(a, "--svg");
+    if (png && heatmap_write_png(png, h)) {
+        fprintf(stderr, "relp: --png %s: cannot write the file\n", png);
+        return 1;
+    }
+    if (svg && heatmap_write_svg(svg, h)) {
+        fprintf(stderr, "relp: --svg %s: cannot write the file\n", svg);
+        return 1;
+    }
+    return 0;
+}
+
+static void json_tokens(FILE *f, const struct relp_model *m, const int32_t *ids, int T) {
+    fprintf(f, "\"token_ids\":[");
+    for (int t = 0; t < T; t++) fprintf(f, t ? ",%d" : "%d", ids[t]);
+    fprintf(f, "],\"tokens\":[");
+    for (int t = 0; t < T; t++) {
+        if (t) fputc(',', f);
+        print_piece(f, m, ids[t]);
+    }
+    fputc(']', f);
+}
+
+int cmd_attribute(int argc, char **argv) {
+    struct opt o[] = {{"--model", 1, NULL},   {"--clean", 1, NULL},   {"--corrupt", 1, NULL}, {"--answer", 1, NULL},
+                      {"--wrong", 1, NULL},   {"--prompts", 1, NULL}, {"--method", 1, NULL},  {"--node", 1, NULL},
+                      {"--steps", 1, NULL},   {"--noising", 0, NULL}, {"--per-position", 0, NULL},
+                      {"--no-bos", 0, NULL},  {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--png", 1, NULL},
+                      {"--svg", 1, NULL},     {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}};
+    struct args a = {o, (int)(sizeof o / sizeof o[0])};
+    long steps, threads;
+    int rc = parse_args(argc, argv, "attribute", &a);
+    if (rc || (rc = get_int(&a, "--steps", 1, 100000, 10, &steps)) ||
+        (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)))
+        return rc;
+    const char *mname = get(&a, "--method") ? get(&a, "--method") : "relp";
+    const struct method_spec *ms = find_method(mname);
+    enum relp_node node;
+    if (!ms) return usage("attribute: --method must be ap, atp, relp, relp-cp, attnlrp or ig, got '%s'%s", mname, "");
+    const char *nname = get(&a, "--node") ? get(&a, "--node") : "resid";
+    if (node_of(nname, &node)) return usage("attribute: --node must be resid, attn, mlp or head, got '%s'%s", nname, "");
+    int single = get(&a, "--clean") || get(&a, "--corrupt") || get(&a, "--answer") || get(&a, "--wrong");
+    if (single == !!get(&a, "--prompts") ||
+        (single && !(get(&a, "--clean") && get(&a, "--corrupt") && get(&a, "--answer") && get(&a, "--wrong"))))
+        return usage("attribute: give --clean, --corrupt, --answer and --wrong, or --prompts FILE.jsonl%s%s", "", "");
+    struct relp_model *m = NULL;
+    struct relp_ctx *ctx = NULL;
+    struct batch b = {0};
+    float *scores = NULL;
+    char **cols = NULL, **rows = NULL;
+    int n_cols = 0, n_rows = 0;
+    if ((rc = load_model(&a, &m))) return rc;
+    if (!relp_has_tokenizer(m)) {
+        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", get(&a, "--model"));
+        rc = 1;
+        goto out;
+    }
+    int bos = !get(&a, "--no-bos");
+    rc = single ? add_prompt(m, &b, get(&a, "--clean"), get(&a, "--corrupt"), get(&a, "--answer"), get(&a, "--wrong"),
+                             bos, "--clean/--corrupt")
+                : load_prompts_file(m, get(&a, "--prompts"), bos, &b);
+    if (rc || (rc = make_ctx(m, b.n, b.T, threads, &ctx))) goto out;
+    const struct relp_config *c = relp_model_config(m);
+    int per_pos = get(&a, "--per-position") != NULL;
+    struct relp_attr_params pp = relp_attr_default_params();
+    pp.node = node;
+    pp.per_position = per_pos;
+    int64_t count = relp_attr_count(m, &pp, b.T);
+    scores = malloc(sizeof(float) * (size_t)count);
+    double mc, mr, secs;
+    char label[64];
+    snprintf(label, sizeof label, "%s %s", ms->name, nname);
+    if (!scores || (rc = run(ctx, &b, ms, node, (int)steps, get(&a, "--noising") != NULL, per_pos, scores, &mc, &mr,
+                             &secs, label)))
+        goto out;
+    int heads = node == RELP_NODE_ATTN_Z;
+    /* JSON */
+    const char *jpath = get(&a, "--json");
+    if (jpath) {
+        FILE *f = open_out(jpath);
+        if (!f) { rc = 1; goto out; }
+        fprintf(f, "{\"method\":\"%s\",\"node\":\"%s\",\"rules\":\"%s\",\"direction\":\"%s\",\"prompts\":%d,",
+                ms->name, nname, ms->method == RELP_METHOD_GRAD ? ms->rules : ms->method == RELP_METHOD_IG ? "grad" : "none",
+                get(&a, "--noising") ? "noising" : "denoising", b.n);
+        json_tokens(f, m, b.clean, b.T);
+        fprintf(f, ",\"layers\":%d,\"positions\":%d,", c->n_layer, b.T);
+        if (heads) fprintf(f, "\"heads\":%d,", c->n_head);
+        if (ms->method == RELP_METHOD_IG) fprintf(f, "\"steps\":%ld,", steps);
+        fprintf(f, "\"scores\":[");
+        for (int l = 0; l < c->n_layer; l++) {
+            fprintf(f, l ? ",[" : "[");
+            int inner = heads ? c->n_head : b.T;
+            for (int i = 0; i < inner; i++) {
+                if (heads && per_pos) {
+                    fprintf(f, i ? ",[" : "[");
+                    for (int t = 0; t < b.T; t++)
+                        fprintf(f, t ? ",%.7g" : "%.7g", scores[((size_t)l * c->n_head + i) * b.T + t]);
+                    fputc(']', f);
+                } else {
+                    fprintf(f, i ? ",%.7g" : "%.7g", scores[(size_t)l * inner + i]);
+                }
+            }
+            fputc(']', f);
+        }
+        fprintf(f, "],\"metric_clean\":%.9g,\"metric_corrupt\":%.9g,\"seconds\":%.4f}\n", mc, mr, secs);
+        close_out(f);
+    }
+    /* pictures: layer x position, layer x head, or (layer, head) x position */
+    n_rows = heads && per_pos ? c->n_layer * c->n_head : c->n_layer;
+    rows = heads && per_pos ? calloc((size_t)n_rows, sizeof *rows) : index_labels("L", n_rows);
+    for (int i = 0; heads && per_pos && rows && i < n_rows; i++) {
+        rows[i] = malloc(32);
+        if (rows[i]) snprintf(rows[i], 32, "L%d.H%d", i / c->n_head, i % c->n_head);
+    }
+    n_cols = heads && !per_pos ? c->n_head : b.T;
+    cols = heads && !per_pos ? index_labels("H", n_cols) : token_labels(m, b.clean, b.T);
+    char title[256];
+    snprintf(title, sizeof title, "%s, %s, m_clean %.3f, m_corrupt %.3f", ms->name, nname, mc, mr);
+    struct heatmap h = {scores, n_rows, n_cols, (const char *const *)rows, (const char *const *)cols, title,
+                        heads && !per_pos ? "head" : "position", "layer", 0};
+    if ((rc = pictures(&a, &h))) goto out;
+    if (!jpath || strcmp(jpath, "-") != 0) { /* a readable summary unless JSON goes to stdout */
+        printf("%s on %s, %d prompt(s) of %d tokens: metric clean %.4f, corrupted %.4f, %.3f s\n", ms->name, nname, b.n,
+               b.T, mc, mr, secs);
+        for (int r = 0; r < n_rows; r++) {
+            printf("%-8s", rows && rows[r] ? rows[r] : "");
+            for (int j = 0; j < n_cols; j++) printf(" %+7.3f", scores[(size_t)r * n_cols + j]);
+            printf("\n");
+        }
+    }
+out:
+    free_labels(rows, n_rows);
+    free_labels(cols, n_cols);
+    free(scores);
+    batch_free(&b);
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+    return rc;
+}
+
+int cmd_explain(int argc, char **argv) {
+    struct opt o[] = {{"--model", 1, NULL}, {"--prompt", 1, NULL}, {"--answer", 1, NULL}, {"--wrong", 1, NULL},
+                      {"--rules", 1, NULL}, {"--no-bos", 0, NULL}, {"--json", 1, NULL},   {"--png", 1, NULL},
+                      {"--svg", 1, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}};
+    struct args a = {o, (int)(sizeof o / sizeof o[0])};
+    int rc = parse_args(argc, argv, "explain", &a);
+    if (rc) return rc;
+    const char *rname = get(&a, "--rules") ? get(&a, "--rules") : "relp";
+    const struct relp_rules *rules = relp_rules_preset(rname);
+    if (!rules) return usage("explain: --rules must be grad, relp, relp-cp or attnlrp, got '%s'%s", rname, "");
+    if (!get(&a, "--prompt") || !get(&a, "--answer")) return usage("explain: --prompt and --answer are required%s%s", "", "");
+    struct relp_model *m = NULL;
+    struct relp_ctx *ctx = NULL;
+    int32_t *ids = NULL;
+    float *rel = NULL;
+    char **cols = NULL;
+    int64_t T = 0;
+    int32_t answer, wrong = -1;
+    if ((rc = load_model(&a, &m))) return rc;
+    if (!relp_has_tokenizer(m)) {
+        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", get(&a, "--model"));
+        rc = 1;
+        goto out;
+    }
+    if ((rc = tokenize(m, get(&a, "--prompt"), !get(&a, "--no-bos"), "--prompt", &ids, &T)) ||
+        (rc = single_token(m, get(&a, "--answer"), "--answer", &answer)) ||
+        (get(&a, "--wrong") && (rc = single_token(m, get(&a, "--wrong"), "--wrong", &wrong))) ||
+        (rc = make_ctx(m, 1, (int)T, 1, &ctx)))
+        goto out;
+    rel = malloc(sizeof(float) * (size_t)T);
+    struct relp_metric mt = {wrong >= 0 ? RELP_METRIC_LOGIT_DIFF : RELP_METRIC_LOGIT, &answer, &wrong, 1.0f};
+    double total, value;
+    if (!rel || relp_token_relevance(ctx, ids, 1, (int32_t)T, &mt, rules, rel, &total, &value)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+        rc = 1;
+        goto out;
+    }
+    const char *jpath = get(&a, "--json");
+    if (jpath) {
+        FILE *f = open_out(jpath);
+        if (!f) { rc = 1; goto out; }
+        fprintf(f, "{\"rules\":\"%s\",\"metric\":\"%s\",", rname, wrong >= 0 ? "logit_diff" : "logit");
+        json_tokens(f, m, ids, (int)T);
+        fprintf(f, ",\"relevance\":[");
+        for (int64_t t = 0; t < T; t++) fprintf(f, t ? ",%.7g" : "%.7g", rel[t]);
+        fprintf(f, "],\"sum\":%.9g,\"metric_value\":%.9g,\"conservation_gap\":%.9g}\n", total, value, value - total);
+        close_out(f);
+    }
+    cols = token_labels(m, ids, (int)T);
+    char title[256];
+    snprintf(title, sizeof title, "token relevance (%s), sum %.3f, metric %.3f", rname, total, value);
+    const char *rowl[1] = {"R"};
+    struct heatmap h = {rel, 1, (int)T, rowl, (const char *const *)cols, title, "token", NULL, 0};
+    if ((rc = pictures(&a, &h))) goto out;
+    if (!jpath || strcmp(jpath, "-") != 0) {
+        printf("token relevance (%s rules) for %s: sum %.4f, metric %.4f (gap %.4f: relevance absorbed by biases and "
+               "rules that do not conserve)\n", rname, wrong >= 0 ? "logit difference" : "logit", total, value,
+               value - total);
+        for (int64_t t = 0; t < T; t++) {
+            printf("  %+9.4f  ", rel[t]);
+            print_piece(stdout, m, ids[t]);
+            printf("\n");
+        }
+    }
+out:
+    free_labels(cols, (int)T);
+    free(rel);
+    free(ids);
+    relp_ctx_free(ctx);
+    relp_model_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ ioi */
+
+#define IOI_MAX 4096
+
+int cmd_ioi(int argc, char **argv) {
+    struct opt o[] = {{"--model", 1, NULL}, {"--dataset", 1, NULL}, {"--n", 1, NULL},       {"--seed", 1, NULL},
+                      {"--steps", 1, NULL}, {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--no-bos", 0, NULL},
+                      {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--max-batch", 1, NULL}};
+    struct args a = {o, (int)(sizeof o / sizeof o[0])};
+    long n, seed, steps, threads, max_batch;
+    int rc = parse_args(argc, argv, "ioi", &a);
+    if (rc || (rc = get_int(&a, "--n", 1, IOI_MAX, 64, &n)) || (rc = get_int(&a, "--seed", 0, 1L << 30, 1, &seed)) ||
+        (rc = get_int(&a, "--steps", 1, 100000, 10, &steps)) ||
+        (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) ||
+        (rc = get_int(&a, "--max-batch", 1, IOI_MAX, 64, &max_batch)))
+        return rc;
+    const char *ds = get(&a, "--dataset") ? get(&a, "--dataset") : "demo";
+    if (strcmp(ds, "demo") && strcmp(ds, "wang")) return usage("ioi: --dataset must be demo or wang, got '%s'%s", ds, "");
+    struct relp_model *m = NULL;
+    struct relp_ioi_prompt *prompts = calloc(IOI_MAX, sizeof *prompts);
+    if (!prompts) return 1;
+    int np = !strcmp(ds, "demo") ? relp_ioi_demo(prompts, IOI_MAX) : relp_ioi_wang(prompts, (int32_t)n, (uint64_t)seed, 0);
+    if ((rc = load_model(&a, &m))) {
+        free(prompts);
+        return rc;
+    }
+    enum { N_EST = 5, N_NODE = 4 };
+    static const char *est[N_EST] = {"atp", "relp", "relp-cp", "attnlrp", "ig"};
+    static const char *est_label[N_EST] = {"AtP", "RelP", "RelP-CP", "AttnLRP", "IG"};
+    static const char *node_names[N_NODE] = {"resid", "attn", "mlp", "head"};
+    /* group prompts of equal token length into batches */
+    const struct relp_config *c = relp_model_config(m);
+    struct batch groups[64];
+    int n_groups = 0;
+    int bos = !get(&a, "--no-bos");
+    for (int i = 0; i < np && !rc; i++) {
+        int64_t len = 0;
+        relp_tokenize(m, prompts[i].clean, -1, bos, NULL, 0, &len);
+        int g = 0;
+        while (g < n_groups && (groups[g].T != len || groups[g].n >= max_batch)) g++;
+        if (g == n_groups) {
+            if (n_groups == 64) continue; /* more lengths than we batch: skip the rest */
+            memset(&groups[n_groups++], 0, sizeof groups[0]);
+        }
+        char where[64];
+        snprintf(where, sizeof where, "IOI prompt %d", i);
+        rc = add_prompt(m, &groups[g], prompts[i].clean, prompts[i].corrupt, prompts[i].answer, prompts[i].wrong, bos,
+                        where);
+    }
+    free(prompts);
+    /* cells of every estimator and AP, concatenated over groups, per node type */
+    size_t cap = 0;
+    for (int g = 0; g < n_groups; g++) cap += (size_t)c->n_layer * (groups[g].T > c->n_head ? groups[g].T : c->n_head);
+    float *cells[N_EST + 1][N_NODE];
+    size_t n_cells[N_NODE] = {0};
+    double seconds[N_EST + 1] = {0}, mc_sum = 0, mr_sum = 0;
+    int counted = 0;
+    for (int e = 0; e <= N_EST; e++)
+        for (int k = 0; k < N_NODE; k++) cells[e][k] = malloc(sizeof(float) * (cap ? cap : 1));
+    fprintf(stderr, "relp ioi: %s, %d prompts in %d batch(es)\n", ds, np, n_groups);
+    for (int g = 0; g < n_groups && !rc; g++) {
+        struct batch *b = &groups[g];
+        struct relp_ctx *ctx = NULL;
+        if ((rc = make_ctx(m, b->n, b->T, threads, &ctx))) break;
+        for (int k = 0; k < N_NODE && !rc; k++) {
+            enum relp_node node = RELP_NODE_RESID_PRE;
+            node_of(node_names[k], &node);
+            size_t cnt = (size_t)c->n_layer * (node == RELP_NODE_ATTN_Z ? c->n_head : b->T);
+            for (int e = 0; e <= N_EST && !rc; e++) {
+                const struct method_spec *ms = find_method(e == N_EST ? "ap" : est[e]);
+                char label[96];
+                snprintf(label, sizeof label, "[batch %d/%d, T=%d, B=%d] %s %s", g + 1, n_groups, b->T, b->n, ms->name,
+                         node_names[k]);
+                double mc, mr, secs;
+                rc = run(ctx, b, ms, node, (int)steps, 0, 0, cells[e][k] + n_cells[k], &mc, &mr, &secs, label);
+                seconds[e] += secs;
+                if (e == N_EST && k == 0) {
+                    mc_sum += mc * b->n;
+                    mr_sum += mr * b->n;
+                    counted += b->n;
+                }
+            }
+            n_cells[k] += cnt;
+        }
+        relp_ctx_free(ctx);
+    }
+    if (!rc) {
+        double r[N_EST][N_NODE];
+        for (int e = 0; e < N_EST; e++)
+            for (int k = 0; k < N_NODE; k++) r[e][k] = relp_pearson(cells[e][k], cells[N_EST][k], (int64_t)n_cells[k]);
+        printf("relp ioi on %s: dataset %s, %d prompts in %d batch(es); metric logit(IO) - logit(S): clean %.4f, "
+               "corrupted %.4f\n", get(&a, "--model"), ds, counted, n_groups, mc_sum / counted, mr_sum / counted);
+        printf("Pearson r with activation patching (denoising), over (layer x position) cells; heads over (layer x head)\n");
+        printf("%-9s %8s %8s %8s %8s %10s\n", "method", "resid", "attn", "mlp", "heads", "seconds");
+        for (int e = 0; e < N_EST; e++) {
+            char lab[32];
+            snprintf(lab, sizeof lab, e == N_EST - 1 ? "%s(%ld)" : "%s", est_label[e], steps);
+            printf("%-9s %8.3f %8.3f %8.3f %8.3f %10.3f\n", lab, r[e][0], r[e][1], r[e][2], r[e][3], seconds[e]);
+        }
+        printf("%-9s %8s %8s %8s %8s %10.3f\n", "AP", "-", "-", "-", "-", seconds[N_EST]);
+        const char *jpath = get(&a, "--json");
+        if (jpath) {
+            FILE *f = open_out(jpath);
+            if (!f) rc = 1;
+            else {
+                fprintf(f, "{\"model\":");
+                json_str(f, get(&a, "--model"), (int)strlen(get(&a, "--model")));
+                fprintf(f, ",\"dataset\":\"%s\",\"prompts\":%d,\"batches\":%d,\"ig_steps\":%ld,\"metric_clean\":%.9g,"
+                           "\"metric_corrupt\":%.9g,\"pearson\":{", ds, counted, n_groups, steps, mc_sum / counted,
+                        mr_sum / counted);
+                for (int e = 0; e < N_EST; e++) {
+                    fprintf(f, e ? ",\"%s\":{" : "\"%s\":{", est[e]);
+                    for (int k = 0; k < N_NODE; k++) {
+                        if (isnan(r[e][k])) fprintf(f, k ? ",\"%s\":null" : "\"%s\":null", node_names[k]);
+                        else fprintf(f, k ? ",\"%s\":%.6f" : "\"%s\":%.6f", node_names[k], r[e][k]);
+                    }
+                    fputc('}', f);
+                }
+                fprintf(f, "},\"seconds\":{");
+                for (int e = 0; e <= N_EST; e++) fprintf(f, e ? ",\"%s\":%.4f" : "\"%s\":%.4f", e == N_EST ? "ap" : est[e], seconds[e]);
+                fprintf(f, "},\"ap_scores\":{");
+                for (int k = 0; k < N_NODE; k++) {
+                    fprintf(f, k ? ",\"%s\":[" : "\"%s\":[", node_names[k]);
+                    for (size_t i = 0; i < n_cells[k]; i++) fprintf(f, i ? ",%.6g" : "%.6g", cells[N_EST][k][i]);
+                    fputc(']', f);
+                }
+                fprintf(f, "}}\n");
+                close_out(f);
+            }
+        }
+    }
+    for (int e = 0; e <= N_EST; e++)
+        for (int k = 0; k < N_NODE; k++) free(cells[e][k]);
+    for (int g = 0; g < n_groups; g++) batch_free(&groups[g]);
+    relp_model_free(m);
+    return rc;
+}
