@@ -242,8 +242,9 @@ static double median(double *v, int n) {
 
 static int cmd_bench(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--tokens", 1, NULL}, {"--batch", 1, NULL}, {"--threads", 1, NULL},
-                      {"--runs", 1, NULL},  {"--json", 0, NULL},   {"--weights", 1, NULL}};
-    struct args a = {o, 7};
+                      {"--runs", 1, NULL},  {"--json", 0, NULL},   {"--weights", 1, NULL}, {"--ap", 0, NULL},
+                      {"--ig", 0, NULL}};
+    struct args a = {o, 9};
     long T, B, threads, runs;
     int rc = parse_args(argc, argv, "bench", &a);
     if (rc || (rc = get_int(&a, "--tokens", 1, 1 << 20, 16, &T)) || (rc = get_int(&a, "--batch", 1, 4096, 1, &B)) ||
@@ -293,17 +294,57 @@ static int cmd_bench(int argc, char **argv) {
         bw[r] = t2 - t1;
     }
     double f_med = median(fw, (int)runs), b_med = median(bw, (int)runs);
+    /* methods: RelP (two forwards + one backward), and on request the AP sweep and IG over resid_pre */
+    int32_t *corrupt = malloc((size_t)(B * T) * sizeof *corrupt);
+    float *scores = malloc(sizeof(float) * (size_t)(c->n_layer * (T > c->n_head ? T : c->n_head)));
+    double relp_med = 0, ap_ms = 0, ig_ms = 0;
+    if (corrupt && scores) {
+        memcpy(corrupt, ids, (size_t)(B * T) * sizeof *ids);
+        for (long b = 0; b < B; b++) corrupt[b * T + T / 2] = (corrupt[b * T + T / 2] + 1) % c->vocab_size;
+        struct relp_attr_params ap = relp_attr_default_params();
+        ap.rules = *relp_rules_preset("relp");
+        for (long r = 0; r < runs; r++) {
+            double t0 = now_ms();
+            relp_attribute(ctx, ids, corrupt, (int32_t)B, (int32_t)T, &metric, &ap, scores, NULL, NULL);
+            fw[r] = now_ms() - t0;
+        }
+        relp_med = median(fw, (int)runs);
+        if (get(&a, "--ap")) {
+            ap.method = RELP_METHOD_AP;
+            double t0 = now_ms();
+            relp_attribute(ctx, ids, corrupt, (int32_t)B, (int32_t)T, &metric, &ap, scores, NULL, NULL);
+            ap_ms = now_ms() - t0;
+        }
+        if (get(&a, "--ig")) {
+            ap.method = RELP_METHOD_IG;
+            double t0 = now_ms();
+            relp_attribute(ctx, ids, corrupt, (int32_t)B, (int32_t)T, &metric, &ap, scores, NULL, NULL);
+            ig_ms = now_ms() - t0;
+        }
+    }
+    free(corrupt);
+    free(scores);
     if (get(&a, "--json")) {
         printf("{\"model\":\"%s\",\"tokens\":%ld,\"batch\":%ld,\"threads\":%ld,\"weights\":\"%s\",\"forward_ms\":%.3f,"
-               "\"backward_ms\":%.3f,\"forward_backward_ms\":%.3f,\"runs\":%ld,\"peak_rss_mb\":%.1f}\n",
+               "\"backward_ms\":%.3f,\"forward_backward_ms\":%.3f,\"relp_ms\":%.3f,\"relp_over_forward\":%.3f,",
                get(&a, "--model"), T, B, threads, dtype_name(relp_model_weight_dtype(m)), f_med, b_med, f_med + b_med,
-               runs, peak_rss_mb());
+               relp_med, relp_med / f_med);
+        if (ap_ms > 0)
+            printf("\"ap_resid_ms\":%.1f,\"ap_resid_over_naive\":%.4f,", ap_ms,
+                   ap_ms / (f_med * (double)c->n_layer * (double)T));
+        if (ig_ms > 0) printf("\"ig_resid_ms\":%.1f,\"ig_over_relp\":%.3f,", ig_ms, ig_ms / relp_med);
+        printf("\"runs\":%ld,\"peak_rss_mb\":%.1f}\n", runs, peak_rss_mb());
     } else {
         printf("model %s, B=%ld T=%ld, %ld thread(s), %s weights, %ld runs (medians)\n", get(&a, "--model"), B, T,
                threads, dtype_name(relp_model_weight_dtype(m)), runs);
         printf("forward           %9.3f ms\n", f_med);
         printf("backward          %9.3f ms\n", b_med);
         printf("forward+backward  %9.3f ms\n", f_med + b_med);
+        printf("RelP (2F + 1B)    %9.3f ms  = %.2f x forward\n", relp_med, relp_med / f_med);
+        if (ap_ms > 0)
+            printf("AP resid sweep    %9.1f ms  = %.3f x the naive L*T forwards (%d x %ld)\n", ap_ms,
+                   ap_ms / (f_med * (double)c->n_layer * (double)T), c->n_layer, T);
+        if (ig_ms > 0) printf("IG resid (10)     %9.1f ms  = %.2f x RelP\n", ig_ms, ig_ms / relp_med);
         printf("peak RSS          %9.1f MiB\n", peak_rss_mb());
     }
 out:
