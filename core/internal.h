@@ -121,6 +121,14 @@ enum relp_status relp__ctx_fail(struct relp_ctx *ctx, enum relp_status st, const
     ;
 char *relp__orphan_error(void); /* where loads that have no model object yet write */
 
+/* model.c: mean metric over prompts [b0, b0 + nb), no checks */
+double relp__metric_range(const struct relp_ctx *ctx, const struct relp_metric *mt, int b0, int nb);
+
+/* model.c: relp_backward that stops after layer stop_layer: coefficients
+ * are then valid only for nodes of layers >= stop_layer */
+enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_rules *rules,
+                                   double *value, int stop_layer);
+
 /* half precision ------------------------------------------------------------ */
 float relp__f16_to_f32(uint16_t h);
 uint16_t relp__f32_to_f16(float f);

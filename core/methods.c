@@ -155,6 +155,12 @@ static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_m
     return RELP_STATUS_OK;
 }
 
+/* Patches evaluated per pass: the sweep replicates a small batch so that
+ * AP_GROUP patches share one pass over the weights (with few rows per prompt,
+ * streaming the weights, not arithmetic, is what a patched re-run costs). */
+#define AP_GROUP 4
+#define AP_GROUP_ROWS 64 /* at B*T >= this, one patch per pass is efficient already */
+
 static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_metric *mt,
                                      const struct relp_attr_params *p, const float *src, float *scores, double mc,
                                      double mr) {
@@ -163,39 +169,86 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
     const size_t n = (size_t)B * T * C;
     const int heads = p->node == RELP_NODE_ATTN_Z;
     const int per_pos = !heads || p->per_position;
-    const int units = heads ? NH : 1;
-    const int64_t total = (int64_t)L * units * (per_pos ? T : 1);
-    int64_t done = 0;
+    const int units = heads ? NH : 1, per_layer = units * (per_pos ? T : 1);
+    const int64_t total = (int64_t)L * per_layer;
     const double norm = norm_of(ctx, mc, mr);
     const double base_value = p->noising ? mc : mr; /* the base run's metric */
-    float *vals = malloc(n * sizeof(float));
-    if (!vals) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
-    enum relp_status st = RELP_STATUS_OK;
+    int G = B * T >= AP_GROUP_ROWS ? 1 : AP_GROUP;
+    while (G > 1 && G * B * T > AP_GROUP * AP_GROUP_ROWS) G--;
+    /* the replicated base run: G copies of the batch in one context */
+    struct relp_ctx *run = ctx;
+    int32_t *ids = NULL, *ans = NULL, *wrong = NULL;
+    float *vals = malloc(sizeof(float) * (size_t)G * (per_pos ? (size_t)B * C : n));
+    enum relp_status st = vals ? RELP_STATUS_OK : relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+    struct relp_metric rmt = *mt;
+    if (!st && G > 1) {
+        struct relp_ctx_params cp = ctx->params;
+        cp.max_batch = G * B;
+        cp.max_tokens = T;
+        ids = malloc(sizeof(int32_t) * (size_t)G * B * T);
+        ans = malloc(sizeof(int32_t) * (size_t)G * B);
+        wrong = malloc(sizeof(int32_t) * (size_t)G * B);
+        if (!ids || !ans || !wrong || relp_ctx_init(&run, ctx->model, &cp)) {
+            relp_ctx_free(run);
+            run = ctx; /* not enough memory for the copies: one patch per pass */
+            G = 1;
+        } else {
+            run->cancel = ctx->cancel;
+            run->cancel_user = ctx->cancel_user;
+            for (int g = 0; g < G; g++) {
+                memcpy(ids + (size_t)g * B * T, ctx->ids, sizeof(int32_t) * (size_t)B * T);
+                memcpy(ans + g * B, mt->answer, sizeof(int32_t) * B);
+                if (mt->wrong) memcpy(wrong + g * B, mt->wrong, sizeof(int32_t) * B);
+            }
+            rmt.answer = ans;
+            rmt.wrong = mt->wrong ? wrong : NULL;
+            st = relp_forward(run, ids, G * B, T);
+        }
+    }
+    struct relp_patch patches[AP_GROUP];
+    int64_t done = 0;
     for (int l = L - 1; l >= 0 && !st; l--) {
         const float *sl = src + l * n;
-        for (int u = units - 1; u >= 0 && !st; u--) {
-            for (int t = per_pos ? T - 1 : -1; t >= -1 && !st; t--) {
-                if (per_pos && t < 0) break;
-                struct relp_patch patch = {p->node, l, t, heads ? u : -1, vals};
+        /* items of this layer, latest position first: item i -> unit u, position t */
+        for (int i0 = 0; i0 < per_layer && !st; i0 += G) {
+            const int gn = per_layer - i0 < G ? per_layer - i0 : G;
+            for (int g = 0; g < gn; g++) {
+                const int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1);
+                const int t = per_pos ? T - 1 - item % T : -1;
                 const int w = heads ? HS : C, off = heads ? u * HS : 0;
-                for (int b = 0; b < B; b++) { /* gather the source values: (B, w) or (B, T, w) */
-                    if (t >= 0) memcpy(vals + (size_t)b * w, sl + ((size_t)b * T + t) * C + off, (size_t)w * 4);
+                float *v = vals + (size_t)g * (per_pos ? (size_t)B * C : n);
+                for (int b = 0; b < B; b++) { /* the source values: (B, w) or (B, T, w) */
+                    if (t >= 0) memcpy(v + (size_t)b * w, sl + ((size_t)b * T + t) * C + off, (size_t)w * 4);
                     else
                         for (int tt = 0; tt < T; tt++)
-                            memcpy(vals + ((size_t)b * T + tt) * w, sl + ((size_t)b * T + tt) * C + off, (size_t)w * 4);
+                            memcpy(v + ((size_t)b * T + tt) * w, sl + ((size_t)b * T + tt) * C + off, (size_t)w * 4);
                 }
-                double v;
-                if ((st = relp_forward_patched(ctx, &patch, 1)) || (st = relp_metric_value(ctx, mt, &v))) break;
+                struct relp_patch pa = {p->node, l, t, heads ? u : -1, v, g * B, B};
+                patches[g] = pa;
+            }
+            if ((st = relp_forward_patched(run, patches, gn))) {
+                if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
+                break;
+            }
+            for (int g = 0; g < gn; g++) {
+                const int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1);
+                const int t = per_pos ? T - 1 - item % T : 0;
+                double v = relp__metric_range(run, &rmt, g * B, B);
                 float score = (float)((v - base_value) * norm) + 0.0f; /* no -0 */
                 if (!heads) scores[(size_t)l * T + t] = score;
                 else if (per_pos) scores[((size_t)l * NH + u) * T + t] = score;
                 else scores[(size_t)l * NH + u] = score;
-                if (p->progress) p->progress(p->progress_user, ++done, total);
-                if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "activation patching cancelled");
             }
+            done += gn;
+            if (p->progress) p->progress(p->progress_user, done, total);
+            if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "activation patching cancelled");
         }
     }
-    if (!st) st = relp_forward_patched(ctx, NULL, 0);
+    if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
+    if (run != ctx) relp_ctx_free(run);
+    free(ids);
+    free(ans);
+    free(wrong);
     free(vals);
     return st;
 }
@@ -222,8 +275,10 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
         for (int k = 0; k < N && !st; k++) {
             const float a = (float)k / (float)N;
             for (size_t i = 0; i < n; i++) vals[i] = bl[i] + a * delta[i];
-            struct relp_patch patch = {p->node, l, -1, -1, vals};
-            if ((st = relp_forward_patched(ctx, &patch, 1)) || (st = relp_backward(ctx, &scaled, exact, NULL))) break;
+            struct relp_patch patch = {p->node, l, -1, -1, vals, 0, 0};
+            /* the node's own layer is as deep as the coefficient has to go */
+            if ((st = relp_forward_patched(ctx, &patch, 1)) || (st = relp__backward_to(ctx, &scaled, exact, NULL, l)))
+                break;
             const float *g = relp_ctx_node_grad(ctx, p->node, l);
             for (size_t i = 0; i < n; i++) gsum[i] += g[i];
             if (p->progress) p->progress(p->progress_user, ++done, total);

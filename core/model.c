@@ -226,12 +226,14 @@ static void apply_patches(struct relp_ctx *ctx, float *dst, enum relp_node node,
         if (p->node != node || p->layer != layer) continue;
         int head = node == RELP_NODE_ATTN_Z ? p->head : -1;
         int w = head >= 0 ? HS : C, off = head >= 0 ? head * HS : 0;
-        for (int b = 0; b < B; b++) {
+        int b0 = p->n_prompts > 0 ? p->first_prompt : 0, nb = p->n_prompts > 0 ? p->n_prompts : B;
+        for (int i = 0; i < nb; i++) {
+            size_t b = (size_t)(b0 + i);
             if (p->position >= 0) {
-                memcpy(dst + ((size_t)b * T + p->position) * C + off, p->values + (size_t)b * w, (size_t)w * 4);
+                memcpy(dst + (b * T + p->position) * C + off, p->values + (size_t)i * w, (size_t)w * 4);
             } else {
                 for (int t = 0; t < T; t++)
-                    memcpy(dst + ((size_t)b * T + t) * C + off, p->values + ((size_t)b * T + t) * w, (size_t)w * 4);
+                    memcpy(dst + (b * T + t) * C + off, p->values + ((size_t)i * T + t) * w, (size_t)w * 4);
             }
         }
     }
@@ -394,6 +396,9 @@ enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_pa
             return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: head %d out of range -1..%d", i, p->head,
                                   c->n_head - 1);
         if (!p->values) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: no values", i);
+        if (p->n_prompts < 0 || (p->n_prompts > 0 && (p->first_prompt < 0 || p->first_prompt + p->n_prompts > ctx->B)))
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: prompts [%d, %d) outside the batch of %d", i,
+                                  p->first_prompt, p->first_prompt + p->n_prompts, ctx->B);
         int s = node_stage(p->node, p->layer), r = p->position < 0 ? 0 : p->position;
         if (s < p_stage) p_stage = s;
         if (r < p_row) p_row = r;
@@ -528,23 +533,33 @@ static double log_sum_exp(const float *x, int n) {
     return mx + log(s);
 }
 
-enum relp_status relp_metric_value(struct relp_ctx *ctx, const struct relp_metric *mt, double *value) {
-    enum relp_status st = check_metric(ctx, mt);
-    if (st) return st;
+/* mean metric over prompts [b0, b0 + nb) (answer ids indexed by prompt) */
+double relp__metric_range(const struct relp_ctx *ctx, const struct relp_metric *mt, int b0, int nb) {
     const int V = ctx->model->cfg.vocab_size;
     double sum = 0.0;
-    for (int b = 0; b < ctx->B; b++) {
+    for (int b = b0; b < b0 + nb; b++) {
         const float *lg = last_logits(ctx, b);
         if (mt->kind == RELP_METRIC_LOGIT_DIFF) sum += (double)lg[mt->answer[b]] - lg[mt->wrong[b]];
         else if (mt->kind == RELP_METRIC_LOGIT) sum += lg[mt->answer[b]];
         else sum += lg[mt->answer[b]] - log_sum_exp(lg, V);
     }
-    *value = sum / ctx->B;
+    return sum / nb;
+}
+
+enum relp_status relp_metric_value(struct relp_ctx *ctx, const struct relp_metric *mt, double *value) {
+    enum relp_status st = check_metric(ctx, mt);
+    if (st) return st;
+    *value = relp__metric_range(ctx, mt, 0, ctx->B);
     return RELP_STATUS_OK;
 }
 
 enum relp_status relp_backward(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_rules *rules,
                                double *value) {
+    return relp__backward_to(ctx, mt, rules, value, 0);
+}
+
+enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_rules *rules,
+                                   double *value, int stop_layer) {
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
     if (!rules) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "no rules given (use relp_rules_preset)");
     double v;
@@ -598,7 +613,7 @@ enum relp_status relp_backward(struct relp_ctx *ctx, const struct relp_metric *m
                                a->lnf_mean + q, a->lnf_rstd + q, m->lnf_g, 1, C, ln_const);
     }
 
-    for (int l = L - 1; l >= 0; l--) {
+    for (int l = L - 1; l >= stop_layer; l--) {
         const struct relp_layer *w = &m->layers[l];
         const float *g_post = g->resid + (size_t)(l + 1) * BTC; /* = d mlp_out[l] */
         float *g_mid = g->resid_mid + (size_t)l * BTC;

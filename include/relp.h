@@ -197,16 +197,19 @@ RELP_API enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids,
  * Takes effect at the next forward. */
 RELP_API enum relp_status relp_ctx_set_logit_positions(struct relp_ctx *ctx, const int32_t *positions, int32_t n);
 
-/* An intervention: replace node[layer] at one position (all B prompts) - or,
- * for RELP_NODE_ATTN_Z with head >= 0, only that head's HS values - by the
- * given values ((B, C) or (B, HS), row-major). position = -1 means all
- * positions, values then (B, T, width). */
+/* An intervention: replace node[layer] at one position - or, for
+ * RELP_NODE_ATTN_Z with head >= 0, only that head's HS values - by the given
+ * values, in every prompt (n_prompts = 0) or in prompts [first_prompt,
+ * first_prompt + n_prompts). values: (P, width) for the P patched prompts,
+ * width C or HS; position = -1 means all positions, values then (P, T, width). */
 struct relp_patch {
     enum relp_node node;
     int32_t layer;
     int32_t position;
     int32_t head;
     const float *values;
+    int32_t first_prompt; /* used when n_prompts > 0 */
+    int32_t n_prompts;    /* 0: all prompts */
 };
 /* Re-runs the last forward with the patches applied, from the earliest
  * patched layer and position on, reusing the cached prefix (causality: rows

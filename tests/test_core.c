@@ -173,7 +173,7 @@ static double fd_grad(struct relp_ctx *ctx, const struct relp_metric *mt, enum r
     float *vals = malloc(sizeof(float) * B * C);
     for (int bb = 0; bb < B; bb++) memcpy(vals + bb * C, cur + ((size_t)bb * T + t) * C, sizeof(float) * C);
     float orig = vals[b * C + i];
-    struct relp_patch p = {node, l, t, -1, vals};
+    struct relp_patch p = {node, l, t, -1, vals, 0, 0};
     vals[b * C + i] = orig + (float)h;
     relp_forward_patched(ctx, &p, 1);
     double up = metric_of(ctx, mt);
@@ -265,7 +265,7 @@ static void test_patching(void) {
             for (int t = 0; t < T; t += 3) {
                 const float *cur = relp_ctx_node(ctx, nodes[n], l);
                 for (int b = 0; b < B; b++) memcpy(vals + b * C, cur + ((size_t)b * T + t) * C, sizeof(float) * C);
-                struct relp_patch p = {nodes[n], l, t, -1, vals};
+                struct relp_patch p = {nodes[n], l, t, -1, vals, 0, 0};
                 relp_forward_patched(ctx, &p, 1);
                 same &= memcmp(relp_ctx_logits(ctx, NULL), base, sizeof(float) * B * V) == 0;
             }
@@ -281,7 +281,7 @@ static void test_patching(void) {
         copy_logits(fresh, want, B, V);
         const float *emb = relp_ctx_node(fresh, RELP_NODE_RESID_PRE, 0);
         for (int b = 0; b < B; b++) memcpy(vals + b * C, emb + ((size_t)b * T + t) * C, sizeof(float) * C);
-        struct relp_patch p = {RELP_NODE_RESID_PRE, 0, t, -1, vals};
+        struct relp_patch p = {RELP_NODE_RESID_PRE, 0, t, -1, vals, 0, 0};
         relp_forward_patched(ctx, &p, 1);
         double e = max_diff(relp_ctx_logits(ctx, NULL), want, (size_t)B * V);
         CHECK(e == 0.0, "token substitution at position %d via patching: max diff %g from a fresh pass", t, e);
@@ -292,7 +292,7 @@ static void test_patching(void) {
     for (int i = 0; i < B * T * C; i++) vals[i] = frand();
     int order[][3] = {{2, 1, 5}, {0, 2, 1}, {1, 0, 6}, {4, 2, 0}, {3, 1, 7}, {1, 2, -1}, {0, 0, 3}};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
-        struct relp_patch p = {nodes[order[k][0]], order[k][1], order[k][2], -1, vals};
+        struct relp_patch p = {nodes[order[k][0]], order[k][1], order[k][2], -1, vals, 0, 0};
         relp_forward(ref, ids, B, T);
         relp_forward_patched(ref, &p, 1);
         relp_forward_patched(ctx, &p, 1);
@@ -302,7 +302,7 @@ static void test_patching(void) {
     /* a head-only patch of z changes only that head's slice */
     {
         const int HS = C / NH;
-        struct relp_patch p = {RELP_NODE_ATTN_Z, 1, 4, 2, vals};
+        struct relp_patch p = {RELP_NODE_ATTN_Z, 1, 4, 2, vals, 0, 0};
         relp_forward_patched(ctx, &p, 1);
         const float *z = relp_ctx_node(ctx, RELP_NODE_ATTN_Z, 1);
         CHECK(memcmp(z + ((size_t)1 * T + 4) * C + 2 * HS, vals + HS, sizeof(float) * HS) == 0, "head patch value");
@@ -323,7 +323,7 @@ static void test_patching(void) {
     relp_forward_patched(ctx, NULL, 0);
     CHECK(memcmp(relp_ctx_logits(ctx, NULL), base, sizeof(float) * B * V) == 0, "undoing patches");
     /* bad patches are refused with a message */
-    struct relp_patch badp = {RELP_NODE_MLP_OUT, L, 0, -1, vals};
+    struct relp_patch badp = {RELP_NODE_MLP_OUT, L, 0, -1, vals, 0, 0};
     CHECK(relp_forward_patched(ctx, &badp, 1) == RELP_STATUS_BAD_ARGUMENT && strstr(relp_ctx_last_error(ctx), "layer"),
           "patch at layer L of mlp_out accepted");
     /* every preset leaves the forward pass untouched and the presets differ */
