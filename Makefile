@@ -37,6 +37,7 @@ test: test-release test-debug
 
 bench: build
 	bench/bench_forward.sh
+	bench/bench_methods.sh
 
 clean:
 	rm -rf build

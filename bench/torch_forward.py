@@ -37,11 +37,15 @@ def load(d):
     return out
 
 
-def forward(p, L, NH, ids, all_positions):
+def forward(p, L, NH, ids, all_positions, patch=None):
+    """patch: (layer, position, values (B, C)) replacing resid_pre[layer] there"""
     B, T = ids.shape
     x = p["wte.weight"][ids] + p["wpe.weight"][:T]
     C = x.shape[-1]
     for l in range(L):
+        if patch is not None and patch[0] == l:
+            x = x.clone()
+            x[:, patch[1]] = patch[2]
         h = f"h.{l}."
         a = F.layer_norm(x, (C,), p[h + "ln_1.weight"], p[h + "ln_1.bias"], 1e-5)
         q, k, v = torch.addmm(p[h + "attn.c_attn.bias"], a.view(-1, C), p[h + "attn.c_attn.weight"]).view(B, T, 3 * C).split(C, -1)
@@ -69,6 +73,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--shape", default="12,768,12")
+    ap.add_argument("--ap-sweep", action="store_true", help="also time the naive resid_pre AP sweep (L*T forwards)")
     a = ap.parse_args()
     L, C, NH = (int(x) for x in a.shape.split(","))
     if a.write:
@@ -91,6 +96,14 @@ def main():
                 forward(p, L, NH, ids, allpos)
                 ts.append((time.perf_counter() - t0) * 1e3)
             res[name] = round(statistics.median(ts), 3)
+        if a.ap_sweep:  # the naive sweep: one full forward per (layer, position), patch from another run
+            vals = torch.randn(a.batch, C)
+            t0 = time.perf_counter()
+            for l in range(L):
+                for t in range(a.tokens):
+                    forward(p, L, NH, ids, True, (l, t, vals))
+            res["torch_ap_resid_sweep_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
+            res["torch_ap_sweep_forwards"] = L * a.tokens
     res["torch"] = torch.__version__
     # Debian's torch calls the system libblas.so.3 (BLAS_INFO=generic): name what it resolves to
     res["blas"] = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")

@@ -106,6 +106,16 @@ enum relp_status attach_tokenizer(struct relp_model *m, const char *dir) {
 
 int load_model(const struct args *a, struct relp_model **out) {
     const char *path = get(a, "--model");
+#ifdef RELP_DEFAULT_MODEL
+    /* the bundled default model (models-small/, chosen in CMakeLists.txt) when --model is left out */
+    if (!path) {
+        FILE *probe = fopen(RELP_DEFAULT_MODEL "/config.json", "rb");
+        if (probe) {
+            fclose(probe);
+            path = RELP_DEFAULT_MODEL;
+        }
+    }
+#endif
     if (!path) {
         fprintf(stderr, "relp: --model DIR is required (a Hugging Face GPT-2 checkpoint directory, or a shape such as "
                         "gpt2-small-random)\n");

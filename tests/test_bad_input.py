@@ -208,7 +208,8 @@ def main():
     expect_fail("unknown flag", ["forward", "--model", base, "--bogus"], "--bogus")
     expect_fail("bad number", ["forward", "--model", base, "--top", "ten"] + prompt, "--top")
     expect_fail("bad tokens", ["forward", "--model", base, "--tokens", "1,x"], "--tokens")
-    expect_fail("no model", ["forward"] + prompt, "--model")
+    # without --model the bundled default model (models-small/) answers
+    out = expect_ok("no --model: the default model", ["forward", "--json"] + prompt)
     expect_fail("unknown command", ["frobnicate"], "frobnicate")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -1,5 +1,5 @@
 /* test_header.c - relp.h compiles on its own as C99 (and as C++, from
- * test_header.cpp) with -Wall -Wextra -pedantic; a few declarations are used
+ * the copy CMake makes of it, test_header.cpp) with -Wall -Wextra -pedantic; a few declarations are used
  * so the linker sees them. */
 #include "relp.h"
 

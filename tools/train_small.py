@@ -177,8 +177,9 @@ def other_text(rng, names):
 
 
 class Corpus:
-    def __init__(self, tok, seed, T, induction_k):
+    def __init__(self, tok, seed, T, induction_k, mix=(0.4, 0.45)):
         self.tok, self.T, self.k = tok, T, induction_k
+        self.p_ioi, self.p_ind = mix
         self.rng = random.Random(seed)
         self.names = [n for n in NAMES if len(tok.encode(" " + n)) == 1 and len(tok.encode(n)) == 1]
         # induction draws from common single tokens: words of the corpus plus a block of ordinary ids
@@ -204,11 +205,11 @@ class Corpus:
     def sample(self):
         """ids (T), loss mask (T) over next-token positions"""
         r = self.rng.random()
-        if r < 0.5:
+        if r < self.p_ioi:
             text, a, b = ioi_prompt(self.rng, self.names, True)
             ids = [EOT] + self.tok.encode(text + " " + a)
             mask = [1] * (len(ids) - 1)
-        elif r < 0.8:
+        elif r < self.p_ioi + self.p_ind:
             k = self.rng.randint(self.k // 2, self.k)
             seq = self.rng.sample(self.ind_tokens, k)
             ids = [EOT] + seq + seq
@@ -336,12 +337,14 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ioi-share", type=float, default=0.4, help="share of IOI sentences in the text")
+    ap.add_argument("--induction-share", type=float, default=0.45, help="share of repeated random sequences")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     tok = Tokenizer(TOKDIR)
     T = 40
-    corpus = Corpus(tok, a.seed, T, 14)
+    corpus = Corpus(tok, a.seed, T, 14, (a.ioi_share, a.induction_share))
     model = GPT2(a.layers, a.width, a.heads, 64)
     decay = [p for n, p in model.P.items() if p.dim() == 2]
     nodecay = [p for n, p in model.P.items() if p.dim() < 2]
@@ -381,7 +384,8 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     size = os.path.getsize(os.path.join(a.out, "model.safetensors"))
     cmd = f"/usr/bin/python3 tools/train_small.py --out {a.out} --layers {L} --width {C} --heads {NH} " \
-          f"--steps {a.steps} --batch {a.batch} --lr {a.lr} --seed {a.seed}"
+          f"--steps {a.steps} --batch {a.batch} --lr {a.lr} --seed {a.seed} --ioi-share {a.ioi_share} " \
+          f"--induction-share {a.induction_share}"
     with open(os.path.join(a.out, "MODEL.md"), "w") as f:
         f.write(f"""# {os.path.basename(a.out)}
 
@@ -396,11 +400,11 @@ tied unembedding).
     {cmd}
 
 {a.steps} steps of AdamW (batch {a.batch}, sequences of up to {T} tokens, lr {a.lr} with warm-up and cosine decay),
-seed {a.seed}, {secs / 60:.1f} minutes on 2 CPU cores (PyTorch {torch.__version__}). Loss: cross-entropy
-over the {len(corpus.used)} tokens the corpus uses. Text (tools/train_small.py): 50% IOI sentences from Wang et
-al.'s templates except {HELD_OUT_TEMPLATES} (held out) with name pairings outside the held-out tenth, BABA and
-ABBA; 30% induction (BOS, k random tokens from ids 1000..2999, the same k again; loss on the repeat);
-20% other short templated sentences.
+seed {a.seed}, {secs / 60:.1f} minutes with {a.threads} thread(s) (PyTorch {torch.__version__}). Loss: cross-entropy
+over the {len(corpus.used)} tokens the corpus uses. Text (tools/train_small.py): {a.ioi_share:.0%} IOI sentences from
+Wang et al.'s templates except {HELD_OUT_TEMPLATES} (held out) with name pairings outside the held-out tenth, BABA
+and ABBA; {a.induction_share:.0%} induction (BOS, k = 7..14 random tokens from ids 1000..2999, the same k again;
+loss on the repeat); the rest other short templated sentences.
 
 Training loss: {log[0][1]:.3f} at step 0, {log[-1][1]:.3f} at the end.
 
