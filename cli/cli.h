@@ -28,6 +28,8 @@ const char *get(const struct args *a, const char *name);
 int get_int(const struct args *a, const char *name, long lo, long hi, long def, long *out);
 char *read_file(const char *path, size_t *size);
 enum relp_status attach_tokenizer(struct relp_model *m, const char *dir);
+/* --model, or the bundled default model when it is left out; NULL if neither */
+const char *model_path(const struct args *a);
 /* --model DIR|SHAPE [--weights] [--tokenizer]; 0 or an exit status */
 int load_model(const struct args *a, struct relp_model **out);
 const char *dtype_name(enum relp_dtype d);

@@ -104,7 +104,7 @@ enum relp_status attach_tokenizer(struct relp_model *m, const char *dir) {
     return RELP_STATUS_IO;
 }
 
-int load_model(const struct args *a, struct relp_model **out) {
+const char *model_path(const struct args *a) {
     const char *path = get(a, "--model");
 #ifdef RELP_DEFAULT_MODEL
     /* the bundled default model (models-small/, chosen in CMakeLists.txt) when --model is left out */
@@ -116,12 +116,18 @@ int load_model(const struct args *a, struct relp_model **out) {
         }
     }
 #endif
+    return path;
+}
+
+int load_model(const struct args *a, struct relp_model **out) {
+    const char *path = model_path(a);
     if (!path) {
         fprintf(stderr, "relp: --model DIR is required (a Hugging Face GPT-2 checkpoint directory, or a shape such as "
                         "gpt2-small-random)\n");
         return 2;
     }
     struct relp_load_params lp = relp_load_default_params();
+    if (get(a, "--low-memory")) lp.transposed_copy = 0; /* half the block weights' memory, slower backward */
     const char *wt = get(a, "--weights");
     if (wt) {
         if (strcmp(wt, "f32") == 0) lp.weight_dtype = RELP_DTYPE_F32;

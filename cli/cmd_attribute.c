@@ -369,7 +369,7 @@ int cmd_attribute(int argc, char **argv) {
     int n_cols = 0, n_rows = 0;
     if ((rc = load_model(&a, &m))) return rc;
     if (!relp_has_tokenizer(m)) {
-        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", get(&a, "--model"));
+        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", model_path(&a));
         rc = 1;
         goto out;
     }
@@ -476,7 +476,7 @@ int cmd_explain(int argc, char **argv) {
     int32_t answer, wrong = -1;
     if ((rc = load_model(&a, &m))) return rc;
     if (!relp_has_tokenizer(m)) {
-        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", get(&a, "--model"));
+        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", model_path(&a));
         rc = 1;
         goto out;
     }
@@ -620,7 +620,7 @@ int cmd_ioi(int argc, char **argv) {
         for (int e = 0; e < N_EST; e++)
             for (int k = 0; k < N_NODE; k++) r[e][k] = relp_pearson(cells[e][k], cells[N_EST][k], (int64_t)n_cells[k]);
         printf("relp ioi on %s: dataset %s, %d prompts in %d batch(es); metric logit(IO) - logit(S): clean %.4f, "
-               "corrupted %.4f\n", get(&a, "--model"), ds, counted, n_groups, mc_sum / counted, mr_sum / counted);
+               "corrupted %.4f\n", model_path(&a), ds, counted, n_groups, mc_sum / counted, mr_sum / counted);
         printf("Pearson r with activation patching (denoising), over (layer x position) cells; heads over (layer x head)\n");
         printf("%-9s %8s %8s %8s %8s %10s\n", "method", "resid", "attn", "mlp", "heads", "seconds");
         for (int e = 0; e < N_EST; e++) {
@@ -635,7 +635,7 @@ int cmd_ioi(int argc, char **argv) {
             if (!f) rc = 1;
             else {
                 fprintf(f, "{\"model\":");
-                json_str(f, get(&a, "--model"), (int)strlen(get(&a, "--model")));
+                json_str(f, model_path(&a), (int)strlen(model_path(&a)));
                 fprintf(f, ",\"dataset\":\"%s\",\"prompts\":%d,\"batches\":%d,\"ig_steps\":%ld,\"metric_clean\":%.9g,"
                            "\"metric_corrupt\":%.9g,\"pearson\":{", ds, counted, n_groups, steps, mc_sum / counted,
                         mr_sum / counted);

@@ -24,8 +24,9 @@
 /* ------------------------------------------------------------ commands */
 
 static int cmd_info(int argc, char **argv) {
-    struct opt o[] = {{"--model", 1, NULL}, {"--weights", 1, NULL}, {"--json", 0, NULL}, {"--tokenizer", 1, NULL}};
-    struct args a = {o, 4};
+    struct opt o[] = {{"--model", 1, NULL}, {"--weights", 1, NULL}, {"--json", 0, NULL}, {"--tokenizer", 1, NULL},
+                      {"--low-memory", 0, NULL}};
+    struct args a = {o, 5};
     int rc = parse_args(argc, argv, "info", &a);
     struct relp_model *m = NULL;
     if (rc || (rc = load_model(&a, &m))) return rc;
@@ -42,7 +43,7 @@ static int cmd_info(int argc, char **argv) {
                dtype_name(relp_model_file_dtype(m)), dtype_name(relp_model_weight_dtype(m)), wmb, ctx_mb,
                relp_has_tokenizer(m) ? "true" : "false");
     } else {
-        printf("model        %s\n", get(&a, "--model"));
+        printf("model        %s\n", model_path(&a));
         printf("layers       %d\nheads        %d\nwidth        %d\npositions    %d\nvocabulary   %d\n", c->n_layer,
                c->n_head, c->n_embd, c->n_positions, c->vocab_size);
         printf("parameters   %lld (%.1f M)\n", (long long)np, np / 1e6);
@@ -87,7 +88,7 @@ static int get_tokens(const struct args *a, struct relp_model *m, int32_t **ids,
     } else {
         if (!relp_has_tokenizer(m)) {
             fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt); use --tokens ID,ID,...\n",
-                    get(a, "--model"));
+                    model_path(a));
             return 1;
         }
         int64_t count = 0;
@@ -243,8 +244,8 @@ static double median(double *v, int n) {
 static int cmd_bench(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--tokens", 1, NULL}, {"--batch", 1, NULL}, {"--threads", 1, NULL},
                       {"--runs", 1, NULL},  {"--json", 0, NULL},   {"--weights", 1, NULL}, {"--ap", 0, NULL},
-                      {"--ig", 0, NULL}};
-    struct args a = {o, 9};
+                      {"--ig", 0, NULL},    {"--low-memory", 0, NULL}};
+    struct args a = {o, 10};
     long T, B, threads, runs;
     int rc = parse_args(argc, argv, "bench", &a);
     if (rc || (rc = get_int(&a, "--tokens", 1, 1 << 20, 16, &T)) || (rc = get_int(&a, "--batch", 1, 4096, 1, &B)) ||
@@ -327,7 +328,7 @@ static int cmd_bench(int argc, char **argv) {
     if (get(&a, "--json")) {
         printf("{\"model\":\"%s\",\"tokens\":%ld,\"batch\":%ld,\"threads\":%ld,\"weights\":\"%s\",\"forward_ms\":%.3f,"
                "\"backward_ms\":%.3f,\"forward_backward_ms\":%.3f,\"relp_ms\":%.3f,\"relp_over_forward\":%.3f,",
-               get(&a, "--model"), T, B, threads, dtype_name(relp_model_weight_dtype(m)), f_med, b_med, f_med + b_med,
+               model_path(&a), T, B, threads, dtype_name(relp_model_weight_dtype(m)), f_med, b_med, f_med + b_med,
                relp_med, relp_med / f_med);
         if (ap_ms > 0)
             printf("\"ap_resid_ms\":%.1f,\"ap_resid_over_naive\":%.4f,", ap_ms,
@@ -335,7 +336,7 @@ static int cmd_bench(int argc, char **argv) {
         if (ig_ms > 0) printf("\"ig_resid_ms\":%.1f,\"ig_over_relp\":%.3f,", ig_ms, ig_ms / relp_med);
         printf("\"runs\":%ld,\"peak_rss_mb\":%.1f}\n", runs, peak_rss_mb());
     } else {
-        printf("model %s, B=%ld T=%ld, %ld thread(s), %s weights, %ld runs (medians)\n", get(&a, "--model"), B, T,
+        printf("model %s, B=%ld T=%ld, %ld thread(s), %s weights, %ld runs (medians)\n", model_path(&a), B, T,
                threads, dtype_name(relp_model_weight_dtype(m)), runs);
         printf("forward           %9.3f ms\n", f_med);
         printf("backward          %9.3f ms\n", b_med);
@@ -357,11 +358,11 @@ out:
 static void help(FILE *f) {
     fprintf(f,
             "relp - GPT-2 in C: forward, gradients and relevance patching\n\n"
-            "  relp info     --model DIR|SHAPE [--weights f32|f16] [--json]\n"
+            "  relp info     --model DIR|SHAPE [--weights f32|f16] [--low-memory] [--json]\n"
             "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"
             "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16] "
-            "[--json]\n"
+            "[--low-memory] [--ap] [--ig] [--json]\n"
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
             "                 --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head [--steps N] [--noising]\n"
             "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
@@ -371,7 +372,8 @@ static void help(FILE *f) {
             "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
             "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
             "gpt2-xl-random, or random:L,C,NH.\n"
-            "--tokenizer DIR attaches GPT-2's tokenizer files from DIR to a model that has none.\n");
+            "--tokenizer DIR attaches GPT-2's tokenizer files from DIR to a model that has none.\n"
+            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n");
 }
 
 int main(int argc, char **argv) {

@@ -30,6 +30,8 @@ struct relp_layer {
     const float *b_fc;          /* (4C) */
     const void *w_mp;           /* (4C, C) */
     const float *b_mp;          /* (C) */
+    /* W^T of the four matrices, packed the same way, or NULL (load param transposed_copy) */
+    const void *wt_qkv, *wt_o, *wt_fc, *wt_mp; /* (3C, C), (C, C), (4C, C), (C, 4C) */
 };
 
 struct relp_tokenizer; /* tokenizer.c */
@@ -38,6 +40,7 @@ struct relp_model {
     struct relp_config cfg;
     enum relp_dtype weight_dtype; /* in memory */
     enum relp_dtype file_dtype;   /* dtype of the checkpoint's matrices */
+    int transposed;               /* layers carry wt_* copies */
     const void *wte;              /* (V, C) weight_dtype; also the unembedding */
     const float *wpe;             /* (n_positions, C) */
     const float *lnf_g, *lnf_b;   /* (C) */

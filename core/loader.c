@@ -191,6 +191,7 @@ struct plan_entry {
     const void **dst;
     int64_t numel;
     int32_t pack_k, pack_o; /* > 0: a matrix stored packed (ops.h) */
+    int32_t transpose;      /* pack W^T (O, K) instead */
     size_t offset; /* in the owned block, or SIZE_MAX when used in place */
 };
 
@@ -201,7 +202,7 @@ struct plan {
 };
 
 static int plan_add(struct plan *p, const struct st_tensor *t, enum relp_dtype dst_dtype, const void **dst,
-                    int64_t numel, int in_place_ok, int pack_k, int pack_o) {
+                    int64_t numel, int in_place_ok, int pack_k, int pack_o, int transpose) {
     if (p->n == p->cap) {
         int32_t cap = p->cap ? p->cap * 2 : 64;
         struct plan_entry *e = realloc(p->e, (size_t)cap * sizeof *e);
@@ -215,11 +216,12 @@ static int plan_add(struct plan *p, const struct st_tensor *t, enum relp_dtype d
     e->dst = dst;
     e->numel = numel;
     e->pack_k = e->pack_o = 0;
+    e->transpose = transpose;
     size_t esz = st_dtype_size(dst_dtype);
     if (pack_k > 0) {
         e->pack_k = pack_k;
         e->pack_o = pack_o;
-        numel = (int64_t)relp__packed_count(pack_k, pack_o);
+        numel = (int64_t)(transpose ? relp__packed_count(pack_o, pack_k) : relp__packed_count(pack_k, pack_o));
         in_place_ok = 0;
     }
     if (in_place_ok && t && t->dtype == dst_dtype && ((uintptr_t)t->data % esz) == 0) {
@@ -246,7 +248,7 @@ static void fmt_shape(char *buf, size_t cap, const int64_t *shape, int ndim) {
 /* Finds name, checks its shape against (d0[, d1]) and adds it to the plan. */
 static enum relp_status bind(struct relp_model *m, struct plan *p, const struct st_tensor *list, int32_t n,
                              const char *name, int64_t d0, int64_t d1, int is_matrix, const void **dst,
-                             const char *config_name) {
+                             const void **dst_t, const char *config_name) {
     const struct st_tensor *t = find_tensor(list, n, name);
     if (!t)
         return relp__fail(m->error, RELP_STATUS_BAD_MODEL,
@@ -268,7 +270,8 @@ static enum relp_status bind(struct relp_model *m, struct plan *p, const struct 
     /* the block matrices are packed; wte (the embedding and unembedding) stays row-major */
     int pack = is_matrix && strcmp(name, "wte.weight") != 0;
     if (plan_add(p, t, is_matrix ? m->weight_dtype : RELP_DTYPE_F32, dst, t->numel, 1, pack ? (int)d0 : 0,
-                 pack ? (int)d1 : 0))
+                 pack ? (int)d1 : 0, 0) ||
+        (pack && dst_t && plan_add(p, t, m->weight_dtype, dst_t, t->numel, 0, (int)d0, (int)d1, 1)))
         return relp__fail(m->error, RELP_STATUS_ALLOC_FAILED, "out of memory");
     return RELP_STATUS_OK;
 }
@@ -344,7 +347,11 @@ static enum relp_status bind_all(struct relp_model *m, const struct st_tensor *l
     struct plan p = {0};
     char name[ST_MAX_NAME];
 #define BIND(nm, d0, d1, mat, dst, what) \
-    if ((st = bind(m, &p, list, n, nm, d0, d1, mat, (const void **)(dst), what))) goto out
+    if ((st = bind(m, &p, list, n, nm, d0, d1, mat, (const void **)(dst), NULL, what))) goto out
+#define BINDT(nm, d0, d1, dst, dst_t, what) \
+    if ((st = bind(m, &p, list, n, nm, d0, d1, 1, (const void **)(dst), m->transposed ? (const void **)(dst_t) : NULL, \
+                   what)))                                                                                             \
+    goto out
     BIND("wte.weight", c->vocab_size, C, 1, &m->wte, "config.json (vocab_size, n_embd)");
     BIND("wpe.weight", c->n_positions, C, 0, &m->wpe, "config.json (n_positions, n_embd)");
     BIND("ln_f.weight", C, 0, 0, &m->lnf_g, "config.json n_embd");
@@ -355,19 +362,20 @@ static enum relp_status bind_all(struct relp_model *m, const struct st_tensor *l
 #define LNAME(suffix) (snprintf(name, sizeof name, "h.%d." suffix, (int)l), name)
         BIND(LNAME("ln_1.weight"), C, 0, 0, &ly->ln1_g, cn);
         BIND(LNAME("ln_1.bias"), C, 0, 0, &ly->ln1_b, cn);
-        BIND(LNAME("attn.c_attn.weight"), C, 3 * C, 1, &ly->w_qkv, cn);
+        BINDT(LNAME("attn.c_attn.weight"), C, 3 * C, &ly->w_qkv, &ly->wt_qkv, cn);
         BIND(LNAME("attn.c_attn.bias"), 3 * C, 0, 0, &ly->b_qkv, cn);
-        BIND(LNAME("attn.c_proj.weight"), C, C, 1, &ly->w_o, cn);
+        BINDT(LNAME("attn.c_proj.weight"), C, C, &ly->w_o, &ly->wt_o, cn);
         BIND(LNAME("attn.c_proj.bias"), C, 0, 0, &ly->b_o, cn);
         BIND(LNAME("ln_2.weight"), C, 0, 0, &ly->ln2_g, cn);
         BIND(LNAME("ln_2.bias"), C, 0, 0, &ly->ln2_b, cn);
-        BIND(LNAME("mlp.c_fc.weight"), C, 4 * C, 1, &ly->w_fc, cn);
+        BINDT(LNAME("mlp.c_fc.weight"), C, 4 * C, &ly->w_fc, &ly->wt_fc, cn);
         BIND(LNAME("mlp.c_fc.bias"), 4 * C, 0, 0, &ly->b_fc, cn);
-        BIND(LNAME("mlp.c_proj.weight"), 4 * C, C, 1, &ly->w_mp, cn);
+        BINDT(LNAME("mlp.c_proj.weight"), 4 * C, C, &ly->w_mp, &ly->wt_mp, cn);
         BIND(LNAME("mlp.c_proj.bias"), C, 0, 0, &ly->b_mp, cn);
 #undef LNAME
     }
 #undef BIND
+#undef BINDT
     /* lm_head: absent (tied) or equal to wte */
     const struct st_tensor *lm = find_tensor(list, n, "lm_head.weight");
     const struct st_tensor *wte = find_tensor(list, n, "wte.weight");
@@ -405,7 +413,9 @@ static enum relp_status bind_all(struct relp_model *m, const struct st_tensor *l
             m->mapped_bytes += (size_t)e->numel * st_dtype_size(e->dst_dtype);
         } else {
             void *dst = (char *)m->owned + e->offset;
-            if (e->pack_k) relp__pack(dst, e->dst_dtype, e->t->data, e->t->dtype, e->pack_k, e->pack_o);
+            if (e->pack_k && e->transpose)
+                relp__pack_transposed(dst, e->dst_dtype, e->t->data, e->t->dtype, e->pack_k, e->pack_o);
+            else if (e->pack_k) relp__pack(dst, e->dst_dtype, e->t->data, e->t->dtype, e->pack_k, e->pack_o);
             else convert(dst, e->dst_dtype, e->t->data, e->t->dtype, e->numel);
             *e->dst = dst;
         }
@@ -583,7 +593,11 @@ static enum relp_status load_tokenizer(struct relp_model *m, const struct source
 }
 
 struct relp_load_params relp_load_default_params(void) {
-    struct relp_load_params p = {RELP_DTYPE_F32, 1, 0};
+#ifdef __EMSCRIPTEN__
+    struct relp_load_params p = {RELP_DTYPE_F32, 1, 0, 0}; /* the tab's memory is scarcer than time */
+#else
+    struct relp_load_params p = {RELP_DTYPE_F32, 1, 0, 1};
+#endif
     return p;
 }
 
@@ -595,6 +609,7 @@ static enum relp_status new_model(struct relp_model **out, const struct relp_loa
     if (lp->weight_dtype != RELP_DTYPE_F32 && lp->weight_dtype != RELP_DTYPE_F16)
         return relp__fail((*out)->error, RELP_STATUS_BAD_ARGUMENT, "weight dtype must be f32 or f16");
     (*out)->weight_dtype = lp->weight_dtype;
+    (*out)->transposed = lp->transposed_copy != 0;
     return RELP_STATUS_OK;
 }
 
@@ -712,8 +727,8 @@ enum relp_status relp_model_init_random(struct relp_model **out, const struct re
     int64_t C = config->n_embd;
     struct plan p = {0};
     int fail = 0;
-#define ADD(dst, n, mat) fail |= plan_add(&p, NULL, (mat) ? m->weight_dtype : RELP_DTYPE_F32, (const void **)(dst), (n), 0, 0, 0)
-#define ADDP(dst, k, o) fail |= plan_add(&p, NULL, m->weight_dtype, (const void **)(dst), (k) * (o), 0, (int)(k), (int)(o))
+#define ADD(dst, n, mat) fail |= plan_add(&p, NULL, (mat) ? m->weight_dtype : RELP_DTYPE_F32, (const void **)(dst), (n), 0, 0, 0, 0)
+#define ADDP(dst, k, o) fail |= plan_add(&p, NULL, m->weight_dtype, (const void **)(dst), (k) * (o), 0, (int)(k), (int)(o), 0)
     ADD(&m->wte, (int64_t)config->vocab_size * C, 1);
     ADD(&m->wpe, (int64_t)config->n_positions * C, 0);
     ADD(&m->lnf_g, C, 0);
@@ -721,11 +736,16 @@ enum relp_status relp_model_init_random(struct relp_model **out, const struct re
     for (int l = 0; l < config->n_layer; l++) {
         struct relp_layer *y = &m->layers[l];
         ADD(&y->ln1_g, C, 0); ADD(&y->ln1_b, C, 0);
-        ADDP(&y->w_qkv, C, 3 * C); ADD(&y->b_qkv, 3 * C, 0);
-        ADDP(&y->w_o, C, C); ADD(&y->b_o, C, 0);
+#define ADDPT(dst, dst_t, k, o)                                                                                    \
+    ADDP(dst, k, o);                                                                                               \
+    if (m->transposed)                                                                                             \
+    fail |= plan_add(&p, NULL, m->weight_dtype, (const void **)(dst_t), (k) * (o), 0, (int)(k), (int)(o), 1)
+        ADDPT(&y->w_qkv, &y->wt_qkv, C, 3 * C); ADD(&y->b_qkv, 3 * C, 0);
+        ADDPT(&y->w_o, &y->wt_o, C, C); ADD(&y->b_o, C, 0);
         ADD(&y->ln2_g, C, 0); ADD(&y->ln2_b, C, 0);
-        ADDP(&y->w_fc, C, 4 * C); ADD(&y->b_fc, 4 * C, 0);
-        ADDP(&y->w_mp, 4 * C, C); ADD(&y->b_mp, C, 0);
+        ADDPT(&y->w_fc, &y->wt_fc, C, 4 * C); ADD(&y->b_fc, 4 * C, 0);
+        ADDPT(&y->w_mp, &y->wt_mp, 4 * C, C); ADD(&y->b_mp, C, 0);
+#undef ADDPT
     }
 #undef ADD
 #undef ADDP
@@ -753,6 +773,12 @@ enum relp_status relp_model_init_random(struct relp_model **out, const struct re
             }
             fill_random(tmp, e->dst_dtype, (int64_t)n, 0.0f, 0.02f, &rng);
             relp__pack(dst, e->dst_dtype, tmp, e->dst_dtype, e->pack_k, e->pack_o);
+            if (m->transposed) { /* the next entry is its transposed copy */
+                struct plan_entry *et = &p.e[++i];
+                *et->dst = (char *)m->owned + et->offset;
+                relp__pack_transposed((char *)m->owned + et->offset, e->dst_dtype, tmp, e->dst_dtype, e->pack_k,
+                                      e->pack_o);
+            }
             free(tmp);
             continue;
         }

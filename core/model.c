@@ -490,6 +490,15 @@ enum relp_status relp_ctx_head_result(struct relp_ctx *ctx, int32_t layer, int32
 
 /* ------------------------------------------------------------ backward */
 
+/* out (N, K) = x (N, O) @ W^T for W (K, O): through the transposed copy when
+ * the model keeps one (a forward-shaped product), else the transposing kernel */
+static void bwd_matmul(struct relp_ctx *ctx, float *out, const float *x, const void *W, const void *Wt, int N, int O,
+                       int K) {
+    const enum relp_dtype wdt = ctx->model->weight_dtype;
+    if (Wt) matmul_xw_packed(ctx->pool, out, x, Wt, wdt, NULL, N, O, K, O, 0);
+    else matmul_xwt_packed(ctx->pool, out, ctx->grads.mm_scratch, x, W, wdt, N, O, K);
+}
+
 static const struct relp_rules presets[] = {
     {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT},          /* grad: AtP */
     {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT},  /* relp: the official code's default */
@@ -619,19 +628,19 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
         float *g_mid = g->resid_mid + (size_t)l * BTC;
         float *g_pre = g->resid + (size_t)l * BTC;
         /* mlp_out = gelu(ln2(resid_mid) W_fc + b_fc) W_mp + b_mp */
-        matmul_xwt_packed(ctx->pool, g->fc, g->mm_scratch, g_post, w->w_mp, wdt, (int)BT, C, 4 * C);
+        bwd_matmul(ctx, g->fc, g_post, w->w_mp, w->wt_mp, (int)BT, C, 4 * C);
         gelu_backward(g->fc, g->fc, a->fc_pre + (size_t)l * BT * 4 * C, (int)BT * 4 * C,
                       rules->gelu == RELP_GELU_IDENTITY);
-        matmul_xwt_packed(ctx->pool, g->h, g->mm_scratch, g->fc, w->w_fc, wdt, (int)BT, 4 * C, C);
+        bwd_matmul(ctx, g->h, g->fc, w->w_fc, w->wt_fc, (int)BT, 4 * C, C);
         memcpy(g_mid, g_post, BTC * sizeof(float)); /* resid_post = resid_mid + mlp_out */
         layernorm_backward_acc(g_mid, g->h, a->resid_mid + (size_t)l * BTC, a->ln2_mean + (size_t)l * BT,
                                a->ln2_rstd + (size_t)l * BT, w->ln2_g, (int)BT, C, ln_const);
         /* attn_out = z W_o + b_o; z = attention(ln1(resid_pre) W_qkv + b_qkv) */
         float *g_z = g->z + (size_t)l * BTC;
-        matmul_xwt_packed(ctx->pool, g_z, g->mm_scratch, g_mid, w->w_o, wdt, (int)BT, C, C);
+        bwd_matmul(ctx, g_z, g_mid, w->w_o, w->wt_o, (int)BT, C, C);
         attention_backward(ctx->pool, g->qkv, g->att_row, g_z, a->qkv + (size_t)l * BT * 3 * C,
                            a->att + (size_t)l * B * NH * T * T, B, T, C, NH, rules->attn);
-        matmul_xwt_packed(ctx->pool, g->h, g->mm_scratch, g->qkv, w->w_qkv, wdt, (int)BT, 3 * C, C);
+        bwd_matmul(ctx, g->h, g->qkv, w->w_qkv, w->wt_qkv, (int)BT, 3 * C, C);
         memcpy(g_pre, g_mid, BTC * sizeof(float)); /* resid_mid = resid_pre + attn_out */
         layernorm_backward_acc(g_pre, g->h, a->resid + (size_t)l * BTC, a->ln1_mean + (size_t)l * BT,
                                a->ln1_rstd + (size_t)l * BT, w->ln1_g, (int)BT, C, ln_const);

@@ -341,6 +341,29 @@ void relp__pack(void *dst, enum relp_dtype dd, const void *src, enum relp_dtype 
         }
 }
 
+void relp__pack_transposed(void *dst, enum relp_dtype dd, const void *src, enum relp_dtype sd, int K, int O) {
+    /* the packing of W^T (O rows, K columns): P[ob][o][j] = W[ob*RELP_PANEL + j][o], zero-padded */
+    const int panels = (K + RELP_PANEL - 1) / RELP_PANEL;
+    for (int ob = 0; ob < panels; ob++)
+        for (int o = 0; o < O; o++)
+            for (int j = 0; j < RELP_PANEL; j++) {
+                int k = ob * RELP_PANEL + j;
+                float f = 0.0f;
+                if (k < K) {
+                    size_t i = (size_t)k * O + o;
+                    uint16_t h;
+                    if (sd == RELP_DTYPE_F32) memcpy(&f, (const char *)src + 4 * i, 4);
+                    else {
+                        memcpy(&h, (const char *)src + 2 * i, 2);
+                        f = sd == RELP_DTYPE_F16 ? relp__f16_to_f32(h) : relp__bf16_to_f32(h);
+                    }
+                }
+                size_t d = ((size_t)ob * O + o) * RELP_PANEL + j;
+                if (dd == RELP_DTYPE_F32) ((float *)dst)[d] = f;
+                else ((uint16_t *)dst)[d] = relp__f32_to_f16(f);
+            }
+}
+
 static inline float w_at(const void *W, enum relp_dtype wdt, size_t i) {
     return wdt == RELP_DTYPE_F16 ? relp__f16_to_f32(((const uint16_t *)W)[i]) : ((const float *)W)[i];
 }

@@ -33,6 +33,9 @@ void matmul_xwt_naive(float *out, const float *x, const void *W, enum relp_dtype
 size_t relp__packed_count(int K, int O); /* elements of a packed (K, O) matrix */
 /* Packs W (K, O) row-major (src dtype) into dst (dst dtype: f32 or f16). */
 void relp__pack(void *dst, enum relp_dtype dst_dtype, const void *src, enum relp_dtype src_dtype, int K, int O);
+/* Packs W^T (O, K) from W (K, O): the backward pass's copy (x @ W^T streams like a forward product). */
+void relp__pack_transposed(void *dst, enum relp_dtype dst_dtype, const void *src, enum relp_dtype src_dtype, int K,
+                           int O);
 /* out (N, O) = x (N, K) @ W[k0 : k0+K, :] + bias (may be NULL); W packed with Kp rows */
 void matmul_xw_packed(struct relp_pool *pool, float *out, const float *x, const void *P, enum relp_dtype wdt,
                       const float *bias, int N, int K, int O, int Kp, int k0);

@@ -108,6 +108,9 @@ struct relp_load_params {
     enum relp_dtype weight_dtype; /* in-memory dtype of the large matrices: F32 (default) or F16 */
     int32_t use_mmap;             /* map checkpoint files instead of reading them (default 1) */
     int32_t require_tokenizer;    /* fail if vocab/merges are missing (default 0) */
+    int32_t transposed_copy;      /* keep a transposed copy of each block matrix: the backward pass then runs
+                                     as fast as the forward one, for twice the block weights' memory
+                                     (default 1 natively, 0 in WebAssembly) */
 };
 RELP_API struct relp_load_params relp_load_default_params(void);
 

@@ -69,6 +69,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) cp.n_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--rtol") && i + 1 < argc) rtol = atof(argv[++i]);
         else if (!strcmp(argv[i], "--scalar")) printf("kernels: %s\n", relp__ops_select(1));
+        else if (!strcmp(argv[i], "--no-transposed")) lp.transposed_copy = 0; /* backward through the transposing kernel */
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;

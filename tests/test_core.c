@@ -140,14 +140,18 @@ static struct relp_model *tiny_model(int L, int C, int NH, int V, uint64_t seed)
         printf("random model: %s\n", relp_last_error(m));
         exit(1);
     }
-    /* make it less trivial than N(0, 0.02): scale up the matrices */
+    /* make it less trivial than N(0, 0.02): scale up the matrices (and their transposed copies alike) */
     const size_t C3 = 3 * (size_t)C;
     for (int l = 0; l < L; l++) {
         struct relp_layer *y = &m->layers[l];
-        float *ws[4] = {(float *)y->w_qkv, (float *)y->w_o, (float *)y->w_fc, (float *)y->w_mp};
-        size_t ns[4] = {C * C3, (size_t)C * C, (size_t)C * 4 * C, (size_t)C * 4 * C};
-        for (int k = 0; k < 4; k++)
-            for (size_t i = 0; i < ns[k]; i++) ws[k][i] *= 12.0f;
+        float *ws[8] = {(float *)y->w_qkv, (float *)y->w_o, (float *)y->w_fc, (float *)y->w_mp,
+                        (float *)y->wt_qkv, (float *)y->wt_o, (float *)y->wt_fc, (float *)y->wt_mp};
+        size_t ns[4] = {relp__packed_count(C, 3 * C), relp__packed_count(C, C), relp__packed_count(C, 4 * C),
+                        relp__packed_count(4 * C, C)};
+        size_t nt[4] = {relp__packed_count(3 * C, C), relp__packed_count(C, C), relp__packed_count(4 * C, C),
+                        relp__packed_count(C, 4 * C)};
+        for (int k = 0; k < 8; k++)
+            for (size_t i = 0; ws[k] && i < (k < 4 ? ns[k] : nt[k - 4]); i++) ws[k][i] *= 12.0f;
         float *bs[4] = {(float *)y->b_qkv, (float *)y->b_o, (float *)y->b_fc, (float *)y->b_mp};
         size_t nb[4] = {C3, (size_t)C, 4 * (size_t)C, (size_t)C};
         for (int k = 0; k < 4; k++)
