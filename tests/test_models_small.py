@@ -85,6 +85,24 @@ def main():
         print(f"{'ok  ' if ok else 'FAIL'} {name}: C logits vs PyTorch reference, max|diff|/max|ref| = {err:.2e}")
         passed += ok
         failed += not ok
+    # the default model's AP maps show a circuit: the largest |AP| cells sit at the names and the end
+    r = subprocess.run([RELP, "ioi", "--dataset", "demo", "--steps", "2", "--json", os.path.join(WORK, "ioi.json")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"FAIL relp ioi on the default model: {r.stderr[-500:]}")
+        failed += 1
+    else:
+        print(r.stdout)
+        ap = json.load(open(os.path.join(WORK, "ioi.json")))["ap_scores"]["resid"]
+        T = 15  # demo prompts: BOS When John and Mary went to the shops , John gave the bag to
+        cells = sorted(((abs(v), i % T) for i, v in enumerate(ap)), reverse=True)
+        special = {2, 4, 10, 14}  # IO / S1 names, S2, the final position
+        mass = sum(v for v, t in cells if t in special) / sum(v for v, _ in cells)
+        ok = cells[0][1] in special and mass >= 0.8  # 4 of 15 positions: an even spread would give 27%
+        print(f"{'ok  ' if ok else 'FAIL'} default model: top |AP| resid cells at positions "
+              f"{[t for _, t in cells[:3]]} (names/end: {sorted(special)}), {mass:.0%} of |AP| there")
+        passed += ok
+        failed += not ok
     if not models:
         print("FAIL no models in models-small/")
         failed += 1
