@@ -563,14 +563,17 @@ int cmd_ioi(int argc, char **argv) {
     const struct relp_config *c = relp_model_config(m);
     struct batch groups[64];
     int n_groups = 0;
-    int bos = !get(&a, "--no-bos");
+    int bos = !get(&a, "--no-bos"), skipped = 0;
     for (int i = 0; i < np && !rc; i++) {
         int64_t len = 0;
         relp_tokenize(m, prompts[i].clean, -1, bos, NULL, 0, &len);
         int g = 0;
         while (g < n_groups && (groups[g].T != len || groups[g].n >= max_batch)) g++;
         if (g == n_groups) {
-            if (n_groups == 64) continue; /* more lengths than we batch: skip the rest */
+            if (n_groups == 64) { /* more batches than we keep */
+                skipped++;
+                continue;
+            }
             memset(&groups[n_groups++], 0, sizeof groups[0]);
         }
         char where[64];
@@ -579,6 +582,7 @@ int cmd_ioi(int argc, char **argv) {
                         where);
     }
     free(prompts);
+    if (skipped) fprintf(stderr, "relp ioi: %d prompts left out (more than 64 batches of equal length)\n", skipped);
     /* cells of every estimator and AP, concatenated over groups, per node type */
     size_t cap = 0;
     for (int g = 0; g < n_groups; g++) cap += (size_t)c->n_layer * (groups[g].T > c->n_head ? groups[g].T : c->n_head);
