@@ -98,6 +98,8 @@ struct relp_ctx {
     int32_t *ids;           /* (B, T) */
     int32_t logit_pos[64];  /* requested logit positions (-1 = last) */
     int32_t n_logit_pos;
+    int32_t *logit_tokens;  /* when n_logit_tokens > 0: the only vocabulary columns computed */
+    int32_t n_logit_tokens, logit_tokens_cap;
     int32_t n_logit_cap;    /* capacity of acts.logits, in positions */
     int32_t have_run, have_grads;
     int32_t dirty_stage;    /* first global stage (layer*4+stage) holding patched values, INT32_MAX if none */

@@ -155,6 +155,23 @@ static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_m
     return RELP_STATUS_OK;
 }
 
+/* A logit or logit-difference metric reads two columns of the logits: only
+ * those are computed (the whole unembedding would be ~15% of a GPT-2 small
+ * pass). The log-probability metric keeps them all. */
+static enum relp_status restrict_logits(struct relp_ctx *ctx, const struct relp_metric *mt, int B) {
+    if (mt->kind == RELP_METRIC_LOGPROB) return relp_ctx_set_logit_tokens(ctx, NULL, 0);
+    int32_t *ids = malloc(sizeof(int32_t) * 2 * (size_t)B);
+    if (!ids) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+    int n = 0;
+    for (int b = 0; b < B; b++) {
+        ids[n++] = mt->answer[b];
+        if (mt->kind == RELP_METRIC_LOGIT_DIFF) ids[n++] = mt->wrong[b];
+    }
+    enum relp_status st = relp_ctx_set_logit_tokens(ctx, ids, n);
+    free(ids);
+    return st;
+}
+
 /* Patches evaluated per pass: the sweep replicates a small batch so that
  * AP_GROUP patches share one pass over the weights (with few rows per prompt,
  * streaming the weights, not arithmetic, is what a patched re-run costs). */
@@ -202,7 +219,7 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
             }
             rmt.answer = ans;
             rmt.wrong = mt->wrong ? wrong : NULL;
-            st = relp_forward(run, ids, G * B, T);
+            if (!(st = restrict_logits(run, mt, B))) st = relp_forward(run, ids, G * B, T);
         }
     }
     struct relp_patch patches[AP_GROUP];
@@ -302,6 +319,10 @@ enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *clean, cons
     float *src = malloc(n * sizeof(float));
     if (!src) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", n);
     double mc = 0, mr = 0;
+    if ((st = restrict_logits(ctx, mt, B))) {
+        free(src);
+        return st;
+    }
     st = two_runs(ctx, clean, corrupt, B, T, mt, p, src, &mc, &mr);
     if (!st) {
         if (p->method == RELP_METHOD_GRAD) st = attribute_grad(ctx, mt, p, src, scores, mc, mr);
@@ -309,6 +330,7 @@ enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *clean, cons
         else st = attribute_ig(ctx, mt, p, src, scores, mc, mr);
     }
     free(src);
+    relp_ctx_set_logit_tokens(ctx, NULL, 0);
     if (m_clean) *m_clean = mc;
     if (m_corrupt) *m_corrupt = mr;
     return st;

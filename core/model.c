@@ -165,12 +165,35 @@ void relp_ctx_free(struct relp_ctx *ctx) {
     free(ctx->ids);
     free(ctx->acts.logits);
     free(ctx->grads.logits);
+    free(ctx->logit_tokens);
     free(ctx);
 }
 
 void relp_ctx_set_cancel(struct relp_ctx *ctx, int32_t (*cancel)(void *), void *user) {
     ctx->cancel = cancel;
     ctx->cancel_user = user;
+}
+
+enum relp_status relp_ctx_set_logit_tokens(struct relp_ctx *ctx, const int32_t *ids, int32_t n) {
+    if (!ctx || n < 0 || (n > 0 && !ids)) return RELP_STATUS_BAD_ARGUMENT;
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= ctx->model->cfg.vocab_size)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "logit token %d out of range", ids[i]);
+    if (n > ctx->logit_tokens_cap) {
+        int32_t *grown = realloc(ctx->logit_tokens, sizeof(int32_t) * (size_t)n);
+        if (!grown) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+        ctx->logit_tokens = grown;
+        ctx->logit_tokens_cap = n;
+    }
+    /* keep each id once */
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int seen = 0;
+        for (int32_t j = 0; j < k && !seen; j++) seen = ctx->logit_tokens[j] == ids[i];
+        if (!seen) ctx->logit_tokens[k++] = ids[i];
+    }
+    ctx->n_logit_tokens = k;
+    return RELP_STATUS_OK;
 }
 
 enum relp_status relp_ctx_set_logit_positions(struct relp_ctx *ctx, const int32_t *positions, int32_t n) {
@@ -332,7 +355,19 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
             layernorm_forward(a->lnf_out + q * C, a->lnf_mean + q, a->lnf_rstd + q, final + r * C, m->lnf_g, m->lnf_b,
                               1, C, eps);
         }
-    matmul_xwt(ctx->pool, a->logits, a->lnf_out, m->wte, m->weight_dtype, B * P, C, c->vocab_size);
+    if (ctx->n_logit_tokens == 0) {
+        matmul_xwt(ctx->pool, a->logits, a->lnf_out, m->wte, m->weight_dtype, B * P, C, c->vocab_size);
+        return;
+    }
+    /* only the columns asked for: a metric of a few tokens need not stream the whole unembedding */
+    for (int r = 0; r < B * P; r++)
+        for (int k = 0; k < ctx->n_logit_tokens; k++) {
+            int32_t id = ctx->logit_tokens[k];
+            float *dst = a->logits + (size_t)r * c->vocab_size + id;
+            matmul_xwt(NULL, dst, a->lnf_out + (size_t)r * C,
+                       (const char *)m->wte + (size_t)id * C * (m->weight_dtype == RELP_DTYPE_F16 ? 2 : 4),
+                       m->weight_dtype, 1, C, 1);
+        }
 }
 
 enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T) {
@@ -519,6 +554,9 @@ static enum relp_status check_metric(struct relp_ctx *ctx, const struct relp_met
         mt->kind > RELP_METRIC_LOGIT)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "bad metric");
     const int V = ctx->model->cfg.vocab_size;
+    if (mt->kind == RELP_METRIC_LOGPROB && ctx->n_logit_tokens > 0)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
+                              "log-probability metric with restricted logit tokens: it needs every logit");
     for (int b = 0; b < ctx->B; b++) {
         if (mt->answer[b] < 0 || mt->answer[b] >= V ||
             (mt->kind == RELP_METRIC_LOGIT_DIFF && (mt->wrong[b] < 0 || mt->wrong[b] >= V)))

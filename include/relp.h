@@ -200,6 +200,12 @@ RELP_API enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids,
  * Takes effect at the next forward. */
 RELP_API enum relp_status relp_ctx_set_logit_positions(struct relp_ctx *ctx, const int32_t *positions, int32_t n);
 
+/* Restricts the logits to these vocabulary columns (n = 0: all, the
+ * default) from the next run on: a logit or logit-difference metric needs two
+ * columns, not the whole unembedding. Other columns of relp_ctx_logits are
+ * then stale. The log-probability metric refuses to run while restricted. */
+RELP_API enum relp_status relp_ctx_set_logit_tokens(struct relp_ctx *ctx, const int32_t *ids, int32_t n);
+
 /* An intervention: replace node[layer] at one position - or, for
  * RELP_NODE_ATTN_Z with head >= 0, only that head's HS values - by the given
  * values, in every prompt (n_prompts = 0) or in prompts [first_prompt,
