@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define RELP_ERROR_LEN 512
 
@@ -141,6 +142,25 @@ static inline float relp__bf16_to_f32(uint16_t h) {
     union { uint32_t u; float f; } v;
     v.u = (uint32_t)h << 16;
     return v.f;
+}
+
+/* element i of a buffer in any weight dtype, as f32 (unaligned-safe), and back */
+static inline float relp__load_elem(const void *src, enum relp_dtype dt, size_t i) {
+    float f;
+    uint16_t h;
+    if (dt == RELP_DTYPE_F32) {
+        memcpy(&f, (const char *)src + 4 * i, 4);
+        return f;
+    }
+    memcpy(&h, (const char *)src + 2 * i, 2);
+    return dt == RELP_DTYPE_F16 ? relp__f16_to_f32(h) : relp__bf16_to_f32(h);
+}
+static inline void relp__store_elem(void *dst, enum relp_dtype dt, size_t i, float f) {
+    if (dt == RELP_DTYPE_F32) memcpy((char *)dst + 4 * i, &f, 4);
+    else {
+        uint16_t h = relp__f32_to_f16(f);
+        memcpy((char *)dst + 2 * i, &h, 2);
+    }
 }
 
 /* tokenizer.c */

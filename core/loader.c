@@ -281,30 +281,10 @@ static void convert(void *dst, enum relp_dtype dd, const void *src, enum relp_dt
         memcpy(dst, src, (size_t)n * st_dtype_size(dd));
         return;
     }
-    const unsigned char *s = src;
-    for (int64_t i = 0; i < n; i++) {
-        float f;
-        uint16_t h;
-        if (sd == RELP_DTYPE_F32) memcpy(&f, s + 4 * i, 4);
-        else {
-            memcpy(&h, s + 2 * i, 2);
-            f = sd == RELP_DTYPE_F16 ? relp__f16_to_f32(h) : relp__bf16_to_f32(h);
-        }
-        if (dd == RELP_DTYPE_F32) memcpy((float *)dst + i, &f, 4);
-        else ((uint16_t *)dst)[i] = relp__f32_to_f16(f);
-    }
+    for (int64_t i = 0; i < n; i++) relp__store_elem(dst, dd, (size_t)i, relp__load_elem(src, sd, (size_t)i));
 }
 
-static float tensor_value(const struct st_tensor *t, int64_t i) {
-    float f;
-    uint16_t h;
-    if (t->dtype == RELP_DTYPE_F32) {
-        memcpy(&f, t->data + 4 * i, 4);
-        return f;
-    }
-    memcpy(&h, t->data + 2 * i, 2);
-    return t->dtype == RELP_DTYPE_F16 ? relp__f16_to_f32(h) : relp__bf16_to_f32(h);
-}
+static float tensor_value(const struct st_tensor *t, int64_t i) { return relp__load_elem(t->data, t->dtype, (size_t)i); }
 
 static enum relp_status alloc_layers(struct relp_model *m) {
     m->layers = calloc((size_t)m->cfg.n_layer, sizeof *m->layers);

@@ -324,19 +324,8 @@ void relp__pack(void *dst, enum relp_dtype dd, const void *src, enum relp_dtype 
             }
             for (int j = 0; j < RELP_PANEL; j++) {
                 int o = ob * RELP_PANEL + j;
-                float f = 0.0f;
-                if (o < O) {
-                    size_t i = (size_t)k * O + o;
-                    uint16_t h;
-                    if (sd == RELP_DTYPE_F32) memcpy(&f, (const char *)src + 4 * i, 4);
-                    else {
-                        memcpy(&h, (const char *)src + 2 * i, 2);
-                        f = sd == RELP_DTYPE_F16 ? relp__f16_to_f32(h) : relp__bf16_to_f32(h);
-                    }
-                }
-                size_t d = ((size_t)ob * K + k) * RELP_PANEL + j;
-                if (dd == RELP_DTYPE_F32) ((float *)dst)[d] = f;
-                else ((uint16_t *)dst)[d] = relp__f32_to_f16(f);
+                float f = o < O ? relp__load_elem(src, sd, (size_t)k * O + o) : 0.0f;
+                relp__store_elem(dst, dd, ((size_t)ob * K + k) * RELP_PANEL + j, f);
             }
         }
 }
@@ -348,19 +337,8 @@ void relp__pack_transposed(void *dst, enum relp_dtype dd, const void *src, enum 
         for (int o = 0; o < O; o++)
             for (int j = 0; j < RELP_PANEL; j++) {
                 int k = ob * RELP_PANEL + j;
-                float f = 0.0f;
-                if (k < K) {
-                    size_t i = (size_t)k * O + o;
-                    uint16_t h;
-                    if (sd == RELP_DTYPE_F32) memcpy(&f, (const char *)src + 4 * i, 4);
-                    else {
-                        memcpy(&h, (const char *)src + 2 * i, 2);
-                        f = sd == RELP_DTYPE_F16 ? relp__f16_to_f32(h) : relp__bf16_to_f32(h);
-                    }
-                }
-                size_t d = ((size_t)ob * O + o) * RELP_PANEL + j;
-                if (dd == RELP_DTYPE_F32) ((float *)dst)[d] = f;
-                else ((uint16_t *)dst)[d] = relp__f32_to_f16(f);
+                float f = k < K ? relp__load_elem(src, sd, (size_t)k * O + o) : 0.0f;
+                relp__store_elem(dst, dd, ((size_t)ob * O + o) * RELP_PANEL + j, f);
             }
 }
 
