@@ -26,6 +26,15 @@
  *     relp_ctx_free(ctx);
  *     relp_model_free(model);
  *
+ *   Relevance patching of the residual stream for a clean / corrupted pair
+ *   (scores (L, T) in units of the normalised metric; see METHODS below):
+ *
+ *     struct relp_attr_params ap = relp_attr_default_params();
+ *     ap.method = RELP_METHOD_GRAD;                 // AtP with "grad", RelP with an LRP preset
+ *     ap.rules = *relp_rules_preset("relp");
+ *     ap.node = RELP_NODE_RESID_PRE;
+ *     relp_attribute(ctx, clean_ids, corrupt_ids, 1, n, &m, &ap, scores, &m_clean, &m_corrupt);
+ *
  * CONCEPTS
  *   relp_model  immutable weights + tokenizer. Loaded once, shareable between
  *               threads, each of which owns its own relp_ctx.
@@ -280,7 +289,7 @@ RELP_API enum relp_status relp_backward(struct relp_ctx *ctx, const struct relp_
 /* Coefficient (gradient under "grad") of the latest backward at a node, (B, T, width). */
 RELP_API const float *relp_ctx_node_grad(const struct relp_ctx *ctx, enum relp_node node, int32_t layer);
 
-/* -------------------------------------------------------------- methods
+/* -------------------------------------------------------------- METHODS
  *
  * Attribution of a metric m to nodes, for a clean and a corrupted batch of
  * equal shape (B x T). Scores are in units of the normalised metric
