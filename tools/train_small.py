@@ -3,8 +3,10 @@
 GPT-2 vocabulary and tokenizer that solve IOI and induction, in the Hugging
 Face layout (config.json, model.safetensors, vocab.json, merges.txt, MODEL.md).
 
-    /usr/bin/python3 tools/train_small.py --out models-small/ioi-2l --layers 2
-    /usr/bin/python3 tools/train_small.py --out models-small/ioi-4l --layers 4
+    /usr/bin/python3 tools/train_small.py --out models-small/ioi-2l --layers 2 --steps 4500 --seed 0 --threads 1
+    /usr/bin/python3 tools/train_small.py --out models-small/ioi-3l --layers 3 --steps 4500 --seed 1 --threads 1
+
+(the exact command of each shipped model is in its MODEL.md; results depend on the thread count)
 
 PyTorch on CPU (Debian python3-torch), fixed seeds, two threads. The text is
 generated here:
@@ -385,7 +387,7 @@ def main():
     size = os.path.getsize(os.path.join(a.out, "model.safetensors"))
     cmd = f"/usr/bin/python3 tools/train_small.py --out {a.out} --layers {L} --width {C} --heads {NH} " \
           f"--steps {a.steps} --batch {a.batch} --lr {a.lr} --seed {a.seed} --ioi-share {a.ioi_share} " \
-          f"--induction-share {a.induction_share}"
+          f"--induction-share {a.induction_share} --threads {a.threads}"
     with open(os.path.join(a.out, "MODEL.md"), "w") as f:
         f.write(f"""# {os.path.basename(a.out)}
 
