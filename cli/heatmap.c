@@ -32,7 +32,7 @@ enum { CELL_W = 34, CELL_H = 22, MARGIN_L = 54, MARGIN_T = 34, BAR_W = 16, BAR_G
 static const unsigned char anchors[5][3] = {
     {33, 102, 172}, {103, 169, 207}, {247, 247, 247}, {239, 138, 98}, {178, 24, 43}};
 
-void heatmap_color(float v, float vmax, unsigned char rgb[3]) {
+static void heatmap_color(float v, float vmax, unsigned char rgb[3]) {
     float t = vmax > 0 ? v / vmax : 0.0f;
     if (!(t >= -1.0f)) t = -1.0f; /* also NaN */
     if (t > 1.0f) t = 1.0f;
@@ -43,7 +43,7 @@ void heatmap_color(float v, float vmax, unsigned char rgb[3]) {
     for (int c = 0; c < 3; c++) rgb[c] = (unsigned char)lroundf(anchors[i][c] + f * (anchors[i + 1][c] - anchors[i][c]));
 }
 
-float heatmap_vmax(const struct heatmap *h) {
+static float heatmap_vmax(const struct heatmap *h) {
     if (h->vmax > 0) return h->vmax;
     float m = 0;
     for (int i = 0; i < h->rows * h->cols; i++)
@@ -108,12 +108,6 @@ static void layout(const struct heatmap *h, int *W, int *H, int *bottom) {
     *W = MARGIN_L + h->cols * CELL_W + MARGIN_R;
     *H = MARGIN_T + h->rows * CELL_H + *bottom;
     if (*H < MARGIN_T + 120) *H = MARGIN_T + 120; /* room for the colour bar labels */
-}
-
-int heatmap_size(const struct heatmap *h, int *width, int *height) {
-    int bottom; /* unused here */
-    layout(h, width, height, &bottom);
-    return 0;
 }
 
 int heatmap_write_png(const char *path, const struct heatmap *h) {

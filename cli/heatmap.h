@@ -14,8 +14,5 @@ struct heatmap {
 /* Return 0 on success, -1 if the file cannot be written. */
 int heatmap_write_png(const char *path, const struct heatmap *h);
 int heatmap_write_svg(const char *path, const struct heatmap *h);
-int heatmap_size(const struct heatmap *h, int *width, int *height);
-void heatmap_color(float v, float vmax, unsigned char rgb[3]);
-float heatmap_vmax(const struct heatmap *h);
 
 #endif

@@ -1,7 +1,7 @@
 /* ops.c - GPT-2 layer kernels (see ops.h): the scalar references, the SIMD
  * instantiations of kernels.inc, run-time selection and the threaded
  * drivers. LayerNorm, GELU and attention are written here once in plain C
- * on top of vec_dot / axpy, which are the SIMD parts they need. */
+ * on top of the dot / axpy kernels, which are the SIMD parts they need. */
 #include "ops.h"
 
 #include "internal.h"
@@ -221,7 +221,6 @@ static inline const struct kernels *K_(void) {
     return kern;
 }
 
-float vec_dot(const float *a, const float *b, int n) { return K_()->dot(a, b, n); }
 
 /* ------------------------------------------------ matmuls */
 

@@ -44,8 +44,6 @@ void matmul_xw_packed(struct relp_pool *pool, float *out, const float *x, const 
 void matmul_xwt_packed(struct relp_pool *pool, float *out, float *scratch, const float *x, const void *P,
                        enum relp_dtype wdt, int N, int O, int K);
 
-/* dot(a, b) over n floats, fixed summation order per target */
-float vec_dot(const float *a, const float *b, int n);
 
 /* ---- LayerNorm ---- */
 

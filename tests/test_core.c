@@ -162,6 +162,19 @@ static struct relp_model *tiny_model(int L, int C, int NH, int V, uint64_t seed)
     return m;
 }
 
+/* a context for B prompts of up to T tokens (exits on failure: a test fixture) */
+static struct relp_ctx *tiny_ctx(const struct relp_model *m, int B, int T) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    struct relp_ctx *ctx = NULL;
+    if (relp_ctx_init(&ctx, m, &cp)) {
+        printf("context: %s\n", relp_ctx_last_error(ctx));
+        exit(1);
+    }
+    return ctx;
+}
+
 static double metric_of(struct relp_ctx *ctx, const struct relp_metric *mt) {
     double v = 0;
     relp_metric_value(ctx, mt, &v);
@@ -191,11 +204,7 @@ static double fd_grad(struct relp_ctx *ctx, const struct relp_metric *mt, enum r
 
 static void test_finite_differences(void) {
     struct relp_model *m = tiny_model(2, 16, 2, 40, 7);
-    struct relp_ctx_params cp = relp_ctx_default_params();
-    cp.max_batch = 2;
-    cp.max_tokens = 6;
-    struct relp_ctx *ctx = NULL;
-    relp_ctx_init(&ctx, m, &cp);
+    struct relp_ctx *ctx = tiny_ctx(m, 2, 6);
     int32_t ids[12] = {1, 5, 9, 3, 7, 2, 4, 4, 8, 30, 11, 0};
     int32_t ans[2] = {3, 17}, wrong[2] = {8, 2};
     const int kinds[2] = {RELP_METRIC_LOGIT_DIFF, RELP_METRIC_LOGPROB};
@@ -247,12 +256,7 @@ static void copy_logits(struct relp_ctx *ctx, float *out, int B, int V) {
 static void test_patching(void) {
     const int L = 3, C = 24, NH = 3, V = 50, B = 2, T = 8;
     struct relp_model *m = tiny_model(L, C, NH, V, 11);
-    struct relp_ctx_params cp = relp_ctx_default_params();
-    cp.max_batch = B;
-    cp.max_tokens = T;
-    struct relp_ctx *ctx = NULL, *fresh = NULL;
-    relp_ctx_init(&ctx, m, &cp);
-    relp_ctx_init(&fresh, m, &cp);
+    struct relp_ctx *ctx = tiny_ctx(m, B, T), *fresh = tiny_ctx(m, B, T);
     int32_t ids[16], ids2[16];
     for (int i = 0; i < B * T; i++) ids[i] = ids2[i] = (i * 7 + 3) % V;
     float *base = malloc(sizeof(float) * B * V), *want = malloc(sizeof(float) * B * V);
@@ -291,8 +295,7 @@ static void test_patching(void) {
         CHECK(e == 0.0, "token substitution at position %d via patching: max diff %g from a fresh pass", t, e);
     }
     /* any order of patches gives what a fresh context gives for that patch */
-    struct relp_ctx *ref = NULL;
-    relp_ctx_init(&ref, m, &cp);
+    struct relp_ctx *ref = tiny_ctx(m, B, T);
     for (int i = 0; i < B * T * C; i++) vals[i] = frand();
     int order[][3] = {{2, 1, 5}, {0, 2, 1}, {1, 0, 6}, {4, 2, 0}, {3, 1, 7}, {1, 2, -1}, {0, 0, 3}};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
@@ -426,11 +429,7 @@ static void test_tokenizer_bytes(const char *vocab_path, const char *merges_path
 static void test_method_invariants(void) {
     const int L = 2, C = 24, NH = 3, V = 60, B = 2, T = 6;
     struct relp_model *m = tiny_model(L, C, NH, V, 17);
-    struct relp_ctx_params cp = relp_ctx_default_params();
-    cp.max_batch = B;
-    cp.max_tokens = T;
-    struct relp_ctx *ctx = NULL;
-    relp_ctx_init(&ctx, m, &cp);
+    struct relp_ctx *ctx = tiny_ctx(m, B, T);
     int32_t clean[12], corrupt[12], ans[2] = {5, 9}, wrong[2] = {7, 1};
     for (int i = 0; i < B * T; i++) clean[i] = corrupt[i] = (i * 11 + 2) % V;
     struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, ans, wrong, 1.0f};
