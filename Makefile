@@ -1,8 +1,11 @@
 # relp - the two commands a new user needs (README):
-#   make demo   build and run the main job
-#   make test   build and run every test (release, then ASan+UBSan)
+#   make demo   build native + WebAssembly and serve the page on 127.0.0.1 (prints the URL)
+#   make test   build and run every test (release with the wasm and browser tests, then ASan+UBSan)
 # Both install what is missing (tools/install_deps.sh).
-.PHONY: all deps build build-debug demo test test-release test-debug bench clean
+.PHONY: all deps build build-debug build-wasm demo demo-cli test test-release test-debug bench clean
+
+# emcc (Debian's emscripten 3.1.6) needs acorn from Debian's nodejs modules
+export NODE_PATH := /usr/share/nodejs
 
 JOBS ?= 2
 # CI (CI=true) turns warnings into errors
@@ -24,10 +27,17 @@ build-debug: deps
 	cmake --preset native-debug $(CMAKE_FLAGS) >/dev/null
 	cmake --build --preset native-debug -j $(JOBS)
 
-demo: build
+build-wasm: deps
+	cmake --preset wasm-release $(CMAKE_FLAGS) >/dev/null
+	cmake --build --preset wasm-release -j $(JOBS)
+
+demo: build build-wasm
 	@tools/demo.sh
 
-test-release: build
+demo-cli: build
+	@tools/demo_cli.sh
+
+test-release: build build-wasm
 	ctest --preset native-release
 
 test-debug: build-debug

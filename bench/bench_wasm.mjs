@@ -1,0 +1,57 @@
+// bench_wasm.mjs - the WebAssembly forward pass against onnxruntime-web, in
+// Node, one thread each, on the same weights, in the same run.
+//
+//   node bench/bench_wasm.mjs WEB_DIR CKPT_DIR MODEL.onnx [RUNS]
+//
+// relp: build/wasm-release/web's SIMD128 module via wasm/relp.mjs (f32
+// weights, logits at the last position). onnxruntime-web (npm, its WASM SIMD
+// backend, numThreads = 1): the same checkpoint exported to ONNX by Debian's
+// PyTorch (bench/export_onnx.py), also logits at the last position only.
+// Both get warm-up calls first (V8 keeps a hot loop called once in its
+// baseline tier); the peers alternate over 3 rounds and the best median
+// counts. Prints a Markdown table and one JSON line.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-web';
+
+const [webDir, ckpt, onnxPath, runsArg] = process.argv.slice(2);
+const RUNS = Number(runsArg || 10), T = 16;
+const { loadEngine } = await import(path.resolve(webDir, 'relp.mjs'));
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const ids = Array.from({ length: T }, (_, i) => (i * 7919 + 13) % 50257);
+
+const engine = await loadEngine({ gluePath: path.resolve(webDir, 'relp_engine.js'), wasmBinary: fs.readFileSync(path.resolve(webDir, 'relp_engine.wasm')) });
+const files = ['config.json', 'model.safetensors'].map((name) => ({ name, bytes: new Uint8Array(fs.readFileSync(path.join(ckpt, name))) }));
+const model = engine.loadModel(files);
+const relpIds = Int32Array.from(ids);
+
+ort.env.wasm.numThreads = 1;
+const session = await ort.InferenceSession.create(fs.readFileSync(onnxPath), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+const feeds = { ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]) };
+
+// the two agree (a wrong peer would make the ratio meaningless)
+const a = model.forward(relpIds), b = (await session.run(feeds)).logits.data;
+let d = 0, m = 0;
+for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+if (!(d <= 1e-3 * m)) { console.error(`relp and onnxruntime-web disagree: max|diff| ${d} (max|logit| ${m})`); process.exit(1); }
+
+async function time(fn) {
+  for (let i = 0; i < 3; i++) await fn();
+  const ts = [];
+  for (let i = 0; i < RUNS; i++) { const t0 = performance.now(); await fn(); ts.push(performance.now() - t0); }
+  return median(ts);
+}
+const rt = [], ot = [];
+for (let round = 0; round < 3; round++) {
+  rt.push(await time(() => model.forward(relpIds)));
+  ot.push(await time(() => session.run(feeds)));
+}
+const r = Math.min(...rt), o = Math.min(...ot);
+console.log(`GPT-2-small shape (random weights, f32), B=1, T=${T}, one thread, Node ${process.version}; medians of ${RUNS} runs, best of 3 rounds`);
+console.log(`logits agree: max|diff| ${d.toExponential(2)} of max|logit| ${m.toFixed(2)}`);
+console.log('| forward | ms |\n|---|---|');
+console.log(`| relp wasm (${engine.kernels}) | ${r.toFixed(1)} |`);
+console.log(`| onnxruntime-web ${ort.env.versions.web} (wasm) | ${o.toFixed(1)} |`);
+console.log(`| ratio relp / onnxruntime-web | **${(r / o).toFixed(2)}** (target <= 0.8) |`);
+console.log(JSON.stringify({ relp_wasm_forward_ms: +r.toFixed(2), ort_web_forward_ms: +o.toFixed(2), ratio: +(r / o).toFixed(3) }));
+model.free();

@@ -1,0 +1,162 @@
+// test_wasm.mjs - the WebAssembly build (SIMD128 and scalar modules, through
+// wasm/relp.mjs, the API the page uses) against the native CLI.
+//
+//   node tests/test_wasm.mjs WEB_DIR RELP_BIN MODELS_DIR
+//
+// For each module x model x in-memory weight dtype, on two IOI pairs:
+// logits at the last position, every method (AP, AtP, RelP presets, IG) on
+// every node type (resid, attn, mlp, heads, heads per position), in both
+// directions for AP and RelP, and token relevance under each preset. The
+// native side is `relp forward --logits --json`, `relp attribute --json -`
+// and `relp explain --json -` (AVX2+FMA kernels, a different summation
+// order), so agreement is a real check of the port, not of itself.
+// Passing: max|wasm - native| <= 1e-5 * max|native| per array (the native
+// JSON carries 7-9 significant digits). Attribution scores and metrics are
+// compared in logit units, against max(max|native|, max|logit|): they are
+// differences of logits, and float32 rounding enters at the logits' size. Also checked: the SIMD and scalar
+// modules report their own kernels, and bad input throws readable errors.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [webDir, relpBin, modelsDir] = process.argv.slice(2);
+const { loadEngine, RelpError } = await import(path.resolve(webDir, 'relp.mjs'));
+
+const TOL = 1e-5;
+const PAIRS = [
+  ['When John and Mary went to the shops, John gave the bag to', 'When John and Mary went to the shops, Mary gave the bag to', ' Mary', ' John'],
+  ['After Alice and Tom went to the park, Tom gave a drink to', 'After Alice and Tom went to the park, Alice gave a drink to', ' Alice', ' Tom'],
+];
+let failures = 0, checks = 0, worst = 0;
+
+function native(args) {
+  return JSON.parse(execFileSync(relpBin, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+// scale (optional): the magnitude the compared values are differences of
+function compare(label, got, want, scale = 0) {
+  const g = Array.from(got), w = want.flat(Infinity);
+  checks++;
+  if (g.length !== w.length) {
+    failures++;
+    console.log(`FAIL ${label}: ${g.length} values, native has ${w.length}`);
+    return;
+  }
+  let maxRef = 0, maxDiff = 0, at = 0;
+  for (let i = 0; i < w.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(w[i]));
+    const d = Math.abs(g[i] - w[i]);
+    if (!(d <= maxDiff)) { maxDiff = d; at = i; }
+  }
+  maxRef = Math.max(maxRef, scale);
+  const rel = maxRef > 0 ? maxDiff / maxRef : maxDiff;
+  worst = Math.max(worst, rel);
+  if (!(rel <= TOL)) {
+    failures++;
+    console.log(`FAIL ${label}: max|diff| ${maxDiff.toExponential(2)} at ${at} (wasm ${g[at]}, native ${w[at]}), max|ref| ${maxRef.toExponential(2)}, rel ${rel.toExponential(2)} > ${TOL}`);
+  }
+}
+
+function readModel(dir) {
+  return fs.readdirSync(dir).filter((n) => !n.endsWith('.md')).map((name) => ({ name, bytes: new Uint8Array(fs.readFileSync(path.join(dir, name))) }));
+}
+
+function expectThrow(label, fn, pattern) {
+  checks++;
+  try {
+    fn();
+    failures++;
+    console.log(`FAIL ${label}: no error`);
+  } catch (e) {
+    if (!(e instanceof RelpError) || !pattern.test(e.message)) {
+      failures++;
+      console.log(`FAIL ${label}: ${e.name}: ${e.message}`);
+    }
+  }
+}
+
+for (const variant of ['relp_engine', 'relp_engine_scalar']) {
+  const engine = await loadEngine({
+    gluePath: path.resolve(webDir, `${variant}.js`),
+    wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)),
+  });
+  const wantKernels = variant === 'relp_engine' ? /simd128/ : /scalar/;
+  checks++;
+  if (!wantKernels.test(engine.kernels)) { failures++; console.log(`FAIL ${variant} runs kernels "${engine.kernels}"`); }
+  console.log(`${variant}: kernels "${engine.kernels}"`);
+  for (const modelName of ['ioi-3l', 'ioi-2l']) {
+    for (const f16 of [false, true]) {
+      const dir = path.join(modelsDir, modelName);
+      const model = engine.loadModel(readModel(dir), { f16 });
+      const w = ['--model', dir, '--weights', f16 ? 'f16' : 'f32'];
+      const tag = `${variant} ${modelName} ${f16 ? 'f16' : 'f32'}`;
+      for (const [pi, [clean, corrupt, ans, wrong]] of PAIRS.entries()) {
+        const ci = model.tokenize(clean), ri = model.tokenize(corrupt);
+        const a = model.singleToken(ans), b = model.singleToken(wrong);
+        const nf = native(['forward', ...w, '--prompt', clean, '--logits', '--json']);
+        compare(`${tag} pair ${pi} token ids`, ci, nf.tokens);
+        compare(`${tag} pair ${pi} logits`, model.forward(ci), nf.logits);
+        const maxLogit = Math.max(...nf.logits.map(Math.abs));
+        const runs = [];
+        for (const method of ['ap', 'atp', 'relp', 'relp-cp', 'attnlrp', 'ig'])
+          for (const node of ['resid', 'attn', 'mlp', 'head']) runs.push({ method, node });
+        runs.push({ method: 'relp', node: 'head', perPosition: true }, { method: 'ap', node: 'head', perPosition: true },
+                  { method: 'ap', node: 'mlp', noising: true }, { method: 'relp', node: 'resid', noising: true });
+        for (const r of runs) {
+          if (pi > 0 && r.method !== 'relp' && r.method !== 'ap') continue; // the second pair: the two that matter most
+          const got = model.attribute({ clean: ci, corrupt: ri, answer: a, wrong: b, steps: 5, ...r });
+          const args = ['attribute', ...w, '--clean', clean, '--corrupt', corrupt, '--answer', ans, '--wrong', wrong,
+                        '--method', r.method, '--node', r.node, '--steps', '5', '--json', '-'];
+          if (r.perPosition) args.push('--per-position');
+          if (r.noising) args.push('--noising');
+          const want = native(args);
+          const label = `${tag} pair ${pi} ${r.method} ${r.node}${r.perPosition ? ' per-position' : ''}${r.noising ? ' noising' : ''}`;
+          // Scores are normalised by m_clean - m_corrupt, a difference of logit differences,
+          // so float32 rounding enters at the size of the logits, not of the score: compare
+          // the scores in logit units (times m_clean - m_corrupt) against max|logit|.
+          const dm = want.metric_clean - want.metric_corrupt;
+          compare(`${label} (logit units)`, got.scores.map((v) => v * dm), want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
+          compare(`${label} metrics`, [got.mClean, got.mCorrupt], [want.metric_clean, want.metric_corrupt], maxLogit);
+        }
+        for (const method of ['atp', 'relp', 'attnlrp']) { // all node types from one backward pass (what the page runs)
+          const all = model.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method });
+          for (const node of ['resid', 'attn', 'mlp', 'head']) {
+            const want = native(['attribute', ...w, '--clean', clean, '--corrupt', corrupt, '--answer', ans, '--wrong', wrong,
+                                 '--method', method, '--node', node, '--json', '-']);
+            const dm = want.metric_clean - want.metric_corrupt;
+            compare(`${tag} pair ${pi} attributeAll ${method} ${node} (logit units)`, all.scores[node].map((v) => v * dm),
+                    want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
+          }
+        }
+        for (const rules of ['grad', 'relp', 'relp-cp', 'attnlrp']) {
+          const got = model.tokenRelevance({ ids: ci, answer: a, wrong: b, rules });
+          const want = native(['explain', ...w, '--prompt', clean, '--answer', ans, '--wrong', wrong, '--rules', rules, '--json', '-']);
+          compare(`${tag} pair ${pi} token relevance ${rules}`, got.relevance, want.relevance, maxLogit);
+        }
+      }
+      if (modelName === 'ioi-3l' && !f16) {
+        const ids = model.tokenize('When John');
+        expectThrow(`${tag} two-token answer`, () => model.singleToken(' Johnathan and'), /must be exactly one token/);
+        expectThrow(`${tag} length mismatch`, () => model.attribute({ clean: ids, corrupt: model.tokenize('When John and'), answer: 1, wrong: 2 }), /same number of tokens/);
+        expectThrow(`${tag} unknown method`, () => model.attribute({ clean: ids, corrupt: ids, answer: 1, wrong: 2, method: 'shap' }), /expected one of/);
+        expectThrow(`${tag} prompt too long`, () => model.forward(new Int32Array(model.info.nPositions + 1)), /at most/);
+        expectThrow(`${tag} token out of range`, () => model.forward(Int32Array.of(50256, 999999)), /token|range|vocab/i);
+      }
+      model.free();
+    }
+  }
+  const bad = [
+    ['truncated safetensors', (f) => f.map((x) => (x.name === 'model.safetensors' ? { ...x, bytes: x.bytes.slice(0, 1000) } : x)), /model\.safetensors/],
+    ['config is not JSON', (f) => f.map((x) => (x.name === 'config.json' ? { ...x, bytes: new TextEncoder().encode('{"n_layer": ') } : x)), /config\.json/],
+    ['no config', (f) => f.filter((x) => x.name !== 'config.json'), /config\.json/],
+  ];
+  for (const [label, mutate, pattern] of bad)
+    expectThrow(`${variant} ${label}`, () => engine.loadModel(mutate(readModel(path.join(modelsDir, 'ioi-3l')))), pattern);
+  // the module stays usable after the failures
+  const m = engine.loadModel(readModel(path.join(modelsDir, 'ioi-2l')));
+  compare(`${variant} usable after errors`, m.tokenize('When John'), native(['tokenize', '--model', path.join(modelsDir, 'ioi-2l'), '--prompt', 'When John', '--json']).tokens ?? []);
+  m.free();
+}
+
+console.log(`${checks} checks, ${failures} failed; worst max|diff|/max|ref| = ${worst.toExponential(2)} (tolerance ${TOL})`);
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,405 @@
+// relp.mjs - the JavaScript API around the WebAssembly build of relp.
+//
+// One module for the page's worker and for Node (tests, benchmarks):
+//
+//   import { loadEngine } from './relp.mjs';
+//   const engine = await loadEngine({ glueUrl: 'relp_engine.js', wasmBinary });   // browser
+//   const engine = await loadEngine({ gluePath, wasmBinary });                     // Node
+//   const model = engine.loadModel([{ name: 'config.json', bytes }, ...], { f16: false });
+//   const ids = model.tokenize('When John and Mary went to the shops, John gave the bag to');
+//   const r = model.attribute({ clean, corrupt, answer, wrong, method: 'relp', node: 'mlp' });
+//   // r.scores: Float32Array (L, T), r.mClean, r.mCorrupt
+//   model.free();
+//
+// Rules kept here (Emscripten's memory can grow, which replaces the heap's
+// ArrayBuffer): every heap view is taken afresh from the module after a call
+// that may allocate, and results are copied out before they are returned.
+// Pointers are read as unsigned (>>> 0): memory goes up to 4 GB.
+// Errors throw RelpError with the core's own message.
+
+export class RelpError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.name = 'RelpError';
+    this.status = status;
+  }
+}
+
+export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ap'];
+export const NODES = ['resid', 'attn', 'mlp', 'head'];
+const NODE_ID = { resid: 0, head: 1, attn: 2, mlp: 4 }; // enum relp_node
+const METHOD = { ap: [0, ''], atp: [1, 'grad'], relp: [1, 'relp'], 'relp-cp': [1, 'relp-cp'], attnlrp: [1, 'attnlrp'], ig: [2, ''] };
+const METRIC_LOGIT_DIFF = 0;
+const IOI_RECORD = [256, 256, 32, 32]; // struct relp_ioi_prompt
+
+// Loads the Emscripten glue (a classic script defining createRelpEngine) and
+// instantiates it with the given wasm bytes. In the browser the glue is
+// fetched and evaluated in the global scope, which works in module workers
+// where importScripts does not; in Node it is required.
+export async function loadEngine({ glueUrl, gluePath, wasmBinary, factory }) {
+  if (!factory) {
+    if (gluePath) {
+      const { createRequire } = await import('node:module');
+      factory = createRequire(import.meta.url)(gluePath);
+    } else {
+      const src = await (await fetch(glueUrl)).text();
+      (0, eval)(src); // eslint-disable-line no-eval
+      factory = globalThis.createRelpEngine;
+    }
+  }
+  const M = await factory({ wasmBinary, print: () => {}, printErr: () => {} });
+  return new Engine(M);
+}
+
+class Scratch {
+  // malloc'd buffers that live for one call
+  constructor(M) { this.M = M; this.ptrs = []; }
+  alloc(bytes) {
+    const p = this.M._malloc(Math.max(8, bytes)) >>> 0;
+    if (!p) throw new RelpError(`out of memory allocating ${bytes} bytes in the WebAssembly heap`, -5);
+    this.ptrs.push(p);
+    return p;
+  }
+  i32(values) {
+    const p = this.alloc(4 * values.length);
+    this.M.HEAP32.set(values, p >> 2);
+    return p;
+  }
+  str(s) {
+    const n = this.M.lengthBytesUTF8(s) + 1;
+    const p = this.alloc(n);
+    this.M.stringToUTF8(s, p, n);
+    return p;
+  }
+  free() { for (const p of this.ptrs) this.M._free(p); this.ptrs = []; }
+}
+
+export class Engine {
+  constructor(M) {
+    this.M = M;
+    this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128" or the scalar path
+  }
+
+  // files: [{ name, bytes: Uint8Array }] with Hugging Face names (config.json,
+  // model.safetensors or shards + index, vocab.json + merges.txt). The bytes
+  // are copied once into the WebAssembly heap, which the model then owns.
+  loadModel(files, { f16 = false } = {}) {
+    const M = this.M;
+    const owned = [];
+    const s = new Scratch(M);
+    try {
+      const arr = M._relpw_files_alloc(files.length) >>> 0;
+      s.ptrs.push(arr);
+      files.forEach((f, i) => {
+        const name = this._ownStr(f.name, owned);
+        const data = M._malloc(Math.max(8, f.bytes.length)) >>> 0;
+        if (!data) throw new RelpError(`${f.name}: ${f.bytes.length} bytes do not fit in the WebAssembly heap (4 GB at most)`, -5);
+        owned.push(data);
+        M.HEAPU8.set(f.bytes, data);
+        M._relpw_files_set(arr, i, name, data, f.bytes.length);
+      });
+      const out = s.alloc(4);
+      const st = M._relpw_model_load(out, arr, files.length, f16 ? 1 : 0);
+      const handle = M.HEAP32[out >> 2] >>> 0;
+      if (st !== 0) {
+        const msg = M.UTF8ToString(M._relp_last_error(handle));
+        if (handle) M._relp_model_free(handle);
+        throw new RelpError(msg, st);
+      }
+      return new Model(this, handle, owned.splice(0));
+    } finally {
+      for (const p of owned) M._free(p);
+      s.free();
+    }
+  }
+
+  // Random weights (tests, benchmarks): shape as in relp_model_init_random.
+  randomModel({ L, C, NH, nPositions = 1024, V = 50257, seed = 1, f16 = false }) {
+    const s = new Scratch(this.M);
+    try {
+      const out = s.alloc(4);
+      const st = this.M._relpw_model_random(out, L, C, NH, nPositions, V, seed, f16 ? 1 : 0);
+      const handle = this.M.HEAP32[out >> 2] >>> 0;
+      if (st !== 0) {
+        const msg = this.M.UTF8ToString(this.M._relp_last_error(handle));
+        if (handle) this.M._relp_model_free(handle);
+        throw new RelpError(msg, st);
+      }
+      return new Model(this, handle, []);
+    } finally { s.free(); }
+  }
+
+  // IOI prompts from core/ioi.c: the official demo's 8, or n of Wang et al.'s.
+  ioiPrompts({ demo = true, n = 8, seed = 1 } = {}) {
+    const M = this.M, s = new Scratch(M);
+    try {
+      const size = M._relpw_ioi_record_size();
+      const p = s.alloc(size * n);
+      const got = M._relpw_ioi_prompts(p, n, demo ? 1 : 0, seed);
+      const out = [];
+      for (let i = 0; i < got; i++) {
+        let off = p + i * size;
+        const f = IOI_RECORD.map((len) => { const v = M.UTF8ToString(off, len); off += len; return v; });
+        out.push({ clean: f[0], corrupt: f[1], answer: f[2], wrong: f[3] });
+      }
+      return out;
+    } finally { s.free(); }
+  }
+
+  pearson(a, b) {
+    const s = new Scratch(this.M);
+    try {
+      const pa = s.alloc(4 * a.length), pb = s.alloc(4 * b.length);
+      this.M.HEAPF32.set(a, pa >> 2);
+      this.M.HEAPF32.set(b, pb >> 2);
+      return this.M._relpw_pearson(pa, pb, a.length);
+    } finally { s.free(); }
+  }
+
+  _ownStr(str, owned) {
+    const n = this.M.lengthBytesUTF8(str) + 1;
+    const p = this.M._malloc(n) >>> 0;
+    owned.push(p);
+    this.M.stringToUTF8(str, p, n);
+    return p;
+  }
+}
+
+export class Model {
+  constructor(engine, handle, owned) {
+    this.engine = engine;
+    this.M = engine.M;
+    this.handle = handle;
+    this.owned = owned; // heap buffers the model borrows (relp_model_init_from_memory)
+    this.ctx = 0;
+    this.ctxShape = [0, 0];
+    const s = new Scratch(this.M);
+    try {
+      const p = s.alloc(8 * 8);
+      this.M._relpw_model_info(handle, p);
+      const v = Array.from(this.M.HEAPF64.subarray(p >> 3, (p >> 3) + 8));
+      this.info = { nLayer: v[0], nHead: v[1], nEmbd: v[2], nPositions: v[3], vocabSize: v[4], nParams: v[5],
+                    weightBytes: v[6], hasTokenizer: v[7] !== 0 };
+    } finally { s.free(); }
+    this.decoder = new TextDecoder('utf-8', { fatal: false });
+  }
+
+  free() {
+    const M = this.M;
+    if (this.ctx) M._relp_ctx_free(this.ctx);
+    if (this.handle) M._relp_model_free(this.handle);
+    for (const p of this.owned) M._free(p);
+    this.ctx = this.handle = 0;
+    this.owned = [];
+  }
+
+  // ---------------------------------------------------------------- tokens
+  tokenize(text, { bos = true } = {}) {
+    const s = new Scratch(this.M);
+    try {
+      const t = s.str(text);
+      const cap = Math.min(this.M.lengthBytesUTF8(text) + 2, 1 << 24);
+      const ids = s.alloc(4 * cap);
+      const n = this.M._relpw_tokenize(this.handle, t, bos ? 1 : 0, ids, cap);
+      if (n < 0) throw new RelpError(this._modelError(), n);
+      return Int32Array.from(this.M.HEAP32.subarray(ids >> 2, (ids >> 2) + n));
+    } finally { s.free(); }
+  }
+
+  tokenBytes(id) {
+    const s = new Scratch(this.M);
+    try {
+      const pn = s.alloc(4);
+      const p = this.M._relp_token_bytes(this.handle, id, pn) >>> 0;
+      if (!p) return new Uint8Array(0);
+      const n = this.M.HEAP32[pn >> 2];
+      return this.M.HEAPU8.slice(p, p + n);
+    } finally { s.free(); }
+  }
+
+  tokenString(id) { return this.decoder.decode(this.tokenBytes(id)); }
+
+  // The id of a text that must be exactly one token (answers), else a RelpError
+  // naming the text and its tokens.
+  singleToken(text, what = 'token') {
+    const ids = this.tokenize(text, { bos: false });
+    if (ids.length !== 1) {
+      const parts = Array.from(ids, (i) => JSON.stringify(this.tokenString(i))).join(' ');
+      throw new RelpError(`${what} ${JSON.stringify(text)} is ${ids.length} tokens (${parts || 'none'}); it must be exactly one token, e.g. " Mary" with its leading space`, -4);
+    }
+    return ids[0];
+  }
+
+  // ---------------------------------------------------------------- context
+  _ctxFor(B, T) {
+    if (T > this.info.nPositions)
+      throw new RelpError(`the prompt is ${T} tokens; this model takes at most ${this.info.nPositions}`, -4);
+    if (this.ctx && this.ctxShape[0] >= B && this.ctxShape[1] >= T) return this.ctx;
+    if (this.ctx) { this.M._relp_ctx_free(this.ctx); this.ctx = 0; }
+    const Tcap = Math.min(this.info.nPositions, Math.max(T, 32));
+    const s = new Scratch(this.M);
+    try {
+      const out = s.alloc(4);
+      const st = this.M._relpw_ctx_init(out, this.handle, B, Tcap);
+      const ctx = this.M.HEAP32[out >> 2] >>> 0;
+      if (st !== 0) {
+        const msg = ctx ? this.M.UTF8ToString(this.M._relp_ctx_last_error(ctx)) : this._modelError();
+        if (ctx) this.M._relp_ctx_free(ctx);
+        throw new RelpError(msg, st);
+      }
+      this.ctx = ctx;
+      this.ctxShape = [B, Tcap];
+      return ctx;
+    } finally { s.free(); }
+  }
+
+  // bytes a context for B prompts of T tokens needs (to refuse before freezing)
+  contextBytes(B, T) { return this.M._relpw_ctx_mem_required(this.handle, B, T); }
+
+  _modelError() { return this.M.UTF8ToString(this.M._relp_last_error(this.handle)); }
+  _ctxError() { return this.M.UTF8ToString(this.M._relp_ctx_last_error(this.ctx)); }
+  _check(st) { if (st !== 0) throw new RelpError(this._ctxError(), st); }
+
+  // Forward pass of one or more prompts (ids: flat B*T). Returns the logits at
+  // the last position, (B, V), and keeps the run for nodes and patterns.
+  forward(ids, B = 1) {
+    const T = ids.length / B;
+    const ctx = this._ctxFor(B, T);
+    const s = new Scratch(this.M);
+    try {
+      this._check(this.M._relp_ctx_set_logit_tokens(ctx, 0, 0));
+      this._check(this.M._relp_forward(ctx, s.i32(ids), B, T));
+      const p = this.M._relp_ctx_logits(ctx, 0) >>> 0;
+      return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * this.info.vocabSize);
+    } finally { s.free(); }
+  }
+
+  // The k most likely next tokens after ids: [{ id, piece, logit, prob }]
+  top(ids, k = 5) {
+    const logits = this.forward(ids);
+    let max = -Infinity;
+    for (const v of logits) max = Math.max(max, v);
+    let z = 0;
+    for (const v of logits) z += Math.exp(v - max);
+    const idx = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, k);
+    return idx.map((id) => ({ id, piece: this.tokenString(id), logit: logits[id], prob: Math.exp(logits[id] - max) / z }));
+  }
+
+  // Cached node of the last run, (B, T, C) copied out.
+  node(node, layer) {
+    const p = this.M._relp_ctx_node(this.ctx, NODE_ID[node] ?? node, layer) >>> 0;
+    const [B, T] = this._lastShape;
+    return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * T * this.info.nEmbd);
+  }
+
+  // Backward pass of the logit difference with a rule preset ('grad' = the
+  // gradient) on a fresh forward of ids; returns { value } and keeps the
+  // coefficients for grad().
+  backward(ids, answer, wrong, rules = 'grad', B = 1) {
+    const T = ids.length / B;
+    const ctx = this._ctxFor(B, T);
+    const s = new Scratch(this.M);
+    try {
+      this._check(this.M._relp_ctx_set_logit_tokens(ctx, 0, 0));
+      this._check(this.M._relp_forward(ctx, s.i32(ids), B, T));
+      this._lastShape = [B, T];
+      const pv = s.alloc(8);
+      const a = s.i32(answer.length ? answer : [answer]), w = s.i32(wrong.length ? wrong : [wrong]);
+      this._check(this.M._relpw_backward(ctx, METRIC_LOGIT_DIFF, a, w, s.str(rules), pv));
+      return { value: this.M.HEAPF64[pv >> 3] };
+    } finally { s.free(); }
+  }
+
+  grad(node, layer) {
+    const p = this.M._relp_ctx_node_grad(this.ctx, NODE_ID[node] ?? node, layer) >>> 0;
+    const [B, T] = this._lastShape;
+    return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * T * this.info.nEmbd);
+  }
+
+  // One attribution method (see relp.h METHODS). clean/corrupt: Int32Array ids
+  // of equal length (one prompt); answer/wrong: token ids. onProgress(done,
+  // total) is called during AP and IG. Returns { scores, shape, mClean,
+  // mCorrupt, warning }.
+  attribute({ clean, corrupt, answer, wrong, method = 'relp', node = 'resid', perPosition = false, noising = false,
+              steps = 10, onProgress = null }) {
+    if (!(method in METHOD)) throw new RelpError(`method ${JSON.stringify(method)}: expected one of ${METHODS.join(', ')}`, -4);
+    if (!(node in NODE_ID) || node === 'resid_mid') throw new RelpError(`node ${JSON.stringify(node)}: expected one of ${NODES.join(', ')}`, -4);
+    if (clean.length !== corrupt.length)
+      throw new RelpError(`the clean prompt is ${clean.length} tokens and the corrupted one ${corrupt.length}; they must have the same number of tokens`, -4);
+    const T = clean.length;
+    const ctx = this._ctxFor(1, T);
+    const [m, rules] = METHOD[method];
+    const nid = NODE_ID[node];
+    const pp = node === 'head' && perPosition ? 1 : 0;
+    const n = this.M._relpw_attr_count(this.handle, m, nid, pp, T);
+    const s = new Scratch(this.M);
+    const prev = this.M.onProgress;
+    this.M.onProgress = onProgress;
+    try {
+      const scores = s.alloc(4 * n), metrics = s.alloc(16);
+      const st = this.M._relpw_attribute(ctx, s.i32(clean), s.i32(corrupt), 1, T, METRIC_LOGIT_DIFF, s.i32([answer]),
+                                         s.i32([wrong]), m, nid, pp, noising ? 1 : 0, steps, s.str(rules), scores, metrics);
+      this._check(st);
+      this._lastShape = [1, T];
+      const mClean = this.M.HEAPF64[metrics >> 3], mCorrupt = this.M.HEAPF64[(metrics >> 3) + 1];
+      const L = this.info.nLayer, NH = this.info.nHead;
+      const shape = node === 'head' ? (pp ? [L, NH, T] : [L, NH]) : [L, T];
+      return {
+        scores: this.M.HEAPF32.slice(scores >> 2, (scores >> 2) + n), shape, mClean, mCorrupt,
+        warning: mClean === mCorrupt ? this._ctxError() : '',
+      };
+    } finally {
+      this.M.onProgress = prev;
+      s.free();
+    }
+  }
+
+  // AtP or a RelP preset on all four node types from one backward pass.
+  // Returns { scores: { resid, attn, mlp, head }, shapes, mClean, mCorrupt, warning }.
+  attributeAll({ clean, corrupt, answer, wrong, method = 'relp', perPosition = false, noising = false }) {
+    if (!(method in METHOD) || METHOD[method][0] !== 1) throw new RelpError(`attributeAll: method ${JSON.stringify(method)} is not AtP or a RelP preset`, -4);
+    if (clean.length !== corrupt.length)
+      throw new RelpError(`the clean prompt is ${clean.length} tokens and the corrupted one ${corrupt.length}; they must have the same number of tokens`, -4);
+    const T = clean.length, L = this.info.nLayer, NH = this.info.nHead;
+    const ctx = this._ctxFor(1, T);
+    const s = new Scratch(this.M);
+    try {
+      const nh = perPosition ? L * NH * T : L * NH;
+      const pr = s.alloc(4 * L * T), pa = s.alloc(4 * L * T), pm = s.alloc(4 * L * T), ph = s.alloc(4 * nh), metrics = s.alloc(16);
+      this._check(this.M._relpw_attribute_all(ctx, s.i32(clean), s.i32(corrupt), 1, T, METRIC_LOGIT_DIFF, s.i32([answer]), s.i32([wrong]),
+                                              perPosition ? 1 : 0, noising ? 1 : 0, s.str(METHOD[method][1]), pr, pa, pm, ph, metrics));
+      this._lastShape = [1, T];
+      const F = this.M.HEAPF32, mClean = this.M.HEAPF64[metrics >> 3], mCorrupt = this.M.HEAPF64[(metrics >> 3) + 1];
+      const cut = (p, n) => F.slice(p >> 2, (p >> 2) + n);
+      return { scores: { resid: cut(pr, L * T), attn: cut(pa, L * T), mlp: cut(pm, L * T), head: cut(ph, nh) },
+               shapes: { resid: [L, T], attn: [L, T], mlp: [L, T], head: perPosition ? [L, NH, T] : [L, NH] },
+               mClean, mCorrupt, warning: mClean === mCorrupt ? this._ctxError() : '' };
+    } finally { s.free(); }
+  }
+
+  // Relevance of each input token for the logit (difference), in metric units.
+  tokenRelevance({ ids, answer, wrong = -1, rules = 'relp' }) {
+    const T = ids.length;
+    const ctx = this._ctxFor(1, T);
+    const s = new Scratch(this.M);
+    try {
+      const rel = s.alloc(4 * T), out = s.alloc(16);
+      const kind = wrong >= 0 ? METRIC_LOGIT_DIFF : 2;
+      this._check(this.M._relpw_token_relevance(ctx, s.i32(ids), 1, T, kind, s.i32([answer]), s.i32([Math.max(wrong, 0)]),
+                                                s.str(rules), rel, out));
+      this._lastShape = [1, T];
+      return { relevance: this.M.HEAPF32.slice(rel >> 2, (rel >> 2) + T), total: this.M.HEAPF64[out >> 3],
+               value: this.M.HEAPF64[(out >> 3) + 1] };
+    } finally { s.free(); }
+  }
+
+  // Attention pattern (T, T) of one head on a forward of ids; row = query.
+  attentionPattern(ids, layer, head) {
+    this.forward(ids);
+    this._lastShape = [1, ids.length];
+    const T = ids.length;
+    const p = this.M._relp_ctx_attn_pattern(this.ctx, layer) >>> 0;
+    const off = (p >> 2) + head * T * T;
+    return this.M.HEAPF32.slice(off, off + T * T);
+  }
+}

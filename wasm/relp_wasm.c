@@ -1,0 +1,204 @@
+/* relp_wasm.c - the C API that JavaScript calls (wasm/relp.mjs wraps it).
+ *
+ * Plain C with EMSCRIPTEN_KEEPALIVE exports that forward to relp.h: no embind.
+ * Only integers, floats, doubles and pointers cross the boundary: relp.h's
+ * by-value structs and its int64 arguments are unpacked here, because
+ * Emscripten 3.1.6 without WASM_BIGINT splits int64 in two. Functions that
+ * create a handle write it through an out pointer and return a status, like
+ * relp.h. relp.h's own getters that take only handles and ints
+ * (relp_ctx_node, relp_ctx_logits, relp_last_error, ...) are exported as they
+ * are (see wasm/CMakeLists.txt).
+ *
+ * Progress of long methods is reported to Module.onProgress(done, total)
+ * when the JS side sets it. Cancelling is the JS side's job: the page
+ * terminates the worker that runs the call (a synchronous call cannot read a
+ * message, and a SharedArrayBuffer flag would need cross-origin isolation,
+ * which embeds in other people's pages cannot count on). */
+#include <emscripten.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relp.h"
+
+const char *relp__ops_name(void); /* core/ops.h: the kernel path in use */
+
+EM_JS(void, relpw_js_progress, (double done, double total), {
+    if (Module["onProgress"]) Module["onProgress"](done, total);
+})
+
+static void on_progress(void *user, int64_t done, int64_t total) {
+    (void)user;
+    relpw_js_progress((double)done, (double)total);
+}
+
+/* ---------------------------------------------------------------- files */
+
+/* An array of n relp_file records for relpw_model_load; free with free(). */
+EMSCRIPTEN_KEEPALIVE struct relp_file *relpw_files_alloc(int32_t n) {
+    return n > 0 ? calloc((size_t)n, sizeof(struct relp_file)) : NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE void relpw_files_set(struct relp_file *files, int32_t i, const char *name, const void *data,
+                                          uint32_t size) {
+    files[i].name = name;
+    files[i].data = data;
+    files[i].size = size;
+}
+
+/* ---------------------------------------------------------------- model */
+
+/* The buffers stay owned by the caller and must outlive the model
+ * (relp_model_init_from_memory borrows them). f16 keeps the large matrices
+ * as f16 in memory. */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_load(struct relp_model **out, const struct relp_file *files,
+                                                       int32_t n, int32_t f16) {
+    struct relp_load_params lp = relp_load_default_params();
+    lp.weight_dtype = f16 ? RELP_DTYPE_F16 : RELP_DTYPE_F32;
+    return relp_model_init_from_memory(out, files, n, &lp);
+}
+
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_random(struct relp_model **out, int32_t L, int32_t C, int32_t NH,
+                                                         int32_t n_positions, int32_t V, uint32_t seed, int32_t f16) {
+    struct relp_config cfg = {L, NH, C, n_positions, V, 1e-5f};
+    struct relp_load_params lp = relp_load_default_params();
+    lp.weight_dtype = f16 ? RELP_DTYPE_F16 : RELP_DTYPE_F32;
+    return relp_model_init_random(out, &cfg, seed, &lp);
+}
+
+/* info[0..7] = L, NH, C, n_positions, V, n_params, weight bytes, has tokenizer */
+EMSCRIPTEN_KEEPALIVE void relpw_model_info(const struct relp_model *model, double *info) {
+    const struct relp_config *c = relp_model_config(model);
+    info[0] = c->n_layer;
+    info[1] = c->n_head;
+    info[2] = c->n_embd;
+    info[3] = c->n_positions;
+    info[4] = c->vocab_size;
+    info[5] = (double)relp_model_n_params(model);
+    info[6] = (double)relp_model_weight_bytes(model);
+    info[7] = relp_has_tokenizer(model);
+}
+
+/* Token ids of NUL-terminated UTF-8 text. Returns the full count (which may
+ * exceed cap: then nothing past cap is written), or a negative status. */
+EMSCRIPTEN_KEEPALIVE int32_t relpw_tokenize(struct relp_model *model, const char *text, int32_t add_bos, int32_t *ids,
+                                            int32_t cap) {
+    int64_t n = 0;
+    enum relp_status st = relp_tokenize(model, text, -1, add_bos, ids, cap, &n);
+    if (st != RELP_STATUS_OK && !(st == RELP_STATUS_BAD_ARGUMENT && n > cap)) return st;
+    return (int32_t)n;
+}
+
+/* ---------------------------------------------------------------- context */
+
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_ctx_init(struct relp_ctx **out, const struct relp_model *model,
+                                                     int32_t max_batch, int32_t max_tokens) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = max_batch;
+    cp.max_tokens = max_tokens;
+    return relp_ctx_init(out, model, &cp);
+}
+
+EMSCRIPTEN_KEEPALIVE double relpw_ctx_mem_required(const struct relp_model *model, int32_t max_batch,
+                                                   int32_t max_tokens) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = max_batch;
+    cp.max_tokens = max_tokens;
+    return (double)relp_ctx_mem_required(model, &cp);
+}
+
+/* ---------------------------------------------------------------- methods */
+
+static struct relp_metric metric_of(int32_t kind, const int32_t *answer, const int32_t *wrong) {
+    struct relp_metric m = {(enum relp_metric_kind)kind, answer, wrong, 1.0f};
+    return m;
+}
+
+/* relp_backward with a named rule preset; *value receives the metric. */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_backward(struct relp_ctx *ctx, int32_t metric_kind, const int32_t *answer,
+                                                     const int32_t *wrong, const char *rules, double *value) {
+    const struct relp_rules *r = relp_rules_preset(rules);
+    if (!r) return RELP_STATUS_BAD_ARGUMENT;
+    struct relp_metric m = metric_of(metric_kind, answer, wrong);
+    return relp_backward(ctx, &m, r, value);
+}
+
+static enum relp_status attr_params(struct relp_attr_params *p, int32_t method, int32_t node, int32_t per_position,
+                                    int32_t noising, int32_t ig_steps, const char *rules) {
+    *p = relp_attr_default_params();
+    p->method = (enum relp_method)method;
+    p->node = (enum relp_node)node;
+    p->per_position = per_position;
+    p->noising = noising;
+    if (ig_steps > 0) p->ig_steps = ig_steps;
+    if (rules && *rules) {
+        const struct relp_rules *r = relp_rules_preset(rules);
+        if (!r) return RELP_STATUS_BAD_ARGUMENT;
+        p->rules = *r;
+    }
+    p->progress = on_progress;
+    return RELP_STATUS_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE int32_t relpw_attr_count(const struct relp_model *model, int32_t method, int32_t node,
+                                              int32_t per_position, int32_t T) {
+    struct relp_attr_params p;
+    attr_params(&p, method, node, per_position, 0, 0, NULL);
+    return (int32_t)relp_attr_count(model, &p, T);
+}
+
+/* relp_attribute; metrics[0], metrics[1] receive m_clean and m_corrupt. */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_attribute(struct relp_ctx *ctx, const int32_t *clean,
+                                                      const int32_t *corrupt, int32_t B, int32_t T,
+                                                      int32_t metric_kind, const int32_t *answer,
+                                                      const int32_t *wrong, int32_t method, int32_t node,
+                                                      int32_t per_position, int32_t noising, int32_t ig_steps,
+                                                      const char *rules, float *scores, double *metrics) {
+    struct relp_attr_params p;
+    if (attr_params(&p, method, node, per_position, noising, ig_steps, rules) != RELP_STATUS_OK)
+        return RELP_STATUS_BAD_ARGUMENT;
+    struct relp_metric m = metric_of(metric_kind, answer, wrong);
+    return relp_attribute(ctx, clean, corrupt, B, T, &m, &p, scores, &metrics[0], &metrics[1]);
+}
+
+/* The GRAD method (AtP / RelP) for resid, attn, mlp and heads from one
+ * backward pass (relp_attribute_nodes); metrics as in relpw_attribute. */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_attribute_all(struct relp_ctx *ctx, const int32_t *clean,
+                                                          const int32_t *corrupt, int32_t B, int32_t T,
+                                                          int32_t metric_kind, const int32_t *answer,
+                                                          const int32_t *wrong, int32_t per_position, int32_t noising,
+                                                          const char *rules, float *resid, float *attn, float *mlp,
+                                                          float *heads, double *metrics) {
+    struct relp_attr_params p;
+    if (attr_params(&p, RELP_METHOD_GRAD, RELP_NODE_RESID_PRE, per_position, noising, 0, rules) != RELP_STATUS_OK)
+        return RELP_STATUS_BAD_ARGUMENT;
+    static const enum relp_node nodes[4] = {RELP_NODE_RESID_PRE, RELP_NODE_ATTN_OUT, RELP_NODE_MLP_OUT, RELP_NODE_ATTN_Z};
+    float *scores[4] = {resid, attn, mlp, heads};
+    struct relp_metric m = metric_of(metric_kind, answer, wrong);
+    return relp_attribute_nodes(ctx, clean, corrupt, B, T, &m, &p, nodes, 4, scores, &metrics[0], &metrics[1]);
+}
+
+/* relp_token_relevance; out[0] = total relevance, out[1] = metric value */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_token_relevance(struct relp_ctx *ctx, const int32_t *ids, int32_t B,
+                                                            int32_t T, int32_t metric_kind, const int32_t *answer,
+                                                            const int32_t *wrong, const char *rules,
+                                                            float *relevance, double *out) {
+    const struct relp_rules *r = relp_rules_preset(rules);
+    if (!r) return RELP_STATUS_BAD_ARGUMENT;
+    struct relp_metric m = metric_of(metric_kind, answer, wrong);
+    return relp_token_relevance(ctx, ids, B, T, &m, r, relevance, &out[0], &out[1]);
+}
+
+EMSCRIPTEN_KEEPALIVE double relpw_pearson(const float *a, const float *b, int32_t n) { return relp_pearson(a, b, n); }
+
+/* The IOI prompts of core/ioi.c as records of 576 bytes (clean, corrupt,
+ * answer, wrong: 256, 256, 32, 32 chars). demo != 0: the official demo's 8;
+ * otherwise n of Wang et al.'s with this seed. Returns the count written. */
+EMSCRIPTEN_KEEPALIVE int32_t relpw_ioi_prompts(struct relp_ioi_prompt *out, int32_t n, int32_t demo, uint32_t seed) {
+    if (demo) return relp_ioi_demo(out, n) < n ? relp_ioi_demo(out, n) : n;
+    return relp_ioi_wang(out, n, seed, 0);
+}
+
+EMSCRIPTEN_KEEPALIVE int32_t relpw_ioi_record_size(void) { return (int32_t)sizeof(struct relp_ioi_prompt); }
+
+/* Which kernels this module runs: "wasm simd128" or the portable scalar path. */
+EMSCRIPTEN_KEEPALIVE const char *relpw_kernels(void) { return relp__ops_name(); }

@@ -1,0 +1,188 @@
+// loader.js - getting a checkpoint's files into the worker: the bundled
+// models, a Hugging Face URL (with an IndexedDB cache, so the second load
+// does not download again) or files picked from disk. Runs in the worker.
+// Checks the memory a model will need before its weights are downloaded.
+
+export const WASM_LIMIT = 3.75 * 2 ** 30; // 4 GB of wasm32 memory, less room for the heap's own use
+const TOKENIZER_SETS = [['vocab.json', 'merges.txt'], ['encoder.json', 'vocab.bpe']];
+
+export class LoadError extends Error {}
+
+// Bytes the tab will hold for this model: the checkpoint's bytes (kept in the
+// heap, the loader reads tensors in place) + the packed block matrices.
+export function estimateBytes(config, fileBytes, f16) {
+  const L = config.n_layer, C = config.n_embd, V = config.vocab_size, P = config.n_positions ?? config.n_ctx;
+  const block = 12 * L * C * C;
+  const params = block + (V + P) * C;
+  const file = fileBytes || params * 4;
+  const packed = block * (f16 ? 2 : 4);
+  const ctx = 64 * 2 ** 20;
+  const gb = (b) => (b / 2 ** 30).toFixed(2);
+  return { total: file + packed + ctx, params, detail: `${gb(file)} GB checkpoint + ${gb(packed)} GB ${f16 ? 'f16' : 'f32'} matrices` };
+}
+
+// "https://huggingface.co/gpt2", ".../resolve/main/", ".../resolve/main/model.safetensors" -> base URL ending in /
+export function baseUrl(url) {
+  let u;
+  try { u = new URL(url, self.location.href); } catch { throw new LoadError(`${url}: not a URL`); }
+  if (!/^https?:$/.test(u.protocol)) throw new LoadError(`${url}: only http(s) URLs can be loaded`);
+  let p = u.pathname;
+  if (/\.(json|safetensors|txt|bpe)$/.test(p)) p = p.slice(0, p.lastIndexOf('/') + 1);
+  if (u.hostname === 'huggingface.co' && !p.includes('/resolve/')) p = p.replace(/\/?$/, '/resolve/main/');
+  if (!p.endsWith('/')) p += '/';
+  return u.origin + p;
+}
+
+async function fetchBytes(url, label, onProgress, { optional = false, onHeaders = null } = {}) {
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new LoadError(`${label}: the request failed (${e.message}); check the URL, your connection and that the server allows cross-origin requests`);
+  }
+  if (!res.ok) {
+    if (optional && res.status === 404) return null;
+    throw new LoadError(`${label}: HTTP ${res.status} ${res.statusText || ''}`.trim());
+  }
+  const total = Number(res.headers.get('content-length')) || 0;
+  if (onHeaders) onHeaders(total);
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks = [];
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    onProgress(got, total || got);
+  }
+  const out = new Uint8Array(got);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
+
+function parseConfig(bytes, label) {
+  let cfg;
+  try { cfg = JSON.parse(new TextDecoder().decode(bytes)); } catch (e) {
+    throw new LoadError(`${label}: not JSON (${e.message}); expected a GPT-2 config.json`);
+  }
+  if (!cfg || typeof cfg !== 'object') throw new LoadError(`${label}: not a JSON object; expected a GPT-2 config.json`);
+  for (const k of ['n_layer', 'n_embd', 'vocab_size'])
+    if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) throw new LoadError(`${label}: "${k}" is ${JSON.stringify(cfg[k])}; expected a positive integer (is this a GPT-2 checkpoint?)`);
+  return cfg;
+}
+
+// ---------------------------------------------------------------- the cache
+function openCache() {
+  return new Promise((resolve) => {
+    if (typeof indexedDB === 'undefined') { resolve(null); return; }
+    const req = indexedDB.open('relp-cache', 1);
+    req.onupgradeneeded = () => req.result.createObjectStore('checkpoints');
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => resolve(null); // no cache (private mode): load anyway
+  });
+}
+
+async function cacheGet(key) {
+  const db = await openCache();
+  if (!db) return null;
+  return new Promise((resolve) => {
+    const req = db.transaction('checkpoints').objectStore('checkpoints').get(key);
+    req.onsuccess = () => resolve(req.result || null);
+    req.onerror = () => resolve(null);
+  });
+}
+
+async function cachePut(key, files) {
+  const db = await openCache();
+  if (!db) return;
+  await new Promise((resolve) => {
+    const tx = db.transaction('checkpoints', 'readwrite');
+    tx.objectStore('checkpoints').put(files.map((f) => ({ name: f.name, bytes: f.bytes })), key);
+    tx.oncomplete = tx.onerror = tx.onabort = () => resolve(); // a full disk only loses the cache
+  });
+}
+
+// ---------------------------------------------------------------- sources
+// onProgress(done, total, what); check(config, weightBytes) throws to refuse
+// a model before its weights are downloaded.
+export async function fetchModelFiles(source, onProgress, check) {
+  if (source.kind === 'files') return readPickedFiles(source.files, onProgress, check);
+  const base = source.kind === 'bundled' ? new URL(`models/${source.name}/`, self.location.href).href : baseUrl(source.url);
+  if (source.kind === 'url') {
+    const cached = await cacheGet(base);
+    if (cached) {
+      onProgress(1, 1, 'from the browser cache');
+      check(parseConfig(cached.find((f) => f.name === 'config.json').bytes, base + 'config.json'),
+            cached.filter((f) => f.name.endsWith('.safetensors')).reduce((s, f) => s + f.bytes.length, 0));
+      return cached;
+    }
+  }
+  const files = [];
+  const step = (what) => (d, t) => onProgress(d, t, what);
+  const cfgBytes = await fetchBytes(base + 'config.json', base + 'config.json', step('config.json'));
+  const config = parseConfig(cfgBytes, base + 'config.json');
+  files.push({ name: 'config.json', bytes: cfgBytes });
+  const single = await fetchBytes(base + 'model.safetensors', base + 'model.safetensors', step('model.safetensors'),
+                                  { optional: true, onHeaders: (n) => check(config, n) });
+  if (single) {
+    files.push({ name: 'model.safetensors', bytes: single });
+  } else {
+    const idxBytes = await fetchBytes(base + 'model.safetensors.index.json', base + 'model.safetensors(.index.json)', step('index'), { optional: true });
+    if (!idxBytes)
+      throw new LoadError(`${base}: neither model.safetensors nor model.safetensors.index.json was found; relp reads safetensors checkpoints (not pytorch_model.bin)`);
+    let index;
+    try { index = JSON.parse(new TextDecoder().decode(idxBytes)); } catch (e) { throw new LoadError(`${base}model.safetensors.index.json: not JSON (${e.message})`); }
+    const shards = [...new Set(Object.values((index && index.weight_map) || {}))];
+    if (!shards.length || shards.some((s) => typeof s !== 'string' || s.includes('/')))
+      throw new LoadError(`${base}model.safetensors.index.json: no usable "weight_map" of tensor -> shard file`);
+    check(config, index.metadata && Number(index.metadata.total_size));
+    files.push({ name: 'model.safetensors.index.json', bytes: idxBytes });
+    for (const s of shards) files.push({ name: s, bytes: await fetchBytes(base + s, base + s, step(s)) });
+  }
+  let tok = false;
+  for (const set of TOKENIZER_SETS) {
+    const a = await fetchBytes(base + set[0], base + set[0], step(set[0]), { optional: true });
+    if (!a) continue;
+    const b = await fetchBytes(base + set[1], base + set[1], step(set[1]));
+    files.push({ name: set[0], bytes: a }, { name: set[1], bytes: b });
+    tok = true;
+    break;
+  }
+  if (!tok) throw new LoadError(`${base}: no tokenizer files (expected vocab.json + merges.txt, or encoder.json + vocab.bpe)`);
+  if (source.kind === 'url') await cachePut(base, files);
+  return files;
+}
+
+async function readPickedFiles(list, onProgress, check) {
+  const byName = new Map();
+  for (const f of list) byName.set(f.name, f); // a folder's files come with their own names
+  const wanted = ['config.json', 'model.safetensors', 'model.safetensors.index.json', 'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe'];
+  if (!byName.has('config.json')) throw new LoadError(`the chosen files have no config.json (got: ${[...byName.keys()].join(', ') || 'none'}); pick a checkpoint folder or its files`);
+  const config = parseConfig(new Uint8Array(await byName.get('config.json').arrayBuffer()), 'config.json');
+  let names = wanted.filter((n) => byName.has(n));
+  if (byName.has('model.safetensors.index.json')) {
+    let index;
+    try { index = JSON.parse(await byName.get('model.safetensors.index.json').text()); } catch (e) { throw new LoadError(`model.safetensors.index.json: not JSON (${e.message})`); }
+    const shards = [...new Set(Object.values((index && index.weight_map) || {}))];
+    const missing = shards.filter((s) => !byName.has(s));
+    if (missing.length) throw new LoadError(`model.safetensors.index.json lists ${missing.join(', ')}, which were not chosen`);
+    names = names.concat(shards);
+  } else if (!byName.has('model.safetensors')) {
+    throw new LoadError('the chosen files have no model.safetensors (nor an index of shards); relp reads safetensors checkpoints');
+  }
+  const weightBytes = names.filter((n) => n.endsWith('.safetensors')).reduce((s, n) => s + byName.get(n).size, 0);
+  check(config, weightBytes);
+  const total = names.reduce((s, n) => s + byName.get(n).size, 0);
+  let done = 0;
+  const files = [];
+  for (const n of names) {
+    const bytes = new Uint8Array(await byName.get(n).arrayBuffer());
+    done += bytes.length;
+    onProgress(done, total, n);
+    files.push({ name: n, bytes });
+  }
+  return files;
+}
