@@ -2,7 +2,7 @@
 #   make demo   build native + WebAssembly and serve the page on 127.0.0.1 (prints the URL)
 #   make test   build and run every test (release with the wasm and browser tests, then ASan+UBSan)
 # Both install what is missing (tools/install_deps.sh).
-.PHONY: all deps build build-debug build-wasm demo demo-cli test test-release test-debug bench clean
+.PHONY: all deps build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean
 
 # emcc (Debian's emscripten 3.1.6) needs acorn from Debian's nodejs modules
 export NODE_PATH := /usr/share/nodejs
@@ -45,9 +45,15 @@ test-debug: build-debug
 
 test: test-release test-debug
 
-bench: build
+# libFuzzer harnesses + the page's URL-state fuzzer, FUZZ_SECONDS each (CI: 60)
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: build build-wasm
 	bench/bench_forward.sh
 	bench/bench_methods.sh
+	bench/bench_wasm.sh
 
 clean:
 	rm -rf build

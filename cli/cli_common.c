@@ -145,6 +145,7 @@ int load_model(const struct args *a, struct relp_model **out) {
         *out = NULL;
         return 1;
     }
+    if (strncmp(relp_last_error(*out), "warning", 7) == 0) fprintf(stderr, "relp: %s: %s\n", path, relp_last_error(*out));
     return 0;
 }
 

@@ -593,6 +593,38 @@ static enum relp_status new_model(struct relp_model **out, const struct relp_loa
     return RELP_STATUS_OK;
 }
 
+/* NaN or Inf anywhere in the checkpoint: the model loads (a forward pass
+ * then gives NaN, it does not hang), with a warning as the model's error
+ * text and status OK. One pass over the file's bytes. */
+static void warn_non_finite(struct relp_model *m, const struct st_tensor *list, int32_t n) {
+    int64_t bad = 0;
+    const struct st_tensor *first = NULL;
+    for (int32_t i = 0; i < n; i++) {
+        const struct st_tensor *t = &list[i];
+        int64_t c = 0;
+        if (t->dtype == RELP_DTYPE_F32) {
+            for (int64_t k = 0; k < t->numel; k++) {
+                uint32_t u;
+                memcpy(&u, t->data + 4 * k, 4);
+                c += (u & 0x7f800000u) == 0x7f800000u;
+            }
+        } else {
+            const uint16_t mask = t->dtype == RELP_DTYPE_F16 ? 0x7c00u : 0x7f80u;
+            for (int64_t k = 0; k < t->numel; k++) {
+                uint16_t h;
+                memcpy(&h, t->data + 2 * k, 2);
+                c += (h & mask) == mask;
+            }
+        }
+        if (c && !first) first = t;
+        bad += c;
+    }
+    if (bad)
+        relp__fail(m->error, RELP_STATUS_OK,
+                   "warning: %lld weights are NaN or Inf (the first in tensor '%s' of %s); every output will be NaN",
+                   (long long)bad, first->name, first->file ? first->file : "the checkpoint");
+}
+
 static enum relp_status load_from_source(struct relp_model *m, const struct source *s,
                                          const struct relp_load_params *lp) {
     enum relp_status st;
@@ -616,6 +648,7 @@ static enum relp_status load_from_source(struct relp_model *m, const struct sour
     if (!labels) return relp__fail(m->error, RELP_STATUS_ALLOC_FAILED, "out of memory");
     st = load_tensors(m, s, &list, &n, labels, &n_labels);
     if (!st) st = bind_all(m, list, n);
+    if (!st) warn_non_finite(m, list, n);
     free(list);
     free(labels);
     if (st) return st;

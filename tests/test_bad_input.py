@@ -59,6 +59,22 @@ def expect_ok(name, args):
     return r.stdout
 
 
+def expect_warning(name, args, *needles):
+    """exit 0 with a warning on stderr"""
+    global passed, failed
+    r = run(args)
+    problems = [f"exit status {r.returncode}"] if r.returncode != 0 else []
+    problems += [f"warning lacks {n!r}" for n in needles if n not in r.stderr]
+    if "Sanitizer" in r.stderr or "runtime error" in r.stderr:
+        problems.append("sanitizer report")
+    if problems:
+        failed += 1
+        print(f"FAIL {name}: {'; '.join(problems)}\n     stderr: {r.stderr.strip()[:600]}")
+    else:
+        passed += 1
+        print(f"ok   {name}: exit 0: {r.stderr.strip().splitlines()[0][:200]}")
+
+
 def read_st(path):
     data = open(path, "rb").read()
     n = struct.unpack("<Q", data[:8])[0]
@@ -79,6 +95,7 @@ def variant(name, base):
 
 
 def main():
+    global passed, failed
     os.makedirs(WORK, exist_ok=True)
     base = os.path.join(WORK, "good")
     shutil.rmtree(base, ignore_errors=True)
@@ -96,7 +113,6 @@ def main():
         ok = j["tokens"][0] == 50256 and len(j["tokens"]) == len(j["pieces"]) == 15 and len(j["top"]) == 3 \
             and len(j["logits"]) == CFG["V"] and j["pieces"][1] == "When" and abs(sum(
                 t["prob"] for t in j["top"]) - 0) > 0
-        global passed, failed
         if ok:
             passed += 1
             print("ok   forward JSON has the documented fields")
@@ -197,6 +213,44 @@ def main():
     json.dump({"weight_map": {"wte.weight": "../../etc/passwd"}}, open(os.path.join(d, "model.safetensors.index.json"), "w"))
     expect_fail("index escapes the directory", ["info", "--model", d], "model.safetensors.index.json")
 
+    # hostile but well-formed
+    d = variant("huge_shape", base)
+    h, body = read_st(st)
+    h["transformer.wte.weight"]["shape"] = [10 ** 12, 10 ** 9]
+    write_st(os.path.join(d, "model.safetensors"), h, body)
+    expect_fail("header claims a huge shape", ["info", "--model", d], "wte.weight")
+    for name, key, value in (("n_embd absurd", "n_embd", 10 ** 9), ("n_embd negative", "n_embd", -64),
+                             ("n_head does not divide n_embd", "n_head", 7), ("n_layer absurd", "n_layer", 10 ** 7),
+                             ("vocab_size zero", "vocab_size", 0)):
+        d = variant(key + str(value), base)
+        c = json.load(open(os.path.join(base, "config.json")))
+        c[key] = value
+        json.dump(c, open(os.path.join(d, "config.json"), "w"))
+        expect_fail(name, ["info", "--model", d], key)
+    d = variant("nan_weights", base)
+    h, body = read_st(st)
+    a, _ = h["transformer.h.1.mlp.c_fc.weight"]["data_offsets"]
+    body = bytearray(body)
+    body[a:a + 8] = struct.pack("<ff", float("nan"), float("inf"))
+    write_st(os.path.join(d, "model.safetensors"), h, bytes(body))
+    expect_warning("NaN and Inf weights", ["forward", "--model", d] + ["--prompt", "When John"], "2 weights are NaN or Inf",
+                   "h.1.mlp.c_fc.weight")
+    pair = ["--clean", "When John and Mary went to the shops, John gave the bag to",
+            "--corrupt", "When John and Mary went to the shops, Mary gave the bag to"]
+    expect_fail("answer of two tokens", ["attribute", "--model", base] + pair + ["--answer", " Johnathan Smith", "--wrong", " John"],
+                "--answer", "tokens")
+    expect_fail("clean and corrupted lengths differ", ["attribute", "--model", base, "--clean", "When John and Mary went",
+                "--corrupt", "When John and Mary Ann went", "--answer", " Mary", "--wrong", " John"], "tokens")
+    expect_fail("unknown method", ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong", " John", "--method", "shap"],
+                "--method", "shap")
+    expect_fail("IG steps zero", ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong", " John", "--method", "ig",
+                "--steps", "0"], "--steps")
+    expect_fail("threads not a number", ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong", " John",
+                "--threads", "abc"], "--threads")
+    expect_fail("missing --prompts file", ["attribute", "--model", base, "--prompts", os.path.join(WORK, "none.jsonl"),
+                "--method", "relp", "--node", "mlp"], "--prompts")
+    expect_fail("--weights bf17", ["info", "--model", base, "--weights", "bf17"], "--weights")
+
     # prompts
     expect_fail("empty prompt", ["forward", "--model", base, "--prompt", "", "--no-bos"], "--prompt", "empty")
     expect_fail("prompt longer than n_positions", ["forward", "--model", base, "--prompt", "word " * 40],
@@ -211,6 +265,19 @@ def main():
     # without --model the bundled default model (models-small/) answers
     out = expect_ok("no --model: the default model", ["forward", "--json"] + prompt)
     expect_fail("unknown command", ["frobnicate"], "frobnicate")
+    # determinism: the same inputs give bit-identical outputs run to run (one thread)
+    for m in ("relp", "ap", "ig"):
+        args = ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong", " John", "--method", m, "--node", "head",
+                                                        "--threads", "1", "--json", "-"]
+        outs = [json.loads(run(args).stdout) for _ in range(3)]
+        for o in outs:
+            o.pop("seconds", None)
+        if outs[0] == outs[1] == outs[2] and outs[0]["scores"]:
+            passed += 1
+            print(f"ok   {m}: three runs give identical output")
+        else:
+            failed += 1
+            print(f"FAIL {m}: runs differ")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -182,6 +182,8 @@ export class Model {
                     weightBytes: v[6], hasTokenizer: v[7] !== 0 };
     } finally { s.free(); }
     this.decoder = new TextDecoder('utf-8', { fatal: false });
+    const note = this.M.UTF8ToString(this.M._relp_last_error(handle));
+    this.warning = note.startsWith('warning') ? note : ''; // e.g. NaN or Inf weights
   }
 
   free() {

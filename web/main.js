@@ -98,7 +98,7 @@ async function loadModel(source, f16) {
     const i = r.info;
     $('model-info').textContent = `${r.label}: ${i.nLayer} layers, ${i.nHead} heads, d=${i.nEmbd}, ` +
       `${(i.nParams / 1e6).toFixed(1)} M parameters, ${(i.weightBytes / 2 ** 20).toFixed(0)} MiB of weights (${f16 ? 'f16' : 'f32'}), ${r.kernels}`;
-    message('');
+    message(r.warning ? `${source.label}: ${r.warning}` : '', 'warn');
     return true;
   } catch (e) {
     message(e.message === 'cancelled' ? 'loading cancelled' : `could not load ${source.label}: ${e.message}` +

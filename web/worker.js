@@ -100,7 +100,7 @@ async function handle(msg) {
       if (model) model.free();
       model = next;
       modelLabel = msg.source.label;
-      return { info: model.info, label: modelLabel, kernels: e.kernels };
+      return { info: model.info, label: modelLabel, kernels: e.kernels, warning: model.warning };
     }
     case 'ioi': return (await getEngine()).ioiPrompts({ demo: true, n: 8 });
     case 'tokenize': {

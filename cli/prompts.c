@@ -1,0 +1,169 @@
+/* prompts.c - prompt pairs for the CLI (see prompts.h). */
+#include "prompts.h"
+
+#include "cli.h"
+#include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+void batch_free(struct batch *b) {
+    free(b->clean);
+    free(b->corrupt);
+    free(b->answer);
+    free(b->wrong);
+    memset(b, 0, sizeof *b);
+}
+
+void print_tokens(FILE *f, const struct relp_model *m, const int32_t *ids, int64_t n) {
+    fputc('[', f);
+    for (int64_t i = 0; i < n; i++) {
+        fprintf(f, i ? ", %d " : "%d ", ids[i]);
+        print_piece(f, m, ids[i]);
+    }
+    fputc(']', f);
+}
+
+/* ids of text (+ BOS); *out malloc'd. 0 or exit status. */
+int tokenize_prompt(struct relp_model *m, const char *text, int bos, const char *what, int32_t **out, int64_t *n) {
+    int64_t count = 0;
+    relp_tokenize(m, text, -1, bos, NULL, 0, &count);
+    *out = malloc((size_t)(count ? count : 1) * sizeof **out);
+    if (!*out || relp_tokenize(m, text, -1, bos, *out, count, n)) {
+        fprintf(stderr, "relp: %s: %s\n", what, *out ? relp_last_error(m) : "out of memory");
+        return 1;
+    }
+    if (*n == 0) {
+        fprintf(stderr, "relp: %s is empty (0 tokens)\n", what);
+        return 2;
+    }
+    if (*n > relp_model_config(m)->n_positions) {
+        fprintf(stderr, "relp: %s is %lld tokens, more than the model's n_positions = %d\n", what, (long long)*n,
+                relp_model_config(m)->n_positions);
+        return 2;
+    }
+    return 0;
+}
+
+int single_token(struct relp_model *m, const char *text, const char *what, int32_t *id) {
+    int64_t n = 0;
+    relp_tokenize(m, text, -1, 0, NULL, 0, &n);
+    int32_t ids[64];
+    relp_tokenize(m, text, -1, 0, ids, 64, &n);
+    if (n == 1) {
+        *id = ids[0];
+        return 0;
+    }
+    fprintf(stderr, "relp: %s '%s' is %lld tokens ", what, text, (long long)n);
+    print_tokens(stderr, m, ids, n < 64 ? n : 64);
+    fprintf(stderr, "; expected exactly one token (a word after a space is one token with its space: ' Mary')\n");
+    return 2;
+}
+
+/* Adds one prompt to the batch; checks lengths. where: "--clean/--corrupt" or "FILE line N". */
+int add_prompt(struct relp_model *m, struct batch *b, const char *clean, const char *corrupt, const char *answer,
+                      const char *wrong, int bos, const char *where) {
+    int32_t *c = NULL, *r = NULL, a, w;
+    int64_t nc, nr;
+    char what[512];
+    int rc;
+    snprintf(what, sizeof what, "%s clean prompt", where);
+    if ((rc = tokenize_prompt(m, clean, bos, what, &c, &nc))) goto out;
+    snprintf(what, sizeof what, "%s corrupted prompt", where);
+    if ((rc = tokenize_prompt(m, corrupt, bos, what, &r, &nr))) goto out;
+    if (nc != nr) {
+        fprintf(stderr, "relp: %s: the clean prompt is %lld tokens and the corrupted one %lld; they must match "
+                        "position by position\n  clean:     ", where, (long long)nc, (long long)nr);
+        print_tokens(stderr, m, c, nc);
+        fprintf(stderr, "\n  corrupted: ");
+        print_tokens(stderr, m, r, nr);
+        fprintf(stderr, "\n");
+        rc = 2;
+        goto out;
+    }
+    if (b->n > 0 && nc != b->T) {
+        fprintf(stderr, "relp: %s is %lld tokens but the prompts before it are %d; one batch needs equal lengths\n",
+                where, (long long)nc, b->T);
+        rc = 2;
+        goto out;
+    }
+    const int flags = strncmp(where, "--clean", 7) == 0; /* one pair from the flags: name the flag */
+    snprintf(what, sizeof what, flags ? "--answer" : "%s answer", where);
+    if ((rc = single_token(m, answer, what, &a))) goto out;
+    snprintf(what, sizeof what, flags ? "--wrong" : "%s wrong token", where);
+    if ((rc = single_token(m, wrong, what, &w))) goto out;
+    b->T = (int)nc;
+    int k = b->n++;
+    b->clean = realloc(b->clean, sizeof(int32_t) * b->n * b->T);
+    b->corrupt = realloc(b->corrupt, sizeof(int32_t) * b->n * b->T);
+    b->answer = realloc(b->answer, sizeof(int32_t) * b->n);
+    b->wrong = realloc(b->wrong, sizeof(int32_t) * b->n);
+    if (!b->clean || !b->corrupt || !b->answer || !b->wrong) {
+        fprintf(stderr, "relp: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    memcpy(b->clean + (size_t)k * b->T, c, sizeof(int32_t) * b->T);
+    memcpy(b->corrupt + (size_t)k * b->T, r, sizeof(int32_t) * b->T);
+    b->answer[k] = a;
+    b->wrong[k] = w;
+out:
+    free(c);
+    free(r);
+    return rc;
+}
+
+int load_prompts_text(struct relp_model *m, const char *text, size_t size, const char *path, int bos,
+                      struct batch *b) {
+    int rc = 0, line = 0;
+    for (size_t i = 0; i < size && !rc;) {
+        size_t e = i;
+        while (e < size && text[e] != '\n') e++;
+        line++;
+        size_t s = i;
+        while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r')) s++;
+        if (s < e) {
+            char where[600];
+            snprintf(where, sizeof where, "--prompts %s line %d", path, line);
+            struct json_doc doc;
+            const char *keys[4] = {"clean", "corrupt", "answer", "wrong"};
+            const char *vals[4] = {0};
+            if (json_parse(&doc, text + s, e - s)) {
+                fprintf(stderr, "relp: %s: not valid JSON (%s)\n", where, doc.error);
+                rc = 2;
+            } else {
+                for (int k = 0; k < 4 && !rc; k++) {
+                    const struct json_value *v = json_get(&doc, &doc.v[0], keys[k]);
+                    if (!v || v->type != JSON_STRING) {
+                        fprintf(stderr, "relp: %s: needs a string \"%s\" (each line: {\"clean\", \"corrupt\", "
+                                        "\"answer\", \"wrong\"})\n", where, keys[k]);
+                        rc = 2;
+                    } else {
+                        vals[k] = v->str;
+                    }
+                }
+                if (!rc) rc = add_prompt(m, b, vals[0], vals[1], vals[2], vals[3], bos, where);
+            }
+            json_free(&doc);
+        }
+        i = e + 1;
+    }
+    if (!rc && b->n == 0) {
+        fprintf(stderr, "relp: --prompts %s: no prompts in the file\n", path);
+        rc = 2;
+    }
+    return rc;
+}
+
+int load_prompts_file(struct relp_model *m, const char *path, int bos, struct batch *b) {
+    size_t size = 0;
+    char *text = read_file(path, &size);
+    if (!text) {
+        fprintf(stderr, "relp: --prompts %s: cannot read the file\n", path);
+        return 1;
+    }
+    int rc = load_prompts_text(m, text, size, path, bos, b);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/* fuzz_index.c - the input is model.safetensors.index.json; the tiny
+ * model's tensors are split over two shards, a.safetensors and
+ * b.safetensors. Unknown shard names, missing tensors, non-JSON. */
+#include "fuzz_common.h"
+
+static unsigned char *a, *b;
+static size_t an, bn;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!a) {
+        a = tiny_safetensors(0, 7, &an);
+        b = tiny_safetensors(7, TINY_N_TENSORS, &bn);
+    }
+    struct relp_file files[4] = {{"config.json", tiny_config, sizeof tiny_config - 1},
+                                 {"model.safetensors.index.json", data, size},
+                                 {"a.safetensors", a, an},
+                                 {"b.safetensors", b, bn}};
+    struct relp_model *m = NULL;
+    enum relp_status st = relp_model_init_from_memory(&m, files, 4, NULL);
+    check_error(m, st);
+    if (st == RELP_STATUS_OK) run_model(m);
+    relp_model_free(m);
+    return 0;
+}

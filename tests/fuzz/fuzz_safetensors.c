@@ -1,0 +1,20 @@
+/* fuzz_safetensors.c - the input is model.safetensors: its header (JSON),
+ * offsets, dtypes and shapes, loaded with a valid tiny config.json. A load
+ * must succeed and run, or fail with a message; never read out of bounds. */
+#include "fuzz_common.h"
+#include "safetensors.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    struct st_tensor *list = NULL;
+    int32_t n = 0;
+    char err[256];
+    st_parse(data, size, "fuzz.safetensors", &list, &n, err, sizeof err);
+    free(list);
+    struct relp_file files[2] = {{"config.json", tiny_config, sizeof tiny_config - 1}, {"model.safetensors", data, size}};
+    struct relp_model *m = NULL;
+    enum relp_status st = relp_model_init_from_memory(&m, files, 2, NULL);
+    check_error(m, st);
+    if (st == RELP_STATUS_OK) run_model(m);
+    relp_model_free(m);
+    return 0;
+}

@@ -1,0 +1,51 @@
+// fuzz_state.mjs - a mutation fuzzer for the page's URL state (web/state.js),
+// which libFuzzer cannot reach (it is JavaScript). For SECONDS, feeds
+// parseState random and mutated fragments and checks that it never throws,
+// always returns a state every field of which is valid, and that
+// encodeState -> parseState gives back the same state without complaints.
+//   node tests/fuzz/fuzz_state.mjs [SECONDS]
+import { parseState, encodeState, DEFAULT_STATE, BUNDLED, METHODS, VIEWS, NODE_VIEWS } from '../../web/state.js';
+
+const secs = Number(process.argv[2] || 60);
+let seed = 12345;
+const rnd = (n) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+const seeds = [encodeState(DEFAULT_STATE), encodeState({ ...DEFAULT_STATE, url: 'https://huggingface.co/gpt2/resolve/main/', view: 'attention', method: 'ig', steps: 25 }),
+  'model=ioi-2l&view=heads', 'url=javascript:alert(1)', 'clean=%E0%A4%A&ap=2', '#embed=1&layer=99999999'];
+const alphabet = ['&', '=', '%', '#', '?', '+', '%00', '%ZZ', '%F0%9F%98%80', 'model', 'url', 'clean', 'method', 'view', 'node', 'layer', 'head', 'steps', 'ap', 'f16', 'embed', 'relp', 'ig', '0', '1', '-1', '1e3', 'x'.repeat(5000), '\u0000', '\ud800', 'https://a.b/', ' '];
+
+function check(frag) {
+  let out;
+  try { out = parseState(frag); } catch (e) { throw new Error(`parseState threw on ${JSON.stringify(frag.slice(0, 200))}: ${e.message}`); }
+  const s = out.state;
+  const bad = [];
+  if (s.url ? !/^https?:\/\//.test(s.url) : !BUNDLED.includes(s.model)) bad.push('model/url');
+  if (!METHODS.includes(s.method)) bad.push('method');
+  if (!VIEWS.includes(s.view)) bad.push('view');
+  if (!NODE_VIEWS.includes(s.node)) bad.push('node');
+  for (const k of ['clean', 'corrupt', 'answer', 'wrong']) if (typeof s[k] !== 'string' || s[k].length > 4000) bad.push(k);
+  for (const k of ['steps', 'layer', 'head']) if (!Number.isInteger(s[k]) || s[k] < 0 || s[k] > 1000) bad.push(k);
+  for (const k of ['ap', 'f16', 'embed']) if (typeof s[k] !== 'boolean') bad.push(k);
+  if (!Array.isArray(out.problems) || out.problems.some((p) => typeof p !== 'string')) bad.push('problems');
+  if (bad.length) throw new Error(`invalid state (${bad.join(', ')}) from ${JSON.stringify(frag.slice(0, 200))}`);
+  const again = parseState(encodeState(s));
+  if (again.problems.length || JSON.stringify(again.state) !== JSON.stringify({ ...s, layer: s.view === 'attention' ? s.layer : again.state.layer, head: s.view === 'attention' ? s.head : again.state.head, steps: s.method === 'ig' ? s.steps : again.state.steps }))
+    throw new Error(`round trip changed the state of ${JSON.stringify(frag.slice(0, 200))}: ${again.problems.join('; ')}`);
+}
+
+const t0 = Date.now();
+let n = 0;
+while (Date.now() - t0 < secs * 1000) {
+  let f = seeds[rnd(seeds.length)];
+  for (let m = rnd(6); m >= 0; m--) {
+    const at = rnd(f.length + 1);
+    switch (rnd(4)) {
+      case 0: f = f.slice(0, at) + alphabet[rnd(alphabet.length)] + f.slice(at); break;
+      case 1: f = f.slice(0, at) + f.slice(at + rnd(8)); break;
+      case 2: f = f.slice(0, at) + String.fromCharCode(rnd(0x110000) % 0xffff) + f.slice(at); break;
+      default: f = f + '&' + alphabet[rnd(alphabet.length)] + '=' + alphabet[rnd(alphabet.length)];
+    }
+  }
+  check(f);
+  n++;
+}
+console.log(`fuzz_state: executions: ${n} in ${secs} s, no failures`);
