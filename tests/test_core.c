@@ -55,7 +55,8 @@ static double max_diff(const float *a, const float *b, size_t n) {
 /* ---------------------------------------------------------------- kernels */
 
 static void test_kernels(void) {
-    static const int shapes[][3] = {{1, 8, 16}, {5, 13, 37}, {7, 64, 120}, {16, 40, 160}, {3, 100, 997}, {13, 33, 18}};
+    static const int shapes[][3] = {{1, 8, 16}, {5, 13, 37}, {7, 64, 120}, {16, 40, 160}, {3, 100, 997}, {13, 33, 18},
+                                     {9, 300, 48} /* K over several 128-row chunks of the f16 conversion */};
     struct relp_pool *pool = relp__pool_init(3);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int N = shapes[s][0], K = shapes[s][1], O = shapes[s][2];

@@ -84,6 +84,11 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
   checks++;
   if (!wantKernels.test(engine.kernels)) { failures++; console.log(`FAIL ${variant} runs kernels "${engine.kernels}"`); }
   console.log(`${variant}: kernels "${engine.kernels}"`);
+  if (variant === 'relp_engine') { // the SIMD128 f16 loader against the scalar conversion, all 65536 halves
+    const bad = engine.M._relpw_f16_mismatches();
+    checks++;
+    if (bad !== 0) { failures++; console.log(`FAIL SIMD128 f16 loader: ${bad} of 65536 halves differ from the scalar conversion`); }
+  }
   for (const modelName of ['ioi-3l', 'ioi-2l']) {
     for (const f16 of [false, true]) {
       const dir = path.join(modelsDir, modelName);

@@ -21,6 +21,9 @@
 #include "relp.h"
 
 const char *relp__ops_name(void); /* core/ops.h: the kernel path in use */
+#ifdef __wasm_simd128__
+int relp__wasm_f16_mismatches(void); /* core/ops.c */
+#endif
 
 EM_JS(void, relpw_js_progress, (double done, double total), {
     if (Module["onProgress"]) Module["onProgress"](done, total);
@@ -202,3 +205,13 @@ EMSCRIPTEN_KEEPALIVE int32_t relpw_ioi_record_size(void) { return (int32_t)sizeo
 
 /* Which kernels this module runs: "wasm simd128" or the portable scalar path. */
 EMSCRIPTEN_KEEPALIVE const char *relpw_kernels(void) { return relp__ops_name(); }
+
+/* Halves the SIMD128 f16 loader converts differently from the scalar
+ * reference, over all 65536 (0 expected); -1 in the scalar module. */
+EMSCRIPTEN_KEEPALIVE int32_t relpw_f16_mismatches(void) {
+#ifdef __wasm_simd128__
+    return relp__wasm_f16_mismatches();
+#else
+    return -1;
+#endif
+}

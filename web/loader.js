@@ -85,23 +85,33 @@ function openCache() {
   });
 }
 
+// Files are stored as Blobs: the browser keeps large ones on disk, where a
+// 1.4 GB Uint8Array cannot even be cloned into the store.
 async function cacheGet(key) {
   const db = await openCache();
   if (!db) return null;
-  return new Promise((resolve) => {
-    const req = db.transaction('checkpoints').objectStore('checkpoints').get(key);
-    req.onsuccess = () => resolve(req.result || null);
-    req.onerror = () => resolve(null);
+  const rec = await new Promise((resolve) => {
+    try {
+      const req = db.transaction('checkpoints').objectStore('checkpoints').get(key);
+      req.onsuccess = () => resolve(req.result || null);
+      req.onerror = () => resolve(null);
+    } catch { resolve(null); }
   });
+  if (!rec) return null;
+  try {
+    return await Promise.all(rec.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.blob.arrayBuffer()) })));
+  } catch { return null; } // an evicted or unreadable entry: download again
 }
 
 async function cachePut(key, files) {
   const db = await openCache();
   if (!db) return;
   await new Promise((resolve) => {
-    const tx = db.transaction('checkpoints', 'readwrite');
-    tx.objectStore('checkpoints').put(files.map((f) => ({ name: f.name, bytes: f.bytes })), key);
-    tx.oncomplete = tx.onerror = tx.onabort = () => resolve(); // a full disk only loses the cache
+    try {
+      const tx = db.transaction('checkpoints', 'readwrite');
+      tx.objectStore('checkpoints').put(files.map((f) => ({ name: f.name, blob: new Blob([f.bytes]) })), key);
+      tx.oncomplete = tx.onerror = tx.onabort = () => resolve();
+    } catch { resolve(); } // a full disk or quota only loses the cache, never the load
   });
 }
 
