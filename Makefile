@@ -50,10 +50,9 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# regenerates BENCHMARKS.md (about 40 minutes; bench/report.py --quick: about 10)
 bench: build build-wasm
-	bench/bench_forward.sh
-	bench/bench_methods.sh
-	bench/bench_wasm.sh
+	/usr/bin/python3 bench/report.py
 
 clean:
 	rm -rf build

@@ -3,7 +3,9 @@
     /usr/bin/python3 bench/torch_forward.py CKPT_DIR --tokens 16 --batch 1 --threads 1 --runs 10 [--write]
 
 --write first writes a GPT-2-small-shaped checkpoint with random weights to
-CKPT_DIR (so relp and PyTorch time the same weights). Prints one JSON line:
+CKPT_DIR (so relp and PyTorch time the same weights). --in-memory --shape
+L,C,NH times random weights of that shape made in memory instead (the
+benchmark report, for shapes up to XL without writing them to disk). Prints one JSON line:
 median forward ms with logits at every position (what a standard GPT-2
 forward computes) and with logits at the last position only (what relp
 computes), and the BLAS PyTorch uses.
@@ -66,7 +68,8 @@ def forward(p, L, NH, ids, all_positions, patch=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("ckpt")
+    ap.add_argument("ckpt", nargs="?", help="checkpoint directory (not with --in-memory)")
+    ap.add_argument("--in-memory", action="store_true", help="random weights of --shape made in memory, no file")
     ap.add_argument("--tokens", type=int, default=16)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
@@ -83,7 +86,10 @@ def main():
                 params[k] = params[k] * 0.1
         R.save_checkpoint(a.ckpt, params, dict(L=L, C=C, NH=NH, n_pos=1024, V=50257))
     torch.set_num_threads(a.threads)
-    p = load(a.ckpt)
+    if a.in_memory:
+        p = R.random_gpt2(L, C, NH, 1024, 50257, 0)
+    else:
+        p = load(a.ckpt)
     ids = torch.randint(0, 50257, (a.batch, a.tokens), generator=torch.Generator().manual_seed(0))
     res = {}
     with torch.no_grad():

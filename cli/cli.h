@@ -33,6 +33,8 @@ const char *model_path(const struct args *a);
 /* --model DIR|SHAPE [--weights] [--tokenizer]; 0 or an exit status */
 int load_model(const struct args *a, struct relp_model **out);
 const char *dtype_name(enum relp_dtype d);
+/* --threads when left out: every online core */
+int default_threads(void);
 double now_ms(void);
 double peak_rss_mb(void);
 void json_str(FILE *f, const char *s, int n);

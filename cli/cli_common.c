@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ arguments */
 
@@ -151,6 +152,11 @@ int load_model(const struct args *a, struct relp_model **out) {
 
 const char *dtype_name(enum relp_dtype d) {
     return d == RELP_DTYPE_F32 ? "f32" : d == RELP_DTYPE_F16 ? "f16" : "bf16";
+}
+
+int default_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 256 ? (int)n : 1;
 }
 
 double now_ms(void) {

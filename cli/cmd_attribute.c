@@ -3,14 +3,17 @@
  *   relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)
  *                  --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head
  *                  [--steps N] [--noising] [--per-position] [--no-bos] [--threads N]
- *                  [--json FILE|-] [--png FILE] [--svg FILE]
+ *                  [--json FILE|-] [--png FILE] [--svg FILE] [--max-batch N] [--out RUN.jsonl [--resume]]
  *   relp explain   --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]
  *                  [--no-bos] [--json FILE|-] [--png FILE] [--svg FILE]
  *   relp ioi       --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]
+ *                  [--max-batch N] [--out RUN.jsonl [--resume]]
  *
  * Answer tokens must be single tokens (give the leading space: " Mary").
  * Clean and corrupted prompts must have the same number of tokens; all
- * prompts of one --prompts file are one batch, so they must too. */
+ * prompts of one --prompts file share one length (one aggregate map), and
+ * run in batches of --max-batch. Batches are records of a run log
+ * (runs.h): --out, --resume and MPI work on them. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "heatmap.h"
@@ -25,6 +28,7 @@
 /* ------------------------------------------------------------ prompts */
 
 #include "prompts.h"
+#include "runs.h"
 
 
 /* ------------------------------------------------------------ methods */
@@ -73,11 +77,6 @@ static void on_progress(void *user, int64_t done, int64_t total) {
     fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
             (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
     fflush(stderr);
-}
-
-static int default_threads(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 256 ? (int)n : 1;
 }
 
 static int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {
@@ -188,12 +187,14 @@ int cmd_attribute(int argc, char **argv) {
                       {"--wrong", 1, NULL},   {"--prompts", 1, NULL}, {"--method", 1, NULL},  {"--node", 1, NULL},
                       {"--steps", 1, NULL},   {"--noising", 0, NULL}, {"--per-position", 0, NULL},
                       {"--no-bos", 0, NULL},  {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--png", 1, NULL},
-                      {"--svg", 1, NULL},     {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}};
+                      {"--svg", 1, NULL},     {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
+                      {"--out", 1, NULL},     {"--resume", 0, NULL},  {"--max-batch", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
-    long steps, threads;
+    long steps, threads, max_batch;
     int rc = parse_args(argc, argv, "attribute", &a);
     if (rc || (rc = get_int(&a, "--steps", 1, 100000, 10, &steps)) ||
-        (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)))
+        (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) ||
+        (rc = get_int(&a, "--max-batch", 1, 1L << 20, 64, &max_batch)))
         return rc;
     const char *mname = get(&a, "--method") ? get(&a, "--method") : "relp";
     const struct method_spec *ms = find_method(mname);
@@ -221,7 +222,7 @@ int cmd_attribute(int argc, char **argv) {
     rc = single ? add_prompt(m, &b, get(&a, "--clean"), get(&a, "--corrupt"), get(&a, "--answer"), get(&a, "--wrong"),
                              bos, "--clean/--corrupt")
                 : load_prompts_file(m, get(&a, "--prompts"), bos, &b);
-    if (rc || (rc = make_ctx(m, b.n, b.T, threads, &ctx))) goto out;
+    if (rc) goto out;
     const struct relp_config *c = relp_model_config(m);
     int per_pos = get(&a, "--per-position") != NULL;
     struct relp_attr_params pp = relp_attr_default_params();
@@ -229,12 +230,86 @@ int cmd_attribute(int argc, char **argv) {
     pp.per_position = per_pos;
     int64_t count = relp_attr_count(m, &pp, b.T);
     scores = malloc(sizeof(float) * (size_t)count);
-    double mc, mr, secs;
-    char label[64];
-    snprintf(label, sizeof label, "%s %s", ms->name, nname);
-    if (!scores || (rc = run(ctx, &b, ms, node, (int)steps, get(&a, "--noising") != NULL, per_pos, scores, &mc, &mr,
-                             &secs, label)))
+    double mc = 0, mr = 0, secs = 0;
+    char label[96];
+    /* batches of --max-batch prompts, one record each (--out / --resume / MPI: runs.h); splitting a batch changes
+     * nothing: every method is a per-prompt computation averaged over the batch */
+    const int mb = (int)(b.n < max_batch ? b.n : max_batch), n_batches = (b.n + mb - 1) / mb;
+    char header[1024];
+    {
+        size_t psize = 0;
+        char *ptext = single ? NULL : read_file(get(&a, "--prompts"), &psize);
+        char mp[600];
+        snprintf(mp, sizeof mp, "%s", model_path(&a));
+        for (char *q = mp; *q; q++)
+            if (*q == '"' || *q == '\\') *q = '_';
+        snprintf(header, sizeof header,
+                 "{\"command\":\"attribute\",\"model\":\"%s\",\"weights\":\"%s\",\"prompts_fnv64\":\"%016llx\","
+                 "\"prompts\":%d,\"tokens\":%d,\"method\":\"%s\",\"node\":\"%s\",\"steps\":%ld,\"noising\":%d,"
+                 "\"per_position\":%d,\"max_batch\":%d,\"bos\":%d}",
+                 mp, dtype_name(relp_model_weight_dtype(m)), ptext ? hash_bytes(ptext, psize) : 0ull, b.n, b.T, ms->name,
+                 nname, steps, get(&a, "--noising") != NULL, per_pos, mb, bos);
+        free(ptext);
+    }
+    struct run_log log;
+    if (!scores || (rc = make_ctx(m, mb, b.T, threads, &ctx)) ||
+        (rc = run_log_open(&log, get(&a, "--out"), get(&a, "--resume") != NULL, header, n_batches))) {
+        if (!rc) rc = 1;
         goto out;
+    }
+    for (int g = 0; g < n_batches && !rc; g++) {
+        if (!run_log_mine(&log, g)) continue;
+        struct batch sb = {b.n - g * mb < mb ? b.n - g * mb : mb, b.T, b.clean + (size_t)g * mb * b.T,
+                           b.corrupt + (size_t)g * mb * b.T, b.answer + (size_t)g * mb, b.wrong + (size_t)g * mb};
+        struct record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.batch = g;
+        rec.n_prompts = sb.n;
+        if (n_batches > 1) snprintf(label, sizeof label, "[batch %d/%d] %s %s", g + 1, n_batches, ms->name, nname);
+        else snprintf(label, sizeof label, "%s %s", ms->name, nname);
+        rc = run(ctx, &sb, ms, node, (int)steps, get(&a, "--noising") != NULL, per_pos, scores, &rec.mc, &rec.mr, &secs,
+                 label);
+        if (!rc && record_add(&rec, "scores", scores, (int)count, secs)) rc = 1;
+        if (!rc) rc = run_log_put(&log, &rec);
+        record_free(&rec);
+    }
+    if (!rc) rc = run_log_gather(&log);
+    if (!rc && log.rank == 0) { /* the aggregate over all prompts: sum_g n_g dm_g s_g / sum_g n_g dm_g */
+        double *num = calloc((size_t)count, sizeof(double)), den = 0;
+        secs = 0;
+        for (int g = 0; g < n_batches && num; g++) {
+            const struct record *r = &log.recs[g];
+            int len = 0;
+            double sg = 0;
+            const float *v = record_get(r, "scores", &len, &sg);
+            if (!v || len != count) {
+                fprintf(stderr, "relp: batch %d of the run has %d scores, expected %lld\n", g, len, (long long)count);
+                rc = 1;
+                break;
+            }
+            double w = r->n_prompts * (r->mc - r->mr);
+            for (int64_t i = 0; i < count; i++) num[i] += w * v[i];
+            den += w;
+            mc += r->mc * r->n_prompts;
+            mr += r->mr * r->n_prompts;
+            secs += sg;
+        }
+        if (!num) rc = 1;
+        if (!rc) {
+            mc /= b.n;
+            mr /= b.n;
+            for (int64_t i = 0; i < count; i++)
+                scores[i] = n_batches == 1 ? log.recs[0].values[0][i] : (float)(den != 0 ? num[i] / den : num[i]);
+            if (n_batches == 1) {
+                mc = log.recs[0].mc;
+                mr = log.recs[0].mr;
+            }
+        }
+        free(num);
+    }
+    int rank = log.rank;
+    run_log_close(&log);
+    if (rc || rank != 0) goto out;
     int heads = node == RELP_NODE_ATTN_Z;
     /* JSON */
     const char *jpath = get(&a, "--json");
@@ -380,7 +455,8 @@ out:
 int cmd_ioi(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--dataset", 1, NULL}, {"--n", 1, NULL},       {"--seed", 1, NULL},
                       {"--steps", 1, NULL}, {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--no-bos", 0, NULL},
-                      {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--max-batch", 1, NULL}};
+                      {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--max-batch", 1, NULL},
+                      {"--out", 1, NULL},     {"--resume", 0, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long n, seed, steps, threads, max_batch;
     int rc = parse_args(argc, argv, "ioi", &a);
@@ -427,41 +503,97 @@ int cmd_ioi(int argc, char **argv) {
     }
     free(prompts);
     if (skipped) fprintf(stderr, "relp ioi: %d prompts left out (more than 64 batches of equal length)\n", skipped);
-    /* cells of every estimator and AP, concatenated over groups, per node type */
-    size_t cap = 0;
-    for (int g = 0; g < n_groups; g++) cap += (size_t)c->n_layer * (groups[g].T > c->n_head ? groups[g].T : c->n_head);
+    /* one record per batch: every estimator's and AP's scores per node type (--out / --resume / MPI: runs.h) */
+    char header[1024];
+    {
+        char mp[600];
+        snprintf(mp, sizeof mp, "%s", model_path(&a));
+        for (char *q = mp; *q; q++)
+            if (*q == '"' || *q == '\\') *q = '_';
+        snprintf(header, sizeof header,
+                 "{\"command\":\"ioi\",\"model\":\"%s\",\"weights\":\"%s\",\"dataset\":\"%s\",\"n\":%ld,\"seed\":%ld,"
+                 "\"steps\":%ld,\"max_batch\":%ld,\"bos\":%d,\"batches\":%d}",
+                 mp, dtype_name(relp_model_weight_dtype(m)), ds, n, seed, steps, max_batch, bos, n_groups);
+    }
+    struct run_log log;
+    if (!rc) rc = run_log_open(&log, get(&a, "--out"), get(&a, "--resume") != NULL, header, n_groups);
+    else memset(&log, 0, sizeof log);
+    if (!rc && log.rank == 0) fprintf(stderr, "relp ioi: %s, %d prompts in %d batch(es)\n", ds, np, n_groups);
+    for (int g = 0; g < n_groups && !rc; g++) {
+        if (!run_log_mine(&log, g)) continue;
+        struct batch *b = &groups[g];
+        struct relp_ctx *ctx = NULL;
+        if ((rc = make_ctx(m, b->n, b->T, threads, &ctx))) break;
+        struct record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.batch = g;
+        rec.n_prompts = b->n;
+        float *scores = malloc(sizeof(float) * (size_t)c->n_layer * (size_t)(b->T > c->n_head ? b->T : c->n_head));
+        if (!scores) rc = 1;
+        for (int k = 0; k < N_NODE && !rc; k++) {
+            enum relp_node node = RELP_NODE_RESID_PRE;
+            node_of(node_names[k], &node);
+            int cnt = c->n_layer * (node == RELP_NODE_ATTN_Z ? c->n_head : b->T);
+            for (int e = 0; e <= N_EST && !rc; e++) {
+                const struct method_spec *ms = find_method(e == N_EST ? "ap" : est[e]);
+                char label[96], name[32];
+                snprintf(label, sizeof label, "[batch %d/%d, T=%d, B=%d] %s %s", g + 1, n_groups, b->T, b->n, ms->name,
+                         node_names[k]);
+                double mc, mr, secs;
+                rc = run(ctx, b, ms, node, (int)steps, 0, 0, scores, &mc, &mr, &secs, label);
+                snprintf(name, sizeof name, "%s.%s", ms->name, node_names[k]);
+                if (!rc && record_add(&rec, name, scores, cnt, secs)) rc = 1;
+                if (e == N_EST && k == 0) {
+                    rec.mc = mc;
+                    rec.mr = mr;
+                }
+            }
+        }
+        free(scores);
+        relp_ctx_free(ctx);
+        if (!rc) rc = run_log_put(&log, &rec);
+        record_free(&rec);
+    }
+    if (!rc) rc = run_log_gather(&log);
+    /* cells of every estimator and AP, concatenated over batches in batch order, per node type */
     float *cells[N_EST + 1][N_NODE];
     size_t n_cells[N_NODE] = {0};
     double seconds[N_EST + 1] = {0}, mc_sum = 0, mr_sum = 0;
     int counted = 0;
+    size_t cap = 0;
+    for (int g = 0; g < n_groups; g++) cap += (size_t)c->n_layer * (groups[g].T > c->n_head ? groups[g].T : c->n_head);
     for (int e = 0; e <= N_EST; e++)
         for (int k = 0; k < N_NODE; k++) cells[e][k] = malloc(sizeof(float) * (cap ? cap : 1));
-    fprintf(stderr, "relp ioi: %s, %d prompts in %d batch(es)\n", ds, np, n_groups);
-    for (int g = 0; g < n_groups && !rc; g++) {
-        struct batch *b = &groups[g];
-        struct relp_ctx *ctx = NULL;
-        if ((rc = make_ctx(m, b->n, b->T, threads, &ctx))) break;
+    for (int g = 0; g < n_groups && !rc && log.rank == 0; g++) {
+        const struct record *rec = &log.recs[g];
         for (int k = 0; k < N_NODE && !rc; k++) {
-            enum relp_node node = RELP_NODE_RESID_PRE;
-            node_of(node_names[k], &node);
-            size_t cnt = (size_t)c->n_layer * (node == RELP_NODE_ATTN_Z ? c->n_head : b->T);
+            int len = 0;
             for (int e = 0; e <= N_EST && !rc; e++) {
-                const struct method_spec *ms = find_method(e == N_EST ? "ap" : est[e]);
-                char label[96];
-                snprintf(label, sizeof label, "[batch %d/%d, T=%d, B=%d] %s %s", g + 1, n_groups, b->T, b->n, ms->name,
-                         node_names[k]);
-                double mc, mr, secs;
-                rc = run(ctx, b, ms, node, (int)steps, 0, 0, cells[e][k] + n_cells[k], &mc, &mr, &secs, label);
-                seconds[e] += secs;
-                if (e == N_EST && k == 0) {
-                    mc_sum += mc * b->n;
-                    mr_sum += mr * b->n;
-                    counted += b->n;
+                char name[32];
+                double secs = 0;
+                snprintf(name, sizeof name, "%s.%s", e == N_EST ? "ap" : est[e], node_names[k]);
+                const float *v = record_get(rec, name, &len, &secs);
+                if (!v) {
+                    fprintf(stderr, "relp: batch %d has no \"%s\" scores\n", g, name);
+                    rc = 1;
+                    break;
                 }
+                memcpy(cells[e][k] + n_cells[k], v, sizeof(float) * (size_t)len);
+                seconds[e] += secs;
             }
-            n_cells[k] += cnt;
+            n_cells[k] += (size_t)len;
         }
-        relp_ctx_free(ctx);
+        mc_sum += rec->mc * rec->n_prompts;
+        mr_sum += rec->mr * rec->n_prompts;
+        counted += rec->n_prompts;
+    }
+    if (log.rank != 0) { /* the other ranks only compute */
+        for (int e = 0; e <= N_EST; e++)
+            for (int k = 0; k < N_NODE; k++) free(cells[e][k]);
+        run_log_close(&log);
+        for (int g = 0; g < n_groups; g++) batch_free(&groups[g]);
+        relp_model_free(m);
+        return rc;
     }
     if (!rc) {
         double r[N_EST][N_NODE];
@@ -510,6 +642,7 @@ int cmd_ioi(int argc, char **argv) {
     }
     for (int e = 0; e <= N_EST; e++)
         for (int k = 0; k < N_NODE; k++) free(cells[e][k]);
+    run_log_close(&log);
     for (int g = 0; g < n_groups; g++) batch_free(&groups[g]);
     relp_model_free(m);
     return rc;

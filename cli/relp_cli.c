@@ -12,6 +12,7 @@
  * Exit status: 0 success, 1 the work failed (message on stderr), 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "runs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -249,7 +250,7 @@ static int cmd_bench(int argc, char **argv) {
     long T, B, threads, runs;
     int rc = parse_args(argc, argv, "bench", &a);
     if (rc || (rc = get_int(&a, "--tokens", 1, 1 << 20, 16, &T)) || (rc = get_int(&a, "--batch", 1, 4096, 1, &B)) ||
-        (rc = get_int(&a, "--threads", 1, 256, 1, &threads)) || (rc = get_int(&a, "--runs", 1, 100000, 10, &runs)))
+        (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) || (rc = get_int(&a, "--runs", 1, 100000, 10, &runs)))
         return rc;
     struct relp_model *m = NULL;
     if ((rc = load_model(&a, &m))) return rc;
@@ -298,7 +299,7 @@ static int cmd_bench(int argc, char **argv) {
     /* methods: RelP (two forwards + one backward), and on request the AP sweep and IG over resid_pre */
     int32_t *corrupt = malloc((size_t)(B * T) * sizeof *corrupt);
     float *scores = malloc(sizeof(float) * (size_t)(c->n_layer * (T > c->n_head ? T : c->n_head)));
-    double relp_med = 0, ap_ms = 0, ig_ms = 0;
+    double relp_med = 0, atp_med = 0, ap_ms = 0, ig_ms = 0;
     if (corrupt && scores) {
         memcpy(corrupt, ids, (size_t)(B * T) * sizeof *ids);
         for (long b = 0; b < B; b++) corrupt[b * T + T / 2] = (corrupt[b * T + T / 2] + 1) % c->vocab_size;
@@ -310,6 +311,13 @@ static int cmd_bench(int argc, char **argv) {
             fw[r] = now_ms() - t0;
         }
         relp_med = median(fw, (int)runs);
+        ap.rules = *relp_rules_preset("grad"); /* AtP: the same passes with the exact rules */
+        for (long r = 0; r < runs; r++) {
+            double t0 = now_ms();
+            relp_attribute(ctx, ids, corrupt, (int32_t)B, (int32_t)T, &metric, &ap, scores, NULL, NULL);
+            fw[r] = now_ms() - t0;
+        }
+        atp_med = median(fw, (int)runs);
         if (get(&a, "--ap")) {
             ap.method = RELP_METHOD_AP;
             double t0 = now_ms();
@@ -327,9 +335,10 @@ static int cmd_bench(int argc, char **argv) {
     free(scores);
     if (get(&a, "--json")) {
         printf("{\"model\":\"%s\",\"tokens\":%ld,\"batch\":%ld,\"threads\":%ld,\"weights\":\"%s\",\"forward_ms\":%.3f,"
-               "\"backward_ms\":%.3f,\"forward_backward_ms\":%.3f,\"relp_ms\":%.3f,\"relp_over_forward\":%.3f,",
+               "\"backward_ms\":%.3f,\"forward_backward_ms\":%.3f,\"relp_ms\":%.3f,\"relp_over_forward\":%.3f,"
+               "\"atp_ms\":%.3f,",
                model_path(&a), T, B, threads, dtype_name(relp_model_weight_dtype(m)), f_med, b_med, f_med + b_med,
-               relp_med, relp_med / f_med);
+               relp_med, relp_med / f_med, atp_med);
         if (ap_ms > 0)
             printf("\"ap_resid_ms\":%.1f,\"ap_resid_over_naive\":%.4f,", ap_ms,
                    ap_ms / (f_med * (double)c->n_layer * (double)T));
@@ -342,6 +351,7 @@ static int cmd_bench(int argc, char **argv) {
         printf("backward          %9.3f ms\n", b_med);
         printf("forward+backward  %9.3f ms\n", f_med + b_med);
         printf("RelP (2F + 1B)    %9.3f ms  = %.2f x forward\n", relp_med, relp_med / f_med);
+        printf("AtP               %9.3f ms  = %.2f x forward\n", atp_med, atp_med / f_med);
         if (ap_ms > 0)
             printf("AP resid sweep    %9.1f ms  = %.3f x the naive L*T forwards (%d x %ld)\n", ap_ms,
                    ap_ms / (f_med * (double)c->n_layer * (double)T), c->n_layer, T);
@@ -366,9 +376,13 @@ static void help(FILE *f) {
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
             "                 --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head [--steps N] [--noising]\n"
             "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
+            "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts)\n"
             "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]\n"
             "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
-            "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n\n"
+            "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
+            "                [--max-batch N] [--out RUN.jsonl [--resume]]\n"
+            "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
+            "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
             "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
             "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
             "gpt2-xl-random, or random:L,C,NH.\n"
@@ -376,7 +390,7 @@ static void help(FILE *f) {
             "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n");
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         help(stderr);
         return 2;
@@ -394,4 +408,11 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "ioi")) return cmd_ioi(argc - 2, argv + 2);
     return usage("unknown command '%s'%s", cmd, "");
+}
+
+int main(int argc, char **argv) {
+    dist_init(&argc, &argv); /* MPI in the relp_mpi build; nothing otherwise */
+    int rc = dispatch(argc, argv);
+    dist_finalize();
+    return rc;
 }

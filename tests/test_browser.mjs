@@ -157,7 +157,7 @@ try {
   const tok = { 'vocab.json': ck('vocab.json'), 'merges.txt': ck('merges.txt') };
   const truncated = mk('truncated', { 'config.json': ck('config.json'), 'model.safetensors': ck('model.safetensors').subarray(0, 100000), ...tok });
   const notCkpt = mk('not-a-checkpoint', { 'config.json': Buffer.from('<html>hello</html>') });
-  const huge = mk('huge', { 'config.json': Buffer.from(JSON.stringify({ n_layer: 48, n_embd: 1600, n_head: 25, vocab_size: 50257, n_positions: 1024 })),
+  const huge = mk('huge', { 'config.json': Buffer.from(JSON.stringify({ n_layer: 96, n_embd: 2048, n_head: 16, vocab_size: 50257, n_positions: 1024 })),
                             'model.safetensors': Buffer.alloc(16) });
   const cases = [
     ['a truncated model.safetensors', truncated, /model\.safetensors/],

@@ -12,8 +12,9 @@ if [ "${1:-all}" != build ]; then
   # python3-torch + numpy: the PyTorch reference; libopenblas0-pthread: its BLAS
   # (the reference BLAS is 14x slower); chromium: the browser test (driven by
   # npm playwright-core); nodejs/npm: the tokenizer peer and the page's tests.
-  # clang + libclang-rt-14-dev: the libFuzzer harnesses (make fuzz)
-  want+=(python3-torch python3-numpy libopenblas0-pthread libstb-dev chromium clang libclang-rt-14-dev)
+  # clang + libclang-rt-14-dev: the libFuzzer harnesses (make fuzz); Open MPI: relp_mpi and its test
+  want+=(python3-torch python3-numpy libopenblas0-pthread libstb-dev chromium clang libclang-rt-14-dev
+         libopenmpi-dev openmpi-bin)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -4,6 +4,7 @@
 // Checks the memory a model will need before its weights are downloaded.
 
 export const WASM_LIMIT = 3.75 * 2 ** 30; // 4 GB of wasm32 memory, less room for the heap's own use
+export const AUTO_F16 = 2 * 2 ** 30;      // above this with f32 matrices, keep them as f16 (GPT-2 medium)
 const TOKENIZER_SETS = [['vocab.json', 'merges.txt'], ['encoder.json', 'vocab.bpe']];
 
 export class LoadError extends Error {}

@@ -94,10 +94,11 @@ async function loadModel(source, f16) {
   message(`loading ${source.label} ...`);
   try {
     const r = await worker.request('load', { source, f16 }, (d, t, what) => progress(d, t, what || 'downloading'));
-    loaded = { ...r, source, f16 };
+    loaded = { ...r, source, f16: r.f16 };
     const i = r.info;
     $('model-info').textContent = `${r.label}: ${i.nLayer} layers, ${i.nHead} heads, d=${i.nEmbd}, ` +
-      `${(i.nParams / 1e6).toFixed(1)} M parameters, ${(i.weightBytes / 2 ** 20).toFixed(0)} MiB of weights (${f16 ? 'f16' : 'f32'}), ${r.kernels}`;
+      `${(i.nParams / 1e6).toFixed(1)} M parameters, ${(i.weightBytes / 2 ** 20).toFixed(0)} MiB of weights ` +
+      `(${r.f16 ? (f16 ? 'f16' : 'f16: f32 would not fit well in the tab') : 'f32'}), ${r.kernels}`;
     message(r.warning ? `${source.label}: ${r.warning}` : '', 'warn');
     return true;
   } catch (e) {

@@ -5,7 +5,7 @@
 // Cancelling is done by the page terminating this worker and starting a new
 // one (see main.js): a synchronous WebAssembly call cannot read a message.
 import { loadEngine, RelpError } from './relp.mjs';
-import { fetchModelFiles, estimateBytes, WASM_LIMIT } from './loader.js';
+import { fetchModelFiles, estimateBytes, WASM_LIMIT, AUTO_F16 } from './loader.js';
 
 let engine = null;
 let model = null;      // the current model; replaced only once a new one has loaded
@@ -88,19 +88,22 @@ async function handle(msg) {
   switch (type) {
     case 'load': {
       const e = await getEngine();
+      let f16 = !!msg.f16;
       const files = await fetchModelFiles(msg.source, (done, total, what) => post({ id, type: 'progress', done, total, what }),
                                           (config, weightBytes) => {
-        const need = estimateBytes(config, weightBytes, msg.f16);
+        // f16 where needed: when f32 matrices would take the tab past AUTO_F16 bytes
+        if (!f16 && estimateBytes(config, weightBytes, false).total > AUTO_F16) f16 = true;
+        const need = estimateBytes(config, weightBytes, f16);
         if (need.total > WASM_LIMIT)
           throw new RelpError(`${msg.source.label}: needs about ${(need.total / 2 ** 30).toFixed(1)} GB in the tab (${need.detail}); ` +
-                              `WebAssembly gives a page at most ${(WASM_LIMIT / 2 ** 30).toFixed(1)} GB${msg.f16 ? '' : ' - try f16 weights'}`, -5);
+                              `WebAssembly gives a page at most ${(WASM_LIMIT / 2 ** 30).toFixed(1)} GB`, -5);
       });
       post({ id, type: 'progress', done: 1, total: 1, what: 'building the model' });
-      const next = e.loadModel(files, { f16: !!msg.f16 }); // throws: the old model stays
+      const next = e.loadModel(files, { f16 }); // throws: the old model stays
       if (model) model.free();
       model = next;
       modelLabel = msg.source.label;
-      return { info: model.info, label: modelLabel, kernels: e.kernels, warning: model.warning };
+      return { info: model.info, label: modelLabel, kernels: e.kernels, warning: model.warning, f16 };
     }
     case 'ioi': return (await getEngine()).ioiPrompts({ demo: true, n: 8 });
     case 'tokenize': {

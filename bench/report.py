@@ -1,0 +1,209 @@
+"""Regenerates BENCHMARKS.md (make bench): relp's speed and memory from
+GPT-2 small to XL, next to PyTorch CPU and onnxruntime-web measured in the
+same run, with the machine and the commands.
+
+    /usr/bin/python3 bench/report.py [--quick] [--out BENCHMARKS.md]
+
+Every relp number comes from `relp bench --json` on random weights made in
+memory (gpt2-<size>-random). PyTorch (Debian python3-torch + OpenBLAS) runs
+bench/torch_forward.py on random weights of the same shapes in memory: a
+forward pass costs the same whatever the values, and relp's agreement with
+PyTorch on values is what tests/test_reference.py checks. onnxruntime-web
+runs the GPT-2-small shape (bench/bench_wasm.mjs). --quick uses fewer runs
+and skips the XL method row (about 10 minutes instead of about 40).
+Plots are SVG files next to the report (bench/plots/).
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+RELP = os.path.join(ROOT, "build/native-release/relp")
+PY = "/usr/bin/python3"
+SIZES = [("small", "12,768,12"), ("medium", "24,1024,16"), ("large", "36,1280,20"), ("xl", "48,1600,25")]
+commands = []
+
+
+def sh(cmd, env=None):
+    commands.append(" ".join(cmd))
+    print("+", " ".join(cmd), file=sys.stderr, flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})), cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
+    return r.stdout
+
+
+def relp(size, tokens=16, threads=1, runs=5, weights="f32", batch=1, ap=False, ig=False):
+    cmd = [RELP, "bench", "--model", f"gpt2-{size}-random", "--tokens", str(tokens), "--threads", str(threads),
+           "--runs", str(runs), "--weights", weights, "--batch", str(batch), "--json"]
+    cmd += ["--ap"] if ap else []
+    cmd += ["--ig"] if ig else []
+    return json.loads(sh(cmd).strip().splitlines()[-1])
+
+
+def torch(shape, tokens=16, runs=5):
+    out = sh([PY, "bench/torch_forward.py", "--in-memory", "--shape", shape, "--tokens", str(tokens), "--threads", "1",
+              "--runs", str(runs)], env={"OPENBLAS_NUM_THREADS": "1"})
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def chart(path, title, xlabel, ylabel, series, logx=True, logy=True, xticks=None):
+    """a small log-log line chart as SVG"""
+    W, H, m = 560, 340, 60
+    xs = [x for pts in series.values() for x, _ in pts]
+    ys = [y for pts in series.values() for _, y in pts]
+    fx = (lambda v: math.log10(v)) if logx else (lambda v: v)
+    fy = (lambda v: math.log10(v)) if logy else (lambda v: v)
+    x0, x1, y0, y1 = fx(min(xs)), fx(max(xs)), fy(min(ys)) - 0.1, fy(max(ys)) + 0.1
+    sx = lambda v: m + (fx(v) - x0) / (x1 - x0 or 1) * (W - 2 * m)  # noqa: E731
+    sy = lambda v: H - m - (fy(v) - y0) / (y1 - y0 or 1) * (H - 2 * m)  # noqa: E731
+    colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
+    s = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{W + 150}' height='{H}' font-family='DejaVu Sans, sans-serif' font-size='11'>",
+         "<rect width='100%' height='100%' fill='white'/>",
+         f"<text x='{m}' y='20' font-size='13' font-weight='bold'>{title}</text>",
+         f"<rect x='{m}' y='{m}' width='{W - 2 * m}' height='{H - 2 * m}' fill='none' stroke='#999'/>",
+         f"<text x='{W / 2}' y='{H - 15}' text-anchor='middle'>{xlabel}</text>",
+         f"<text transform='translate(15,{H / 2}) rotate(-90)' text-anchor='middle'>{ylabel}</text>"]
+    for v in (xticks or sorted(set(xs))):
+        s.append(f"<text x='{sx(v):.1f}' y='{H - m + 15}' text-anchor='middle'>{v}</text>")
+    lo, hi = math.floor(y0), math.ceil(y1)
+    for e in range(lo, hi + 1):
+        for mant in (1, 2, 5):
+            v = mant * 10 ** e
+            if y0 <= fy(v) <= y1:
+                s.append(f"<line x1='{m}' x2='{W - m}' y1='{sy(v):.1f}' y2='{sy(v):.1f}' stroke='#eee'/>"
+                         f"<text x='{m - 5}' y='{sy(v) + 4:.1f}' text-anchor='end'>{v:g}</text>")
+    for k, (name, pts) in enumerate(series.items()):
+        c = colors[k % len(colors)]
+        s.append("<polyline fill='none' stroke='{}' stroke-width='2' points='{}'/>".format(
+            c, " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)))
+        for x, y in pts:
+            s.append(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3' fill='{c}'><title>{name}: {x}, {y:.4g}</title></circle>")
+        s.append(f"<rect x='{W - m + 15}' y='{m + k * 18}' width='10' height='10' fill='{c}'/>"
+                 f"<text x='{W - m + 30}' y='{m + 9 + k * 18}'>{name}</text>")
+    s.append("</svg>")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "w").write("\n".join(s) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    a = ap.parse_args()
+    runs = 3 if a.quick else 5
+    t_start = datetime.datetime.now(datetime.timezone.utc)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), platform.machine())
+    mem = next((int(ln.split()[1]) // 1024 for ln in open("/proc/meminfo") if ln.startswith("MemTotal")), 0)
+    ncores = os.cpu_count()
+
+    # 1. forward against PyTorch, 1 thread, and relp's own 2-thread speed-up
+    fwd = []
+    for size, shape in SIZES[:3]:
+        for T in (16, 256):
+            r1 = relp(size, T, 1, runs)
+            r2 = relp(size, T, 2, runs)
+            pt = torch(shape, T, runs)
+            fwd.append((size, T, r1["forward_ms"], r2["forward_ms"], pt["torch_forward_ms"], pt["torch_forward_last_ms"]))
+
+    # 2. every method at every size (B=1, T=16, 2 threads; f16 weights from large on)
+    meth = []
+    for size, shape in SIZES:
+        if a.quick and size == "xl":
+            continue
+        w = "f16" if size in ("large", "xl") else "f32"
+        r = relp(size, 16, 2, runs, w, ap=True, ig=True)
+        meth.append((size, w, r))
+
+    # 3. XL, 8 prompts of 16 tokens, f16: peak memory of forward, backward, RelP and AtP
+    xl8 = relp("xl", 16, 2, 1, "f16", batch=8)
+
+    # 4. time against prompt length (small) and against model size (T = 16)
+    lengths = [16, 64, 256, 1024]
+    by_len = {T: relp("small", T, 2, 1 if T >= 256 else runs) for T in lengths}
+
+    # 5. onnxruntime-web and relp's WebAssembly build on the small shape
+    ort = None
+    web = os.path.join(ROOT, "build/wasm-release/web")
+    if os.path.exists(os.path.join(web, "relp_engine.wasm")):
+        ckpt = os.path.join(ROOT, "build/bench/gpt2-small")
+        if not os.path.exists(os.path.join(ckpt, "model.safetensors")):
+            sh([PY, "bench/torch_forward.py", ckpt, "--write", "--runs", "1"])
+        sh([PY, "bench/export_onnx.py", ckpt, os.path.join(ROOT, "build/bench/gpt2-small.onnx")])
+        out = sh(["node", "bench/bench_wasm.mjs", web, ckpt, os.path.join(ROOT, "build/bench/gpt2-small.onnx"), str(runs * 2)])
+        ort = json.loads(out.strip().splitlines()[-1])
+
+    plots = os.path.join(os.path.dirname(a.out), "bench", "plots")
+    chart(os.path.join(plots, "time_vs_length.svg"), "GPT-2 small shape, 2 threads: time against prompt length",
+          "prompt length (tokens)", "ms",
+          {"forward": [(T, by_len[T]["forward_ms"]) for T in lengths],
+           "backward": [(T, by_len[T]["backward_ms"]) for T in lengths],
+           "RelP": [(T, by_len[T]["relp_ms"]) for T in lengths]})
+    params = {"small": 124, "medium": 355, "large": 774, "xl": 1558}
+    chart(os.path.join(plots, "time_vs_size.svg"), "T = 16, 2 threads: time against model size", "parameters (millions)", "ms",
+          {k: [(params[s], r[f]) for s, _, r in meth] for k, f in
+           (("forward", "forward_ms"), ("RelP", "relp_ms"), ("AtP", "atp_ms"), ("IG(10)", "ig_resid_ms"), ("AP sweep", "ap_resid_ms"))},
+          xticks=[params[s] for s, _, _ in meth])
+
+    L = {"small": 12, "medium": 24, "large": 36, "xl": 48}
+    o = []
+    o.append("# relp benchmarks\n")
+    o.append(f"Generated by `make bench` (`/usr/bin/python3 bench/report.py{' --quick' if a.quick else ''}`) on "
+             f"{t_start:%Y-%m-%d %H:%M} UTC in {(datetime.datetime.now(datetime.timezone.utc) - t_start).seconds // 60} minutes.\n")
+    o.append(f"Machine: {cpu}, {ncores} cores, {mem / 1024:.0f} GiB; {platform.platform()}. "
+             f"Medians of {runs} runs after two warm-up runs, except where one run is noted. "
+             "The timings on this VM vary by about ±15% from run to run, so every ratio compares peers measured in the same run.\n")
+    o.append("Weights are random and made in memory (`gpt2-<size>-random`). PyTorch gets random weights of the same "
+             "shapes (`bench/torch_forward.py --in-memory`); the values do not change the time. Their agreement on "
+             "values is what `tests/test_reference.py` checks.\n")
+    o.append("\n## Forward pass against PyTorch (B = 1)\n")
+    o.append("relp computes logits at the last position (all an attribution needs). PyTorch is timed twice: as a "
+             "standard GPT-2 forward (logits at every position) and with logits at the last position only.\n")
+    o.append("| shape | T | relp 1 thread ms | relp 2 threads ms | PyTorch 1 thread ms (all / last position) | relp / PyTorch, 1 thread (all / last) | 2 threads / 1 thread |")
+    o.append("|---|---|---|---|---|---|---|")
+    for size, T, f1, f2, ta, tl in fwd:
+        o.append(f"| {size} | {T} | {f1:.1f} | {f2:.1f} | {ta:.1f} / {tl:.1f} | **{f1 / ta:.2f}** / {f1 / tl:.2f} | **{f2 / f1:.2f}** |")
+    o.append("\nTargets: relp / PyTorch ≤ 0.5, and 2 threads / 1 thread ≤ 0.6, at every size and length.\n")
+    o.append("\n## Every method (B = 1, T = 16, 2 threads)\n")
+    o.append("| shape | weights | forward ms | backward ms | RelP ms (× forward) | AtP ms (× forward) | IG(10) ms (× RelP) | AP sweep ms (× naive) | peak RSS MiB |")
+    o.append("|---|---|---|---|---|---|---|---|---|")
+    for size, w, r in meth:
+        f = r["forward_ms"]
+        o.append(f"| {size} | {w} | {f:.1f} | {r['backward_ms']:.1f} | {r['relp_ms']:.1f} ({r['relp_ms'] / f:.2f}) | "
+                 f"{r['atp_ms']:.1f} ({r['atp_ms'] / f:.2f}) | {r['ig_resid_ms']:.0f} ({r['ig_resid_ms'] / r['relp_ms']:.1f}) | "
+                 f"{r['ap_resid_ms']:.0f} ({r['ap_resid_over_naive']:.2f}) | {r['peak_rss_mb']:.0f} |")
+    o.append("\n- IG(10) is Marks et al.'s per-layer integrated gradients: for each of the L layers, 10 interpolation "
+             "steps, each a forward pass from that layer on plus a backward pass down to it, so its cost grows with L. "
+             "Per layer it costs " + ", ".join(f"{size} {r['ig_resid_ms'] / r['relp_ms'] / L[size]:.1f}" for size, _, r in meth) +
+             " × RelP. The target of about 10 × RelP holds per layer, not for all layers together.")
+    o.append("- The AP sweep covers the residual stream at every (layer, position): L × T patched runs, each restarted "
+             "from its own layer and position. The ratio divides its time by L × T full forward passes.")
+    o.append(f"- XL with 8 prompts of 16 tokens and f16 weights: peak RSS **{xl8['peak_rss_mb'] / 1024:.2f} GiB** "
+             f"(forward {xl8['forward_ms']:.0f} ms, RelP {xl8['relp_ms']:.0f} ms). The target is every method within "
+             "12 GB. AP and IG add one (L, B, T, C) copy of the source activations, "
+             f"{48 * 8 * 16 * 1600 * 4 / 2**20:.0f} MiB at this size.\n")
+    o.append("\n## Time against prompt length and model size\n")
+    o.append("| T | forward ms | backward ms | RelP ms |\n|---|---|---|---|")
+    for T in lengths:
+        r = by_len[T]
+        o.append(f"| {T} | {r['forward_ms']:.1f} | {r['backward_ms']:.1f} | {r['relp_ms']:.1f} |")
+    o.append("\n![time against prompt length](bench/plots/time_vs_length.svg)\n")
+    o.append("![time against model size](bench/plots/time_vs_size.svg)\n")
+    if ort:
+        o.append("\n## In the browser's engine: WebAssembly against onnxruntime-web\n")
+        o.append(f"GPT-2-small shape, B = 1, T = 16, one thread each, in Node (`bench/bench_wasm.mjs`): relp's SIMD128 "
+                 f"build takes {ort['relp_wasm_forward_ms']:.1f} ms and onnxruntime-web {ort['ort_web_forward_ms']:.1f} ms, "
+                 f"a ratio of **{ort['ratio']:.2f}** (target ≤ 0.8).\n")
+    o.append("\n## Commands\n")
+    o.append("```\n" + "\n".join(commands) + "\n```\n")
+    open(a.out, "w").write("\n".join(o))
+    print(f"wrote {a.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
