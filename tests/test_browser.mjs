@@ -173,6 +173,19 @@ try {
     ok(pattern.test(msg) && /still using ioi-3l/.test(msg), `page: ${label} gives a readable message and keeps the model`, `("${msg.slice(0, 140)}")`);
     await page.evaluate(() => { document.querySelector('#message').className = 'message'; });
   }
+  // from disk: the files of a checkpoint, then the same without its tokenizer
+  const two = path.join(modelsDir, 'ioi-2l');
+  await page.setInputFiles('#files', ['config.json', 'model.safetensors'].map((n) => path.join(two, n)));
+  await page.waitForFunction(() => document.querySelector('#message').className.includes('error'), null, { timeout: 60000 });
+  const noTok = await messageOf(page);
+  ok(/no tokenizer/.test(noTok) && /still using ioi-3l/.test(noTok), 'page: files without a tokenizer are refused, the model stays', `("${noTok.slice(0, 140)}")`);
+  await page.evaluate(() => { document.querySelector('#message').className = 'message'; });
+  await page.setInputFiles('#files', ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'].map((n) => path.join(two, n)));
+  await page.waitForFunction(() => /2 layers/.test(document.querySelector('#model-info').textContent), null, { timeout: 60000 });
+  ok(true, 'page: a checkpoint opened from disk (files) loads', `(${await page.textContent('#model-info')})`);
+  await page.setInputFiles('#folder', dir);
+  await page.waitForFunction(() => /3 layers/.test(document.querySelector('#model-info').textContent), null, { timeout: 60000 });
+  ok(true, 'page: a checkpoint folder opened from disk loads', `(${await page.textContent('#model-info')})`);
   await page.screenshot({ path: path.join(outDir, 'page-error.png') });
   await page.fill('#corrupt', 'When John and Mary went to the shops, Mary Ann gave the bag to');
   await page.waitForSelector('#token-warning:not([hidden])');

@@ -184,6 +184,8 @@ async function readPickedFiles(list, onProgress, check) {
   } else if (!byName.has('model.safetensors')) {
     throw new LoadError('the chosen files have no model.safetensors (nor an index of shards); relp reads safetensors checkpoints');
   }
+  if (!TOKENIZER_SETS.some(([a, b]) => byName.has(a) && byName.has(b)))
+    throw new LoadError('the chosen files have no tokenizer: pick vocab.json + merges.txt (or encoder.json + vocab.bpe) with the checkpoint');
   const weightBytes = names.filter((n) => n.endsWith('.safetensors')).reduce((s, n) => s + byName.get(n).size, 0);
   check(config, weightBytes);
   const total = names.reduce((s, n) => s + byName.get(n).size, 0);
