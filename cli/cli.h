@@ -6,6 +6,7 @@
 
 #include "relp.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,6 +39,7 @@ int default_threads(void);
 double now_ms(void);
 double peak_rss_mb(void);
 void json_str(FILE *f, const char *s, int n);
+void json_str_buf(char *dst, size_t cap, const char *s);
 void print_piece(FILE *f, const struct relp_model *m, int id);
 
 int cmd_attribute(int argc, char **argv);

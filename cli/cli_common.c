@@ -171,6 +171,17 @@ double peak_rss_mb(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
+/* json_str into a buffer (truncated to cap - 1 bytes at worst) */
+void json_str_buf(char *dst, size_t cap, const char *s) {
+    FILE *f = fmemopen(dst, cap, "w");
+    if (!f) {
+        snprintf(dst, cap, "\"\"");
+        return;
+    }
+    json_str(f, s, (int)strlen(s));
+    fclose(f);
+}
+
 /* JSON string: valid UTF-8 passes through, invalid bytes become U+FFFD. */
 void json_str(FILE *f, const char *s, int n) {
     fputc('"', f);

@@ -240,11 +240,9 @@ int cmd_attribute(int argc, char **argv) {
         size_t psize = 0;
         char *ptext = single ? NULL : read_file(get(&a, "--prompts"), &psize);
         char mp[600];
-        snprintf(mp, sizeof mp, "%s", model_path(&a));
-        for (char *q = mp; *q; q++)
-            if (*q == '"' || *q == '\\') *q = '_';
+        json_str_buf(mp, sizeof mp, model_path(&a));
         snprintf(header, sizeof header,
-                 "{\"command\":\"attribute\",\"model\":\"%s\",\"weights\":\"%s\",\"prompts_fnv64\":\"%016llx\","
+                 "{\"command\":\"attribute\",\"model\":%s,\"weights\":\"%s\",\"prompts_fnv64\":\"%016llx\","
                  "\"prompts\":%d,\"tokens\":%d,\"method\":\"%s\",\"node\":\"%s\",\"steps\":%ld,\"noising\":%d,"
                  "\"per_position\":%d,\"max_batch\":%d,\"bos\":%d}",
                  mp, dtype_name(relp_model_weight_dtype(m)), ptext ? hash_bytes(ptext, psize) : 0ull, b.n, b.T, ms->name,
@@ -507,11 +505,9 @@ int cmd_ioi(int argc, char **argv) {
     char header[1024];
     {
         char mp[600];
-        snprintf(mp, sizeof mp, "%s", model_path(&a));
-        for (char *q = mp; *q; q++)
-            if (*q == '"' || *q == '\\') *q = '_';
+        json_str_buf(mp, sizeof mp, model_path(&a));
         snprintf(header, sizeof header,
-                 "{\"command\":\"ioi\",\"model\":\"%s\",\"weights\":\"%s\",\"dataset\":\"%s\",\"n\":%ld,\"seed\":%ld,"
+                 "{\"command\":\"ioi\",\"model\":%s,\"weights\":\"%s\",\"dataset\":\"%s\",\"n\":%ld,\"seed\":%ld,"
                  "\"steps\":%ld,\"max_batch\":%ld,\"bos\":%d,\"batches\":%d}",
                  mp, dtype_name(relp_model_weight_dtype(m)), ds, n, seed, steps, max_batch, bos, n_groups);
     }

@@ -265,15 +265,22 @@ export class Model {
   // Forward pass of one or more prompts (ids: flat B*T). Returns the logits at
   // the last position, (B, V), and keeps the run for nodes and patterns.
   forward(ids, B = 1) {
-    const T = ids.length / B;
-    const ctx = this._ctxFor(B, T);
     const s = new Scratch(this.M);
     try {
-      this._check(this.M._relp_ctx_set_logit_tokens(ctx, 0, 0));
-      this._check(this.M._relp_forward(ctx, s.i32(ids), B, T));
+      const ctx = this._run(s, ids, B);
       const p = this.M._relp_ctx_logits(ctx, 0) >>> 0;
       return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * this.info.vocabSize);
     } finally { s.free(); }
+  }
+
+  // a plain forward pass of ids (B prompts) with every logit column; returns the context
+  _run(s, ids, B) {
+    const T = ids.length / B;
+    const ctx = this._ctxFor(B, T);
+    this._check(this.M._relp_ctx_set_logit_tokens(ctx, 0, 0));
+    this._check(this.M._relp_forward(ctx, s.i32(ids), B, T));
+    this._lastShape = [B, T];
+    return ctx;
   }
 
   // The k most likely next tokens after ids: [{ id, piece, logit, prob }]
@@ -298,13 +305,9 @@ export class Model {
   // gradient) on a fresh forward of ids; returns { value } and keeps the
   // coefficients for grad().
   backward(ids, answer, wrong, rules = 'grad', B = 1) {
-    const T = ids.length / B;
-    const ctx = this._ctxFor(B, T);
     const s = new Scratch(this.M);
     try {
-      this._check(this.M._relp_ctx_set_logit_tokens(ctx, 0, 0));
-      this._check(this.M._relp_forward(ctx, s.i32(ids), B, T));
-      this._lastShape = [B, T];
+      const ctx = this._run(s, ids, B);
       const pv = s.alloc(8);
       const a = s.i32(answer.length ? answer : [answer]), w = s.i32(wrong.length ? wrong : [wrong]);
       this._check(this.M._relpw_backward(ctx, METRIC_LOGIT_DIFF, a, w, s.str(rules), pv));
@@ -397,8 +400,8 @@ export class Model {
 
   // Attention pattern (T, T) of one head on a forward of ids; row = query.
   attentionPattern(ids, layer, head) {
-    this.forward(ids);
-    this._lastShape = [1, ids.length];
+    const s = new Scratch(this.M);
+    try { this._run(s, ids, 1); } finally { s.free(); }
     const T = ids.length;
     const p = this.M._relp_ctx_attn_pattern(this.ctx, layer) >>> 0;
     const off = (p >> 2) + head * T * T;

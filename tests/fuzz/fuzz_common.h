@@ -86,12 +86,17 @@ static void run_model(struct relp_model *m) {
     relp_ctx_free(ctx);
 }
 
-/* Failing loads must leave a message. */
-static void check_error(struct relp_model *m, enum relp_status st) {
+/* Loads the files: a failing load must leave a message, a model that loads
+ * must run. */
+static void load_and_run(const struct relp_file *files, int32_t n) {
+    struct relp_model *m = NULL;
+    enum relp_status st = relp_model_init_from_memory(&m, files, n, NULL);
     if (st != RELP_STATUS_OK && relp_last_error(m)[0] == '\0') {
         fprintf(stderr, "load failed (%s) without a message\n", relp_status_str(st));
         abort();
     }
+    if (st == RELP_STATUS_OK) run_model(m);
+    relp_model_free(m);
 }
 
 #endif

@@ -15,10 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                  {"model.safetensors.index.json", data, size},
                                  {"a.safetensors", a, an},
                                  {"b.safetensors", b, bn}};
-    struct relp_model *m = NULL;
-    enum relp_status st = relp_model_init_from_memory(&m, files, 4, NULL);
-    check_error(m, st);
-    if (st == RELP_STATUS_OK) run_model(m);
-    relp_model_free(m);
+    load_and_run(files, 4);
     return 0;
 }

@@ -11,10 +11,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st_parse(data, size, "fuzz.safetensors", &list, &n, err, sizeof err);
     free(list);
     struct relp_file files[2] = {{"config.json", tiny_config, sizeof tiny_config - 1}, {"model.safetensors", data, size}};
-    struct relp_model *m = NULL;
-    enum relp_status st = relp_model_init_from_memory(&m, files, 2, NULL);
-    check_error(m, st);
-    if (st == RELP_STATUS_OK) run_model(m);
-    relp_model_free(m);
+    load_and_run(files, 2);
     return 0;
 }
