@@ -583,15 +583,7 @@ int cmd_ioi(int argc, char **argv) {
         mr_sum += rec->mr * rec->n_prompts;
         counted += rec->n_prompts;
     }
-    if (log.rank != 0) { /* the other ranks only compute */
-        for (int e = 0; e <= N_EST; e++)
-            for (int k = 0; k < N_NODE; k++) free(cells[e][k]);
-        run_log_close(&log);
-        for (int g = 0; g < n_groups; g++) batch_free(&groups[g]);
-        relp_model_free(m);
-        return rc;
-    }
-    if (!rc) {
+    if (!rc && log.rank == 0) { /* the other ranks only compute */
         double r[N_EST][N_NODE];
         for (int e = 0; e < N_EST; e++)
             for (int k = 0; k < N_NODE; k++) r[e][k] = relp_pearson(cells[e][k], cells[N_EST][k], (int64_t)n_cells[k]);
