@@ -133,7 +133,8 @@ int load_model(const struct args *a, struct relp_model **out) {
     if (wt) {
         if (strcmp(wt, "f32") == 0) lp.weight_dtype = RELP_DTYPE_F32;
         else if (strcmp(wt, "f16") == 0) lp.weight_dtype = RELP_DTYPE_F16;
-        else return usage("--weights must be f32 or f16, got '%s'%s", wt, "");
+        else if (strcmp(wt, "bf16") == 0) lp.weight_dtype = RELP_DTYPE_BF16;
+        else return usage("--weights must be f32, f16 or bf16, got '%s'%s", wt, "");
     }
     struct relp_config cfg;
     enum relp_status st;

@@ -1,11 +1,11 @@
 /* relp_cli.c - the native `relp` command.
  *
- *   relp info      --model DIR|SHAPE [--weights f32|f16] [--json]
+ *   relp info      --model DIR|SHAPE [--weights f32|f16|bf16] [--json]
  *   relp forward   --model DIR --prompt TEXT [--top K] [--json] [--logits] [--no-bos]
- *                  [--tokens ID,ID,..] [--weights f32|f16]
+ *                  [--tokens ID,ID,..] [--weights f32|f16|bf16]
  *   relp tokenize  --model DIR --prompt TEXT [--no-bos] [--json]
  *   relp bench     --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R]
- *                  [--weights f32|f16] [--json]
+ *                  [--weights f32|f16|bf16] [--json]
  *
  * SHAPE is gpt2-small-random, gpt2-medium-random, gpt2-large-random,
  * gpt2-xl-random or random:L,C,NH (random weights made in memory).
@@ -368,10 +368,10 @@ out:
 static void help(FILE *f) {
     fprintf(f,
             "relp - GPT-2 in C: forward, gradients and relevance patching\n\n"
-            "  relp info     --model DIR|SHAPE [--weights f32|f16] [--low-memory] [--json]\n"
+            "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json]\n"
             "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"
             "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"
-            "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16] "
+            "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
             "[--low-memory] [--ap] [--ig] [--json]\n"
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
             "                 --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head [--steps N] [--noising]\n"

@@ -143,6 +143,13 @@ static inline float relp__bf16_to_f32(uint16_t h) {
     v.u = (uint32_t)h << 16;
     return v.f;
 }
+/* round to nearest even; NaN stays NaN (quiet) */
+static inline uint16_t relp__f32_to_bf16(float f) {
+    union { float f; uint32_t u; } v;
+    v.f = f;
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40u);
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
 
 /* element i of a buffer in any weight dtype, as f32 (unaligned-safe), and back */
 static inline float relp__load_elem(const void *src, enum relp_dtype dt, size_t i) {
@@ -158,7 +165,7 @@ static inline float relp__load_elem(const void *src, enum relp_dtype dt, size_t 
 static inline void relp__store_elem(void *dst, enum relp_dtype dt, size_t i, float f) {
     if (dt == RELP_DTYPE_F32) memcpy((char *)dst + 4 * i, &f, 4);
     else {
-        uint16_t h = relp__f32_to_f16(f);
+        uint16_t h = dt == RELP_DTYPE_F16 ? relp__f32_to_f16(f) : relp__f32_to_bf16(f);
         memcpy((char *)dst + 2 * i, &h, 2);
     }
 }

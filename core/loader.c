@@ -586,8 +586,8 @@ static enum relp_status new_model(struct relp_model **out, const struct relp_loa
     *out = calloc(1, sizeof **out);
     if (!*out) return relp__fail(orphan_error, RELP_STATUS_ALLOC_FAILED, "out of memory");
     *lp = params ? *params : relp_load_default_params();
-    if (lp->weight_dtype != RELP_DTYPE_F32 && lp->weight_dtype != RELP_DTYPE_F16)
-        return relp__fail((*out)->error, RELP_STATUS_BAD_ARGUMENT, "weight dtype must be f32 or f16");
+    if (lp->weight_dtype != RELP_DTYPE_F32 && lp->weight_dtype != RELP_DTYPE_F16 && lp->weight_dtype != RELP_DTYPE_BF16)
+        return relp__fail((*out)->error, RELP_STATUS_BAD_ARGUMENT, "weight dtype must be f32, f16 or bf16");
     (*out)->weight_dtype = lp->weight_dtype;
     (*out)->transposed = lp->transposed_copy != 0;
     return RELP_STATUS_OK;
@@ -692,8 +692,7 @@ static void fill_random(void *dst, enum relp_dtype dt, int64_t n, float mean, fl
     for (int64_t i = 0; i < n; i++) {
         float u = (float)(splitmix(rng) >> 40) * (1.0f / 16777216.0f); /* [0,1) */
         float v = mean + a * (2.0f * u - 1.0f);
-        if (dt == RELP_DTYPE_F32) ((float *)dst)[i] = v;
-        else ((uint16_t *)dst)[i] = relp__f32_to_f16(v);
+        relp__store_elem(dst, dt, (size_t)i, v);
     }
 }
 

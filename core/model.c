@@ -286,13 +286,7 @@ static void embed_rows(struct relp_ctx *ctx, float *out, int t0) {
             int id = ctx->ids[b * ctx->T + t];
             float *o = out + ((size_t)b * ctx->T + t) * C;
             const float *pe = m->wpe + (size_t)t * C;
-            if (m->weight_dtype == RELP_DTYPE_F16) {
-                const uint16_t *te = (const uint16_t *)m->wte + (size_t)id * C;
-                for (int i = 0; i < C; i++) o[i] = relp__f16_to_f32(te[i]) + pe[i];
-            } else {
-                const float *te = (const float *)m->wte + (size_t)id * C;
-                for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
-            }
+            for (int i = 0; i < C; i++) o[i] = relp__load_elem(m->wte, m->weight_dtype, (size_t)id * C + i) + pe[i];
         }
 }
 
@@ -365,7 +359,7 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
             int32_t id = ctx->logit_tokens[k];
             float *dst = a->logits + (size_t)r * c->vocab_size + id;
             matmul_xwt(NULL, dst, a->lnf_out + (size_t)r * C,
-                       (const char *)m->wte + (size_t)id * C * (m->weight_dtype == RELP_DTYPE_F16 ? 2 : 4),
+                       (const char *)m->wte + (size_t)id * C * (m->weight_dtype == RELP_DTYPE_F32 ? 4 : 2),
                        m->weight_dtype, 1, C, 1);
         }
 }
@@ -642,9 +636,7 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
         for (int k = 0; k < 2; k++) {
             if (ids[k] < 0) continue;
             for (int i = 0; i < C; i++) {
-                float w = wdt == RELP_DTYPE_F16 ? relp__f16_to_f32(((const uint16_t *)m->wte)[(size_t)ids[k] * C + i])
-                                                : ((const float *)m->wte)[(size_t)ids[k] * C + i];
-                d[i] += sg[k] * w;
+                d[i] += sg[k] * relp__load_elem(m->wte, wdt, (size_t)ids[k] * C + i);
             }
         }
     }

@@ -39,6 +39,11 @@ static inline vec4 g_loadh(const uint16_t *p) {
     for (int i = 0; i < 4; i++) r.v[i] = relp__f16_to_f32(p[i]);
     return r;
 }
+static inline vec4 g_loadb(const uint16_t *p) {
+    vec4 r;
+    for (int i = 0; i < 4; i++) r.v[i] = relp__bf16_to_f32(p[i]);
+    return r;
+}
 #define K(name) name##_generic
 #define KATTR
 #define VEC vec4
@@ -51,6 +56,7 @@ static inline vec4 g_loadh(const uint16_t *p) {
 #define VADD g_add
 #define VREDUCE g_reduce
 #define VLOADH g_loadh
+#define VLOADB g_loadb
 #define KF16_CHUNKED 1
 #include "kernels.inc"
 #undef K
@@ -65,6 +71,7 @@ static inline vec4 g_loadh(const uint16_t *p) {
 #undef VADD
 #undef VREDUCE
 #undef VLOADH
+#undef VLOADB
 #undef KF16_CHUNKED
 
 /* ------------------------------------------------ AVX2 + FMA + F16C */
@@ -77,12 +84,23 @@ static inline AVX_ATTR float a_reduce(__m256 v) {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));       /* 1 */
     return _mm_cvtss_f32(s);
 }
-/* dst[j][i] = src[i][j] for an 8 x 8 block (src f32 or f16, dst f32) */
-static inline AVX_ATTR void a_transpose8(float *dst, size_t ds, const void *src, size_t si, size_t ss, int is16) {
+/* 8 bfloat16s to floats: each is the high half of its float */
+static inline AVX_ATTR __m256 a_loadb(const uint16_t *p) {
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+#define VLOADH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
+#define VLOADB(p) a_loadb(p)
+/* dst[j][i] = src[i][j] for an 8 x 8 block (src f32, f16 or bf16, dst f32) */
+static inline AVX_ATTR void a_transpose8(float *dst, size_t ds, const void *src, size_t si, size_t ss,
+                                         enum relp_dtype wdt) {
     __m256 r[8];
-    for (int i = 0; i < 8; i++)
-        r[i] = is16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)src + si + i * ss)))
-                    : _mm256_loadu_ps((const float *)src + si + i * ss);
+    for (int i = 0; i < 8; i++) {
+        const size_t at = si + i * ss;
+        r[i] = wdt == RELP_DTYPE_F32   ? _mm256_loadu_ps((const float *)src + at)
+               : wdt == RELP_DTYPE_F16 ? VLOADH((const uint16_t *)src + at)
+                                       : VLOADB((const uint16_t *)src + at);
+    }
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -112,7 +130,6 @@ static inline AVX_ATTR void a_transpose8(float *dst, size_t ds, const void *src,
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VADD(a, b) _mm256_add_ps(a, b)
 #define VREDUCE(v) a_reduce(v)
-#define VLOADH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
 #include "kernels.inc"
 #undef K
 #undef KATTR
@@ -126,6 +143,7 @@ static inline AVX_ATTR void a_transpose8(float *dst, size_t ds, const void *src,
 #undef VADD
 #undef VREDUCE
 #undef VLOADH
+#undef VLOADB
 #undef KTRANSPOSE8
 #endif
 
@@ -148,15 +166,19 @@ static inline v128_t w_loadh(const uint16_t *p) {
     f = wasm_v128_bitselect(wasm_v128_or(em, wasm_i32x4_splat(0x7f800000)), f, special);
     return wasm_v128_or(f, sign);
 }
+/* 4 bfloat16s to floats: each is the high half of its float */
+static inline v128_t w_loadb(const uint16_t *p) { return wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16); }
 /* dst[j * ds + k] = src[idx + k * ss + j] for j, k in [0, 8): four 4 x 4
  * transposes in registers (the backward product's panel slices). */
-static inline void w_transpose8(float *dst, int ds, const void *P, size_t idx, int ss, int is16) {
+static inline void w_transpose8(float *dst, int ds, const void *P, size_t idx, int ss, enum relp_dtype wdt) {
     for (int bi = 0; bi < 8; bi += 4)
         for (int bj = 0; bj < 8; bj += 4) {
             v128_t v[4];
             for (int r = 0; r < 4; r++) {
                 size_t i = idx + (size_t)(bi + r) * ss + bj;
-                v[r] = is16 ? w_loadh((const uint16_t *)P + i) : wasm_v128_load((const float *)P + i);
+                v[r] = wdt == RELP_DTYPE_F32   ? wasm_v128_load((const float *)P + i)
+                       : wdt == RELP_DTYPE_F16 ? w_loadh((const uint16_t *)P + i)
+                                               : w_loadb((const uint16_t *)P + i);
             }
             v128_t t0 = wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7);
             v128_t t2 = wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7);
@@ -196,6 +218,7 @@ int relp__wasm_f16_mismatches(void) {
 #define VADD(a, b) wasm_f32x4_add(a, b)
 #define VREDUCE(v) w_reduce(v)
 #define VLOADH(p) w_loadh(p)
+#define VLOADB(p) w_loadb(p)
 #define KF16_CHUNKED 1
 #define KTRANSPOSE8 w_transpose8
 #include "kernels.inc"
@@ -212,6 +235,7 @@ int relp__wasm_f16_mismatches(void) {
 #undef VADD
 #undef VREDUCE
 #undef VLOADH
+#undef VLOADB
 #undef KF16_CHUNKED
 #undef KTRANSPOSE8
 #endif
@@ -393,16 +417,13 @@ void relp__pack_transposed(void *dst, enum relp_dtype dd, const void *src, enum 
             }
 }
 
-static inline float w_at(const void *W, enum relp_dtype wdt, size_t i) {
-    return wdt == RELP_DTYPE_F16 ? relp__f16_to_f32(((const uint16_t *)W)[i]) : ((const float *)W)[i];
-}
 
 void matmul_xw_naive(float *out, const float *x, const void *W, enum relp_dtype wdt, const float *bias, int N, int K,
                      int O) {
     for (int n = 0; n < N; n++)
         for (int o = 0; o < O; o++) {
             double s = bias ? bias[o] : 0.0;
-            for (int k = 0; k < K; k++) s += (double)x[(size_t)n * K + k] * w_at(W, wdt, (size_t)k * O + o);
+            for (int k = 0; k < K; k++) s += (double)x[(size_t)n * K + k] * relp__load_elem(W, wdt, (size_t)k * O + o);
             out[(size_t)n * O + o] = (float)s;
         }
 }
@@ -411,7 +432,7 @@ void matmul_xwt_naive(float *out, const float *x, const void *W, enum relp_dtype
     for (int n = 0; n < N; n++)
         for (int o = 0; o < O; o++) {
             double s = 0.0;
-            for (int k = 0; k < K; k++) s += (double)x[(size_t)n * K + k] * w_at(W, wdt, (size_t)o * K + k);
+            for (int k = 0; k < K; k++) s += (double)x[(size_t)n * K + k] * relp__load_elem(W, wdt, (size_t)o * K + k);
             out[(size_t)n * O + o] = (float)s;
         }
 }

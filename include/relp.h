@@ -58,8 +58,9 @@
  * OWNERSHIP AND LIFETIMES
  *   - relp_model_init_from_dir memory-maps or reads the files and owns them.
  *   - relp_model_init_from_memory BORROWS the buffers: they must stay valid
- *     and unchanged until relp_model_free (f32/f16 tensors may be used in
- *     place, with no copy - the browser's one-copy load relies on it).
+ *     and unchanged until relp_model_free (tensors already in the in-memory
+ *     dtype may be used in place, with no copy - the browser's one-copy load
+ *     relies on it).
  *   - Pointers returned by relp_ctx_* getters are views into the context,
  *     valid until the next call that runs the context or relp_ctx_free.
  *
@@ -114,7 +115,7 @@ struct relp_ctx;
 /* ---------------------------------------------------------------- loading */
 
 struct relp_load_params {
-    enum relp_dtype weight_dtype; /* in-memory dtype of the large matrices: F32 (default) or F16 */
+    enum relp_dtype weight_dtype; /* in-memory dtype of the large matrices: F32 (default), F16 or BF16 */
     int32_t use_mmap;             /* map checkpoint files instead of reading them (default 1) */
     int32_t require_tokenizer;    /* fail if vocab/merges are missing (default 0) */
     int32_t transposed_copy;      /* keep a transposed copy of each block matrix: the backward pass then runs

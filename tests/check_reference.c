@@ -3,7 +3,7 @@
  * patterns, LayerNorm scales and the gradient at every node.
  *
  *   check_reference CKPT_DIR REF.safetensors [--metric logit_diff|logprob]
- *                   [--weights f32|f16] [--threads N] [--scalar] [--rtol X]
+ *                   [--weights f32|f16|bf16] [--threads N] [--scalar] [--rtol X]
  *
  * Pass: max|c - ref| <= rtol * max|ref| for every tensor (rtol 1e-4).
  * Exit 0 on pass, 1 on any mismatch, 2 on bad usage. */
@@ -64,8 +64,10 @@ int main(int argc, char **argv) {
     struct relp_ctx_params cp = relp_ctx_default_params();
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--metric") && i + 1 < argc) metric_kind = argv[++i];
-        else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
-            lp.weight_dtype = !strcmp(argv[++i], "f16") ? RELP_DTYPE_F16 : RELP_DTYPE_F32;
+        else if (!strcmp(argv[i], "--weights") && i + 1 < argc) {
+            const char *w = argv[++i];
+            lp.weight_dtype = !strcmp(w, "f16") ? RELP_DTYPE_F16 : !strcmp(w, "bf16") ? RELP_DTYPE_BF16 : RELP_DTYPE_F32;
+        }
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) cp.n_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--rtol") && i + 1 < argc) rtol = atof(argv[++i]);
         else if (!strcmp(argv[i], "--scalar")) printf("kernels: %s\n", relp__ops_select(1));

@@ -61,25 +61,27 @@ static void test_kernels(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int N = shapes[s][0], K = shapes[s][1], O = shapes[s][2];
         float *x = malloc(sizeof(float) * N * (K > O ? K : O)), *W = malloc(sizeof(float) * K * O);
-        uint16_t *W16 = malloc(2 * (size_t)K * O);
+        uint16_t *W16 = malloc(2 * (size_t)K * O), *WB = malloc(2 * (size_t)K * O);
         float *bias = malloc(sizeof(float) * O), *ref = malloc(sizeof(float) * N * (K > O ? K : O));
         float *got = malloc(sizeof(float) * N * (K > O ? K : O)), *got_mt = malloc(sizeof(float) * N * (K > O ? K : O));
         for (int i = 0; i < N * (K > O ? K : O); i++) x[i] = frand();
         for (int i = 0; i < K * O; i++) {
             W[i] = frand();
             W16[i] = relp__f32_to_f16(W[i]);
+            WB[i] = relp__f32_to_bf16(W[i]);
         }
         for (int i = 0; i < O; i++) bias[i] = frand();
-        for (int dt = 0; dt < 2; dt++) {
-            const void *w = dt ? (const void *)W16 : (const void *)W;
-            enum relp_dtype wdt = dt ? RELP_DTYPE_F16 : RELP_DTYPE_F32;
+        for (int dt = 0; dt < 3; dt++) {
+            static const char *const dname[3] = {"f32", "f16", "bf16"};
+            const void *w = dt == 0 ? (const void *)W : dt == 1 ? (const void *)W16 : (const void *)WB;
+            enum relp_dtype wdt = dt == 0 ? RELP_DTYPE_F32 : dt == 1 ? RELP_DTYPE_F16 : RELP_DTYPE_BF16;
             for (int scalar = 0; scalar < 2; scalar++) {
                 const char *kname = relp__ops_select(scalar);
                 matmul_xw_naive(ref, x, w, wdt, bias, N, K, O);
                 matmul_xw(NULL, got, x, w, wdt, bias, N, K, O);
                 double e = max_diff(ref, got, (size_t)N * O);
                 CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * O) + 1e-6, "xw %dx%dx%d %s %s: max diff %g", N, K, O,
-                      dt ? "f16" : "f32", kname, e);
+                      dname[dt], kname, e);
                 matmul_xw(pool, got_mt, x, w, wdt, bias, N, K, O);
                 CHECK(memcmp(got, got_mt, sizeof(float) * N * O) == 0, "xw %dx%dx%d threads differ from one thread",
                       N, K, O);
@@ -88,19 +90,18 @@ static void test_kernels(void) {
                 matmul_xwt(NULL, got, x, w, wdt, N, O, K);
                 e = max_diff(ref, got, (size_t)N * K);
                 CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * K) + 1e-6, "xwt %dx%dx%d %s %s: max diff %g", N, O, K,
-                      dt ? "f16" : "f32", kname, e);
+                      dname[dt], kname, e);
                 matmul_xwt(pool, got_mt, x, w, wdt, N, O, K);
                 CHECK(memcmp(got, got_mt, sizeof(float) * N * K) == 0, "xwt threads differ from one thread");
                 /* packed: forward with a row offset, backward (x @ W^T) */
                 void *P = malloc(relp__packed_count(K, O) * 4);
                 relp__pack(P, wdt, w, wdt, K, O);
                 int k0 = K / 3, kn = K - K / 3;
-                matmul_xw_naive(ref, x, dt ? (const void *)(W16 + (size_t)k0 * O) : (const void *)(W + (size_t)k0 * O),
-                                wdt, bias, N, kn, O);
+                matmul_xw_naive(ref, x, (const char *)w + (size_t)k0 * O * (dt ? 2 : 4), wdt, bias, N, kn, O);
                 matmul_xw_packed(NULL, got, x, P, wdt, bias, N, kn, O, K, k0);
                 e = max_diff(ref, got, (size_t)N * O);
                 CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * O) + 1e-6, "xw packed %dx%dx%d k0=%d %s %s: max diff %g", N,
-                      kn, O, k0, dt ? "f16" : "f32", kname, e);
+                      kn, O, k0, dname[dt], kname, e);
                 matmul_xw_packed(pool, got_mt, x, P, wdt, bias, N, kn, O, K, k0);
                 CHECK(memcmp(got, got_mt, sizeof(float) * N * O) == 0, "xw packed: threads differ from one thread");
                 matmul_xwt_naive(ref, x, w, wdt, N, O, K); /* out (N, K) = x (N, O) @ W^T */
@@ -108,14 +109,14 @@ static void test_kernels(void) {
                 matmul_xwt_packed(NULL, got, scratch, x, P, wdt, N, O, K);
                 e = max_diff(ref, got, (size_t)N * K);
                 CHECK(e <= 1e-5 * max_abs(ref, (size_t)N * K) + 1e-6, "xwt packed %dx%dx%d %s %s: max diff %g", N, O, K,
-                      dt ? "f16" : "f32", kname, e);
+                      dname[dt], kname, e);
                 matmul_xwt_packed(pool, got_mt, scratch, x, P, wdt, N, O, K);
                 CHECK(memcmp(got, got_mt, sizeof(float) * N * K) == 0, "xwt packed: threads differ from one thread");
                 free(P);
                 free(scratch);
             }
         }
-        free(x); free(W); free(W16); free(bias); free(ref); free(got); free(got_mt);
+        free(x); free(W); free(W16); free(WB); free(bias); free(ref); free(got); free(got_mt);
     }
     relp__ops_select(0);
     relp__pool_free(pool);
@@ -130,6 +131,17 @@ static void test_kernels(void) {
     CHECK(relp__f32_to_f16(1.0f + 1.0f / 2048) == 0x3C00, "tie rounds to even");
     CHECK(relp__f32_to_f16(1.0f + 3.0f / 2048) == 0x3C02, "tie rounds to even (up)");
     CHECK(relp__f32_to_f16(1e6f) == 0x7C00, "overflow to inf");
+    /* bf16: the same, by its own bits (bf16 is the high half of an f32) */
+    bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = relp__bf16_to_f32((uint16_t)h);
+        if (isnan(f) ? !isnan(relp__bf16_to_f32(relp__f32_to_bf16(f))) : relp__f32_to_bf16(f) != h) bad++;
+    }
+    CHECK(bad == 0, "%d bfloat16s do not round-trip", bad);
+    CHECK(relp__f32_to_bf16(1.0f + 1.0f / 256) == 0x3F80, "bf16 tie rounds to even");
+    CHECK(relp__f32_to_bf16(1.0f + 3.0f / 256) == 0x3F82, "bf16 tie rounds to even (up)");
+    CHECK(relp__f32_to_bf16(1.0f + 1.5f / 256) == 0x3F81, "bf16 above the tie rounds up");
+    CHECK(relp__f32_to_bf16(3.4e38f) == 0x7F80, "bf16 overflow to inf");
 }
 
 /* ------------------------------------------------------------ model tests */

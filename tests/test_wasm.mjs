@@ -90,11 +90,11 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
     if (bad !== 0) { failures++; console.log(`FAIL SIMD128 f16 loader: ${bad} of 65536 halves differ from the scalar conversion`); }
   }
   for (const modelName of ['ioi-3l', 'ioi-2l']) {
-    for (const f16 of [false, true]) {
+    for (const weights of modelName === 'ioi-3l' ? ['f32', 'f16', 'bf16'] : ['f32', 'f16']) {
       const dir = path.join(modelsDir, modelName);
-      const model = engine.loadModel(readModel(dir), { f16 });
-      const w = ['--model', dir, '--weights', f16 ? 'f16' : 'f32'];
-      const tag = `${variant} ${modelName} ${f16 ? 'f16' : 'f32'}`;
+      const model = engine.loadModel(readModel(dir), { weights });
+      const w = ['--model', dir, '--weights', weights];
+      const tag = `${variant} ${modelName} ${weights}`;
       for (const [pi, [clean, corrupt, ans, wrong]] of PAIRS.entries()) {
         const ci = model.tokenize(clean), ri = model.tokenize(corrupt);
         const a = model.singleToken(ans), b = model.singleToken(wrong);
@@ -139,12 +139,13 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
           compare(`${tag} pair ${pi} token relevance ${rules}`, got.relevance, want.relevance, maxLogit);
         }
       }
-      if (modelName === 'ioi-3l' && !f16) {
+      if (modelName === 'ioi-3l' && weights === 'f32') {
         const ids = model.tokenize('When John');
         expectThrow(`${tag} two-token answer`, () => model.singleToken(' Johnathan and'), /must be exactly one token/);
         expectThrow(`${tag} length mismatch`, () => model.attribute({ clean: ids, corrupt: model.tokenize('When John and'), answer: 1, wrong: 2 }), /same number of tokens/);
         expectThrow(`${tag} unknown method`, () => model.attribute({ clean: ids, corrupt: ids, answer: 1, wrong: 2, method: 'shap' }), /expected one of/);
         expectThrow(`${tag} prompt too long`, () => model.forward(new Int32Array(model.info.nPositions + 1)), /at most/);
+        expectThrow(`${tag} unknown weight dtype`, () => engine.loadModel(readModel(dir), { weights: 'int8' }), /expected one of f32, f16, bf16/);
         expectThrow(`${tag} token out of range`, () => model.forward(Int32Array.of(50256, 999999)), /token|range|vocab/i);
       }
       model.free();

@@ -30,6 +30,13 @@ export const NODES = ['resid', 'attn', 'mlp', 'head'];
 const NODE_ID = { resid: 0, head: 1, attn: 2, mlp: 4 }; // enum relp_node
 const METHOD = { ap: [0, ''], atp: [1, 'grad'], relp: [1, 'relp'], 'relp-cp': [1, 'relp-cp'], attnlrp: [1, 'attnlrp'], ig: [2, ''] };
 const METRIC_LOGIT_DIFF = 0;
+const WEIGHT_DTYPE = { f32: 0, f16: 1, bf16: 2 }; // enum relp_dtype
+
+function weightDtype(weights) {
+  if (!Object.hasOwn(WEIGHT_DTYPE, weights))
+    throw new RelpError(`weights ${JSON.stringify(weights)}: expected one of ${Object.keys(WEIGHT_DTYPE).join(', ')}`, -4);
+  return WEIGHT_DTYPE[weights];
+}
 const IOI_RECORD = [256, 256, 32, 32]; // struct relp_ioi_prompt
 
 // Loads the Emscripten glue (a classic script defining createRelpEngine) and
@@ -83,7 +90,10 @@ export class Engine {
   // files: [{ name, bytes: Uint8Array }] with Hugging Face names (config.json,
   // model.safetensors or shards + index, vocab.json + merges.txt). The bytes
   // are copied once into the WebAssembly heap, which the model then owns.
-  loadModel(files, { f16 = false } = {}) {
+  // weights: the large matrices' dtype in memory, 'f32', 'f16' or 'bf16'
+  // (f16: true is short for weights: 'f16').
+  loadModel(files, { f16 = false, weights = f16 ? 'f16' : 'f32' } = {}) {
+    const dtype = weightDtype(weights);
     const M = this.M;
     const owned = [];
     const s = new Scratch(M);
@@ -99,7 +109,7 @@ export class Engine {
         M._relpw_files_set(arr, i, name, data, f.bytes.length);
       });
       const out = s.alloc(4);
-      const st = M._relpw_model_load(out, arr, files.length, f16 ? 1 : 0);
+      const st = M._relpw_model_load(out, arr, files.length, dtype);
       const handle = M.HEAP32[out >> 2] >>> 0;
       if (st !== 0) {
         const msg = M.UTF8ToString(M._relp_last_error(handle));
@@ -114,11 +124,12 @@ export class Engine {
   }
 
   // Random weights (tests, benchmarks): shape as in relp_model_init_random.
-  randomModel({ L, C, NH, nPositions = 1024, V = 50257, seed = 1, f16 = false }) {
+  randomModel({ L, C, NH, nPositions = 1024, V = 50257, seed = 1, f16 = false, weights = f16 ? 'f16' : 'f32' }) {
+    const dtype = weightDtype(weights);
     const s = new Scratch(this.M);
     try {
       const out = s.alloc(4);
-      const st = this.M._relpw_model_random(out, L, C, NH, nPositions, V, seed, f16 ? 1 : 0);
+      const st = this.M._relpw_model_random(out, L, C, NH, nPositions, V, seed, dtype);
       const handle = this.M.HEAP32[out >> 2] >>> 0;
       if (st !== 0) {
         const msg = this.M.UTF8ToString(this.M._relp_last_error(handle));

@@ -51,20 +51,22 @@ EMSCRIPTEN_KEEPALIVE void relpw_files_set(struct relp_file *files, int32_t i, co
 /* ---------------------------------------------------------------- model */
 
 /* The buffers stay owned by the caller and must outlive the model
- * (relp_model_init_from_memory borrows them). f16 keeps the large matrices
- * as f16 in memory. */
+ * (relp_model_init_from_memory borrows them). weight_dtype is an enum
+ * relp_dtype (0 f32, 1 f16, 2 bf16): the large matrices' dtype in memory;
+ * the loader refuses any other value. */
 EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_load(struct relp_model **out, const struct relp_file *files,
-                                                       int32_t n, int32_t f16) {
+                                                       int32_t n, int32_t weight_dtype) {
     struct relp_load_params lp = relp_load_default_params();
-    lp.weight_dtype = f16 ? RELP_DTYPE_F16 : RELP_DTYPE_F32;
+    lp.weight_dtype = (enum relp_dtype)weight_dtype;
     return relp_model_init_from_memory(out, files, n, &lp);
 }
 
 EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_random(struct relp_model **out, int32_t L, int32_t C, int32_t NH,
-                                                         int32_t n_positions, int32_t V, uint32_t seed, int32_t f16) {
+                                                         int32_t n_positions, int32_t V, uint32_t seed,
+                                                         int32_t weight_dtype) {
     struct relp_config cfg = {L, NH, C, n_positions, V, 1e-5f};
     struct relp_load_params lp = relp_load_default_params();
-    lp.weight_dtype = f16 ? RELP_DTYPE_F16 : RELP_DTYPE_F32;
+    lp.weight_dtype = (enum relp_dtype)weight_dtype;
     return relp_model_init_random(out, &cfg, seed, &lp);
 }
 
