@@ -155,9 +155,16 @@ const char *dtype_name(enum relp_dtype d) {
     return d == RELP_DTYPE_F32 ? "f32" : d == RELP_DTYPE_F16 ? "f16" : "bf16";
 }
 
+/* every core, shared out among the MPI ranks on this node (Open MPI and
+ * MPICH say how many there are), so ranks do not oversubscribe the cores */
 int default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 256 ? (int)n : 1;
+    if (n <= 0 || n >= 256) return 1;
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!local) local = getenv("MPI_LOCALNRANKS");
+    long ranks = local ? strtol(local, NULL, 10) : 1;
+    if (ranks > 1) n /= ranks;
+    return n > 1 ? (int)n : 1;
 }
 
 double now_ms(void) {
