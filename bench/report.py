@@ -24,6 +24,7 @@ import sys
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 RELP = os.path.join(ROOT, "build/native-release/relp")
+LIMITS = os.path.join(ROOT, "build/native-release/machine_limits")
 PY = "/usr/bin/python3"
 SIZES = [("small", "12,768,12"), ("medium", "24,1024,16"), ("large", "36,1280,20"), ("xl", "48,1600,25")]
 commands = []
@@ -46,10 +47,29 @@ def relp(size, tokens=16, threads=1, runs=5, weights="f32", batch=1, ap=False, i
     return json.loads(sh(cmd).strip().splitlines()[-1])
 
 
-def torch(shape, tokens=16, runs=5):
-    out = sh([PY, "bench/torch_forward.py", "--in-memory", "--shape", shape, "--tokens", str(tokens), "--threads", "1",
-              "--runs", str(runs)], env={"OPENBLAS_NUM_THREADS": "1"})
+def torch(shape, tokens=16, runs=5, threads=1):
+    out = sh([PY, "bench/torch_forward.py", "--in-memory", "--shape", shape, "--tokens", str(tokens), "--threads",
+              str(threads), "--runs", str(runs)], env={"OPENBLAS_NUM_THREADS": str(threads)})
     return json.loads(out.strip().splitlines()[-1])
+
+
+V = 50257
+
+
+def forward_work(shape, T):
+    """(FLOPs, weight bytes in f32) of relp's forward pass, B = 1: the block
+    matrices, causal attention (scores and weighted sums) and the
+    unembedding at the last position only"""
+    L, C, _ = (int(v) for v in shape.split(","))
+    flops = 2 * T * 12 * L * C * C + 4 * L * C * T * (T + 1) / 2 + 2 * C * V
+    return flops, (12 * L * C * C + V * C) * 4
+
+
+def floor_ms(shape, T, lim, threads):
+    """the least time the machine allows: all FLOPs at the measured
+    multiply-add peak, or all weight bytes at the measured read bandwidth"""
+    flops, nbytes = forward_work(shape, T)
+    return max(flops / (lim[f"fma_gflops_{threads}"] * 1e9), nbytes / (lim[f"read_gbs_{threads}"] * 1e9)) * 1e3
 
 
 def chart(path, title, xlabel, ylabel, series, logx=True, logy=True, xticks=None):
@@ -102,14 +122,19 @@ def main():
     mem = next((int(ln.split()[1]) // 1024 for ln in open("/proc/meminfo") if ln.startswith("MemTotal")), 0)
     ncores = os.cpu_count()
 
-    # 1. forward against PyTorch, 1 thread, and relp's own 2-thread speed-up
+    # 0. what the machine allows: multiply-add peak and read bandwidth, 1 and 2 threads
+    lim = json.loads(sh([LIMITS, "2"]).strip().splitlines()[-1])
+
+    # 1. forward against PyTorch, 1 thread, and relp's own 2-thread speed-up next to PyTorch's
     fwd = []
     for size, shape in SIZES[:3]:
         for T in (16, 256):
             r1 = relp(size, T, 1, runs)
             r2 = relp(size, T, 2, runs)
             pt = torch(shape, T, runs)
-            fwd.append((size, T, r1["forward_ms"], r2["forward_ms"], pt["torch_forward_ms"], pt["torch_forward_last_ms"]))
+            pt2 = torch(shape, T, runs, threads=2)
+            fwd.append((size, shape, T, r1["forward_ms"], r2["forward_ms"], pt["torch_forward_ms"],
+                        pt["torch_forward_last_ms"], pt2["torch_forward_ms"]))
 
     # 2. every method at every size (B=1, T=16, 2 threads; f16 weights from large on)
     meth = []
@@ -166,9 +191,28 @@ def main():
              "standard GPT-2 forward (logits at every position) and with logits at the last position only.\n")
     o.append("| shape | T | relp 1 thread ms | relp 2 threads ms | PyTorch 1 thread ms (all / last position) | relp / PyTorch, 1 thread (all / last) | 2 threads / 1 thread |")
     o.append("|---|---|---|---|---|---|---|")
-    for size, T, f1, f2, ta, tl in fwd:
+    for size, shape, T, f1, f2, ta, tl, _ in fwd:
         o.append(f"| {size} | {T} | {f1:.1f} | {f2:.1f} | {ta:.1f} / {tl:.1f} | **{f1 / ta:.2f}** / {f1 / tl:.2f} | **{f2 / f1:.2f}** |")
     o.append("\nTargets: relp / PyTorch ≤ 0.5, and 2 threads / 1 thread ≤ 0.6, at every size and length.\n")
+    o.append("\n### What the machine allows\n")
+    o.append(f"Measured in this run by `machine_limits` (`bench/machine_limits.c`, {lim['kernels']}): a multiply-add peak of "
+             f"**{lim['fma_gflops_1']:.0f} GFLOP/s** on one core and {lim['fma_gflops_2']:.0f} on two, and a memory read "
+             f"bandwidth of **{lim['read_gbs_1']:.1f} GB/s** on one core and {lim['read_gbs_2']:.1f} on two. A forward pass "
+             "cannot take less than its FLOPs at that peak, nor less than its weights' bytes (f32) at that bandwidth: "
+             "the larger of the two is its floor. The floor gives the lowest relp / PyTorch ratio any code could reach "
+             "on this machine, and the lowest 2-thread / 1-thread ratio. PyTorch's own 2-thread / 1-thread ratio, "
+             "measured in the same run, is the peer for the second.\n")
+    o.append("| shape | T | GFLOP | relp GFLOP/s, 1 thread (% of peak) | floor ms, 1 / 2 threads | lowest possible relp / PyTorch (all) | "
+             "2 threads / 1 thread: relp / PyTorch / lowest possible |")
+    o.append("|---|---|---|---|---|---|---|")
+    for size, shape, T, f1, f2, ta, tl, ta2 in fwd:
+        flops, _ = forward_work(shape, T)
+        fl1, fl2 = floor_ms(shape, T, lim, 1), floor_ms(shape, T, lim, 2)
+        gf = flops / (f1 * 1e6)
+        o.append(f"| {size} | {T} | {flops / 1e9:.1f} | {gf:.0f} ({100 * gf / lim['fma_gflops_1']:.0f}%) | {fl1:.1f} / {fl2:.1f} | "
+                 f"{fl1 / ta:.2f}{' (above 0.5: out of reach)' if fl1 / ta > 0.5 else ''} | "
+                 f"{f2 / f1:.2f} / {ta2 / ta:.2f} / {fl2 / fl1:.2f} |")
+    o.append("")
     o.append("\n## Every method (B = 1, T = 16, 2 threads)\n")
     o.append("| shape | weights | forward ms | backward ms | RelP ms (× forward) | AtP ms (× forward) | IG(10) ms (× RelP) | AP sweep ms (× naive) | peak RSS MiB |")
     o.append("|---|---|---|---|---|---|---|---|---|")

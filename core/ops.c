@@ -251,12 +251,14 @@ struct kernels {
     void (*xwt_rows)(float *, const float *, const void *, enum relp_dtype, int, int, int, int, int);
     float (*dot)(const float *, const float *, int);
     void (*axpy)(float *, float, const float *, int);
+    void (*dots)(float *, const float *, const float *, size_t, int, int, float);
+    void (*wsum)(float *, const float *, const float *, size_t, int, int);
 };
 
 static const struct kernels k_generic = {"scalar (portable 4-lane C)", xwp_panels_generic, xwtp_rows_generic, xw_cols_generic, xwt_rows_generic, dot_generic,
-                                         axpy_generic};
+                                         axpy_generic, dots_generic, wsum_generic};
 #ifdef RELP_HAVE_AVX2
-static const struct kernels k_avx2 = {"avx2+fma+f16c", xwp_panels_avx2, xwtp_rows_avx2, xw_cols_avx2, xwt_rows_avx2, dot_avx2, axpy_avx2};
+static const struct kernels k_avx2 = {"avx2+fma+f16c", xwp_panels_avx2, xwtp_rows_avx2, xw_cols_avx2, xwt_rows_avx2, dot_avx2, axpy_avx2, dots_avx2, wsum_avx2};
 static int cpu_has_avx2(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -270,7 +272,8 @@ static int cpu_has_avx2(void) {
 }
 #endif
 #ifdef RELP_HAVE_WASM_SIMD
-static const struct kernels k_wasm = {"wasm simd128", xwp_panels_wasm, xwtp_rows_wasm, xw_cols_wasm, xwt_rows_wasm, dot_wasm, axpy_wasm};
+static const struct kernels k_wasm = {"wasm simd128", xwp_panels_wasm, xwtp_rows_wasm, xw_cols_wasm, xwt_rows_wasm, dot_wasm, axpy_wasm,
+                                      dots_wasm, wsum_wasm};
 #endif
 
 static const struct kernels *kern = NULL;
@@ -536,12 +539,9 @@ static void attn_fwd_task(void *arg, int ti, int nt) {
         for (int i = j->t0; i < T; i++) {
             const float *q = base + (size_t)i * C3 + h * HS;
             float *row = att + (size_t)i * T;
+            kk->dots(row, q, base + C + h * HS, C3, i + 1, HS, scale);
             float mx = -INFINITY;
-            for (int t = 0; t <= i; t++) {
-                float s = kk->dot(q, base + (size_t)t * C3 + C + h * HS, HS) * scale;
-                row[t] = s;
-                if (s > mx) mx = s;
-            }
+            for (int t = 0; t <= i; t++) mx = row[t] > mx ? row[t] : mx;
             float sum = 0.0f;
             for (int t = 0; t <= i; t++) {
                 row[t] = expf(row[t] - mx);
@@ -550,9 +550,7 @@ static void attn_fwd_task(void *arg, int ti, int nt) {
             float inv = 1.0f / sum;
             for (int t = 0; t <= i; t++) row[t] *= inv;
             for (int t = i + 1; t < T; t++) row[t] = 0.0f;
-            float *z = j->z + ((size_t)b * T + i) * C + h * HS;
-            memset(z, 0, (size_t)HS * sizeof *z);
-            for (int t = 0; t <= i; t++) kk->axpy(z, row[t], base + (size_t)t * C3 + 2 * C + h * HS, HS);
+            kk->wsum(j->z + ((size_t)b * T + i) * C + h * HS, row, base + 2 * C + h * HS, C3, i + 1, HS);
         }
     }
 }
@@ -588,18 +586,14 @@ static void attn_bwd_task(void *arg, int ti, int nt) {
             const float *row = att + (size_t)i * T;
             for (int t = 0; t <= i; t++) kk->axpy(dbase + (size_t)t * C3 + 2 * C + h * HS, v_scale * row[t], dz, HS);
             if (j->mode == RELP_ATTN_FROZEN) continue;
+            kk->dots(dA, dz, base + 2 * C + h * HS, C3, i + 1, HS, 1.0f);
             float dot = 0.0f;
-            for (int t = 0; t <= i; t++) {
-                dA[t] = kk->dot(dz, base + (size_t)t * C3 + 2 * C + h * HS, HS);
-                dot += row[t] * dA[t];
-            }
+            for (int t = 0; t <= i; t++) dot += row[t] * dA[t];
+            float *ds = dA; /* in place */
+            for (int t = 0; t <= i; t++) ds[t] = row[t] * (dA[t] - dot) * qk_scale;
+            kk->wsum(dbase + (size_t)i * C3 + h * HS, ds, base + C + h * HS, C3, i + 1, HS); /* dq_i */
             const float *q = base + (size_t)i * C3 + h * HS;
-            float *dq = dbase + (size_t)i * C3 + h * HS;
-            for (int t = 0; t <= i; t++) {
-                float ds = row[t] * (dA[t] - dot) * qk_scale;
-                kk->axpy(dq, ds, base + (size_t)t * C3 + C + h * HS, HS);
-                kk->axpy(dbase + (size_t)t * C3 + C + h * HS, ds, q, HS);
-            }
+            for (int t = 0; t <= i; t++) kk->axpy(dbase + (size_t)t * C3 + C + h * HS, ds[t], q, HS);
         }
     }
 }

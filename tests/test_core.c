@@ -144,6 +144,105 @@ static void test_kernels(void) {
     CHECK(relp__f32_to_bf16(3.4e38f) == 0x7F80, "bf16 overflow to inf");
 }
 
+/* attention against a float64 transcription of its equations (ops.h),
+ * forward and backward under each mode, SIMD and scalar, head sizes that
+ * are and are not multiples of the vector width, patched re-runs (t0 > 0) */
+static void naive_attention(double *z, double *att, double *dqkv, const float *qkv, const float *dz, int T, int C,
+                            int NH, int mode) {
+    const int HS = C / NH, C3 = 3 * C;
+    const double scale = 1.0 / sqrt((double)HS), vs = mode == RELP_ATTN_ATTNLRP ? 0.5 : 1.0,
+                 qs = mode == RELP_ATTN_ATTNLRP ? 0.25 * scale : scale;
+    memset(dqkv, 0, sizeof(double) * T * C3);
+    for (int h = 0; h < NH; h++)
+        for (int i = 0; i < T; i++) {
+            const float *q = qkv + (size_t)i * C3 + h * HS;
+            double *a = att + ((size_t)h * T + i) * T, mx = -INFINITY, sum = 0, dot = 0, dA[64];
+            for (int t = 0; t < T; t++) {
+                double s = 0;
+                for (int d = 0; d < HS; d++) s += (double)q[d] * qkv[(size_t)t * C3 + C + h * HS + d];
+                a[t] = t <= i ? s * scale : -INFINITY;
+                mx = a[t] > mx ? a[t] : mx;
+            }
+            for (int t = 0; t < T; t++) sum += (a[t] = t <= i ? exp(a[t] - mx) : 0.0);
+            for (int t = 0; t < T; t++) a[t] /= sum;
+            for (int d = 0; d < HS; d++) {
+                double acc = 0;
+                for (int t = 0; t <= i; t++) acc += a[t] * qkv[(size_t)t * C3 + 2 * C + h * HS + d];
+                z[(size_t)i * C + h * HS + d] = acc;
+            }
+            const float *g = dz + (size_t)i * C + h * HS;
+            for (int t = 0; t <= i; t++) {
+                dA[t] = 0;
+                for (int d = 0; d < HS; d++) {
+                    dqkv[(size_t)t * C3 + 2 * C + h * HS + d] += vs * a[t] * g[d];
+                    dA[t] += (double)g[d] * qkv[(size_t)t * C3 + 2 * C + h * HS + d];
+                }
+                dot += a[t] * dA[t];
+            }
+            if (mode == RELP_ATTN_FROZEN) continue;
+            for (int t = 0; t <= i; t++) {
+                double ds = a[t] * (dA[t] - dot) * qs;
+                for (int d = 0; d < HS; d++) {
+                    dqkv[(size_t)i * C3 + h * HS + d] += ds * qkv[(size_t)t * C3 + C + h * HS + d];
+                    dqkv[(size_t)t * C3 + C + h * HS + d] += ds * q[d];
+                }
+            }
+        }
+}
+
+static double max_diff_d(const float *a, const double *b, size_t n, double *scale) {
+    double m = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (!(d <= m)) m = d;
+        if (fabs(b[i]) > s) s = fabs(b[i]);
+    }
+    *scale = s;
+    return m;
+}
+
+static void test_attention(void) {
+    static const int shapes[][3] = {{1, 8, 1}, {9, 24, 3} /* HS 8 */, {37, 36, 3} /* HS 12 */, {21, 128, 2} /* HS 64 */};
+    struct relp_pool *pool = relp__pool_init(2);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int T = shapes[si][0], C = shapes[si][1], NH = shapes[si][2], C3 = 3 * C;
+        float *qkv = malloc(sizeof(float) * T * C3), *dz = malloc(sizeof(float) * T * C);
+        float *z = malloc(sizeof(float) * T * C), *att = malloc(sizeof(float) * NH * T * T);
+        float *dqkv = malloc(sizeof(float) * T * C3), *scratch = malloc(sizeof(float) * 2 * T);
+        double *rz = malloc(sizeof(double) * T * C), *ratt = malloc(sizeof(double) * NH * T * T);
+        double *rdqkv = malloc(sizeof(double) * T * C3);
+        for (int i = 0; i < T * C3; i++) qkv[i] = 2.0f * frand();
+        for (int i = 0; i < T * C; i++) dz[i] = frand();
+        for (int mode = 0; mode < 3; mode++) {
+            naive_attention(rz, ratt, rdqkv, qkv, dz, T, C, NH, mode);
+            for (int scalar = 0; scalar < 2; scalar++) {
+                const char *kname = relp__ops_select(scalar);
+                for (int t0 = 0; t0 <= T / 2; t0 += T / 2 > 0 ? T / 2 : 1) {
+                    /* a patched re-run recomputes rows t0.. only: rows before keep what is there */
+                    if (t0 == 0) attention_forward(NULL, z, att, qkv, 1, T, C, NH, 0);
+                    else {
+                        for (int i = t0 * C; i < T * C; i++) z[i] = -7.0f;
+                        attention_forward(pool, z, att, qkv, 1, T, C, NH, t0);
+                    }
+                    double sc, e = max_diff_d(z, rz, (size_t)T * C, &sc);
+                    CHECK(e <= 1e-5 * sc, "attention forward T=%d C=%d NH=%d t0=%d %s: max diff %g of %g", T, C, NH,
+                          t0, kname, e, sc);
+                    e = max_diff_d(att, ratt, (size_t)NH * T * T, &sc);
+                    CHECK(e <= 1e-5 * sc, "attention pattern T=%d C=%d NH=%d t0=%d %s: max diff %g", T, C, NH, t0,
+                          kname, e);
+                }
+                attention_backward(pool, dqkv, scratch, dz, qkv, att, 1, T, C, NH, mode);
+                double sc, e = max_diff_d(dqkv, rdqkv, (size_t)T * C3, &sc);
+                CHECK(e <= 1e-5 * sc, "attention backward T=%d C=%d NH=%d mode %d %s: max diff %g of %g", T, C, NH,
+                      mode, kname, e, sc);
+            }
+        }
+        free(qkv); free(dz); free(z); free(att); free(dqkv); free(scratch); free(rz); free(ratt); free(rdqkv);
+    }
+    relp__ops_select(0);
+    relp__pool_free(pool);
+}
+
 /* ------------------------------------------------------------ model tests */
 
 static struct relp_model *tiny_model(int L, int C, int NH, int V, uint64_t seed) {
@@ -557,6 +656,7 @@ static void test_method_invariants(void) {
 
 int main(int argc, char **argv) {
     test_kernels();
+    test_attention();
     test_finite_differences();
     test_patching();
     test_errors();
