@@ -178,11 +178,71 @@ static enum relp_status restrict_logits(struct relp_ctx *ctx, const struct relp_
     return st;
 }
 
-/* Patches evaluated per pass: the sweep replicates a small batch so that
- * AP_GROUP patches share one pass over the weights (with few rows per prompt,
- * streaming the weights, not arithmetic, is what a patched re-run costs). */
-#define AP_GROUP 4
-#define AP_GROUP_ROWS 64 /* at B*T >= this, one patch per pass is efficient already */
+/* Patched runs evaluated per pass: AP and IG replicate a small batch so that
+ * several patched runs share one pass over the weights (with few rows per
+ * prompt, streaming the weights, not arithmetic, is what a run costs). Each
+ * row's arithmetic does not depend on the rows beside it (ops.h), so every
+ * copy computes exactly what a run of its own would. */
+#define GROUP_MAX 16     /* copies per pass at most */
+#define GROUP_ROWS 256   /* rows (copies x B x T) per pass at most: AP and IG at B*T >= this run one copy */
+#define AP_GROUP 4       /* AP: patches per pass (more gains little: its runs restart at the patched layer) */
+
+/* G copies of ctx's current batch (its base run recomputed in a context of
+ * their own) with the metric's tokens repeated; G = 1 is ctx itself. Falls
+ * back to G = 1 when memory is short. */
+struct replica {
+    struct relp_ctx *run;
+    int G;
+    int32_t *ids, *ans, *wrong;
+    struct relp_metric mt;
+};
+
+static void replica_free(struct relp_ctx *ctx, struct replica *r) {
+    if (r->run && r->run != ctx) relp_ctx_free(r->run);
+    free(r->ids);
+    free(r->ans);
+    free(r->wrong);
+    memset(r, 0, sizeof *r);
+}
+
+static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, struct replica *r) {
+    const int B = ctx->B, T = ctx->T;
+    memset(r, 0, sizeof *r);
+    r->run = ctx;
+    r->G = 1;
+    r->mt = *mt;
+    if (G <= 1) return RELP_STATUS_OK;
+    struct relp_ctx_params cp = ctx->params;
+    cp.max_batch = G * B;
+    cp.max_tokens = T;
+    struct relp_ctx *run = NULL;
+    r->ids = malloc(sizeof(int32_t) * (size_t)G * B * T);
+    r->ans = malloc(sizeof(int32_t) * (size_t)G * B);
+    r->wrong = malloc(sizeof(int32_t) * (size_t)G * B);
+    if (!r->ids || !r->ans || !r->wrong || relp_ctx_init(&run, ctx->model, &cp)) {
+        relp_ctx_free(run);
+        replica_free(ctx, r); /* not enough memory for the copies: one run per pass */
+        r->run = ctx;
+        r->G = 1;
+        r->mt = *mt;
+        return RELP_STATUS_OK;
+    }
+    r->run = run;
+    r->G = G;
+    run->cancel = ctx->cancel;
+    run->cancel_user = ctx->cancel_user;
+    for (int g = 0; g < G; g++) {
+        memcpy(r->ids + (size_t)g * B * T, ctx->ids, sizeof(int32_t) * (size_t)B * T);
+        memcpy(r->ans + g * B, mt->answer, sizeof(int32_t) * B);
+        if (mt->wrong) memcpy(r->wrong + g * B, mt->wrong, sizeof(int32_t) * B);
+    }
+    r->mt.answer = r->ans;
+    r->mt.wrong = mt->wrong ? r->wrong : NULL;
+    enum relp_status st = restrict_logits(run, mt, B);
+    if (!st) st = relp_forward(run, r->ids, G * B, T);
+    if (st) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
+    return st;
+}
 
 static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_metric *mt,
                                      const struct relp_attr_params *p, const float *src, float *scores, double mc,
@@ -196,38 +256,15 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
     const int64_t total = (int64_t)L * per_layer;
     const double norm = norm_of(ctx, mc, mr);
     const double base_value = p->noising ? mc : mr; /* the base run's metric */
-    int G = B * T >= AP_GROUP_ROWS ? 1 : AP_GROUP;
-    while (G > 1 && G * B * T > AP_GROUP * AP_GROUP_ROWS) G--;
-    /* the replicated base run: G copies of the batch in one context */
-    struct relp_ctx *run = ctx;
-    int32_t *ids = NULL, *ans = NULL, *wrong = NULL;
+    int G = AP_GROUP;
+    while (G > 1 && G * B * T > GROUP_ROWS) G--;
+    struct replica rep;
+    enum relp_status st = replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, &rep);
+    struct relp_ctx *run = rep.run;
+    const struct relp_metric rmt = rep.mt;
+    G = rep.G;
     float *vals = malloc(sizeof(float) * (size_t)G * (per_pos ? (size_t)B * C : n));
-    enum relp_status st = vals ? RELP_STATUS_OK : relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
-    struct relp_metric rmt = *mt;
-    if (!st && G > 1) {
-        struct relp_ctx_params cp = ctx->params;
-        cp.max_batch = G * B;
-        cp.max_tokens = T;
-        ids = malloc(sizeof(int32_t) * (size_t)G * B * T);
-        ans = malloc(sizeof(int32_t) * (size_t)G * B);
-        wrong = malloc(sizeof(int32_t) * (size_t)G * B);
-        if (!ids || !ans || !wrong || relp_ctx_init(&run, ctx->model, &cp)) {
-            relp_ctx_free(run);
-            run = ctx; /* not enough memory for the copies: one patch per pass */
-            G = 1;
-        } else {
-            run->cancel = ctx->cancel;
-            run->cancel_user = ctx->cancel_user;
-            for (int g = 0; g < G; g++) {
-                memcpy(ids + (size_t)g * B * T, ctx->ids, sizeof(int32_t) * (size_t)B * T);
-                memcpy(ans + g * B, mt->answer, sizeof(int32_t) * B);
-                if (mt->wrong) memcpy(wrong + g * B, mt->wrong, sizeof(int32_t) * B);
-            }
-            rmt.answer = ans;
-            rmt.wrong = mt->wrong ? wrong : NULL;
-            if (!(st = restrict_logits(run, mt, B))) st = relp_forward(run, ids, G * B, T);
-        }
-    }
+    if (!st && !vals) st = relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     struct relp_patch patches[AP_GROUP];
     int64_t done = 0;
     for (int l = L - 1; l >= 0 && !st; l--) {
@@ -268,48 +305,66 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
         }
     }
     if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
-    if (run != ctx) relp_ctx_free(run);
-    free(ids);
-    free(ans);
-    free(wrong);
+    replica_free(ctx, &rep);
     free(vals);
     return st;
 }
 
+/* Marks et al.'s IG, layer by layer: the layer's nodes interpolated from the
+ * base run to the source, a forward pass from the layer on and a backward
+ * pass down to it per step. The steps run G at a time in one replicated
+ * batch (copy g takes step k0 + g), so a layer's steps share the passes over
+ * the weights; the gradients are summed in step order as one at a time. */
 static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_metric *mt,
                                      const struct relp_attr_params *p, const float *src, float *scores, double mc,
                                      double mr) {
     const struct relp_config *c = &ctx->model->cfg;
     const int L = c->n_layer, N = p->ig_steps;
     const size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
-    float *base = malloc(n * sizeof(float) * (size_t)(L + 3));
+    int G = N < GROUP_MAX ? N : GROUP_MAX;
+    while (G > 1 && (size_t)G * ctx->B * ctx->T > GROUP_ROWS) G--;
+    float *base = malloc(n * sizeof(float) * (size_t)(L + 2 + G));
     if (!base) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
-    float *vals = base + L * n, *gsum = vals + n, *delta = gsum + n;
     save_node(ctx, p->node, base); /* the base run, (L, B, T, C) */
-    struct relp_metric scaled = *mt;
-    scaled.scale = (float)norm_of(ctx, mc, mr);
+    struct replica rep;
+    enum relp_status st = replicate(ctx, mt, G, &rep);
+    struct relp_ctx *run = rep.run;
+    G = rep.G;
+    float *gsum = base + L * n, *delta = gsum + n, *vals = delta + n; /* vals: (G, B, T, C) */
+    struct relp_metric scaled = rep.mt;
+    scaled.scale = (float)(norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
     const struct relp_rules *exact = relp_rules_preset("grad");
-    enum relp_status st = RELP_STATUS_OK;
     int64_t done = 0, total = (int64_t)L * N;
     for (int l = L - 1; l >= 0 && !st; l--) {
         const float *bl = base + l * n;
         for (size_t i = 0; i < n; i++) delta[i] = src[l * n + i] - bl[i];
         memset(gsum, 0, n * sizeof(float));
-        for (int k = 0; k < N && !st; k++) {
-            const float a = (float)k / (float)N;
-            for (size_t i = 0; i < n; i++) vals[i] = bl[i] + a * delta[i];
-            struct relp_patch patch = {p->node, l, -1, -1, vals, 0, 0};
+        for (int k0 = 0; k0 < N && !st; k0 += G) {
+            const int gn = N - k0 < G ? N - k0 : G;
+            struct relp_patch patches[GROUP_MAX];
+            for (int g = 0; g < gn; g++) { /* copies past the last step keep the base run, unused */
+                const float a = (float)(k0 + g) / (float)N;
+                float *v = vals + (size_t)g * n;
+                for (size_t i = 0; i < n; i++) v[i] = bl[i] + a * delta[i];
+                struct relp_patch pa = {p->node, l, -1, -1, v, g * ctx->B, ctx->B};
+                patches[g] = pa;
+            }
             /* the node's own layer is as deep as the coefficient has to go */
-            if ((st = relp_forward_patched(ctx, &patch, 1)) || (st = relp__backward_to(ctx, &scaled, exact, NULL, l)))
+            if ((st = relp_forward_patched(run, patches, gn)) || (st = relp__backward_to(run, &scaled, exact, NULL, l))) {
+                if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
                 break;
-            const float *g = relp_ctx_node_grad(ctx, p->node, l);
-            for (size_t i = 0; i < n; i++) gsum[i] += g[i];
-            if (p->progress) p->progress(p->progress_user, ++done, total);
+            }
+            const float *gr = relp_ctx_node_grad(run, p->node, l);
+            for (int g = 0; g < gn; g++)
+                for (size_t i = 0; i < n; i++) gsum[i] += gr[(size_t)g * n + i];
+            done += gn;
+            if (p->progress) p->progress(p->progress_user, done, total);
             if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
         }
         if (!st) reduce_scores(ctx, p, l, delta, gsum, 1.0f / (float)N, scores);
     }
-    if (!st) st = relp_forward_patched(ctx, NULL, 0);
+    if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
+    replica_free(ctx, &rep);
     free(base);
     return st;
 }
