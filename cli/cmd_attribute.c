@@ -1,7 +1,7 @@
 /* cmd_attribute.c - the methods on the command line:
  *
  *   relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)
- *                  --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head
+ *                  --method ap|atp|relp|relp-cp|attnlrp|ig|ig-input --node resid|attn|mlp|head
  *                  [--steps N] [--noising] [--per-position] [--no-bos] [--threads N]
  *                  [--json FILE|-] [--png FILE] [--svg FILE] [--max-batch N] [--out RUN.jsonl [--resume]]
  *   relp explain   --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]
@@ -43,6 +43,7 @@ static const struct method_spec methods[] = {
     {"ap", RELP_METHOD_AP, "grad"},        {"atp", RELP_METHOD_GRAD, "grad"},
     {"relp", RELP_METHOD_GRAD, "relp"},    {"relp-cp", RELP_METHOD_GRAD, "relp-cp"},
     {"attnlrp", RELP_METHOD_GRAD, "attnlrp"}, {"ig", RELP_METHOD_IG, "grad"},
+    {"ig-input", RELP_METHOD_IG_INPUT, "grad"},
 };
 
 static const struct method_spec *find_method(const char *name) {
@@ -199,7 +200,7 @@ int cmd_attribute(int argc, char **argv) {
     const char *mname = get(&a, "--method") ? get(&a, "--method") : "relp";
     const struct method_spec *ms = find_method(mname);
     enum relp_node node;
-    if (!ms) return usage("attribute: --method must be ap, atp, relp, relp-cp, attnlrp or ig, got '%s'%s", mname, "");
+    if (!ms) return usage("attribute: --method must be ap, atp, relp, relp-cp, attnlrp, ig or ig-input, got '%s'%s", mname, "");
     const char *nname = get(&a, "--node") ? get(&a, "--node") : "resid";
     if (node_of(nname, &node)) return usage("attribute: --node must be resid, attn, mlp or head, got '%s'%s", nname, "");
     int single = get(&a, "--clean") || get(&a, "--corrupt") || get(&a, "--answer") || get(&a, "--wrong");
@@ -315,12 +316,12 @@ int cmd_attribute(int argc, char **argv) {
         FILE *f = open_out(jpath);
         if (!f) { rc = 1; goto out; }
         fprintf(f, "{\"method\":\"%s\",\"node\":\"%s\",\"rules\":\"%s\",\"direction\":\"%s\",\"prompts\":%d,",
-                ms->name, nname, ms->method == RELP_METHOD_GRAD ? ms->rules : ms->method == RELP_METHOD_IG ? "grad" : "none",
+                ms->name, nname, ms->method == RELP_METHOD_AP ? "none" : ms->rules,
                 get(&a, "--noising") ? "noising" : "denoising", b.n);
         json_tokens(f, m, b.clean, b.T);
         fprintf(f, ",\"layers\":%d,\"positions\":%d,", c->n_layer, b.T);
         if (heads) fprintf(f, "\"heads\":%d,", c->n_head);
-        if (ms->method == RELP_METHOD_IG) fprintf(f, "\"steps\":%ld,", steps);
+        if (ms->method == RELP_METHOD_IG || ms->method == RELP_METHOD_IG_INPUT) fprintf(f, "\"steps\":%ld,", steps);
         fprintf(f, "\"scores\":[");
         for (int l = 0; l < c->n_layer; l++) {
             fprintf(f, l ? ",[" : "[");
@@ -473,9 +474,9 @@ int cmd_ioi(int argc, char **argv) {
         free(prompts);
         return rc;
     }
-    enum { N_EST = 5, N_NODE = 4 };
-    static const char *est[N_EST] = {"atp", "relp", "relp-cp", "attnlrp", "ig"};
-    static const char *est_label[N_EST] = {"AtP", "RelP", "RelP-CP", "AttnLRP", "IG"};
+    enum { N_EST = 6, N_NODE = 4 };
+    static const char *est[N_EST] = {"atp", "relp", "relp-cp", "attnlrp", "ig", "ig-input"};
+    static const char *est_label[N_EST] = {"AtP", "RelP", "RelP-CP", "AttnLRP", "IG", "IG-input"};
     static const char *node_names[N_NODE] = {"resid", "attn", "mlp", "head"};
     /* group prompts of equal token length into batches */
     const struct relp_config *c = relp_model_config(m);
@@ -590,13 +591,13 @@ int cmd_ioi(int argc, char **argv) {
         printf("relp ioi on %s: dataset %s, %d prompts in %d batch(es); metric logit(IO) - logit(S): clean %.4f, "
                "corrupted %.4f\n", model_path(&a), ds, counted, n_groups, mc_sum / counted, mr_sum / counted);
         printf("Pearson r with activation patching (denoising), over (layer x position) cells; heads over (layer x head)\n");
-        printf("%-9s %8s %8s %8s %8s %10s\n", "method", "resid", "attn", "mlp", "heads", "seconds");
+        printf("%-13s %8s %8s %8s %8s %10s\n", "method", "resid", "attn", "mlp", "heads", "seconds");
         for (int e = 0; e < N_EST; e++) {
             char lab[32];
-            snprintf(lab, sizeof lab, e == N_EST - 1 ? "%s(%ld)" : "%s", est_label[e], steps);
-            printf("%-9s %8.3f %8.3f %8.3f %8.3f %10.3f\n", lab, r[e][0], r[e][1], r[e][2], r[e][3], seconds[e]);
+            snprintf(lab, sizeof lab, !strncmp(est[e], "ig", 2) ? "%s(%ld)" : "%s", est_label[e], steps);
+            printf("%-13s %8.3f %8.3f %8.3f %8.3f %10.3f\n", lab, r[e][0], r[e][1], r[e][2], r[e][3], seconds[e]);
         }
-        printf("%-9s %8s %8s %8s %8s %10.3f\n", "AP", "-", "-", "-", "-", seconds[N_EST]);
+        printf("%-13s %8s %8s %8s %8s %10.3f\n", "AP", "-", "-", "-", "-", seconds[N_EST]);
         const char *jpath = get(&a, "--json");
         if (jpath) {
             FILE *f = open_out(jpath);

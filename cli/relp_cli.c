@@ -299,7 +299,7 @@ static int cmd_bench(int argc, char **argv) {
     /* methods: RelP (two forwards + one backward), and on request the AP sweep and IG over resid_pre */
     int32_t *corrupt = malloc((size_t)(B * T) * sizeof *corrupt);
     float *scores = malloc(sizeof(float) * (size_t)(c->n_layer * (T > c->n_head ? T : c->n_head)));
-    double relp_med = 0, atp_med = 0, ap_ms = 0, ig_ms = 0;
+    double relp_med = 0, atp_med = 0, ap_ms = 0, ig_ms = 0, ig_input_ms = 0;
     if (corrupt && scores) {
         memcpy(corrupt, ids, (size_t)(B * T) * sizeof *ids);
         for (long b = 0; b < B; b++) corrupt[b * T + T / 2] = (corrupt[b * T + T / 2] + 1) % c->vocab_size;
@@ -329,6 +329,10 @@ static int cmd_bench(int argc, char **argv) {
             double t0 = now_ms();
             relp_attribute(ctx, ids, corrupt, (int32_t)B, (int32_t)T, &metric, &ap, scores, NULL, NULL);
             ig_ms = now_ms() - t0;
+            ap.method = RELP_METHOD_IG_INPUT;
+            t0 = now_ms();
+            relp_attribute(ctx, ids, corrupt, (int32_t)B, (int32_t)T, &metric, &ap, scores, NULL, NULL);
+            ig_input_ms = now_ms() - t0;
         }
     }
     free(corrupt);
@@ -343,6 +347,8 @@ static int cmd_bench(int argc, char **argv) {
             printf("\"ap_resid_ms\":%.1f,\"ap_resid_over_naive\":%.4f,", ap_ms,
                    ap_ms / (f_med * (double)c->n_layer * (double)T));
         if (ig_ms > 0) printf("\"ig_resid_ms\":%.1f,\"ig_over_relp\":%.3f,", ig_ms, ig_ms / relp_med);
+        if (ig_input_ms > 0)
+            printf("\"ig_input_resid_ms\":%.1f,\"ig_input_over_relp\":%.3f,", ig_input_ms, ig_input_ms / relp_med);
         printf("\"runs\":%ld,\"peak_rss_mb\":%.1f}\n", runs, peak_rss_mb());
     } else {
         printf("model %s, B=%ld T=%ld, %ld thread(s), %s weights, %ld runs (medians)\n", model_path(&a), B, T,
@@ -356,6 +362,8 @@ static int cmd_bench(int argc, char **argv) {
             printf("AP resid sweep    %9.1f ms  = %.3f x the naive L*T forwards (%d x %ld)\n", ap_ms,
                    ap_ms / (f_med * (double)c->n_layer * (double)T), c->n_layer, T);
         if (ig_ms > 0) printf("IG resid (10)     %9.1f ms  = %.2f x RelP\n", ig_ms, ig_ms / relp_med);
+        if (ig_input_ms > 0)
+            printf("IG-input (10)     %9.1f ms  = %.2f x RelP\n", ig_input_ms, ig_input_ms / relp_med);
         printf("peak RSS          %9.1f MiB\n", peak_rss_mb());
     }
 out:
@@ -374,7 +382,7 @@ static void help(FILE *f) {
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
             "[--low-memory] [--ap] [--ig] [--json]\n"
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
-            "                 --method ap|atp|relp|relp-cp|attnlrp|ig --node resid|attn|mlp|head [--steps N] [--noising]\n"
+            "                 --method ap|atp|relp|relp-cp|attnlrp|ig|ig-input --node resid|attn|mlp|head [--steps N] [--noising]\n"
             "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts)\n"
             "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]\n"

@@ -130,6 +130,11 @@ char *relp__orphan_error(void); /* where loads that have no model object yet wri
 /* model.c: mean metric over prompts [b0, b0 + nb), no checks */
 double relp__metric_range(const struct relp_ctx *ctx, const struct relp_metric *mt, int b0, int nb);
 
+/* model.c: relp_forward that only takes the batch, computing nothing: the
+ * next relp_forward_patched computes every stage (for callers that patch
+ * the embeddings of every row anyway) */
+enum relp_status relp__forward_deferred(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T);
+
 /* model.c: relp_backward that stops after layer stop_layer: coefficients
  * are then valid only for nodes of layers >= stop_layer */
 enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_rules *rules,

@@ -96,9 +96,9 @@ static enum relp_status check_inputs(struct relp_ctx *ctx, const int32_t *clean,
         p->node != RELP_NODE_ATTN_Z)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
                               "attribute: node must be resid_pre, attn_out, mlp_out or attention heads (z)");
-    if ((int)p->method < 0 || p->method > RELP_METHOD_IG)
+    if ((int)p->method < 0 || p->method > RELP_METHOD_IG_INPUT)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: unknown method %d", (int)p->method);
-    if (p->method == RELP_METHOD_IG && (p->ig_steps < 1 || p->ig_steps > 100000))
+    if ((p->method == RELP_METHOD_IG || p->method == RELP_METHOD_IG_INPUT) && (p->ig_steps < 1 || p->ig_steps > 100000))
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: IG steps %d out of range [1, 100000]",
                               p->ig_steps);
     (void)B;
@@ -188,8 +188,9 @@ static enum relp_status restrict_logits(struct relp_ctx *ctx, const struct relp_
 #define AP_GROUP 4       /* AP: patches per pass (more gains little: its runs restart at the patched layer) */
 
 /* G copies of ctx's current batch (its base run recomputed in a context of
- * their own) with the metric's tokens repeated; G = 1 is ctx itself. Falls
- * back to G = 1 when memory is short. */
+ * their own, unless base is 0: then the first patched run computes it) with
+ * the metric's tokens repeated; G = 1 is ctx itself. Falls back to G = 1
+ * when memory is short. */
 struct replica {
     struct relp_ctx *run;
     int G;
@@ -205,7 +206,8 @@ static void replica_free(struct relp_ctx *ctx, struct replica *r) {
     memset(r, 0, sizeof *r);
 }
 
-static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, struct replica *r) {
+static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, int base,
+                                  struct replica *r) {
     const int B = ctx->B, T = ctx->T;
     memset(r, 0, sizeof *r);
     r->run = ctx;
@@ -239,7 +241,7 @@ static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric
     r->mt.answer = r->ans;
     r->mt.wrong = mt->wrong ? r->wrong : NULL;
     enum relp_status st = restrict_logits(run, mt, B);
-    if (!st) st = relp_forward(run, r->ids, G * B, T);
+    if (!st) st = base ? relp_forward(run, r->ids, G * B, T) : relp__forward_deferred(run, r->ids, G * B, T);
     if (st) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
     return st;
 }
@@ -259,7 +261,7 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
     int G = AP_GROUP;
     while (G > 1 && G * B * T > GROUP_ROWS) G--;
     struct replica rep;
-    enum relp_status st = replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, &rep);
+    enum relp_status st = replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, 1, &rep);
     struct relp_ctx *run = rep.run;
     const struct relp_metric rmt = rep.mt;
     G = rep.G;
@@ -327,7 +329,7 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
     if (!base) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     save_node(ctx, p->node, base); /* the base run, (L, B, T, C) */
     struct replica rep;
-    enum relp_status st = replicate(ctx, mt, G, &rep);
+    enum relp_status st = replicate(ctx, mt, G, 1, &rep);
     struct relp_ctx *run = rep.run;
     G = rep.G;
     float *gsum = base + L * n, *delta = gsum + n, *vals = delta + n; /* vals: (G, B, T, C) */
@@ -369,8 +371,79 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
     return st;
 }
 
+/* IG along the input path: the embeddings (resid_pre of layer 0, whose
+ * source values are emb_src) interpolated from the base run to the source,
+ * G steps per pass as in attribute_ig, and each node type's gradient at
+ * every layer summed over the steps. One sweep serves all layers. */
+static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct relp_metric *mt,
+                                           const struct relp_attr_params *p, const enum relp_node *nodes, int n_nodes,
+                                           float *const *src, const float *emb_src, float *const *scores, double mc,
+                                           double mr) {
+    const struct relp_config *c = &ctx->model->cfg;
+    const int L = c->n_layer, N = p->ig_steps;
+    const size_t n = (size_t)ctx->B * ctx->T * c->n_embd, ln = (size_t)L * n;
+    int G = N < GROUP_MAX ? N : GROUP_MAX;
+    while (G > 1 && (size_t)G * ctx->B * ctx->T > GROUP_ROWS) G--;
+    /* per node type: base (L, n) and gradient sums (L, n); then the base
+     * embeddings, their step (n each) and the G copies' values */
+    float *block = malloc(sizeof(float) * (2 * (size_t)n_nodes * ln + (2 + (size_t)G) * n));
+    if (!block) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+    float *emb = block + 2 * (size_t)n_nodes * ln, *emb_delta = emb + n, *vals = emb_delta + n;
+    for (int i = 0; i < n_nodes; i++) save_node(ctx, nodes[i], block + 2 * (size_t)i * ln);
+    for (int i = 0; i < n_nodes; i++) memset(block + (2 * (size_t)i + 1) * ln, 0, ln * sizeof(float));
+    memcpy(emb, relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), n * sizeof(float));
+    for (size_t k = 0; k < n; k++) emb_delta[k] = emb_src[k] - emb[k];
+    struct replica rep;
+    enum relp_status st = replicate(ctx, mt, G, 0, &rep);
+    struct relp_ctx *run = rep.run;
+    G = rep.G;
+    struct relp_metric scaled = rep.mt;
+    scaled.scale = (float)(norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
+    const struct relp_rules *exact = relp_rules_preset("grad");
+    for (int k0 = 0; k0 < N && !st; k0 += G) {
+        const int gn = N - k0 < G ? N - k0 : G;
+        struct relp_patch patches[GROUP_MAX];
+        for (int g = 0; g < gn; g++) {
+            const float a = (float)(k0 + g) / (float)N;
+            float *v = vals + (size_t)g * n;
+            for (size_t k = 0; k < n; k++) v[k] = emb[k] + a * emb_delta[k];
+            struct relp_patch pa = {RELP_NODE_RESID_PRE, 0, -1, -1, v, g * ctx->B, ctx->B};
+            patches[g] = pa;
+        }
+        if ((st = relp_forward_patched(run, patches, gn)) || (st = relp__backward_to(run, &scaled, exact, NULL, 0))) {
+            if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
+            break;
+        }
+        for (int i = 0; i < n_nodes; i++)
+            for (int l = 0; l < L; l++) {
+                const float *gr = relp_ctx_node_grad(run, nodes[i], l);
+                float *gs = block + (2 * (size_t)i + 1) * ln + (size_t)l * n;
+                for (int g = 0; g < gn; g++)
+                    for (size_t k = 0; k < n; k++) gs[k] += gr[(size_t)g * n + k];
+            }
+        if (p->progress) p->progress(p->progress_user, k0 + gn, N);
+        if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
+    }
+    for (int i = 0; i < n_nodes && !st; i++) {
+        struct relp_attr_params pn = *p;
+        pn.node = nodes[i];
+        float *delta = vals; /* reused: (n) */
+        for (int l = 0; l < L; l++) {
+            const float *bl = block + 2 * (size_t)i * ln + (size_t)l * n;
+            for (size_t k = 0; k < n; k++) delta[k] = src[i][(size_t)l * n + k] - bl[k];
+            reduce_scores(ctx, &pn, l, delta, block + (2 * (size_t)i + 1) * ln + (size_t)l * n, 1.0f / (float)N,
+                          scores[i]);
+        }
+    }
+    if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
+    replica_free(ctx, &rep);
+    free(block);
+    return st;
+}
+
 /* relp_attribute and relp_attribute_nodes: AP and IG take one node type,
- * GRAD any number (one backward pass serves them all). */
+ * GRAD and IG_INPUT any number (one backward pass, or one sweep, serves
+ * them all). */
 static enum relp_status attribute(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt, int32_t B,
                                   int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p,
                                   const enum relp_node *nodes, int n_nodes, float *const *scores, double *m_clean,
@@ -386,24 +459,35 @@ static enum relp_status attribute(struct relp_ctx *ctx, const int32_t *clean, co
         if (!st && !scores[i]) st = relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: no score buffer");
     }
     if (st) return st;
-    if (n_nodes > 1 && p->method != RELP_METHOD_GRAD)
-        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: several node types at once only for the GRAD method");
+    if (n_nodes > 1 && p->method != RELP_METHOD_GRAD && p->method != RELP_METHOD_IG_INPUT)
+        return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
+                              "attribute: several node types at once only for the GRAD and IG_INPUT methods");
+    /* IG_INPUT also needs the source's embeddings: resid_pre, as one more node type unless asked for */
+    enum relp_node all[9];
+    int n_all = n_nodes, emb = -1;
+    for (int i = 0; i < n_nodes; i++) {
+        all[i] = nodes[i];
+        if (nodes[i] == RELP_NODE_RESID_PRE) emb = i;
+    }
+    if (p->method == RELP_METHOD_IG_INPUT && emb < 0) all[emb = n_all++] = RELP_NODE_RESID_PRE;
     const size_t n = (size_t)ctx->model->cfg.n_layer * B * T * ctx->model->cfg.n_embd;
-    float *block = malloc((size_t)n_nodes * n * sizeof(float));
-    if (!block) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", (size_t)n_nodes * n);
-    float *src[8];
-    for (int i = 0; i < n_nodes; i++) src[i] = block + (size_t)i * n;
+    float *block = malloc((size_t)n_all * n * sizeof(float));
+    if (!block) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", (size_t)n_all * n);
+    float *src[9];
+    for (int i = 0; i < n_all; i++) src[i] = block + (size_t)i * n;
     double mc = 0, mr = 0;
     if ((st = restrict_logits(ctx, mt, B))) {
         free(block);
         return st;
     }
-    st = two_runs(ctx, clean, corrupt, B, T, mt, p, nodes, n_nodes, src, &mc, &mr);
+    st = two_runs(ctx, clean, corrupt, B, T, mt, p, all, n_all, src, &mc, &mr);
     if (!st) {
         struct relp_attr_params p1 = *p;
         p1.node = nodes[0];
         if (p->method == RELP_METHOD_GRAD) st = attribute_grad(ctx, mt, p, nodes, n_nodes, src, scores, mc, mr);
         else if (p->method == RELP_METHOD_AP) st = attribute_ap(ctx, mt, &p1, src[0], scores[0], mc, mr);
+        else if (p->method == RELP_METHOD_IG_INPUT)
+            st = attribute_ig_input(ctx, mt, p, nodes, n_nodes, src, src[emb], scores, mc, mr);
         else st = attribute_ig(ctx, mt, &p1, src[0], scores[0], mc, mr);
     }
     free(block);

@@ -364,7 +364,8 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
         }
 }
 
-enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T) {
+/* checks a batch and makes it the context's input, computing nothing */
+static enum relp_status set_inputs(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T) {
     if (!ctx || !ids) return RELP_STATUS_BAD_ARGUMENT;
     const struct relp_config *c = &ctx->model->cfg;
     if (B < 1 || B > ctx->params.max_batch)
@@ -390,10 +391,25 @@ enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids, int32_t 
     ctx->T = T;
     memcpy(ctx->ids, ids, (size_t)B * T * sizeof *ids);
     carve_acts(ctx);
+    ctx->have_grads = 0;
+    return RELP_STATUS_OK;
+}
+
+enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T) {
+    enum relp_status st = set_inputs(ctx, ids, B, T);
+    if (st) return st;
     run_stages(ctx, 0, 0, NULL, 0);
     ctx->have_run = 1;
-    ctx->have_grads = 0;
     ctx->dirty_stage = INT32_MAX;
+    ctx->dirty_row = 0;
+    return RELP_STATUS_OK;
+}
+
+enum relp_status relp__forward_deferred(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T) {
+    enum relp_status st = set_inputs(ctx, ids, B, T);
+    if (st) return st;
+    ctx->have_run = 1;
+    ctx->dirty_stage = 0; /* every stage stale: the next patched run computes them all */
     ctx->dirty_row = 0;
     return RELP_STATUS_OK;
 }

@@ -308,13 +308,20 @@ RELP_API const float *relp_ctx_node_grad(const struct relp_ctx *ctx, enum relp_n
  *   IG    integrated gradients with ig_steps steps: per layer, the node is
  *         set to corrupted + a (clean - corrupted) for a = k/steps, k = 0 ..
  *         steps-1 (Marks et al.'s left Riemann sum), the mean gradient times
- *         (clean - corrupted). Noising swaps the ends.
+ *         (clean - corrupted). Noising swaps the ends. Costs L x steps
+ *         partial forward and backward passes.
+ *   IG_INPUT  integrated gradients along the input path (EAP-IG, Hanna et
+ *         al. 2024): the embeddings (resid_pre of layer 0) are set to
+ *         corrupted + a (clean - corrupted), a = k/steps as above, and every
+ *         node's mean gradient along that path times its own (clean -
+ *         corrupted). One sweep of steps forward and backward passes serves
+ *         every layer and node type; at layer 0 of resid_pre it equals IG.
  * When m_clean == m_corrupt the normalisation is undefined: scores are then
  * in metric units and relp_ctx_last_error holds a warning (status is OK).
  * Score layout: node RESID_PRE, ATTN_OUT, MLP_OUT: (L, T) (resid_pre of
  * layers 0..L-1); node ATTN_Z (heads): (L, NH), or (L, NH, T) with
  * per_position. */
-enum relp_method { RELP_METHOD_AP = 0, RELP_METHOD_GRAD = 1, RELP_METHOD_IG = 2 };
+enum relp_method { RELP_METHOD_AP = 0, RELP_METHOD_GRAD = 1, RELP_METHOD_IG = 2, RELP_METHOD_IG_INPUT = 3 };
 
 struct relp_attr_params {
     enum relp_method method;
@@ -339,8 +346,9 @@ RELP_API enum relp_status relp_attribute(struct relp_ctx *ctx, const int32_t *cl
                                          double *m_corrupt);
 /* The GRAD method (AtP or RelP) for up to 8 node types from the same two
  * forward passes and one backward pass - relp_attribute would repeat them
- * per node type. params->node is ignored; scores[i] holds relp_attr_count
- * floats for nodes[i]. AP and IG take exactly one node type here too. */
+ * per node type; IG_INPUT likewise from one sweep. params->node is ignored;
+ * scores[i] holds relp_attr_count floats for nodes[i]. AP and IG take
+ * exactly one node type here too. */
 RELP_API enum relp_status relp_attribute_nodes(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
                                                int32_t B, int32_t T, const struct relp_metric *metric,
                                                const struct relp_attr_params *params, const enum relp_node *nodes,

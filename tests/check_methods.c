@@ -92,8 +92,8 @@ int main(int argc, char **argv) {
         if (np != 3) continue;
         struct relp_attr_params p = relp_attr_default_params();
         if (!strcmp(parts[0], "ap")) p.method = RELP_METHOD_AP;
-        else if (!strcmp(parts[0], "ig")) {
-            p.method = RELP_METHOD_IG;
+        else if (!strcmp(parts[0], "ig") || !strcmp(parts[0], "ig-input")) {
+            p.method = !strcmp(parts[0], "ig") ? RELP_METHOD_IG : RELP_METHOD_IG_INPUT;
             p.ig_steps = ig_steps;
         } else {
             p.method = RELP_METHOD_GRAD;

@@ -283,7 +283,7 @@ def reduce_scores(delta, grad, node, NH, per_pos):
 
 
 def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps):
-    """AP, AtP, every RelP preset, IG and token relevance, float64."""
+    """AP, AtP, every RelP preset, IG, IG along the input path and token relevance, float64."""
     L, NH = cfg["L"], cfg["NH"]
     mc, cc = run_metric(p, cfg, clean, answer, wrong)
     mr, rc = run_metric(p, cfg, corrupt, answer, wrong)
@@ -335,6 +335,19 @@ def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps):
                         gsum += cache[nname][l].grad
                     rows.append(reduce_scores(delta, gsum / ig_steps, nk, NH, per_pos))
                 out[f"ig.{tag}.{dir_tag}"] = torch.stack(rows)
+                # IG along the input path (EAP-IG): embeddings = base + a (src - base), every layer's gradient
+                e0 = base_c["resid_pre"][0].detach()
+                de = src_c["resid_pre"][0].detach() - e0
+                gsums = [torch.zeros_like(base_c[nname][l]) for l in range(L)]
+                for k in range(ig_steps):
+                    _, cache = run_metric(p, cfg, base_ids, answer, wrong, "grad",
+                                          patch=("resid_pre", 0, None, None, e0 + (k / ig_steps) * de),
+                                          scale=1.0 / (mc - mr), backward=True)
+                    for l in range(L):
+                        gsums[l] += cache[nname][l].grad
+                out[f"ig-input.{tag}.{dir_tag}"] = torch.stack([
+                    reduce_scores(src_c[nname][l].detach() - base_c[nname][l].detach(), gsums[l] / ig_steps, nk, NH,
+                                  per_pos) for l in range(L)])
     for preset in RULES:  # token relevance on the clean prompts, metric units
         logits, cache = forward_rules(p, cfg, clean, RULES[preset])
         m = metric(logits, "logit_diff", answer, wrong)

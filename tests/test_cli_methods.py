@@ -109,12 +109,12 @@ def main():
     r = relp("ioi", "--model", model, "--dataset", "demo", "--json", jpath, "--steps", "3")
     check("ioi exit 0", r.returncode == 0, r.stderr[-500:])
     table = [line.split() for line in r.stdout.splitlines()]
-    rows = {t[0]: t[1:] for t in table if t and t[0] in ("AtP", "RelP", "RelP-CP", "AttnLRP", "IG(3)", "AP")}
-    check("ioi table has every estimator and node type", len(rows) == 6 and all(len(v) == 5 for v in rows.values()),
+    rows = {t[0]: t[1:] for t in table if t and t[0] in ("AtP", "RelP", "RelP-CP", "AttnLRP", "IG(3)", "IG-input(3)", "AP")}
+    check("ioi table has every estimator and node type", len(rows) == 7 and all(len(v) == 5 for v in rows.values()),
           r.stdout)
     try:
         jj = json.load(open(jpath))
-        check("ioi JSON parses with every estimator", set(jj["pearson"]) == {"atp", "relp", "relp-cp", "attnlrp", "ig"}
+        check("ioi JSON parses with every estimator", set(jj["pearson"]) == {"atp", "relp", "relp-cp", "attnlrp", "ig", "ig-input"}
               and jj["prompts"] == 8)
     except Exception as e:  # noqa: BLE001
         check("ioi JSON parses", False, e)

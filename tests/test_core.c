@@ -551,7 +551,7 @@ static void test_method_invariants(void) {
     /* clean == corrupted: every method gives exact zeros (AP patches each node with its own value) */
     int nonzero = 0, runs = 0;
     for (int n = 0; n < 4; n++)
-        for (int method = 0; method < 3; method++)
+        for (int method = 0; method <= RELP_METHOD_IG_INPUT; method++)
             for (int k = 0; k < (method == RELP_METHOD_GRAD ? 4 : 1); k++) {
                 struct relp_attr_params p = relp_attr_default_params();
                 p.method = (enum relp_method)method;
@@ -565,7 +565,7 @@ static void test_method_invariants(void) {
                 runs++;
                 for (int64_t i = 0; i < relp_attr_count(m, &p, T); i++) nonzero += scores[i] != 0.0f;
             }
-    CHECK(nonzero == 0 && runs == 24, "clean == corrupted: %d non-zero scores over %d runs", nonzero, runs);
+    CHECK(nonzero == 0 && runs == 28, "clean == corrupted: %d non-zero scores over %d runs", nonzero, runs);
     CHECK(strstr(relp_ctx_last_error(ctx), "metric units") != NULL, "no warning for equal metrics");
 
     /* relp_attribute_nodes (one backward pass for all node types) == relp_attribute per node type, bit for
@@ -589,6 +589,21 @@ static void test_method_invariants(void) {
                 CHECK(memcmp(single, multi[n], sizeof(float) * (size_t)relp_attr_count(m, &p, T)) == 0 && mc == mc1 &&
                           mr == mr1,
                       "attribute_nodes (%s) differs from attribute for node %d", presets[k], n);
+            }
+        }
+        { /* the same for IG along the input path: one sweep for all node types */
+            struct relp_attr_params p = relp_attr_default_params();
+            p.method = RELP_METHOD_IG_INPUT;
+            p.ig_steps = 3;
+            float multi[3][64], single[64], *outs[3] = {multi[0], multi[1], multi[2]};
+            static const enum relp_node three[] = {RELP_NODE_MLP_OUT, RELP_NODE_ATTN_Z, RELP_NODE_ATTN_OUT};
+            CHECK(relp_attribute_nodes(ctx, cl, corrupt, B, T, &mt, &p, three, 3, outs, NULL, NULL) == RELP_STATUS_OK,
+                  "attribute_nodes IG_INPUT: %s", relp_ctx_last_error(ctx));
+            for (int n = 0; n < 3; n++) {
+                p.node = three[n];
+                relp_attribute(ctx, cl, corrupt, B, T, &mt, &p, single, NULL, NULL);
+                CHECK(memcmp(single, multi[n], sizeof(float) * (size_t)relp_attr_count(m, &p, T)) == 0,
+                      "attribute_nodes (IG_INPUT) differs from attribute for node %d", n);
             }
         }
         struct relp_attr_params p = relp_attr_default_params();
@@ -620,6 +635,15 @@ static void test_method_invariants(void) {
     CHECK(err[1] < 2e-2 && err[1] < err[0] / 3, "IG completeness: |sum - 1| = %g (200 steps), %g (800 steps)", err[0],
           err[1]);
     printf("IG completeness: worst |sum of scores - 1| = %.2e (200 steps), %.2e (800 steps)\n", err[0], err[1]);
+    /* IG along the input path interpolates what IG interpolates at resid_pre[0]: the same scores there */
+    {
+        float ig0[64];
+        memcpy(ig0, scores, sizeof(float) * (size_t)T);
+        p.method = RELP_METHOD_IG_INPUT;
+        relp_attribute(ctx, clean, corrupt, B, T, &mt, &p, scores, NULL, NULL);
+        CHECK(memcmp(ig0, scores, sizeof(float) * (size_t)T) == 0, "IG_INPUT at resid_pre[0] differs from IG");
+        p.method = RELP_METHOD_IG;
+    }
 
     /* conservation: no biases, no beta, relp-cp: sum of relevance at resid_pre[l] = metric, every l */
     for (int l = 0; l < L; l++) {
