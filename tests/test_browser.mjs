@@ -92,6 +92,17 @@ try {
   }
   const shownR = await page.textContent('#run-info');
   ok(/mlp \d\.\d{3}/.test(shownR), 'the page prints r per node type', `(${shownR})`);
+  { // IG along the input path, opened from a link: the page runs what the fragment says
+    const q = new URLSearchParams({ model: 'ioi-3l', clean: st.clean, corrupt: st.corrupt, answer: st.answer, wrong: st.wrong,
+                                    method: 'ig-input', steps: '10', ap: '0', view: 'maps', node: 'mlp' });
+    const p2 = await open(`${base}#${q}`);
+    const est = await cells(p2, 'est');
+    const ni = native(['attribute', ...common, '--method', 'ig-input', '--steps', '10', '--node', 'mlp']).scores.flat();
+    const d = maxRel(est, ni);
+    ok(est.length === ni.length && d <= 1e-4, 'page IG (input path) mlp == relp attribute --method ig-input',
+       `(${est.length} cells, max rel diff ${d.toExponential(2)})`);
+    await p2.close();
+  }
 
   // ---------------------------------------------------------- 2. export
   await page.click('[data-view="maps"]');

@@ -103,7 +103,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
         compare(`${tag} pair ${pi} logits`, model.forward(ci), nf.logits);
         const maxLogit = Math.max(...nf.logits.map(Math.abs));
         const runs = [];
-        for (const method of ['ap', 'atp', 'relp', 'relp-cp', 'attnlrp', 'ig'])
+        for (const method of ['ap', 'atp', 'relp', 'relp-cp', 'attnlrp', 'ig', 'ig-input'])
           for (const node of ['resid', 'attn', 'mlp', 'head']) runs.push({ method, node });
         runs.push({ method: 'relp', node: 'head', perPosition: true }, { method: 'ap', node: 'head', perPosition: true },
                   { method: 'ap', node: 'mlp', noising: true }, { method: 'relp', node: 'resid', noising: true });
@@ -123,11 +123,11 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
           compare(`${label} (logit units)`, got.scores.map((v) => v * dm), want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
           compare(`${label} metrics`, [got.mClean, got.mCorrupt], [want.metric_clean, want.metric_corrupt], maxLogit);
         }
-        for (const method of ['atp', 'relp', 'attnlrp']) { // all node types from one backward pass (what the page runs)
-          const all = model.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method });
+        for (const method of ['atp', 'relp', 'attnlrp', 'ig-input']) { // all node types from one pass or sweep (what the page runs)
+          const all = model.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method, steps: 5 });
           for (const node of ['resid', 'attn', 'mlp', 'head']) {
             const want = native(['attribute', ...w, '--clean', clean, '--corrupt', corrupt, '--answer', ans, '--wrong', wrong,
-                                 '--method', method, '--node', node, '--json', '-']);
+                                 '--method', method, '--node', node, '--steps', '5', '--json', '-']);
             const dm = want.metric_clean - want.metric_corrupt;
             compare(`${tag} pair ${pi} attributeAll ${method} ${node} (logit units)`, all.scores[node].map((v) => v * dm),
                     want.scores.flat(Infinity).map((v) => v * dm), maxLogit);

@@ -25,10 +25,11 @@ export class RelpError extends Error {
   }
 }
 
-export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ap'];
+export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input', 'ap'];
 export const NODES = ['resid', 'attn', 'mlp', 'head'];
 const NODE_ID = { resid: 0, head: 1, attn: 2, mlp: 4 }; // enum relp_node
-const METHOD = { ap: [0, ''], atp: [1, 'grad'], relp: [1, 'relp'], 'relp-cp': [1, 'relp-cp'], attnlrp: [1, 'attnlrp'], ig: [2, ''] };
+const METHOD = { ap: [0, ''], atp: [1, 'grad'], relp: [1, 'relp'], 'relp-cp': [1, 'relp-cp'], attnlrp: [1, 'attnlrp'], ig: [2, ''],
+                 'ig-input': [3, ''] };
 const METRIC_LOGIT_DIFF = 0;
 const WEIGHT_DTYPE = { f32: 0, f16: 1, bf16: 2 }; // enum relp_dtype
 
@@ -372,25 +373,33 @@ export class Model {
 
   // AtP or a RelP preset on all four node types from one backward pass.
   // Returns { scores: { resid, attn, mlp, head }, shapes, mClean, mCorrupt, warning }.
-  attributeAll({ clean, corrupt, answer, wrong, method = 'relp', perPosition = false, noising = false }) {
-    if (!(method in METHOD) || METHOD[method][0] !== 1) throw new RelpError(`attributeAll: method ${JSON.stringify(method)} is not AtP or a RelP preset`, -4);
+  attributeAll({ clean, corrupt, answer, wrong, method = 'relp', perPosition = false, noising = false, steps = 10,
+                 onProgress = null }) {
+    if (!(method in METHOD) || (METHOD[method][0] !== 1 && METHOD[method][0] !== 3))
+      throw new RelpError(`attributeAll: method ${JSON.stringify(method)} is not AtP, a RelP preset or ig-input`, -4);
     if (clean.length !== corrupt.length)
       throw new RelpError(`the clean prompt is ${clean.length} tokens and the corrupted one ${corrupt.length}; they must have the same number of tokens`, -4);
     const T = clean.length, L = this.info.nLayer, NH = this.info.nHead;
     const ctx = this._ctxFor(1, T);
     const s = new Scratch(this.M);
+    const prev = this.M.onProgress;
+    this.M.onProgress = onProgress;
     try {
       const nh = perPosition ? L * NH * T : L * NH;
       const pr = s.alloc(4 * L * T), pa = s.alloc(4 * L * T), pm = s.alloc(4 * L * T), ph = s.alloc(4 * nh), metrics = s.alloc(16);
       this._check(this.M._relpw_attribute_all(ctx, s.i32(clean), s.i32(corrupt), 1, T, METRIC_LOGIT_DIFF, s.i32([answer]), s.i32([wrong]),
-                                              perPosition ? 1 : 0, noising ? 1 : 0, s.str(METHOD[method][1]), pr, pa, pm, ph, metrics));
+                                              METHOD[method][0], perPosition ? 1 : 0, noising ? 1 : 0, steps,
+                                              s.str(METHOD[method][1]), pr, pa, pm, ph, metrics));
       this._lastShape = [1, T];
       const F = this.M.HEAPF32, mClean = this.M.HEAPF64[metrics >> 3], mCorrupt = this.M.HEAPF64[(metrics >> 3) + 1];
       const cut = (p, n) => F.slice(p >> 2, (p >> 2) + n);
       return { scores: { resid: cut(pr, L * T), attn: cut(pa, L * T), mlp: cut(pm, L * T), head: cut(ph, nh) },
                shapes: { resid: [L, T], attn: [L, T], mlp: [L, T], head: perPosition ? [L, NH, T] : [L, NH] },
                mClean, mCorrupt, warning: mClean === mCorrupt ? this._ctxError() : '' };
-    } finally { s.free(); }
+    } finally {
+      this.M.onProgress = prev;
+      s.free();
+    }
   }
 
   // Relevance of each input token for the logit (difference), in metric units.

@@ -166,15 +166,17 @@ EMSCRIPTEN_KEEPALIVE enum relp_status relpw_attribute(struct relp_ctx *ctx, cons
 }
 
 /* The GRAD method (AtP / RelP) for resid, attn, mlp and heads from one
- * backward pass (relp_attribute_nodes); metrics as in relpw_attribute. */
+ * backward pass, or IG_INPUT from one sweep (relp_attribute_nodes);
+ * metrics as in relpw_attribute. */
 EMSCRIPTEN_KEEPALIVE enum relp_status relpw_attribute_all(struct relp_ctx *ctx, const int32_t *clean,
                                                           const int32_t *corrupt, int32_t B, int32_t T,
                                                           int32_t metric_kind, const int32_t *answer,
-                                                          const int32_t *wrong, int32_t per_position, int32_t noising,
-                                                          const char *rules, float *resid, float *attn, float *mlp,
-                                                          float *heads, double *metrics) {
+                                                          const int32_t *wrong, int32_t method, int32_t per_position,
+                                                          int32_t noising, int32_t ig_steps, const char *rules,
+                                                          float *resid, float *attn, float *mlp, float *heads,
+                                                          double *metrics) {
     struct relp_attr_params p;
-    if (attr_params(&p, RELP_METHOD_GRAD, RELP_NODE_RESID_PRE, per_position, noising, 0, rules) != RELP_STATUS_OK)
+    if (attr_params(&p, method, RELP_NODE_RESID_PRE, per_position, noising, ig_steps, rules) != RELP_STATUS_OK)
         return RELP_STATUS_BAD_ARGUMENT;
     static const enum relp_node nodes[4] = {RELP_NODE_RESID_PRE, RELP_NODE_ATTN_OUT, RELP_NODE_MLP_OUT, RELP_NODE_ATTN_Z};
     float *scores[4] = {resid, attn, mlp, heads};

@@ -73,7 +73,7 @@ function grid({ x0, y0, title, values, rows, cols, rowLabels, colLabels, max, ce
 }
 
 const NODE_TITLE = { resid: 'residual stream (resid_pre)', attn: 'attention output', mlp: 'MLP output', head: 'attention heads' };
-export const METHOD_TITLE = { relp: 'RelP', 'relp-cp': 'RelP (CP)', attnlrp: 'RelP (AttnLRP)', atp: 'AtP', ig: 'IG', ap: 'AP' };
+export const METHOD_TITLE = { relp: 'RelP', 'relp-cp': 'RelP (CP)', attnlrp: 'RelP (AttnLRP)', atp: 'AtP', ig: 'IG', 'ig-input': 'IG (input path)', ap: 'AP' };
 
 // Estimate and AP side by side for one node type, on one colour scale.
 export function mapsSVG(res, node, method) {

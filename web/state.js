@@ -6,7 +6,7 @@
 // opens the page with a readable message.
 
 export const BUNDLED = ['ioi-3l', 'ioi-2l'];
-export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig'];
+export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input'];
 export const VIEWS = ['maps', 'heads', 'tokens', 'scatter', 'attention'];
 export const NODE_VIEWS = ['resid', 'attn', 'mlp'];
 const MAX_TEXT = 4000; // characters of a prompt carried in a link
@@ -24,7 +24,7 @@ export function encodeState(s) {
   if (s.url) p.set('url', s.url); else p.set('model', s.model);
   if (s.f16) p.set('f16', '1');
   for (const k of ['clean', 'corrupt', 'answer', 'wrong', 'method', 'view', 'node']) p.set(k, s[k]);
-  if (s.method === 'ig') p.set('steps', String(s.steps));
+  if (s.method === 'ig' || s.method === 'ig-input') p.set('steps', String(s.steps));
   p.set('ap', s.ap ? '1' : '0');
   if (s.view === 'attention') { p.set('layer', String(s.layer)); p.set('head', String(s.head)); }
   if (s.embed) p.set('embed', '1');

@@ -36,7 +36,7 @@ function prepare(m, q) {
   return { clean, corrupt, answer: m.singleToken(q.answer, 'answer'), wrong: m.singleToken(q.wrong, 'wrong token') };
 }
 
-const RULES_OF = { relp: 'relp', 'relp-cp': 'relp-cp', attnlrp: 'attnlrp', atp: 'grad', ig: 'grad' };
+const RULES_OF = { relp: 'relp', 'relp-cp': 'relp-cp', attnlrp: 'attnlrp', atp: 'grad', ig: 'grad', 'ig-input': 'grad' };
 const NODES = ['resid', 'attn', 'mlp', 'head'];
 
 function run(id, q) {
@@ -46,7 +46,7 @@ function run(id, q) {
   const L = m.info.nLayer, NH = m.info.nHead;
   // progress over everything this run does, in units of forward-sized work
   const apUnits = q.ap ? 3 * L * T + L * NH : 0;
-  const estUnits = q.method === 'ig' ? 4 * L * (q.steps || 10) : 1;
+  const estUnits = q.method === 'ig' ? 4 * L * (q.steps || 10) : q.method === 'ig-input' ? q.steps || 10 : 1;
   const total = apUnits + estUnits + 1;
   let base = 0;
   const progress = (done) => post({ id, type: 'progress', done: base + done, total });
@@ -59,11 +59,11 @@ function run(id, q) {
       out.est[node] = Array.from(r.scores);
       base += L * (q.steps || 10);
     }
-  } else { // AtP and RelP: all four node types from one backward pass
-    const r = m.attributeAll({ clean, corrupt, answer, wrong, method: q.method });
+  } else { // AtP and RelP: all four node types from one backward pass; IG along the input path: from one sweep
+    const r = m.attributeAll({ clean, corrupt, answer, wrong, method: q.method, steps: q.steps || 10, onProgress: (d) => progress(d) });
     Object.assign(out, { mClean: r.mClean, mCorrupt: r.mCorrupt, warning: r.warning });
     for (const node of NODES) out.est[node] = Array.from(r.scores[node]);
-    base += 1;
+    base += estUnits;
   }
   progress(0);
   if (q.ap) {
