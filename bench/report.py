@@ -48,8 +48,11 @@ def relp(size, tokens=16, threads=1, runs=5, weights="f32", batch=1, ap=False, i
 
 
 def torch(shape, tokens=16, runs=5, threads=1):
-    out = sh([PY, "bench/torch_forward.py", "--in-memory", "--shape", shape, "--tokens", str(tokens), "--threads",
-              str(threads), "--runs", str(runs)], env={"OPENBLAS_NUM_THREADS": str(threads)})
+    """PyTorch's forward with `threads` threads in OpenBLAS and one in torch
+    itself: torch.set_num_threads(2) on top of a 2-thread OpenBLAS
+    oversubscribes the cores (1.2x slower than one thread here)"""
+    out = sh([PY, "bench/torch_forward.py", "--in-memory", "--shape", shape, "--tokens", str(tokens), "--threads", "1",
+              "--runs", str(runs)], env={"OPENBLAS_NUM_THREADS": str(threads)})
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -145,8 +148,10 @@ def main():
         r = relp(size, 16, 2, runs, w, ap=True, ig=True)
         meth.append((size, w, r))
 
-    # 3. XL, 8 prompts of 16 tokens, f16: peak memory of forward, backward, RelP and AtP
+    # 3. XL, 8 prompts of 16 tokens, f16: peak memory of forward, backward, RelP and AtP, and the
+    #    context per row that bounds what AP's and IG's copies of the batch add
     xl8 = relp("xl", 16, 2, 1, "f16", batch=8)
+    xl_info = json.loads(sh([RELP, "info", "--model", "gpt2-xl-random", "--weights", "f16", "--json"]).strip().splitlines()[-1])
 
     # 4. time against prompt length (small) and against model size (T = 16)
     lengths = [16, 64, 256, 1024]
@@ -202,7 +207,7 @@ def main():
              "cannot take less than its FLOPs at that peak, nor less than its weights' bytes (f32) at that bandwidth: "
              "the larger of the two is its floor. The floor gives the lowest relp / PyTorch ratio any code could reach "
              "on this machine, and the lowest 2-thread / 1-thread ratio. PyTorch's own 2-thread / 1-thread ratio, "
-             "measured in the same run, is the peer for the second.\n")
+             "measured in the same run (OpenBLAS on 2 threads, torch on 1), is the peer for the second.\n")
     o.append("| shape | T | GFLOP | relp GFLOP/s, 1 thread (% of peak) | floor ms, 1 / 2 threads | lowest possible relp / PyTorch (all) | "
              "2 threads / 1 thread: relp / PyTorch / lowest possible |")
     o.append("|---|---|---|---|---|---|---|")
@@ -242,7 +247,9 @@ def main():
     o.append(f"- XL with 8 prompts of 16 tokens and f16 weights: peak RSS **{xl8['peak_rss_mb'] / 1024:.2f} GiB** "
              f"(forward {xl8['forward_ms']:.0f} ms, RelP {xl8['relp_ms']:.0f} ms). The target is every method within "
              "12 GB. AP and IG add one (L, B, T, C) copy of the source activations, "
-             f"{48 * 8 * 16 * 1600 * 4 / 2**20:.0f} MiB at this size.\n")
+             f"{48 * 8 * 16 * 1600 * 4 / 2**20:.0f} MiB at this size, and run their patched runs or interpolation "
+             "steps as copies of the batch in a context of up to 256 rows (prompts × tokens): at most "
+             f"{xl_info['ctx_mb_b1_t128'] * 2 / 1024:.2f} GiB more at XL (`relp info --json`, ctx_mb_b1_t128 × 2).\n")
     o.append("\n## Time against prompt length and model size\n")
     o.append("| T | forward ms | backward ms | RelP ms |\n|---|---|---|---|")
     for T in lengths:
