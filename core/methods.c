@@ -312,6 +312,33 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
     return st;
 }
 
+/* IG's steps per pass: up to GROUP_MAX copies of the batch within GROUP_ROWS rows */
+static int ig_group(const struct relp_ctx *ctx, int steps) {
+    int G = steps < GROUP_MAX ? steps : GROUP_MAX;
+    while (G > 1 && (size_t)G * ctx->B * ctx->T > GROUP_ROWS) G--;
+    return G;
+}
+
+/* Steps [k0, k0 + gn) of N in one pass: copy g of run's batch gets node
+ * (layer) = base + (k0 + g) / N * delta, then a forward pass and a backward
+ * pass down to stop_layer. vals holds gn values of n floats. */
+static enum relp_status ig_pass(struct relp_ctx *ctx, struct relp_ctx *run, enum relp_node node, int layer,
+                                const float *base, const float *delta, float *vals, size_t n, int k0, int gn, int N,
+                                const struct relp_metric *scaled, int stop_layer) {
+    struct relp_patch patches[GROUP_MAX];
+    for (int g = 0; g < gn; g++) {
+        const float a = (float)(k0 + g) / (float)N;
+        float *v = vals + (size_t)g * n;
+        for (size_t i = 0; i < n; i++) v[i] = base[i] + a * delta[i];
+        struct relp_patch pa = {node, layer, -1, -1, v, g * ctx->B, ctx->B};
+        patches[g] = pa;
+    }
+    enum relp_status st = relp_forward_patched(run, patches, gn);
+    if (!st) st = relp__backward_to(run, scaled, relp_rules_preset("grad"), NULL, stop_layer);
+    if (st && run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
+    return st;
+}
+
 /* Marks et al.'s IG, layer by layer: the layer's nodes interpolated from the
  * base run to the source, a forward pass from the layer on and a backward
  * pass down to it per step. The steps run G at a time in one replicated
@@ -323,8 +350,7 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
     const struct relp_config *c = &ctx->model->cfg;
     const int L = c->n_layer, N = p->ig_steps;
     const size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
-    int G = N < GROUP_MAX ? N : GROUP_MAX;
-    while (G > 1 && (size_t)G * ctx->B * ctx->T > GROUP_ROWS) G--;
+    int G = ig_group(ctx, N);
     float *base = malloc(n * sizeof(float) * (size_t)(L + 2 + G));
     if (!base) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     save_node(ctx, p->node, base); /* the base run, (L, B, T, C) */
@@ -335,27 +361,15 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
     float *gsum = base + L * n, *delta = gsum + n, *vals = delta + n; /* vals: (G, B, T, C) */
     struct relp_metric scaled = rep.mt;
     scaled.scale = (float)(norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
-    const struct relp_rules *exact = relp_rules_preset("grad");
     int64_t done = 0, total = (int64_t)L * N;
     for (int l = L - 1; l >= 0 && !st; l--) {
         const float *bl = base + l * n;
         for (size_t i = 0; i < n; i++) delta[i] = src[l * n + i] - bl[i];
         memset(gsum, 0, n * sizeof(float));
         for (int k0 = 0; k0 < N && !st; k0 += G) {
-            const int gn = N - k0 < G ? N - k0 : G;
-            struct relp_patch patches[GROUP_MAX];
-            for (int g = 0; g < gn; g++) { /* copies past the last step keep the base run, unused */
-                const float a = (float)(k0 + g) / (float)N;
-                float *v = vals + (size_t)g * n;
-                for (size_t i = 0; i < n; i++) v[i] = bl[i] + a * delta[i];
-                struct relp_patch pa = {p->node, l, -1, -1, v, g * ctx->B, ctx->B};
-                patches[g] = pa;
-            }
+            const int gn = N - k0 < G ? N - k0 : G; /* copies past the last step are left over, unused */
             /* the node's own layer is as deep as the coefficient has to go */
-            if ((st = relp_forward_patched(run, patches, gn)) || (st = relp__backward_to(run, &scaled, exact, NULL, l))) {
-                if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
-                break;
-            }
+            if ((st = ig_pass(ctx, run, p->node, l, bl, delta, vals, n, k0, gn, N, &scaled, l))) break;
             const float *gr = relp_ctx_node_grad(run, p->node, l);
             for (int g = 0; g < gn; g++)
                 for (size_t i = 0; i < n; i++) gsum[i] += gr[(size_t)g * n + i];
@@ -382,8 +396,7 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
     const struct relp_config *c = &ctx->model->cfg;
     const int L = c->n_layer, N = p->ig_steps;
     const size_t n = (size_t)ctx->B * ctx->T * c->n_embd, ln = (size_t)L * n;
-    int G = N < GROUP_MAX ? N : GROUP_MAX;
-    while (G > 1 && (size_t)G * ctx->B * ctx->T > GROUP_ROWS) G--;
+    int G = ig_group(ctx, N);
     /* per node type: base (L, n) and gradient sums (L, n); then the base
      * embeddings, their step (n each) and the G copies' values */
     float *block = malloc(sizeof(float) * (2 * (size_t)n_nodes * ln + (2 + (size_t)G) * n));
@@ -399,21 +412,9 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
     G = rep.G;
     struct relp_metric scaled = rep.mt;
     scaled.scale = (float)(norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
-    const struct relp_rules *exact = relp_rules_preset("grad");
     for (int k0 = 0; k0 < N && !st; k0 += G) {
         const int gn = N - k0 < G ? N - k0 : G;
-        struct relp_patch patches[GROUP_MAX];
-        for (int g = 0; g < gn; g++) {
-            const float a = (float)(k0 + g) / (float)N;
-            float *v = vals + (size_t)g * n;
-            for (size_t k = 0; k < n; k++) v[k] = emb[k] + a * emb_delta[k];
-            struct relp_patch pa = {RELP_NODE_RESID_PRE, 0, -1, -1, v, g * ctx->B, ctx->B};
-            patches[g] = pa;
-        }
-        if ((st = relp_forward_patched(run, patches, gn)) || (st = relp__backward_to(run, &scaled, exact, NULL, 0))) {
-            if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
-            break;
-        }
+        if ((st = ig_pass(ctx, run, RELP_NODE_RESID_PRE, 0, emb, emb_delta, vals, n, k0, gn, N, &scaled, 0))) break;
         for (int i = 0; i < n_nodes; i++)
             for (int l = 0; l < L; l++) {
                 const float *gr = relp_ctx_node_grad(run, nodes[i], l);
