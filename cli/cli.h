@@ -34,6 +34,9 @@ const char *model_path(const struct args *a);
 /* --model DIR|SHAPE [--weights] [--tokenizer]; 0 or an exit status */
 int load_model(const struct args *a, struct relp_model **out);
 const char *dtype_name(enum relp_dtype d);
+/* the names of one of relp.h's name tables as "a, b or c" (static storage) */
+enum names_kind { NAMES_METHODS, NAMES_NODES, NAMES_PRESETS, NAMES_SHAPES, NAMES_DTYPES };
+const char *names_list(enum names_kind kind);
 /* --threads when left out: every online core */
 int default_threads(void);
 double now_ms(void);

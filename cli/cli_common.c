@@ -123,18 +123,16 @@ const char *model_path(const struct args *a) {
 int load_model(const struct args *a, struct relp_model **out) {
     const char *path = model_path(a);
     if (!path) {
-        fprintf(stderr, "relp: --model DIR is required (a Hugging Face GPT-2 checkpoint directory, or a shape such as "
-                        "gpt2-small-random)\n");
+        fprintf(stderr, "relp: --model DIR is required (a Hugging Face checkpoint directory, or a random shape: %s)\n",
+                names_list(NAMES_SHAPES));
         return 2;
     }
     struct relp_load_params lp = relp_load_default_params();
     if (get(a, "--low-memory")) lp.transposed_copy = 0; /* half the block weights' memory, slower backward */
     const char *wt = get(a, "--weights");
     if (wt) {
-        if (strcmp(wt, "f32") == 0) lp.weight_dtype = RELP_DTYPE_F32;
-        else if (strcmp(wt, "f16") == 0) lp.weight_dtype = RELP_DTYPE_F16;
-        else if (strcmp(wt, "bf16") == 0) lp.weight_dtype = RELP_DTYPE_BF16;
-        else return usage("--weights must be f32, f16 or bf16, got '%s'%s", wt, "");
+        if (relp_dtype_from_name(wt) < 0) return usage("--weights must be %s, got '%s'", names_list(NAMES_DTYPES), wt);
+        lp.weight_dtype = (enum relp_dtype)relp_dtype_from_name(wt);
     }
     struct relp_config cfg;
     enum relp_status st;
@@ -151,8 +149,28 @@ int load_model(const struct args *a, struct relp_model **out) {
     return 0;
 }
 
-const char *dtype_name(enum relp_dtype d) {
-    return d == RELP_DTYPE_F32 ? "f32" : d == RELP_DTYPE_F16 ? "f16" : "bf16";
+const char *dtype_name(enum relp_dtype d) { return relp_dtype_name(d); }
+
+/* "a, b or c" from one of relp.h's name tables */
+const char *names_list(enum names_kind kind) {
+    static char buf[5][512];
+    char *b = buf[kind];
+    if (b[0]) return b;
+    const char *names[64];
+    int n = 0;
+    for (int32_t i = 0; n < 64; i++) {
+        const char *s = kind == NAMES_METHODS   ? (relp_method_name(i) ? relp_method_name(i)->name : NULL)
+                        : kind == NAMES_NODES   ? (relp_node_name(i) ? relp_node_name(i)->name : NULL)
+                        : kind == NAMES_PRESETS ? relp_rules_preset_name(i)
+                        : kind == NAMES_SHAPES  ? relp_shape_name(i)
+                                                : relp_dtype_name(i);
+        if (!s) break;
+        names[n++] = s;
+    }
+    size_t o = 0;
+    for (int i = 0; i < n && o < 512; i++)
+        o += (size_t)snprintf(b + o, 512 - o, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    return b;
 }
 
 /* every core, shared out among the MPI ranks on this node (Open MPI and

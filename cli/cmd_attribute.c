@@ -17,7 +17,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "heatmap.h"
-#include "json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,34 +32,12 @@
 
 /* ------------------------------------------------------------ methods */
 
-struct method_spec {
-    const char *name;
-    enum relp_method method;
-    const char *rules;
-};
-
-static const struct method_spec methods[] = {
-    {"ap", RELP_METHOD_AP, "grad"},        {"atp", RELP_METHOD_GRAD, "grad"},
-    {"relp", RELP_METHOD_GRAD, "relp"},    {"relp-cp", RELP_METHOD_GRAD, "relp-cp"},
-    {"attnlrp", RELP_METHOD_GRAD, "attnlrp"}, {"ig", RELP_METHOD_IG, "grad"},
-    {"ig-input", RELP_METHOD_IG_INPUT, "grad"},
-};
-
-static const struct method_spec *find_method(const char *name) {
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (!strcmp(methods[i].name, name)) return &methods[i];
-    return NULL;
-}
+static const struct relp_method_name *find_method(const char *name) { return relp_method_find(name); }
 
 static int node_of(const char *name, enum relp_node *node) {
-    static const struct { const char *name; enum relp_node node; } nodes[] = {
-        {"resid", RELP_NODE_RESID_PRE}, {"attn", RELP_NODE_ATTN_OUT}, {"mlp", RELP_NODE_MLP_OUT}, {"head", RELP_NODE_ATTN_Z}};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(nodes[i].name, name)) {
-            *node = nodes[i].node;
-            return 0;
-        }
-    return -1;
+    const struct relp_node_name *n = relp_node_find(name);
+    if (n) *node = n->node;
+    return n ? 0 : -1;
 }
 
 struct progress {
@@ -93,7 +70,7 @@ static int make_ctx(struct relp_model *m, int B, int T, long threads, struct rel
 }
 
 /* Runs one method; 0 or exit status. */
-static int run(struct relp_ctx *ctx, const struct batch *b, const struct method_spec *ms, enum relp_node node,
+static int run(struct relp_ctx *ctx, const struct batch *b, const struct relp_method_name *ms, enum relp_node node,
                int steps, int noising, int per_position, float *scores, double *mc, double *mr, double *seconds,
                const char *label) {
     struct relp_attr_params p = relp_attr_default_params();
@@ -198,11 +175,11 @@ int cmd_attribute(int argc, char **argv) {
         (rc = get_int(&a, "--max-batch", 1, 1L << 20, 64, &max_batch)))
         return rc;
     const char *mname = get(&a, "--method") ? get(&a, "--method") : "relp";
-    const struct method_spec *ms = find_method(mname);
+    const struct relp_method_name *ms = find_method(mname);
     enum relp_node node;
-    if (!ms) return usage("attribute: --method must be ap, atp, relp, relp-cp, attnlrp, ig or ig-input, got '%s'%s", mname, "");
+    if (!ms) return usage("attribute: --method must be one of %s, got '%s'", names_list(NAMES_METHODS), mname);
     const char *nname = get(&a, "--node") ? get(&a, "--node") : "resid";
-    if (node_of(nname, &node)) return usage("attribute: --node must be resid, attn, mlp or head, got '%s'%s", nname, "");
+    if (node_of(nname, &node)) return usage("attribute: --node must be one of %s, got '%s'", names_list(NAMES_NODES), nname);
     int single = get(&a, "--clean") || get(&a, "--corrupt") || get(&a, "--answer") || get(&a, "--wrong");
     if (single == !!get(&a, "--prompts") ||
         (single && !(get(&a, "--clean") && get(&a, "--corrupt") && get(&a, "--answer") && get(&a, "--wrong"))))
@@ -383,7 +360,7 @@ int cmd_explain(int argc, char **argv) {
     if (rc) return rc;
     const char *rname = get(&a, "--rules") ? get(&a, "--rules") : "relp";
     const struct relp_rules *rules = relp_rules_preset(rname);
-    if (!rules) return usage("explain: --rules must be grad, relp, relp-cp or attnlrp, got '%s'%s", rname, "");
+    if (!rules) return usage("explain: --rules must be one of %s, got '%s'", names_list(NAMES_PRESETS), rname);
     if (!get(&a, "--prompt") || !get(&a, "--answer")) return usage("explain: --prompt and --answer are required%s%s", "", "");
     struct relp_model *m = NULL;
     struct relp_ctx *ctx = NULL;
@@ -474,10 +451,16 @@ int cmd_ioi(int argc, char **argv) {
         free(prompts);
         return rc;
     }
-    enum { N_EST = 6, N_NODE = 4 };
-    static const char *est[N_EST] = {"atp", "relp", "relp-cp", "attnlrp", "ig", "ig-input"};
-    static const char *est_label[N_EST] = {"AtP", "RelP", "RelP-CP", "AttnLRP", "IG", "IG-input"};
-    static const char *node_names[N_NODE] = {"resid", "attn", "mlp", "head"};
+    /* every estimator of the method table against AP, over every node type of the node table */
+    enum { MAX_EST = 16, N_NODE = 4 };
+    const char *est[MAX_EST], *est_label[MAX_EST], *node_names[N_NODE];
+    int N_EST = 0;
+    for (int32_t i = 0; relp_method_name(i); i++)
+        if (relp_method_name(i)->method != RELP_METHOD_AP && N_EST < MAX_EST) {
+            est[N_EST] = relp_method_name(i)->name;
+            est_label[N_EST++] = relp_method_name(i)->label;
+        }
+    for (int k = 0; k < N_NODE; k++) node_names[k] = relp_node_name(k)->name;
     /* group prompts of equal token length into batches */
     const struct relp_config *c = relp_model_config(m);
     struct batch groups[64];
@@ -532,7 +515,7 @@ int cmd_ioi(int argc, char **argv) {
             node_of(node_names[k], &node);
             int cnt = c->n_layer * (node == RELP_NODE_ATTN_Z ? c->n_head : b->T);
             for (int e = 0; e <= N_EST && !rc; e++) {
-                const struct method_spec *ms = find_method(e == N_EST ? "ap" : est[e]);
+                const struct relp_method_name *ms = find_method(e == N_EST ? "ap" : est[e]);
                 char label[96], name[32];
                 snprintf(label, sizeof label, "[batch %d/%d, T=%d, B=%d] %s %s", g + 1, n_groups, b->T, b->n, ms->name,
                          node_names[k]);
@@ -553,9 +536,9 @@ int cmd_ioi(int argc, char **argv) {
     }
     if (!rc) rc = run_log_gather(&log);
     /* cells of every estimator and AP, concatenated over batches in batch order, per node type */
-    float *cells[N_EST + 1][N_NODE];
+    float *cells[MAX_EST + 1][N_NODE];
     size_t n_cells[N_NODE] = {0};
-    double seconds[N_EST + 1] = {0}, mc_sum = 0, mr_sum = 0;
+    double seconds[MAX_EST + 1] = {0}, mc_sum = 0, mr_sum = 0;
     int counted = 0;
     size_t cap = 0;
     for (int g = 0; g < n_groups; g++) cap += (size_t)c->n_layer * (groups[g].T > c->n_head ? groups[g].T : c->n_head);
@@ -585,7 +568,7 @@ int cmd_ioi(int argc, char **argv) {
         counted += rec->n_prompts;
     }
     if (!rc && log.rank == 0) { /* the other ranks only compute */
-        double r[N_EST][N_NODE];
+        double r[MAX_EST][N_NODE];
         for (int e = 0; e < N_EST; e++)
             for (int k = 0; k < N_NODE; k++) r[e][k] = relp_pearson(cells[e][k], cells[N_EST][k], (int64_t)n_cells[k]);
         printf("relp ioi on %s: dataset %s, %d prompts in %d batch(es); metric logit(IO) - logit(S): clean %.4f, "

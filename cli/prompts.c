@@ -2,7 +2,6 @@
 #include "prompts.h"
 
 #include "cli.h"
-#include "json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -126,16 +125,16 @@ int load_prompts_text(struct relp_model *m, const char *text, size_t size, const
         if (s < e) {
             char where[600];
             snprintf(where, sizeof where, "--prompts %s line %d", path, line);
-            struct json_doc doc;
+            struct relp_json_doc doc;
             const char *keys[4] = {"clean", "corrupt", "answer", "wrong"};
             const char *vals[4] = {0};
-            if (json_parse(&doc, text + s, e - s)) {
+            if (relp_json_parse(&doc, text + s, e - s)) {
                 fprintf(stderr, "relp: %s: not valid JSON (%s)\n", where, doc.error);
                 rc = 2;
             } else {
                 for (int k = 0; k < 4 && !rc; k++) {
-                    const struct json_value *v = json_get(&doc, &doc.v[0], keys[k]);
-                    if (!v || v->type != JSON_STRING) {
+                    const struct relp_json_value *v = relp_json_get(&doc, &doc.v[0], keys[k]);
+                    if (!v || v->type != RELP_JSON_STRING) {
                         fprintf(stderr, "relp: %s: needs a string \"%s\" (each line: {\"clean\", \"corrupt\", "
                                         "\"answer\", \"wrong\"})\n", where, keys[k]);
                         rc = 2;
@@ -145,7 +144,7 @@ int load_prompts_text(struct relp_model *m, const char *text, size_t size, const
                 }
                 if (!rc) rc = add_prompt(m, b, vals[0], vals[1], vals[2], vals[3], bos, where);
             }
-            json_free(&doc);
+            relp_json_free(&doc);
         }
         i = e + 1;
     }

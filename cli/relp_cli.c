@@ -7,8 +7,8 @@
  *   relp bench     --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R]
  *                  [--weights f32|f16|bf16] [--json]
  *
- * SHAPE is gpt2-small-random, gpt2-medium-random, gpt2-large-random,
- * gpt2-xl-random or random:L,C,NH (random weights made in memory).
+ * SHAPE is a random shape of relp.h's table (relp_shape_name: gpt2-small-random,
+ * llama3-1b-random, ...) or random:L,C,NH (random weights made in memory).
  * Exit status: 0 success, 1 the work failed (message on stderr), 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -37,23 +37,32 @@ static int cmd_info(int argc, char **argv) {
     struct relp_ctx_params cp = relp_ctx_default_params();
     double ctx_mb = relp_ctx_mem_required(m, &cp) / 1048576.0;
     if (get(&a, "--json")) {
-        printf("{\"n_layer\":%d,\"n_head\":%d,\"n_embd\":%d,\"n_positions\":%d,\"vocab_size\":%d,"
-               "\"layer_norm_epsilon\":%g,\"n_params\":%lld,\"file_dtype\":\"%s\",\"weight_dtype\":\"%s\","
+        printf("{\"arch\":\"%s\",\"n_layer\":%d,\"n_head\":%d,\"n_kv_head\":%d,\"head_dim\":%d,\"n_embd\":%d,"
+               "\"n_inner\":%d,\"n_positions\":%d,\"vocab_size\":%d,\"layer_norm_epsilon\":%g,\"rotary_dim\":%d,"
+               "\"rope_theta\":%g,\"tied_embeddings\":%s,\"n_params\":%lld,\"file_dtype\":\"%s\",\"weight_dtype\":\"%s\","
                "\"weight_mb\":%.1f,\"ctx_mb_b1_t128\":%.1f,\"tokenizer\":%s}\n",
-               c->n_layer, c->n_head, c->n_embd, c->n_positions, c->vocab_size, c->layer_norm_epsilon, (long long)np,
-               dtype_name(relp_model_file_dtype(m)), dtype_name(relp_model_weight_dtype(m)), wmb, ctx_mb,
-               relp_has_tokenizer(m) ? "true" : "false");
+               relp_arch_name(c->arch), c->n_layer, c->n_head, c->n_kv_head, c->head_dim, c->n_embd, c->n_inner,
+               c->n_positions, c->vocab_size, c->layer_norm_epsilon, c->rotary_dim, c->rope_theta,
+               c->untied_embeddings ? "false" : "true", (long long)np, dtype_name(relp_model_file_dtype(m)),
+               dtype_name(relp_model_weight_dtype(m)), wmb, ctx_mb, relp_has_tokenizer(m) ? "true" : "false");
     } else {
+        char rules[256];
         printf("model        %s\n", model_path(&a));
-        printf("layers       %d\nheads        %d\nwidth        %d\npositions    %d\nvocabulary   %d\n", c->n_layer,
-               c->n_head, c->n_embd, c->n_positions, c->vocab_size);
+        printf("architecture %s\n", relp_arch_name(c->arch));
+        printf("layers       %d\nheads        %d", c->n_layer, c->n_head);
+        if (c->n_kv_head != c->n_head) printf(" (%d key/value heads: grouped-query attention)", c->n_kv_head);
+        printf("\nhead size    %d\nwidth        %d\nMLP width    %d\npositions    %d\nvocabulary   %d\n", c->head_dim,
+               c->n_embd, c->n_inner, c->n_positions, c->vocab_size);
+        if (c->rotary_dim) printf("RoPE         %d of %d dims per head, theta %g\n", c->rotary_dim, c->head_dim, c->rope_theta);
+        printf("embeddings   %s\n", c->untied_embeddings ? "untied" : "tied");
         printf("parameters   %lld (%.1f M)\n", (long long)np, np / 1e6);
         printf("dtype        %s in the file, %s in memory\n", dtype_name(relp_model_file_dtype(m)),
                dtype_name(relp_model_weight_dtype(m)));
         printf("weights      %.1f MiB\n", wmb);
         printf("context      %.1f MiB for 1 prompt of up to %d tokens (activations + coefficients)\n", ctx_mb,
                cp.max_tokens < c->n_positions ? cp.max_tokens : c->n_positions);
-        printf("tokenizer    %s\n", relp_has_tokenizer(m) ? "yes" : "no (no vocab.json/merges.txt)");
+        printf("tokenizer    %s\n", relp_has_tokenizer(m) ? "yes" : "no");
+        printf("relp rules   %s\n", relp_rules_describe(m, relp_rules_preset("relp"), rules, sizeof rules));
     }
     relp_model_free(m);
     return 0;
@@ -375,27 +384,29 @@ out:
 
 static void help(FILE *f) {
     fprintf(f,
-            "relp - GPT-2 in C: forward, gradients and relevance patching\n\n"
+            "relp - transformer language models in C: forward, gradients and relevance patching\n\n"
             "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json]\n"
             "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"
             "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
             "[--low-memory] [--ap] [--ig] [--json]\n"
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
-            "                 --method ap|atp|relp|relp-cp|attnlrp|ig|ig-input --node resid|attn|mlp|head [--steps N] [--noising]\n"
+            "                 --method METHOD --node NODE [--steps N] [--noising]\n"
             "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts)\n"
-            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]\n"
+            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules PRESET]\n"
             "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
             "                [--max-batch N] [--out RUN.jsonl [--resume]]\n"
+            "METHOD: %s. NODE: %s. PRESET: %s.\n"
             "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
             "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
-            "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
-            "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
-            "gpt2-xl-random, or random:L,C,NH.\n"
-            "--tokenizer DIR attaches GPT-2's tokenizer files from DIR to a model that has none.\n"
-            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n");
+            "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, the tokenizer files) of\n"
+            "model_type gpt2, llama, qwen2, qwen3 or gpt_neox.\n"
+            "SHAPE builds random weights in memory: %s, or random:L,C,NH (GPT-2).\n"
+            "--tokenizer DIR attaches the tokenizer files from DIR to a model that has none.\n"
+            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n",
+            names_list(NAMES_METHODS), names_list(NAMES_NODES), names_list(NAMES_PRESETS), names_list(NAMES_SHAPES));
 }
 
 static int dispatch(int argc, char **argv) {

@@ -3,7 +3,6 @@
 #include "runs.h"
 
 #include "cli.h"
-#include "json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,41 +110,41 @@ static int record_serialize(const struct record *r, char **buf, size_t *len) {
 
 /* one JSON line back into a record; 0, or -1 with why in err */
 static int record_parse(const char *line, size_t n, struct record *r, char *err, size_t cap) {
-    struct json_doc doc;
+    struct relp_json_doc doc;
     memset(r, 0, sizeof *r);
-    if (json_parse(&doc, line, n)) {
+    if (relp_json_parse(&doc, line, n)) {
         snprintf(err, cap, "not valid JSON (%s)", doc.error);
-        json_free(&doc);
+        relp_json_free(&doc);
         return -1;
     }
-    const struct json_value *root = &doc.v[0], *v;
+    const struct relp_json_value *root = &doc.v[0], *v;
     int64_t batch, prompts;
     int rc = -1;
-    if (root->type != JSON_OBJECT || !(v = json_get(&doc, root, "batch")) || json_int(v, 0, 1 << 30, &batch) ||
-        !(v = json_get(&doc, root, "prompts")) || json_int(v, 1, 1 << 30, &prompts)) {
+    if (root->type != RELP_JSON_OBJECT || !(v = relp_json_get(&doc, root, "batch")) || relp_json_int(v, 0, 1 << 30, &batch) ||
+        !(v = relp_json_get(&doc, root, "prompts")) || relp_json_int(v, 1, 1 << 30, &prompts)) {
         snprintf(err, cap, "not a batch record (needs \"batch\" and \"prompts\")");
         goto out;
     }
     r->batch = (int)batch;
     r->n_prompts = (int)prompts;
-    const struct json_value *mc = json_get(&doc, root, "metric_clean"), *mr = json_get(&doc, root, "metric_corrupt");
-    const struct json_value *sc = json_get(&doc, root, "scores"), *se = json_get(&doc, root, "seconds");
-    if (!mc || mc->type != JSON_NUMBER || !mr || mr->type != JSON_NUMBER || !sc || sc->type != JSON_OBJECT) {
+    const struct relp_json_value *mc = relp_json_get(&doc, root, "metric_clean"), *mr = relp_json_get(&doc, root, "metric_corrupt");
+    const struct relp_json_value *sc = relp_json_get(&doc, root, "scores"), *se = relp_json_get(&doc, root, "seconds");
+    if (!mc || mc->type != RELP_JSON_NUMBER || !mr || mr->type != RELP_JSON_NUMBER || !sc || sc->type != RELP_JSON_OBJECT) {
         snprintf(err, cap, "batch %d: missing metrics or scores", r->batch);
         goto out;
     }
     r->mc = mc->num;
     r->mr = mr->num;
-    for (const struct json_value *a = json_first(&doc, sc); a; a = json_next(&doc, a)) {
-        if (a->type != JSON_ARRAY) {
+    for (const struct relp_json_value *a = relp_json_first(&doc, sc); a; a = relp_json_next(&doc, a)) {
+        if (a->type != RELP_JSON_ARRAY) {
             snprintf(err, cap, "batch %d: scores \"%s\" is not an array", r->batch, a->key);
             goto out;
         }
         float *vals = malloc(sizeof(float) * (size_t)(a->n_children > 0 ? a->n_children : 1));
         int i = 0;
-        for (const struct json_value *x = json_first(&doc, a); x && vals; x = json_next(&doc, x)) vals[i++] = (float)x->num;
-        const struct json_value *s = se ? json_get(&doc, se, a->key) : NULL;
-        if (!vals || record_add(r, a->key, vals, i, s && s->type == JSON_NUMBER ? s->num : 0)) {
+        for (const struct relp_json_value *x = relp_json_first(&doc, a); x && vals; x = relp_json_next(&doc, x)) vals[i++] = (float)x->num;
+        const struct relp_json_value *s = se ? relp_json_get(&doc, se, a->key) : NULL;
+        if (!vals || record_add(r, a->key, vals, i, s && s->type == RELP_JSON_NUMBER ? s->num : 0)) {
             free(vals);
             snprintf(err, cap, "batch %d: out of memory or too many arrays", r->batch);
             goto out;
@@ -154,7 +153,7 @@ static int record_parse(const char *line, size_t n, struct record *r, char *err,
     }
     rc = 0;
 out:
-    json_free(&doc);
+    relp_json_free(&doc);
     if (rc) record_free(r);
     return rc;
 }

@@ -2,7 +2,9 @@
  * the core's files. Nothing here is public API.
  *
  * Dimension names used in every shape comment: B batch, T tokens, C n_embd,
- * NH heads, HS = C/NH head size, L layers, V vocabulary. */
+ * NH query heads, NKV key/value heads, HS head size, Q = NH*HS, KV =
+ * NKV*HS, QKV = Q + 2 KV, I MLP width, FC = I or 2 I (gated), L layers,
+ * V vocabulary (struct relp_dims). */
 #ifndef RELP_INTERNAL_H
 #define RELP_INTERNAL_H
 
@@ -17,34 +19,55 @@
 
 #define RELP_ERROR_LEN 512
 
-/* One transformer block's parameters. Matrices are in the model's
- * weight_dtype (f32 or f16), Conv1D orientation (in, out), packed in panels
- * of RELP_PANEL columns (ops.h); vectors are f32. */
+/* The sizes every table, slab and kernel is written in (resolved from
+ * struct relp_config by relp__dims). */
+struct relp_dims {
+    int32_t L, C, V, NPOS;
+    int32_t NH, NKV, HS;  /* query heads, key/value heads, head size */
+    int32_t Q, KV, QKV;   /* NH*HS, NKV*HS, Q + 2 KV: the fused q | k | v projection's width */
+    int32_t I, FC;        /* MLP width; the first MLP matrix's width (I, or 2 I for a gated MLP: gate | up) */
+    int32_t ROT;          /* RoPE: rotated dimensions per head (0: learned positions) */
+};
+
+/* One transformer block's parameters (core/arch.c says which an
+ * architecture has and where each comes from). Matrices are in the model's
+ * weight_dtype, stored (in, out), packed in panels of RELP_PANEL columns
+ * (ops.h); vectors are f32; NULL where the architecture has none. */
 struct relp_layer {
-    const float *ln1_g, *ln1_b; /* (C) */
-    const void *w_qkv;          /* (C, 3C) */
-    const float *b_qkv;         /* (3C) */
-    const void *w_o;            /* (C, C) */
+    const float *ln1_g, *ln1_b; /* (C); ln1_b NULL for RMSNorm */
+    const void *w_qkv;          /* (C, QKV): q heads | k heads | v heads */
+    const float *b_qkv;         /* (QKV) */
+    const float *q_norm, *k_norm; /* (HS): qwen3's per-head RMSNorm */
+    const void *w_o;            /* (Q, C) */
     const float *b_o;           /* (C) */
     const float *ln2_g, *ln2_b; /* (C) */
-    const void *w_fc;           /* (C, 4C) */
-    const float *b_fc;          /* (4C) */
-    const void *w_mp;           /* (4C, C) */
+    const void *w_fc;           /* (C, FC) */
+    const float *b_fc;          /* (FC) */
+    const void *w_mp;           /* (I, C) */
     const float *b_mp;          /* (C) */
     /* W^T of the four matrices, packed the same way, or NULL (load param transposed_copy) */
-    const void *wt_qkv, *wt_o, *wt_fc, *wt_mp; /* (3C, C), (C, C), (4C, C), (C, 4C) */
+    const void *wt_qkv, *wt_o, *wt_fc, *wt_mp; /* (QKV, C), (C, Q), (FC, C), (C, I) */
 };
 
 struct relp_tokenizer; /* tokenizer.c */
+struct relp_arch_spec; /* arch.h */
 
 struct relp_model {
     struct relp_config cfg;
+    struct relp_dims d;
+    const struct relp_arch_spec *arch;
+    int rms_norm;                 /* RMSNorm (else LayerNorm) */
+    int act;                      /* enum relp_act_kind (arch.h) */
+    int gated;                    /* gated MLP: act(gate) * up */
+    int parallel;                 /* attention and MLP both read resid_pre (gpt_neox) */
+    int qk_norm;                  /* per-head RMSNorm on q and k */
     enum relp_dtype weight_dtype; /* in memory */
     enum relp_dtype file_dtype;   /* dtype of the checkpoint's matrices */
     int transposed;               /* layers carry wt_* copies */
-    const void *wte;              /* (V, C) weight_dtype; also the unembedding */
-    const float *wpe;             /* (n_positions, C) */
+    const void *wte;              /* (V, C) weight_dtype */
+    const float *wpe;             /* (n_positions, C), NULL with RoPE */
     const float *lnf_g, *lnf_b;   /* (C) */
+    const void *wu;               /* (V, C) weight_dtype: the unembedding (wte when tied) */
     struct relp_layer *layers;    /* (L) */
     void *owned;                  /* the one block of converted/copied tensors */
     size_t owned_bytes;
@@ -58,34 +81,41 @@ struct relp_model {
 /* Where a patched re-run may start: stage index within a layer. */
 enum stage { STAGE_RESID_PRE = 0, STAGE_Z = 1, STAGE_ATTN_OUT = 2, STAGE_MLP_OUT = 3, STAGES_PER_LAYER = 4 };
 
-/* Cached activations of one run; one slab, carved once (ctx_layout). */
+/* Cached activations of one run; one slab, carved once per batch shape from
+ * the buffer table of core/arch.c (relp__bufs). Shapes for a sequential
+ * block; NULL where the model has no such buffer. */
 struct relp_acts {
     float *resid;     /* (L+1, B, T, C) resid_pre[l]; [L] feeds ln_f */
     float *ln1_mean, *ln1_rstd; /* (L, B, T) */
     float *ln1_out;   /* (B, T, C) scratch */
-    float *qkv;       /* (L, B, T, 3C) */
+    float *qkv;       /* (L, B, T, QKV): q and k after RoPE */
+    float *qk_pre;    /* (L, B, T, Q + KV): q and k before the per-head norm (qk_norm only) */
+    float *qk_rstd;   /* (L, B, T, NH + NKV): the per-head norm's 1/rms (qk_norm only) */
     float *att;       /* (L, B, NH, T, T) softmax probabilities, 0 above the diagonal */
-    float *z;         /* (L, B, T, C) per-head outputs, head h at [h*HS, (h+1)*HS) */
+    float *z;         /* (L, B, T, Q) per-head outputs, head h at [h*HS, (h+1)*HS) */
     float *attn_out;  /* (L, B, T, C) */
-    float *resid_mid; /* (L, B, T, C) */
+    float *resid_mid; /* (L, B, T, C) (sequential blocks only) */
     float *ln2_mean, *ln2_rstd; /* (L, B, T) */
     float *ln2_out;   /* (B, T, C) scratch */
-    float *fc_pre;    /* (L, B, T, 4C) */
-    float *fc_post;   /* (B, T, 4C) scratch */
+    float *fc_pre;    /* (L, B, T, FC) */
+    float *fc_post;   /* (B, T, I) scratch */
     float *mlp_out;   /* (L, B, T, C) */
     float *lnf_mean, *lnf_rstd; /* (B, T) */
     float *lnf_out;   /* (B, T, C) */
     float *logits;    /* (B, P, V), P logit positions */
 };
 
-/* Backward coefficients; g_attn_out[l] == g_resid_mid[l] and
- * g_mlp_out[l] == g_resid[l+1], so those are not stored twice. */
+/* Backward coefficients; the node table (core/arch.c) says which of these
+ * each node's coefficient is: g_attn_out[l] == g_resid_mid[l] (or
+ * g_resid[l+1] in a parallel block) and g_mlp_out[l] == g_resid[l+1]. */
 struct relp_grads {
     float *resid;     /* (L+1, B, T, C) */
-    float *resid_mid; /* (L, B, T, C) */
-    float *z;         /* (L, B, T, C) */
-    float *fc;        /* (B, T, 4C) scratch */
-    float *qkv;       /* (B, T, 3C) scratch */
+    float *resid_mid; /* (L, B, T, C) (sequential blocks only) */
+    float *z;         /* (L, B, T, Q) */
+    float *fc;        /* (B, T, FC) scratch */
+    float *fc_out;    /* (B, T, I) scratch (gated MLPs: the product's coefficient) */
+    float *qkv;       /* (B, T, QKV) scratch */
+    float *qk;        /* (B, T, Q + KV) scratch (qk_norm only) */
     float *h;         /* (B, T, C) scratch */
     float *att_row;   /* (n_threads, T) scratch */
     float *mm_scratch; /* (n_threads, RELP_PANEL, RELP_XWT_CHUNK) transposed weight panels */
@@ -108,6 +138,7 @@ struct relp_ctx {
     struct relp_acts acts;
     struct relp_grads grads;
     void *act_block, *grad_block;
+    float *rope_cos, *rope_sin; /* (max_tokens, ROT / 2): RoPE at every position, made at relp_ctx_init */
     struct relp_pool *pool;
     int32_t (*cancel)(void *);
     void *cancel_user;

@@ -1,5 +1,5 @@
-/* json.c - strict JSON reader; see json.h. */
-#include "json.h"
+/* json.c - strict JSON reader; see relp.h (JSON). */
+#include "relp.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 struct parser {
-    struct json_doc *doc;
+    struct relp_json_doc *doc;
     const char *s;
     size_t len, pos;
     int depth;
@@ -30,17 +30,17 @@ static void skip_ws(struct parser *p) {
     }
 }
 
-static int32_t new_value(struct parser *p, enum json_type t) {
-    struct json_doc *d = p->doc;
+static int32_t new_value(struct parser *p, enum relp_json_type t) {
+    struct relp_json_doc *d = p->doc;
     if (d->n == d->cap) {
         int32_t cap = d->cap ? d->cap * 2 : 64;
         if (cap < 0 || (size_t)cap > SIZE_MAX / sizeof *d->v) return -1;
-        struct json_value *v = realloc(d->v, (size_t)cap * sizeof *v);
+        struct relp_json_value *v = realloc(d->v, (size_t)cap * sizeof *v);
         if (!v) return -1;
         d->v = v;
         d->cap = cap;
     }
-    struct json_value *v = &d->v[d->n];
+    struct relp_json_value *v = &d->v[d->n];
     memset(v, 0, sizeof *v);
     v->type = t;
     v->next = -1;
@@ -76,7 +76,7 @@ static size_t put_utf8(char *o, unsigned cp) {
 
 /* Parses a string at p->pos (which is at '"') into the pool. */
 static int parse_string(struct parser *p, const char **out, size_t *out_len) {
-    struct json_doc *d = p->doc;
+    struct relp_json_doc *d = p->doc;
     p->pos++; /* opening quote */
     char *o = d->pool + d->pool_len;
     size_t n = 0;
@@ -155,7 +155,7 @@ static int parse_number(struct parser *p, int32_t *out) {
     if (n >= sizeof buf) return fail(p, "number too long");
     memcpy(buf, p->s + start, n);
     buf[n] = '\0';
-    int32_t i = new_value(p, JSON_NUMBER);
+    int32_t i = new_value(p, RELP_JSON_NUMBER);
     if (i < 0) return fail(p, "out of memory");
     p->doc->v[i].num = strtod(buf, NULL);
     *out = i;
@@ -163,8 +163,8 @@ static int parse_number(struct parser *p, int32_t *out) {
 }
 
 static int parse_container(struct parser *p, int32_t *out, int is_object) {
-    if (++p->depth > JSON_MAX_DEPTH) return fail(p, "nesting too deep");
-    int32_t self = new_value(p, is_object ? JSON_OBJECT : JSON_ARRAY);
+    if (++p->depth > RELP_JSON_MAX_DEPTH) return fail(p, "nesting too deep");
+    int32_t self = new_value(p, is_object ? RELP_JSON_OBJECT : RELP_JSON_ARRAY);
     if (self < 0) return fail(p, "out of memory");
     p->pos++;
     skip_ws(p);
@@ -186,7 +186,7 @@ static int parse_container(struct parser *p, int32_t *out, int is_object) {
             }
             int32_t child;
             if (parse_value(p, &child)) return -1;
-            struct json_value *c = &p->doc->v[child];
+            struct relp_json_value *c = &p->doc->v[child];
             c->key = key;
             c->key_len = key_len;
             if (last < 0) p->doc->v[self].child = child;
@@ -215,7 +215,7 @@ static int parse_value(struct parser *p, int32_t *out) {
         const char *s;
         size_t n;
         if (parse_string(p, &s, &n)) return -1;
-        int32_t i = new_value(p, JSON_STRING);
+        int32_t i = new_value(p, RELP_JSON_STRING);
         if (i < 0) return fail(p, "out of memory");
         p->doc->v[i].str = s;
         p->doc->v[i].str_len = n;
@@ -223,8 +223,8 @@ static int parse_value(struct parser *p, int32_t *out) {
         return 0;
     }
     if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p, out);
-    static const struct { const char *word; enum json_type t; } lits[] = {
-        {"true", JSON_TRUE}, {"false", JSON_FALSE}, {"null", JSON_NULL}};
+    static const struct { const char *word; enum relp_json_type t; } lits[] = {
+        {"true", RELP_JSON_TRUE}, {"false", RELP_JSON_FALSE}, {"null", RELP_JSON_NULL}};
     for (int k = 0; k < 3; k++) {
         size_t n = strlen(lits[k].word);
         if (p->len - p->pos >= n && memcmp(p->s + p->pos, lits[k].word, n) == 0) {
@@ -238,7 +238,7 @@ static int parse_value(struct parser *p, int32_t *out) {
     return fail(p, "unexpected character (not a JSON value)");
 }
 
-int json_parse(struct json_doc *doc, const char *text, size_t len) {
+int relp_json_parse(struct relp_json_doc *doc, const char *text, size_t len) {
     memset(doc, 0, sizeof *doc);
     /* unescaped strings never exceed their escaped form, plus one NUL each */
     doc->pool_cap = len + len / 2 + 16;
@@ -255,7 +255,7 @@ int json_parse(struct json_doc *doc, const char *text, size_t len) {
     return 0;
 }
 
-void json_free(struct json_doc *doc) {
+void relp_json_free(struct relp_json_doc *doc) {
     free(doc->v);
     free(doc->pool);
     doc->v = NULL;
@@ -263,37 +263,45 @@ void json_free(struct json_doc *doc) {
     doc->n = doc->cap = 0;
 }
 
-const struct json_value *json_get(const struct json_doc *doc, const struct json_value *obj, const char *key) {
-    if (!obj || obj->type != JSON_OBJECT) return NULL;
+const struct relp_json_value *relp_json_get(const struct relp_json_doc *doc, const struct relp_json_value *obj, const char *key) {
+    if (!obj || obj->type != RELP_JSON_OBJECT) return NULL;
     size_t n = strlen(key);
-    for (const struct json_value *c = json_first(doc, obj); c; c = json_next(doc, c))
+    for (const struct relp_json_value *c = relp_json_first(doc, obj); c; c = relp_json_next(doc, c))
         if (c->key_len == n && memcmp(c->key, key, n) == 0) return c;
     return NULL;
 }
 
-const struct json_value *json_at(const struct json_doc *doc, const struct json_value *arr, int32_t i) {
-    if (!arr || (arr->type != JSON_ARRAY && arr->type != JSON_OBJECT) || i < 0) return NULL;
-    const struct json_value *c = json_first(doc, arr);
-    while (c && i--) c = json_next(doc, c);
+const struct relp_json_value *relp_json_at(const struct relp_json_doc *doc, const struct relp_json_value *arr, int32_t i) {
+    if (!arr || (arr->type != RELP_JSON_ARRAY && arr->type != RELP_JSON_OBJECT) || i < 0) return NULL;
+    const struct relp_json_value *c = relp_json_first(doc, arr);
+    while (c && i--) c = relp_json_next(doc, c);
     return c;
 }
 
-int json_int(const struct json_value *v, int64_t lo, int64_t hi, int64_t *out) {
-    if (!v || v->type != JSON_NUMBER) return -1;
+int relp_json_int(const struct relp_json_value *v, int64_t lo, int64_t hi, int64_t *out) {
+    if (!v || v->type != RELP_JSON_NUMBER) return -1;
     double d = v->num;
     if (!(d >= (double)lo && d <= (double)hi) || floor(d) != d) return -1;
     *out = (int64_t)d;
     return 0;
 }
 
-const char *json_type_name(enum json_type t) {
+const char *relp_json_type_name(enum relp_json_type t) {
     switch (t) {
-    case JSON_NULL: return "null";
-    case JSON_FALSE: case JSON_TRUE: return "a boolean";
-    case JSON_NUMBER: return "a number";
-    case JSON_STRING: return "a string";
-    case JSON_ARRAY: return "an array";
-    case JSON_OBJECT: return "an object";
+    case RELP_JSON_NULL: return "null";
+    case RELP_JSON_FALSE: case RELP_JSON_TRUE: return "a boolean";
+    case RELP_JSON_NUMBER: return "a number";
+    case RELP_JSON_STRING: return "a string";
+    case RELP_JSON_ARRAY: return "an array";
+    case RELP_JSON_OBJECT: return "an object";
     }
     return "?";
+}
+
+const struct relp_json_value *relp_json_first(const struct relp_json_doc *doc, const struct relp_json_value *v) {
+    return v->child >= 0 ? &doc->v[v->child] : NULL;
+}
+
+const struct relp_json_value *relp_json_next(const struct relp_json_doc *doc, const struct relp_json_value *v) {
+    return v->next >= 0 ? &doc->v[v->next] : NULL;
 }

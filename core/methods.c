@@ -24,7 +24,7 @@ struct relp_attr_params relp_attr_default_params(void) {
 }
 
 int64_t relp_attr_count(const struct relp_model *m, const struct relp_attr_params *p, int32_t T) {
-    const int64_t L = m->cfg.n_layer, NH = m->cfg.n_head;
+    const int64_t L = m->d.L, NH = m->d.NH;
     if (p->node == RELP_NODE_ATTN_Z) return p->per_position ? L * NH * T : L * NH;
     return L * T;
 }
@@ -48,21 +48,26 @@ double relp_pearson(const float *a, const float *b, int64_t n) {
     return sab / sqrt(saa * sbb);
 }
 
-/* (L, B, T, C) copy of a node type's activations in the current run */
+/* values of one layer of a node type: B * T * its width */
+static size_t node_size(const struct relp_ctx *ctx, enum relp_node node) {
+    return (size_t)ctx->B * ctx->T * (size_t)relp_node_width(ctx->model, node);
+}
+
+/* (L, B, T, width) copy of a node type's activations in the current run */
 static void save_node(const struct relp_ctx *ctx, enum relp_node node, float *dst) {
-    const struct relp_config *c = &ctx->model->cfg;
-    size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
-    for (int l = 0; l < c->n_layer; l++) memcpy(dst + l * n, relp_ctx_node(ctx, node, l), n * sizeof(float));
+    size_t n = node_size(ctx, node);
+    for (int l = 0; l < ctx->model->d.L; l++) memcpy(dst + l * n, relp_ctx_node(ctx, node, l), n * sizeof(float));
 }
 
 static int cancelled(const struct relp_ctx *ctx) { return ctx->cancel && ctx->cancel(ctx->cancel_user); }
 
 /* Scores of one layer: sum over batch and width of delta * coef, per position
- * (or per head, or per head and position). delta and coef: (B, T, C). */
+ * (or per head, or per head and position). delta and coef: (B, T, width):
+ * C, or NH * HS for heads. */
 static void reduce_scores(const struct relp_ctx *ctx, const struct relp_attr_params *p, int l, const float *delta,
                           const float *coef, float scale, float *scores) {
-    const struct relp_config *c = &ctx->model->cfg;
-    const int B = ctx->B, T = ctx->T, C = c->n_embd, NH = c->n_head, HS = C / NH;
+    const struct relp_dims *dm = &ctx->model->d;
+    const int B = ctx->B, T = ctx->T, C = relp_node_width(ctx->model, p->node), NH = dm->NH, HS = dm->HS;
     if (p->node != RELP_NODE_ATTN_Z) {
         for (int t = 0; t < T; t++) {
             double s = 0;
@@ -140,18 +145,20 @@ static double norm_of(struct relp_ctx *ctx, double mc, double mr) {
 static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_metric *mt,
                                        const struct relp_attr_params *p, const enum relp_node *nodes, int n_nodes,
                                        float *const *src, float *const *scores, double mc, double mr) {
-    const struct relp_config *c = &ctx->model->cfg;
-    const size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
+    const struct relp_dims *dm = &ctx->model->d;
+    size_t nmax = 0;
+    for (int i = 0; i < n_nodes; i++) nmax = node_size(ctx, nodes[i]) > nmax ? node_size(ctx, nodes[i]) : nmax;
     struct relp_metric scaled = *mt;
     scaled.scale = (float)norm_of(ctx, mc, mr);
     enum relp_status st = relp_backward(ctx, &scaled, &p->rules, NULL);
     if (st) return st;
-    float *delta = malloc(n * sizeof(float));
+    float *delta = malloc(nmax * sizeof(float));
     if (!delta) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     for (int i = 0; i < n_nodes; i++) {
         struct relp_attr_params pn = *p;
         pn.node = nodes[i];
-        for (int l = 0; l < c->n_layer; l++) {
+        const size_t n = node_size(ctx, nodes[i]);
+        for (int l = 0; l < dm->L; l++) {
             const float *base = relp_ctx_node(ctx, nodes[i], l);
             for (size_t k = 0; k < n; k++) delta[k] = src[i][l * n + k] - base[k];
             reduce_scores(ctx, &pn, l, delta, relp_ctx_node_grad(ctx, nodes[i], l), 1.0f, scores[i]);
@@ -249,8 +256,8 @@ static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric
 static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_metric *mt,
                                      const struct relp_attr_params *p, const float *src, float *scores, double mc,
                                      double mr) {
-    const struct relp_config *c = &ctx->model->cfg;
-    const int B = ctx->B, T = ctx->T, C = c->n_embd, L = c->n_layer, NH = c->n_head, HS = C / NH;
+    const struct relp_dims *dm = &ctx->model->d;
+    const int B = ctx->B, T = ctx->T, C = relp_node_width(ctx->model, p->node), L = dm->L, NH = dm->NH, HS = dm->HS;
     const size_t n = (size_t)B * T * C;
     const int heads = p->node == RELP_NODE_ATTN_Z;
     const int per_pos = !heads || p->per_position;
@@ -347,9 +354,8 @@ static enum relp_status ig_pass(struct relp_ctx *ctx, struct relp_ctx *run, enum
 static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_metric *mt,
                                      const struct relp_attr_params *p, const float *src, float *scores, double mc,
                                      double mr) {
-    const struct relp_config *c = &ctx->model->cfg;
-    const int L = c->n_layer, N = p->ig_steps;
-    const size_t n = (size_t)ctx->B * ctx->T * c->n_embd;
+    const int L = ctx->model->d.L, N = p->ig_steps;
+    const size_t n = node_size(ctx, p->node);
     int G = ig_group(ctx, N);
     float *base = malloc(n * sizeof(float) * (size_t)(L + 2 + G));
     if (!base) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
@@ -393,17 +399,24 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
                                            const struct relp_attr_params *p, const enum relp_node *nodes, int n_nodes,
                                            float *const *src, const float *emb_src, float *const *scores, double mc,
                                            double mr) {
-    const struct relp_config *c = &ctx->model->cfg;
-    const int L = c->n_layer, N = p->ig_steps;
-    const size_t n = (size_t)ctx->B * ctx->T * c->n_embd, ln = (size_t)L * n;
+    const int L = ctx->model->d.L, N = p->ig_steps;
+    const size_t n = node_size(ctx, RELP_NODE_RESID_PRE); /* the embeddings */
     int G = ig_group(ctx, N);
-    /* per node type: base (L, n) and gradient sums (L, n); then the base
-     * embeddings, their step (n each) and the G copies' values */
-    float *block = malloc(sizeof(float) * (2 * (size_t)n_nodes * ln + (2 + (size_t)G) * n));
+    /* per node type i: base (L, n_i) at off[i] and gradient sums (L, n_i)
+     * after it; then the base embeddings, their step (n each) and the G
+     * copies' values (later reused for one layer's delta) */
+    size_t off[8], ni[8], total = 0, nmax = n * (size_t)G;
+    for (int i = 0; i < n_nodes; i++) {
+        ni[i] = node_size(ctx, nodes[i]);
+        off[i] = total;
+        total += 2 * (size_t)L * ni[i];
+        if (ni[i] > nmax) nmax = ni[i];
+    }
+    float *block = malloc(sizeof(float) * (total + 2 * n + nmax));
     if (!block) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
-    float *emb = block + 2 * (size_t)n_nodes * ln, *emb_delta = emb + n, *vals = emb_delta + n;
-    for (int i = 0; i < n_nodes; i++) save_node(ctx, nodes[i], block + 2 * (size_t)i * ln);
-    for (int i = 0; i < n_nodes; i++) memset(block + (2 * (size_t)i + 1) * ln, 0, ln * sizeof(float));
+    float *emb = block + total, *emb_delta = emb + n, *vals = emb_delta + n;
+    for (int i = 0; i < n_nodes; i++) save_node(ctx, nodes[i], block + off[i]);
+    for (int i = 0; i < n_nodes; i++) memset(block + off[i] + (size_t)L * ni[i], 0, (size_t)L * ni[i] * sizeof(float));
     memcpy(emb, relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), n * sizeof(float));
     for (size_t k = 0; k < n; k++) emb_delta[k] = emb_src[k] - emb[k];
     struct replica rep;
@@ -418,9 +431,9 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
         for (int i = 0; i < n_nodes; i++)
             for (int l = 0; l < L; l++) {
                 const float *gr = relp_ctx_node_grad(run, nodes[i], l);
-                float *gs = block + (2 * (size_t)i + 1) * ln + (size_t)l * n;
+                float *gs = block + off[i] + (size_t)L * ni[i] + (size_t)l * ni[i];
                 for (int g = 0; g < gn; g++)
-                    for (size_t k = 0; k < n; k++) gs[k] += gr[(size_t)g * n + k];
+                    for (size_t k = 0; k < ni[i]; k++) gs[k] += gr[(size_t)g * ni[i] + k];
             }
         if (p->progress) p->progress(p->progress_user, k0 + gn, N);
         if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
@@ -428,11 +441,11 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
     for (int i = 0; i < n_nodes && !st; i++) {
         struct relp_attr_params pn = *p;
         pn.node = nodes[i];
-        float *delta = vals; /* reused: (n) */
+        float *delta = vals; /* reused: (n_i) */
         for (int l = 0; l < L; l++) {
-            const float *bl = block + 2 * (size_t)i * ln + (size_t)l * n;
-            for (size_t k = 0; k < n; k++) delta[k] = src[i][(size_t)l * n + k] - bl[k];
-            reduce_scores(ctx, &pn, l, delta, block + (2 * (size_t)i + 1) * ln + (size_t)l * n, 1.0f / (float)N,
+            const float *bl = block + off[i] + (size_t)l * ni[i];
+            for (size_t k = 0; k < ni[i]; k++) delta[k] = src[i][(size_t)l * ni[i] + k] - bl[k];
+            reduce_scores(ctx, &pn, l, delta, block + off[i] + (size_t)L * ni[i] + (size_t)l * ni[i], 1.0f / (float)N,
                           scores[i]);
         }
     }
@@ -471,11 +484,12 @@ static enum relp_status attribute(struct relp_ctx *ctx, const int32_t *clean, co
         if (nodes[i] == RELP_NODE_RESID_PRE) emb = i;
     }
     if (p->method == RELP_METHOD_IG_INPUT && emb < 0) all[emb = n_all++] = RELP_NODE_RESID_PRE;
-    const size_t n = (size_t)ctx->model->cfg.n_layer * B * T * ctx->model->cfg.n_embd;
-    float *block = malloc((size_t)n_all * n * sizeof(float));
-    if (!block) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", (size_t)n_all * n);
+    size_t total = 0, sz[9];
+    for (int i = 0; i < n_all; i++) total += sz[i] = (size_t)ctx->model->d.L * B * T * relp_node_width(ctx->model, all[i]);
+    float *block = malloc(total * sizeof(float));
+    if (!block) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats", total);
     float *src[9];
-    for (int i = 0; i < n_all; i++) src[i] = block + (size_t)i * n;
+    for (int i = 0; i < n_all; i++) src[i] = i ? src[i - 1] + sz[i - 1] : block;
     double mc = 0, mr = 0;
     if ((st = restrict_logits(ctx, mt, B))) {
         free(block);
@@ -524,7 +538,7 @@ enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32_t *ids, 
     unit.scale = 1.0f;
     double v;
     if ((st = relp_backward(ctx, &unit, rules, &v))) return st;
-    const int C = ctx->model->cfg.n_embd;
+    const int C = ctx->model->d.C;
     const float *x = relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), *g = relp_ctx_node_grad(ctx, RELP_NODE_RESID_PRE, 0);
     double sum = 0;
     for (int bt = 0; bt < B * T; bt++) {

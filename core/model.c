@@ -1,21 +1,21 @@
-/* model.c - the run context: GPT-2 forward pass with a full activation
- * cache, patched re-runs from any node, and the one backward pass whose
- * local rules are switches (exact gradient, LN-rule, Identity-rule, frozen
- * attention, AttnLRP).
+/* model.c - the run context: the forward pass of every architecture of
+ * arch.c with a full activation cache, patched re-runs from any node, and
+ * the one backward pass whose local rules are switches (exact gradient,
+ * LN-rule, Identity-rule, Half-rule, frozen attention, AttnLRP).
  *
  * The forward pass is a list of stages; stage l*5+s of layer l produces one
  * node and then applies that node's patches:
- *   s=0 resid_pre[l] (embeddings for l = 0, else resid_mid[l-1] + mlp_out[l-1])
- *   s=1 z[l]         (ln1, qkv, causal attention)
+ *   s=0 resid_pre[l] (embeddings for l = 0, else the previous block's sum)
+ *   s=1 z[l]         (norm1, q | k | v, [q/k norm], [RoPE], causal attention)
  *   s=2 attn_out[l]  (z W_O + b_O)
- *   s=3 resid_mid[l] (resid_pre[l] + attn_out[l])
- *   s=4 mlp_out[l]   (ln2, fc, gelu, proj)
- * and stage L*5 produces resid_pre[L], followed by ln_f and the logits. A
- * patched re-run starts at the stage of its earliest patched node (or of the
- * previous run's, to undo that one) and, by causality, at its earliest
- * patched position. */
-#include "internal.h"
-
+ *   s=3 resid_mid[l] (resid_pre[l] + attn_out[l]; none in a parallel block)
+ *   s=4 mlp_out[l]   (norm2, fc, activation or gate x up, proj)
+ * and stage L*5 produces resid_pre[L], followed by the final norm and the
+ * logits. A patched re-run starts at the stage of its earliest patched node
+ * (or of the previous run's, to undo that one) and, by causality, at its
+ * earliest patched position. The slabs are carved from arch.c's buffer
+ * table and nodes are found through its node table. */
+#include "arch.h"
 #include "ops.h"
 
 #include <limits.h>
@@ -26,16 +26,6 @@
 
 #define STAGES 5
 
-enum relp_status relp__ctx_fail(struct relp_ctx *ctx, enum relp_status st, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->error, RELP_ERROR_LEN, fmt, ap);
-    va_end(ap);
-    return st;
-}
-
-const char *relp_ctx_last_error(const struct relp_ctx *ctx) { return ctx ? ctx->error : relp__orphan_error(); }
-
 /* ------------------------------------------------------------ layout */
 
 struct relp_ctx_params relp_ctx_default_params(void) {
@@ -43,25 +33,25 @@ struct relp_ctx_params relp_ctx_default_params(void) {
     return p;
 }
 
-/* Sizes (in floats) of the activation and gradient slabs for capacity B x T. */
-static void slab_sizes(const struct relp_config *c, int B, int T, int n_threads, size_t *acts, size_t *grads) {
-    size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, BT = (size_t)B * T;
-    *acts = (L + 1) * BT * C      /* resid */
-            + 2 * L * BT          /* ln1 mean, rstd */
-            + BT * C              /* ln1_out */
-            + L * BT * 3 * C      /* qkv */
-            + L * B * NH * T * T  /* att */
-            + 3 * L * BT * C      /* z, attn_out, resid_mid */
-            + 2 * L * BT          /* ln2 mean, rstd */
-            + BT * C              /* ln2_out */
-            + L * BT * 4 * C      /* fc_pre */
-            + BT * 4 * C          /* fc_post */
-            + L * BT * C          /* mlp_out */
-            + 2 * BT + BT * C;    /* lnf mean, rstd, out */
-    *grads = (L + 1) * BT * C + 2 * L * BT * C /* resid, resid_mid, z */
-             + BT * 4 * C + BT * 3 * C + BT * C /* fc, qkv, h scratch */
-             + (size_t)n_threads * T            /* attention row scratch */
-             + (size_t)n_threads * RELP_PANEL * RELP_XWT_CHUNK; /* transposed weight panels */
+/* Floats of the activation (grads = 0) or coefficient (grads = 1) slab for
+ * B x T tokens, from arch.c's buffer table; with carve, also points the
+ * buffers into it (absent ones at NULL). */
+static size_t slab(const struct relp_model *m, int grads, int B, int T, int threads, void *block, void *fields) {
+    int32_t n;
+    const struct relp_buf_spec *t = relp__bufs(grads, &n);
+    size_t total = 0;
+    for (int32_t i = 0; i < n; i++) {
+        float **field = fields ? (float **)((char *)fields + t[i].field) : NULL;
+        if (!relp__buf_present(&t[i], m)) {
+            if (field) *field = NULL;
+            continue;
+        }
+        size_t layers = t[i].layers == 0 ? 1 : (size_t)m->d.L + (t[i].layers == 2);
+        size_t rows = t[i].rows == ROWS_BT ? (size_t)B * T : (size_t)threads;
+        if (field) *field = (float *)block + total;
+        total += layers * rows * (size_t)relp__dim(&m->d, (enum relp_dim)t[i].width, T);
+    }
+    return total;
 }
 
 static int threads_of(const struct relp_ctx_params *p) {
@@ -74,50 +64,41 @@ static int threads_of(const struct relp_ctx_params *p) {
 }
 
 size_t relp_ctx_mem_required(const struct relp_model *model, const struct relp_ctx_params *params) {
-    size_t a, g;
-    slab_sizes(&model->cfg, params->max_batch, params->max_tokens, threads_of(params), &a, &g);
-    size_t V = (size_t)model->cfg.vocab_size, B = (size_t)params->max_batch;
-    return (a + g + 2 * B * V) * sizeof(float) + B * (size_t)params->max_tokens * sizeof(int32_t);
+    const int B = params->max_batch, T = params->max_tokens, nt = threads_of(params);
+    size_t a = slab(model, 0, B, T, nt, NULL, NULL), g = slab(model, 1, B, T, nt, NULL, NULL);
+    size_t V = (size_t)model->cfg.vocab_size, rope = (size_t)T * (size_t)model->d.ROT; /* cos and sin: ROT/2 each */
+    return (a + g + 2 * (size_t)B * V + rope) * sizeof(float) + (size_t)B * (size_t)T * sizeof(int32_t);
 }
 
 static void carve_acts(struct relp_ctx *ctx) {
-    const struct relp_config *c = &ctx->model->cfg;
-    size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head;
-    size_t B = (size_t)ctx->B, T = (size_t)ctx->T, BT = B * T;
-    float *p = ctx->act_block;
-    struct relp_acts *a = &ctx->acts;
-#define TAKE(field, n) (a->field = p, p += (n))
-    TAKE(resid, (L + 1) * BT * C);
-    TAKE(ln1_mean, L * BT);
-    TAKE(ln1_rstd, L * BT);
-    TAKE(ln1_out, BT * C);
-    TAKE(qkv, L * BT * 3 * C);
-    TAKE(att, L * B * NH * T * T);
-    TAKE(z, L * BT * C);
-    TAKE(attn_out, L * BT * C);
-    TAKE(resid_mid, L * BT * C);
-    TAKE(ln2_mean, L * BT);
-    TAKE(ln2_rstd, L * BT);
-    TAKE(ln2_out, BT * C);
-    TAKE(fc_pre, L * BT * 4 * C);
-    TAKE(fc_post, BT * 4 * C);
-    TAKE(mlp_out, L * BT * C);
-    TAKE(lnf_mean, BT);
-    TAKE(lnf_rstd, BT);
-    TAKE(lnf_out, BT * C);
-#undef TAKE
-    struct relp_grads *g = &ctx->grads;
-    p = ctx->grad_block;
-#define TAKE(field, n) (g->field = p, p += (n))
-    TAKE(resid, (L + 1) * BT * C);
-    TAKE(resid_mid, L * BT * C);
-    TAKE(z, L * BT * C);
-    TAKE(fc, BT * 4 * C);
-    TAKE(qkv, BT * 3 * C);
-    TAKE(h, BT * C);
-    TAKE(att_row, (size_t)relp__pool_size(ctx->pool) * T);
-    TAKE(mm_scratch, (size_t)relp__pool_size(ctx->pool) * RELP_PANEL * RELP_XWT_CHUNK);
-#undef TAKE
+    const int nt = relp__pool_size(ctx->pool);
+    slab(ctx->model, 0, ctx->B, ctx->T, nt, ctx->act_block, &ctx->acts);
+    slab(ctx->model, 1, ctx->B, ctx->T, nt, ctx->grad_block, &ctx->grads);
+}
+
+/* RoPE's angles t * inv_freq[i] for every position, as cos and sin (T, ROT/2),
+ * with the config's frequency scaling (modeling_rope_utils.py: default,
+ * linear, llama3). Computed in double. */
+static void rope_tables(const struct relp_config *c, int ROT, int T, float *cos_t, float *sin_t) {
+    const int half = ROT / 2;
+    for (int i = 0; i < half; i++) {
+        double inv = 1.0 / pow((double)c->rope_theta, (2.0 * i) / ROT);
+        if (c->rope_scaling == RELP_ROPE_SCALING_LINEAR) inv /= c->rope_factor;
+        if (c->rope_scaling == RELP_ROPE_SCALING_LLAMA3) {
+            const double old = c->rope_original_max_positions, lo = c->rope_low_freq_factor,
+                         hi = c->rope_high_freq_factor, f = c->rope_factor;
+            const double wavelen = 2.0 * 3.14159265358979323846 / inv;
+            if (wavelen > old / lo) inv /= f;
+            else if (!(wavelen < old / hi)) {
+                const double smooth = (old / wavelen - lo) / (hi - lo);
+                inv = (1.0 - smooth) * inv / f + smooth * inv;
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            cos_t[(size_t)t * half + i] = (float)cos(t * inv);
+            sin_t[(size_t)t * half + i] = (float)sin(t * inv);
+        }
+    }
 }
 
 enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
@@ -139,15 +120,22 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "max_tokens %d exceeds the model's n_positions %d",
                               p->max_tokens, c->n_positions);
     ctx->pool = relp__pool_init(threads_of(p));
-    size_t a, g;
-    slab_sizes(c, p->max_batch, p->max_tokens, relp__pool_size(ctx->pool), &a, &g);
-    ctx->act_block = malloc(a * sizeof(float));
-    ctx->grad_block = malloc(g * sizeof(float));
+    const int nt = relp__pool_size(ctx->pool);
+    ctx->act_block = malloc(slab(model, 0, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float));
+    ctx->grad_block = malloc(slab(model, 1, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float));
+    if (model->d.ROT) {
+        ctx->rope_cos = malloc((size_t)p->max_tokens * (size_t)model->d.ROT * sizeof(float));
+        if (ctx->rope_cos) {
+            ctx->rope_sin = ctx->rope_cos + (size_t)p->max_tokens * (model->d.ROT / 2);
+            rope_tables(c, model->d.ROT, p->max_tokens, ctx->rope_cos, ctx->rope_sin);
+        }
+    }
     ctx->ids = malloc((size_t)p->max_batch * p->max_tokens * sizeof *ctx->ids);
     ctx->n_logit_cap = 1;
     ctx->acts.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
     ctx->grads.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
-    if (!ctx->act_block || !ctx->grad_block || !ctx->ids || !ctx->acts.logits || !ctx->grads.logits)
+    if (!ctx->act_block || !ctx->grad_block || !ctx->ids || !ctx->acts.logits || !ctx->grads.logits ||
+        (model->d.ROT && !ctx->rope_cos))
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory: %zu bytes for a context of B=%d, T=%d",
                               relp_ctx_mem_required(model, p), p->max_batch, p->max_tokens);
     ctx->n_logit_pos = 1;
@@ -166,6 +154,7 @@ void relp_ctx_free(struct relp_ctx *ctx) {
     free(ctx->acts.logits);
     free(ctx->grads.logits);
     free(ctx->logit_tokens);
+    free(ctx->rope_cos);
     free(ctx);
 }
 
@@ -243,60 +232,95 @@ static void mm_rows(struct relp_ctx *ctx, float *out, const float *x, const void
 /* Applies every patch of (node, layer) to dst (B, T, width). */
 static void apply_patches(struct relp_ctx *ctx, float *dst, enum relp_node node, int layer,
                           const struct relp_patch *patches, int n_patches) {
-    const int B = ctx->B, T = ctx->T, C = ctx->model->cfg.n_embd, HS = C / ctx->model->cfg.n_head;
+    const int B = ctx->B, T = ctx->T, HS = ctx->model->d.HS;
+    const int W = relp_node_width(ctx->model, node);
     for (int i = 0; i < n_patches; i++) {
         const struct relp_patch *p = &patches[i];
         if (p->node != node || p->layer != layer) continue;
         int head = node == RELP_NODE_ATTN_Z ? p->head : -1;
-        int w = head >= 0 ? HS : C, off = head >= 0 ? head * HS : 0;
+        int w = head >= 0 ? HS : W, off = head >= 0 ? head * HS : 0;
         int b0 = p->n_prompts > 0 ? p->first_prompt : 0, nb = p->n_prompts > 0 ? p->n_prompts : B;
         for (int i = 0; i < nb; i++) {
             size_t b = (size_t)(b0 + i);
             if (p->position >= 0) {
-                memcpy(dst + (b * T + p->position) * C + off, p->values + (size_t)i * w, (size_t)w * 4);
+                memcpy(dst + (b * T + p->position) * W + off, p->values + (size_t)i * w, (size_t)w * 4);
             } else {
                 for (int t = 0; t < T; t++)
-                    memcpy(dst + (b * T + t) * C + off, p->values + ((size_t)i * T + t) * w, (size_t)w * 4);
+                    memcpy(dst + (b * T + t) * W + off, p->values + ((size_t)i * T + t) * w, (size_t)w * 4);
             }
         }
     }
 }
 
-/* rows t0..T-1 of every prompt: y = a + b */
-static void add_rows(float *y, const float *a, const float *b, int B, int T, int C, int t0) {
+/* rows t0..T-1 of every prompt: y = a + b (+ c when not NULL: a parallel block's (c + b) + a) */
+static void add_rows(float *y, const float *a, const float *b, const float *c, int B, int T, int C, int t0) {
     for (int bb = 0; bb < B; bb++) {
         size_t o = ((size_t)bb * T + t0) * C, n = (size_t)(T - t0) * C;
-        for (size_t i = 0; i < n; i++) y[o + i] = a[o + i] + b[o + i];
+        if (c)
+            for (size_t i = 0; i < n; i++) y[o + i] = (c[o + i] + b[o + i]) + a[o + i];
+        else
+            for (size_t i = 0; i < n; i++) y[o + i] = a[o + i] + b[o + i];
     }
 }
 
-static void ln_rows(float *out, float *mean, float *rstd, const float *x, const float *g, const float *b, int B, int T,
-                    int C, int t0, float eps) {
+/* rows t0..T-1 of every prompt through the model's norm (LayerNorm or RMSNorm) */
+static void norm_rows(const struct relp_model *m, float *out, float *mean, float *rstd, const float *x, const float *g,
+                      const float *b, int B, int T, int C, int t0, float eps) {
     for (int bb = 0; bb < B; bb++) {
         size_t r = (size_t)bb * T + t0;
-        layernorm_forward(out + r * C, mean + r, rstd + r, x + r * C, g, b, T - t0, C, eps);
+        if (m->rms_norm) rmsnorm_forward(out + r * C, rstd + r, x + r * C, g, T - t0, C, eps);
+        else layernorm_forward(out + r * C, mean + r, rstd + r, x + r * C, g, b, T - t0, C, eps);
     }
+}
+
+static void norm_backward(const struct relp_model *m, float *dx, const float *dout, const float *x, const float *mean,
+                          const float *rstd, const float *g, int N, int C, int rule) {
+    if (m->rms_norm) rmsnorm_backward_acc(dx, dout, x, rstd, g, N, C, rule);
+    else layernorm_backward_acc(dx, dout, x, mean, rstd, g, N, C, rule);
 }
 
 static void embed_rows(struct relp_ctx *ctx, float *out, int t0) {
     const struct relp_model *m = ctx->model;
-    const int C = m->cfg.n_embd;
+    const int C = m->d.C;
     for (int b = 0; b < ctx->B; b++)
         for (int t = t0; t < ctx->T; t++) {
             int id = ctx->ids[b * ctx->T + t];
             float *o = out + ((size_t)b * ctx->T + t) * C;
-            const float *pe = m->wpe + (size_t)t * C;
-            for (int i = 0; i < C; i++) o[i] = relp__load_elem(m->wte, m->weight_dtype, (size_t)id * C + i) + pe[i];
+            if (m->wpe) {
+                const float *pe = m->wpe + (size_t)t * C;
+                for (int i = 0; i < C; i++) o[i] = relp__load_elem(m->wte, m->weight_dtype, (size_t)id * C + i) + pe[i];
+            } else {
+                for (int i = 0; i < C; i++) o[i] = relp__load_elem(m->wte, m->weight_dtype, (size_t)id * C + i);
+            }
+        }
+}
+
+/* qwen3: the per-head RMSNorm of q and k over rows t0..T-1 of qkv (l), in
+ * place, keeping the values before it and each head's 1/rms */
+static void qk_norm_rows(struct relp_ctx *ctx, int l, float *qkv, int t0) {
+    const struct relp_model *m = ctx->model;
+    const struct relp_dims *d = &m->d;
+    const size_t BT = (size_t)ctx->B * ctx->T, QK = (size_t)d->Q + d->KV, NQK = (size_t)d->NH + d->NKV;
+    float *pre = ctx->acts.qk_pre + (size_t)l * BT * QK, *rstd = ctx->acts.qk_rstd + (size_t)l * BT * NQK;
+    const struct relp_layer *w = &m->layers[l];
+    for (int b = 0; b < ctx->B; b++)
+        for (int t = t0; t < ctx->T; t++) {
+            size_t r = (size_t)b * ctx->T + t;
+            float *row = qkv + r * d->QKV;
+            memcpy(pre + r * QK, row, QK * sizeof(float));
+            rmsnorm_forward(row, rstd + r * NQK, row, w->q_norm, d->NH, d->HS, m->cfg.layer_norm_epsilon);
+            rmsnorm_forward(row + d->Q, rstd + r * NQK + d->NH, row + d->Q, w->k_norm, d->NKV, d->HS,
+                            m->cfg.layer_norm_epsilon);
         }
 }
 
 static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct relp_patch *patches, int n_patches) {
     const struct relp_model *m = ctx->model;
-    const struct relp_config *c = &m->cfg;
-    const int B = ctx->B, T = ctx->T, C = c->n_embd, NH = c->n_head, L = c->n_layer;
+    const struct relp_dims *d = &m->d;
+    const int B = ctx->B, T = ctx->T, C = d->C, NH = d->NH, L = d->L;
     const size_t BT = (size_t)B * T, BTC = BT * C;
     struct relp_acts *a = &ctx->acts;
-    const float eps = c->layer_norm_epsilon;
+    const float eps = m->cfg.layer_norm_epsilon;
     for (int s = start; s <= L * STAGES; s++) {
         int l = s / STAGES, st = s % STAGES;
         const struct relp_layer *w = l < L ? &m->layers[l] : NULL;
@@ -304,62 +328,73 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
         switch (st) {
         case 0:
             if (l == 0) embed_rows(ctx, resid, t0);
-            else add_rows(resid, a->resid_mid + (size_t)(l - 1) * BTC, a->mlp_out + (size_t)(l - 1) * BTC, B, T, C, t0);
+            else if (m->parallel)
+                add_rows(resid, a->resid + (size_t)(l - 1) * BTC, a->attn_out + (size_t)(l - 1) * BTC,
+                         a->mlp_out + (size_t)(l - 1) * BTC, B, T, C, t0);
+            else
+                add_rows(resid, a->resid_mid + (size_t)(l - 1) * BTC, a->mlp_out + (size_t)(l - 1) * BTC, NULL, B, T,
+                         C, t0);
             apply_patches(ctx, resid, RELP_NODE_RESID_PRE, l, patches, n_patches);
             break;
         case 1: {
-            float *qkv = a->qkv + (size_t)l * BT * 3 * C;
-            ln_rows(a->ln1_out, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, resid, w->ln1_g, w->ln1_b,
-                    B, T, C, t0, eps);
-            mm_rows(ctx, qkv, a->ln1_out, w->w_qkv, w->b_qkv, C, 3 * C, t0);
-            attention_forward(ctx->pool, a->z + (size_t)l * BTC, a->att + (size_t)l * B * NH * T * T, qkv, B, T, C, NH,
-                              t0);
-            apply_patches(ctx, a->z + (size_t)l * BTC, RELP_NODE_ATTN_Z, l, patches, n_patches);
+            float *qkv = a->qkv + (size_t)l * BT * d->QKV;
+            norm_rows(m, a->ln1_out, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, resid, w->ln1_g,
+                      w->ln1_b, B, T, C, t0, eps);
+            mm_rows(ctx, qkv, a->ln1_out, w->w_qkv, w->b_qkv, C, d->QKV, t0);
+            if (m->qk_norm) qk_norm_rows(ctx, l, qkv, t0);
+            if (d->ROT)
+                rope_apply(qkv, B, T, t0, d->QKV, d->NH + d->NKV, d->HS, d->ROT, ctx->rope_cos, ctx->rope_sin, 0);
+            attention_forward(ctx->pool, a->z + (size_t)l * BT * d->Q, a->att + (size_t)l * B * NH * T * T, qkv, B, T,
+                              NH, d->NKV, d->HS, t0);
+            apply_patches(ctx, a->z + (size_t)l * BT * d->Q, RELP_NODE_ATTN_Z, l, patches, n_patches);
             break;
         }
         case 2:
-            mm_rows(ctx, a->attn_out + (size_t)l * BTC, a->z + (size_t)l * BTC, w->w_o, w->b_o, C, C, t0);
+            mm_rows(ctx, a->attn_out + (size_t)l * BTC, a->z + (size_t)l * BT * d->Q, w->w_o, w->b_o, d->Q, C, t0);
             apply_patches(ctx, a->attn_out + (size_t)l * BTC, RELP_NODE_ATTN_OUT, l, patches, n_patches);
             break;
         case 3:
-            add_rows(a->resid_mid + (size_t)l * BTC, resid, a->attn_out + (size_t)l * BTC, B, T, C, t0);
+            if (m->parallel) break; /* no resid_mid: the MLP reads resid_pre */
+            add_rows(a->resid_mid + (size_t)l * BTC, resid, a->attn_out + (size_t)l * BTC, NULL, B, T, C, t0);
             apply_patches(ctx, a->resid_mid + (size_t)l * BTC, RELP_NODE_RESID_MID, l, patches, n_patches);
             break;
         case 4: {
-            float *fc_pre = a->fc_pre + (size_t)l * BT * 4 * C;
-            ln_rows(a->ln2_out, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT,
-                    a->resid_mid + (size_t)l * BTC, w->ln2_g, w->ln2_b, B, T, C, t0, eps);
-            mm_rows(ctx, fc_pre, a->ln2_out, w->w_fc, w->b_fc, C, 4 * C, t0);
+            float *fc_pre = a->fc_pre + (size_t)l * BT * d->FC;
+            norm_rows(m, a->ln2_out, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT,
+                      m->parallel ? resid : a->resid_mid + (size_t)l * BTC, w->ln2_g, w->ln2_b, B, T, C, t0, eps);
+            mm_rows(ctx, fc_pre, a->ln2_out, w->w_fc, w->b_fc, C, d->FC, t0);
             for (int b = 0; b < B; b++) {
-                size_t r = ((size_t)b * T + t0) * 4 * C;
-                gelu_forward(a->fc_post + r, fc_pre + r, (T - t0) * 4 * C);
+                size_t r = (size_t)b * T + t0;
+                if (m->gated) glu_forward(a->fc_post + r * d->I, fc_pre + r * d->FC, T - t0, d->I, m->act);
+                else act_forward(a->fc_post + r * d->I, fc_pre + r * d->FC, (T - t0) * d->I, m->act);
             }
-            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, a->fc_post, w->w_mp, w->b_mp, 4 * C, C, t0);
+            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, a->fc_post, w->w_mp, w->b_mp, d->I, C, t0);
             apply_patches(ctx, a->mlp_out + (size_t)l * BTC, RELP_NODE_MLP_OUT, l, patches, n_patches);
             break;
         }
         }
     }
-    /* ln_f and logits only at the logit positions */
+    /* the final norm and logits only at the logit positions */
     const float *final = a->resid + (size_t)L * BTC;
     const int P = ctx->n_logit_pos;
     for (int b = 0; b < B; b++)
         for (int i = 0; i < P; i++) {
             size_t r = (size_t)b * T + (size_t)logit_row(ctx, i), q = (size_t)b * P + i;
-            layernorm_forward(a->lnf_out + q * C, a->lnf_mean + q, a->lnf_rstd + q, final + r * C, m->lnf_g, m->lnf_b,
-                              1, C, eps);
+            if (m->rms_norm) rmsnorm_forward(a->lnf_out + q * C, a->lnf_rstd + q, final + r * C, m->lnf_g, 1, C, eps);
+            else layernorm_forward(a->lnf_out + q * C, a->lnf_mean + q, a->lnf_rstd + q, final + r * C, m->lnf_g,
+                                   m->lnf_b, 1, C, eps);
         }
     if (ctx->n_logit_tokens == 0) {
-        matmul_xwt(ctx->pool, a->logits, a->lnf_out, m->wte, m->weight_dtype, B * P, C, c->vocab_size);
+        matmul_xwt(ctx->pool, a->logits, a->lnf_out, m->wu, m->weight_dtype, B * P, C, d->V);
         return;
     }
     /* only the columns asked for: a metric of a few tokens need not stream the whole unembedding */
     for (int r = 0; r < B * P; r++)
         for (int k = 0; k < ctx->n_logit_tokens; k++) {
             int32_t id = ctx->logit_tokens[k];
-            float *dst = a->logits + (size_t)r * c->vocab_size + id;
+            float *dst = a->logits + (size_t)r * d->V + id;
             matmul_xwt(NULL, dst, a->lnf_out + (size_t)r * C,
-                       (const char *)m->wte + (size_t)id * C * (m->weight_dtype == RELP_DTYPE_F32 ? 4 : 2),
+                       (const char *)m->wu + (size_t)id * C * (m->weight_dtype == RELP_DTYPE_F32 ? 4 : 2),
                        m->weight_dtype, 1, C, 1);
         }
 }
@@ -414,10 +449,6 @@ enum relp_status relp__forward_deferred(struct relp_ctx *ctx, const int32_t *ids
     return RELP_STATUS_OK;
 }
 
-static int node_stage(enum relp_node node, int layer) {
-    static const int s[] = {0, 1, 2, 3, 4}; /* RESID_PRE, ATTN_Z, ATTN_OUT, RESID_MID, MLP_OUT */
-    return layer * STAGES + s[node];
-}
 
 enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_patch *patches, int32_t n_patches) {
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
@@ -428,8 +459,10 @@ enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_pa
     int p_stage = INT32_MAX, p_row = ctx->T;
     for (int32_t i = 0; i < n_patches; i++) {
         const struct relp_patch *p = &patches[i];
-        if ((int)p->node < 0 || p->node > RELP_NODE_MLP_OUT)
-            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: unknown node %d", i, (int)p->node);
+        const struct relp_node_spec *ns = (int)p->node < 0 ? NULL : relp__node(ctx->model, p->node);
+        if (!ns)
+            return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: node %d is not a node of this %s model", i,
+                                  (int)p->node, relp_arch_name(c->arch));
         int max_layer = p->node == RELP_NODE_RESID_PRE ? c->n_layer : c->n_layer - 1;
         if (p->layer < 0 || p->layer > max_layer)
             return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: layer %d out of range 0..%d", i, p->layer,
@@ -444,7 +477,7 @@ enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_pa
         if (p->n_prompts < 0 || (p->n_prompts > 0 && (p->first_prompt < 0 || p->first_prompt + p->n_prompts > ctx->B)))
             return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patch %d: prompts [%d, %d) outside the batch of %d", i,
                                   p->first_prompt, p->first_prompt + p->n_prompts, ctx->B);
-        int s = node_stage(p->node, p->layer), r = p->position < 0 ? 0 : p->position;
+        int s = p->layer * STAGES + ns->stage, r = p->position < 0 ? 0 : p->position;
         if (s < p_stage) p_stage = s;
         if (r < p_row) p_row = r;
     }
@@ -462,29 +495,15 @@ enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_pa
 
 /* ------------------------------------------------------------ getters */
 
+/* The node's cached values (a) or coefficients (g) at a layer, through
+ * arch.c's node table; NULL for a node the model has not or a bad layer. */
 static float *node_ptr(const struct relp_ctx *ctx, const struct relp_acts *a, const struct relp_grads *g,
                        enum relp_node node, int32_t layer) {
-    const struct relp_config *c = &ctx->model->cfg;
-    size_t BTC = (size_t)ctx->B * ctx->T * c->n_embd;
-    int max_layer = node == RELP_NODE_RESID_PRE ? c->n_layer : c->n_layer - 1;
-    if (layer < 0 || layer > max_layer) return NULL;
-    if (a) {
-        switch (node) {
-        case RELP_NODE_RESID_PRE: return a->resid + layer * BTC;
-        case RELP_NODE_ATTN_Z: return a->z + layer * BTC;
-        case RELP_NODE_ATTN_OUT: return a->attn_out + layer * BTC;
-        case RELP_NODE_RESID_MID: return a->resid_mid + layer * BTC;
-        case RELP_NODE_MLP_OUT: return a->mlp_out + layer * BTC;
-        }
-        return NULL;
-    }
-    switch (node) { /* g_attn_out = g_resid_mid and g_mlp_out = g_resid_post: residual adds pass coefficients on */
-    case RELP_NODE_RESID_PRE: return g->resid + layer * BTC;
-    case RELP_NODE_ATTN_Z: return g->z + layer * BTC;
-    case RELP_NODE_ATTN_OUT: case RELP_NODE_RESID_MID: return g->resid_mid + layer * BTC;
-    case RELP_NODE_MLP_OUT: return g->resid + (layer + 1) * BTC;
-    }
-    return NULL;
+    const struct relp_node_spec *ns = (int)node < 0 ? NULL : relp__node(ctx->model, node);
+    if (!ns || layer < 0 || layer > ctx->model->d.L - 1 + ns->extra_layer) return NULL;
+    const size_t n = (size_t)ctx->B * ctx->T * (size_t)relp__dim(&ctx->model->d, (enum relp_dim)ns->width, ctx->T);
+    if (a) return *(float *const *)((const char *)a + ns->act_field) + (size_t)layer * n;
+    return *(float *const *)((const char *)g + ns->grad_field) + (size_t)(layer + ns->grad_shift) * n;
 }
 
 const float *relp_ctx_node(const struct relp_ctx *ctx, enum relp_node node, int32_t layer) {
@@ -502,8 +521,8 @@ const float *relp_ctx_logits(const struct relp_ctx *ctx, int32_t *n_positions) {
 }
 
 const float *relp_ctx_attn_pattern(const struct relp_ctx *ctx, int32_t layer) {
-    if (!ctx || !ctx->have_run || layer < 0 || layer >= ctx->model->cfg.n_layer) return NULL;
-    return ctx->acts.att + (size_t)layer * ctx->B * ctx->model->cfg.n_head * ctx->T * ctx->T;
+    if (!ctx || !ctx->have_run || layer < 0 || layer >= ctx->model->d.L) return NULL;
+    return ctx->acts.att + (size_t)layer * ctx->B * ctx->model->d.NH * ctx->T * ctx->T;
 }
 
 const float *relp_ctx_ln_rstd(const struct relp_ctx *ctx, int32_t ln, int32_t layer) {
@@ -516,20 +535,23 @@ const float *relp_ctx_ln_rstd(const struct relp_ctx *ctx, int32_t ln, int32_t la
 
 int32_t relp_ctx_batch(const struct relp_ctx *ctx) { return ctx->B; }
 int32_t relp_ctx_tokens(const struct relp_ctx *ctx) { return ctx->T; }
-int32_t relp_node_width(const struct relp_model *m, enum relp_node node) { (void)node; return m->cfg.n_embd; }
+int32_t relp_node_width(const struct relp_model *m, enum relp_node node) {
+    const struct relp_node_spec *ns = (int)node < 0 ? NULL : relp__node(m, node);
+    return ns ? (int32_t)relp__dim(&m->d, (enum relp_dim)ns->width, 0) : 0;
+}
 
 enum relp_status relp_ctx_head_result(struct relp_ctx *ctx, int32_t layer, int32_t head, float *out) {
-    const struct relp_config *c = &ctx->model->cfg;
+    const struct relp_dims *d = &ctx->model->d;
     if (!ctx->have_run) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "no forward pass yet");
-    if (layer < 0 || layer >= c->n_layer || head < 0 || head >= c->n_head || !out)
+    if (layer < 0 || layer >= d->L || head < 0 || head >= d->NH || !out)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "head_result: layer %d / head %d out of range", layer, head);
-    const int C = c->n_embd, HS = C / c->n_head, N = ctx->B * ctx->T;
-    const float *z = ctx->acts.z + (size_t)layer * N * C;
+    const int HS = d->HS, N = ctx->B * ctx->T;
+    const float *z = ctx->acts.z + (size_t)layer * N * d->Q;
     float *zh = ctx->acts.ln1_out; /* scratch (N, HS) */
-    for (int n = 0; n < N; n++) memcpy(zh + (size_t)n * HS, z + (size_t)n * C + head * HS, (size_t)HS * 4);
+    for (int n = 0; n < N; n++) memcpy(zh + (size_t)n * HS, z + (size_t)n * d->Q + head * HS, (size_t)HS * 4);
     /* rows [head*HS, (head+1)*HS) of W_O */
-    matmul_xw_packed(ctx->pool, out, zh, ctx->model->layers[layer].w_o, ctx->model->weight_dtype, NULL, N, HS, C, C,
-                     head * HS);
+    matmul_xw_packed(ctx->pool, out, zh, ctx->model->layers[layer].w_o, ctx->model->weight_dtype, NULL, N, HS, d->C,
+                     d->Q, head * HS);
     return RELP_STATUS_OK;
 }
 
@@ -542,20 +564,6 @@ static void bwd_matmul(struct relp_ctx *ctx, float *out, const float *x, const v
     const enum relp_dtype wdt = ctx->model->weight_dtype;
     if (Wt) matmul_xw_packed(ctx->pool, out, x, Wt, wdt, NULL, N, O, K, O, 0);
     else matmul_xwt_packed(ctx->pool, out, ctx->grads.mm_scratch, x, W, wdt, N, O, K);
-}
-
-static const struct relp_rules presets[] = {
-    {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT},          /* grad: AtP */
-    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT},  /* relp: the official code's default */
-    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_FROZEN}, /* relp-cp */
-    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_ATTNLRP} /* attnlrp */
-};
-static const char *preset_names[] = {"grad", "relp", "relp-cp", "attnlrp"};
-
-const struct relp_rules *relp_rules_preset(const char *name) {
-    for (int i = 0; name && i < 4; i++)
-        if (strcmp(name, preset_names[i]) == 0) return &presets[i];
-    return NULL;
 }
 
 static enum relp_status check_metric(struct relp_ctx *ctx, const struct relp_metric *mt) {
@@ -624,21 +632,22 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
     if (st) return st;
     if (value) *value = v;
     const struct relp_model *m = ctx->model;
-    const struct relp_config *c = &m->cfg;
-    const int B = ctx->B, T = ctx->T, C = c->n_embd, NH = c->n_head, L = c->n_layer, V = c->vocab_size;
+    const struct relp_dims *d = &m->d;
+    const int B = ctx->B, T = ctx->T, C = d->C, NH = d->NH, L = d->L, V = d->V;
     const size_t BT = (size_t)B * T, BTC = BT * C;
     const enum relp_dtype wdt = m->weight_dtype;
     struct relp_acts *a = &ctx->acts;
     struct relp_grads *g = &ctx->grads;
-    const int ln_const = rules->ln == RELP_LN_SIGMA_CONST;
+    const int ln_const = rules->ln == RELP_LN_SIGMA_CONST, identity = rules->gelu == RELP_GELU_IDENTITY;
+    const int half = rules->gate == RELP_GATE_HALF;
     const float seed = mt->scale / (float)B;
 
-    /* metric -> d lnf_out at the last logit position (B, C): sparse rows of wte
-     * for logit and logit-difference metrics, a dense product for log-prob. */
+    /* metric -> d lnf_out at the last logit position (B, C): sparse rows of the
+     * unembedding for logit and logit-difference metrics, a dense product for log-prob. */
     float *d_lnf = g->h; /* (B, C) */
     memset(d_lnf, 0, (size_t)B * C * sizeof(float));
     for (int b = 0; b < B; b++) {
-        float *d = d_lnf + (size_t)b * C;
+        float *dl = d_lnf + (size_t)b * C;
         if (mt->kind == RELP_METRIC_LOGPROB) {
             const float *lg = last_logits(ctx, b);
             double lse = log_sum_exp(lg, V);
@@ -651,45 +660,73 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
         float sg[2] = {seed, -seed};
         for (int k = 0; k < 2; k++) {
             if (ids[k] < 0) continue;
-            for (int i = 0; i < C; i++) {
-                d[i] += sg[k] * relp__load_elem(m->wte, wdt, (size_t)ids[k] * C + i);
-            }
+            for (int i = 0; i < C; i++) dl[i] += sg[k] * relp__load_elem(m->wu, wdt, (size_t)ids[k] * C + i);
         }
     }
-    if (mt->kind == RELP_METRIC_LOGPROB) matmul_xw(ctx->pool, d_lnf, g->logits, m->wte, wdt, NULL, B, V, C);
+    if (mt->kind == RELP_METRIC_LOGPROB) matmul_xw(ctx->pool, d_lnf, g->logits, m->wu, wdt, NULL, B, V, C);
 
-    /* ln_f backward into resid[L] at the last logit row only */
+    /* final norm backward into resid[L] at the last logit row only */
     float *g_final = g->resid + (size_t)L * BTC;
     memset(g_final, 0, BTC * sizeof(float));
     const int P = ctx->n_logit_pos, last = logit_row(ctx, P - 1);
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)b * T + last, q = (size_t)b * P + P - 1;
-        layernorm_backward_acc(g_final + r * C, d_lnf + (size_t)b * C, a->resid + (size_t)L * BTC + r * C,
-                               a->lnf_mean + q, a->lnf_rstd + q, m->lnf_g, 1, C, ln_const);
+        norm_backward(m, g_final + r * C, d_lnf + (size_t)b * C, a->resid + (size_t)L * BTC + r * C, a->lnf_mean + q,
+                      a->lnf_rstd + q, m->lnf_g, 1, C, ln_const);
     }
 
     for (int l = L - 1; l >= stop_layer; l--) {
         const struct relp_layer *w = &m->layers[l];
         const float *g_post = g->resid + (size_t)(l + 1) * BTC; /* = d mlp_out[l] */
-        float *g_mid = g->resid_mid + (size_t)l * BTC;
         float *g_pre = g->resid + (size_t)l * BTC;
-        /* mlp_out = gelu(ln2(resid_mid) W_fc + b_fc) W_mp + b_mp */
-        bwd_matmul(ctx, g->fc, g_post, w->w_mp, w->wt_mp, (int)BT, C, 4 * C);
-        gelu_backward(g->fc, g->fc, a->fc_pre + (size_t)l * BT * 4 * C, (int)BT * 4 * C,
-                      rules->gelu == RELP_GELU_IDENTITY);
-        bwd_matmul(ctx, g->h, g->fc, w->w_fc, w->wt_fc, (int)BT, 4 * C, C);
-        memcpy(g_mid, g_post, BTC * sizeof(float)); /* resid_post = resid_mid + mlp_out */
-        layernorm_backward_acc(g_mid, g->h, a->resid_mid + (size_t)l * BTC, a->ln2_mean + (size_t)l * BT,
-                               a->ln2_rstd + (size_t)l * BT, w->ln2_g, (int)BT, C, ln_const);
-        /* attn_out = z W_o + b_o; z = attention(ln1(resid_pre) W_qkv + b_qkv) */
-        float *g_z = g->z + (size_t)l * BTC;
-        bwd_matmul(ctx, g_z, g_mid, w->w_o, w->wt_o, (int)BT, C, C);
-        attention_backward(ctx->pool, g->qkv, g->att_row, g_z, a->qkv + (size_t)l * BT * 3 * C,
-                           a->att + (size_t)l * B * NH * T * T, B, T, C, NH, rules->attn);
-        bwd_matmul(ctx, g->h, g->qkv, w->w_qkv, w->wt_qkv, (int)BT, 3 * C, C);
-        memcpy(g_pre, g_mid, BTC * sizeof(float)); /* resid_mid = resid_pre + attn_out */
-        layernorm_backward_acc(g_pre, g->h, a->resid + (size_t)l * BTC, a->ln1_mean + (size_t)l * BT,
-                               a->ln1_rstd + (size_t)l * BT, w->ln1_g, (int)BT, C, ln_const);
+        const float *x_pre = a->resid + (size_t)l * BTC;
+        /* mlp_out = act(norm2(x) W_fc + b_fc) W_mp + b_mp, or (act(gate) * up) W_mp + b_mp */
+        const float *fc_pre = a->fc_pre + (size_t)l * BT * d->FC;
+        if (m->gated) {
+            bwd_matmul(ctx, g->fc_out, g_post, w->w_mp, w->wt_mp, (int)BT, C, d->I);
+            glu_backward(g->fc, g->fc_out, fc_pre, (int)BT, d->I, m->act, identity, half);
+        } else {
+            bwd_matmul(ctx, g->fc, g_post, w->w_mp, w->wt_mp, (int)BT, C, d->I);
+            act_backward(g->fc, g->fc, fc_pre, (int)BT * d->I, m->act, identity);
+        }
+        bwd_matmul(ctx, g->h, g->fc, w->w_fc, w->wt_fc, (int)BT, d->FC, C);
+        /* the attention branch's coefficient: resid_mid's (sequential) or the block output's (parallel) */
+        const float *g_attn;
+        if (!m->parallel) {
+            float *g_mid = g->resid_mid + (size_t)l * BTC;
+            memcpy(g_mid, g_post, BTC * sizeof(float)); /* resid_post = resid_mid + mlp_out */
+            norm_backward(m, g_mid, g->h, a->resid_mid + (size_t)l * BTC, a->ln2_mean + (size_t)l * BT,
+                          a->ln2_rstd + (size_t)l * BT, w->ln2_g, (int)BT, C, ln_const);
+            g_attn = g_mid;
+        } else {
+            memcpy(g_pre, g_post, BTC * sizeof(float)); /* resid_post = resid_pre + attn_out + mlp_out */
+            norm_backward(m, g_pre, g->h, x_pre, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT, w->ln2_g,
+                          (int)BT, C, ln_const);
+            g_attn = g_post;
+        }
+        /* attn_out = z W_o + b_o; z = attention(rope(qknorm(norm1(resid_pre) W_qkv + b_qkv))) */
+        float *g_z = g->z + (size_t)l * BT * d->Q;
+        bwd_matmul(ctx, g_z, g_attn, w->w_o, w->wt_o, (int)BT, C, d->Q);
+        attention_backward(ctx->pool, g->qkv, g->att_row, g_z, a->qkv + (size_t)l * BT * d->QKV,
+                           a->att + (size_t)l * B * NH * T * T, B, T, NH, d->NKV, d->HS, rules->attn);
+        if (d->ROT) /* RoPE is a rotation: its exact backward is the inverse rotation, under every rule */
+            rope_apply(g->qkv, B, T, 0, d->QKV, d->NH + d->NKV, d->HS, d->ROT, ctx->rope_cos, ctx->rope_sin, 1);
+        if (m->qk_norm) { /* the per-head q and k norms, under the LN-rule like the others */
+            const size_t QK = (size_t)d->Q + d->KV, NQK = (size_t)d->NH + d->NKV;
+            const float *pre = a->qk_pre + (size_t)l * BT * QK, *rs = a->qk_rstd + (size_t)l * BT * NQK;
+            memset(g->qk, 0, BT * QK * sizeof(float));
+            for (size_t r = 0; r < BT; r++) {
+                rmsnorm_backward_acc(g->qk + r * QK, g->qkv + r * d->QKV, pre + r * QK, rs + r * NQK, w->q_norm, d->NH,
+                                     d->HS, ln_const);
+                rmsnorm_backward_acc(g->qk + r * QK + d->Q, g->qkv + r * d->QKV + d->Q, pre + r * QK + d->Q,
+                                     rs + r * NQK + d->NH, w->k_norm, d->NKV, d->HS, ln_const);
+                memcpy(g->qkv + r * d->QKV, g->qk + r * QK, QK * sizeof(float));
+            }
+        }
+        bwd_matmul(ctx, g->h, g->qkv, w->w_qkv, w->wt_qkv, (int)BT, d->QKV, C);
+        if (!m->parallel) memcpy(g_pre, g_attn, BTC * sizeof(float)); /* resid_mid = resid_pre + attn_out */
+        norm_backward(m, g_pre, g->h, x_pre, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, w->ln1_g,
+                      (int)BT, C, ln_const);
     }
     ctx->have_grads = 1;
     return RELP_STATUS_OK;

@@ -390,34 +390,75 @@ size_t relp__packed_count(int K, int O) {
     return (size_t)K * (size_t)((O + RELP_PANEL - 1) / RELP_PANEL) * RELP_PANEL;
 }
 
-void relp__pack(void *dst, enum relp_dtype dd, const void *src, enum relp_dtype sd, int K, int O) {
-    const int panels = (O + RELP_PANEL - 1) / RELP_PANEL;
-    for (int ob = 0; ob < panels; ob++)
+static inline size_t view_at(const struct relp_view *v, int64_t k, int64_t j) {
+    int64_t c = v->blk ? (j / v->blk) * v->stride + v->off + j % v->blk : j;
+    return (size_t)(k * v->rs + c * v->cs);
+}
+
+void relp__pack_block(void *dst, enum relp_dtype dd, int K, int O, int c0, int nc, const struct relp_view *v) {
+    const size_t esz = dd == RELP_DTYPE_F32 ? 4 : 2;
+    const int end = c0 + nc == O ? (O + RELP_PANEL - 1) / RELP_PANEL * RELP_PANEL : c0 + nc; /* with the padding */
+    const int plain = v->dtype == dd && v->cs == 1 && !v->blk;
+    for (int ob = c0 / RELP_PANEL; ob * RELP_PANEL < end; ob++)
         for (int k = 0; k < K; k++) {
-            if (sd == dd && (ob + 1) * RELP_PANEL <= O) { /* a whole panel row: one copy */
-                size_t esz = dd == RELP_DTYPE_F32 ? 4 : 2;
+            const int o0 = ob * RELP_PANEL;
+            if (plain && o0 >= c0 && o0 + RELP_PANEL <= c0 + nc) { /* a whole panel row: one copy */
                 memcpy((char *)dst + ((size_t)ob * K + k) * RELP_PANEL * esz,
-                       (const char *)src + ((size_t)k * O + (size_t)ob * RELP_PANEL) * esz, RELP_PANEL * esz);
+                       (const char *)v->data + view_at(v, k, o0 - c0) * esz, RELP_PANEL * esz);
                 continue;
             }
             for (int j = 0; j < RELP_PANEL; j++) {
-                int o = ob * RELP_PANEL + j;
-                float f = o < O ? relp__load_elem(src, sd, (size_t)k * O + o) : 0.0f;
+                int o = o0 + j;
+                if (o < c0 || o >= end) continue;
+                float f = o < c0 + nc ? relp__load_elem(v->data, v->dtype, view_at(v, k, o - c0)) : 0.0f;
                 relp__store_elem(dst, dd, ((size_t)ob * K + k) * RELP_PANEL + j, f);
             }
         }
 }
 
-void relp__pack_transposed(void *dst, enum relp_dtype dd, const void *src, enum relp_dtype sd, int K, int O) {
-    /* the packing of W^T (O rows, K columns): P[ob][o][j] = W[ob*RELP_PANEL + j][o], zero-padded */
+void relp__pack_block_t(void *dst, enum relp_dtype dd, int K, int O, int c0, int nc, const struct relp_view *v) {
+    /* the packing of M^T (O rows, K columns): P[kb][o][j] = M[kb*RELP_PANEL + j][o], zero-padded */
+    const size_t esz = dd == RELP_DTYPE_F32 ? 4 : 2;
     const int panels = (K + RELP_PANEL - 1) / RELP_PANEL;
-    for (int ob = 0; ob < panels; ob++)
-        for (int o = 0; o < O; o++)
-            for (int j = 0; j < RELP_PANEL; j++) {
-                int k = ob * RELP_PANEL + j;
-                float f = k < K ? relp__load_elem(src, sd, (size_t)k * O + o) : 0.0f;
-                relp__store_elem(dst, dd, ((size_t)ob * O + o) * RELP_PANEL + j, f);
+    const int plain = v->dtype == dd && v->rs == 1 && !v->blk;
+    for (int kb = 0; kb < panels; kb++)
+        for (int o = c0; o < c0 + nc; o++) {
+            if (plain && (kb + 1) * RELP_PANEL <= K) { /* 16 consecutive k of one column: one copy */
+                memcpy((char *)dst + ((size_t)kb * O + o) * RELP_PANEL * esz,
+                       (const char *)v->data + view_at(v, (int64_t)kb * RELP_PANEL, o - c0) * esz, RELP_PANEL * esz);
+                continue;
             }
+            for (int j = 0; j < RELP_PANEL; j++) {
+                int k = kb * RELP_PANEL + j;
+                float f = k < K ? relp__load_elem(v->data, v->dtype, view_at(v, k, o - c0)) : 0.0f;
+                relp__store_elem(dst, dd, ((size_t)kb * O + o) * RELP_PANEL + j, f);
+            }
+        }
+}
+
+void relp__copy_block(void *dst, enum relp_dtype dd, int64_t rows, int64_t cols, int64_t c0, int64_t nc,
+                      const struct relp_view *v) {
+    const size_t esz = dd == RELP_DTYPE_F32 ? 4 : 2;
+    const int plain = v->dtype == dd && v->cs == 1 && !v->blk;
+    for (int64_t r = 0; r < rows; r++) {
+        if (plain) {
+            memcpy((char *)dst + (size_t)(r * cols + c0) * esz, (const char *)v->data + view_at(v, r, 0) * esz,
+                   (size_t)nc * esz);
+            continue;
+        }
+        for (int64_t j = 0; j < nc; j++)
+            relp__store_elem(dst, dd, (size_t)(r * cols + c0 + j), relp__load_elem(v->data, v->dtype, view_at(v, r, j)));
+    }
+}
+
+void relp__pack(void *dst, enum relp_dtype dd, const void *src, enum relp_dtype sd, int K, int O) {
+    struct relp_view v = {src, sd, O, 1, 0, 0, 0};
+    relp__pack_block(dst, dd, K, O, 0, O, &v);
+}
+
+void relp__pack_transposed(void *dst, enum relp_dtype dd, const void *src, enum relp_dtype sd, int K, int O) {
+    struct relp_view v = {src, sd, O, 1, 0, 0, 0};
+    relp__pack_block_t(dst, dd, K, O, 0, O, &v);
 }
 
 
@@ -487,6 +528,38 @@ void layernorm_backward_acc(float *dx, const float *dout, const float *x, const 
     }
 }
 
+/* ------------------------------------------------ RMSNorm */
+
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *g, int N, int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C;
+        float v = 0.0f;
+        for (int i = 0; i < C; i++) v += xr[i] * xr[i];
+        float r = 1.0f / sqrtf(v / (float)C + eps);
+        float *o = out + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = xr[i] * r * g[i];
+        rstd[n] = r;
+    }
+}
+
+/* RMSNorm y = g * x * rstd, backward:
+ *   exact:    dx = rstd * (u - xhat * mean(u * xhat)),  u = g * dy, xhat = x * rstd
+ *   LN-rule:  dx = rstd * u      (rstd detached, the official code's x / scale.detach()) */
+void rmsnorm_backward_acc(float *dx, const float *dout, const float *x, const float *rstd, const float *g, int N,
+                          int C, int rms_const) {
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * C, *xr = x + (size_t)n * C;
+        const float r = rstd[n];
+        float mux = 0.0f;
+        if (!rms_const) {
+            for (int i = 0; i < C; i++) mux += g[i] * dy[i] * xr[i] * r;
+            mux /= (float)C;
+        }
+        float *d = dx + (size_t)n * C;
+        for (int i = 0; i < C; i++) d[i] += r * (g[i] * dy[i] - xr[i] * r * mux);
+    }
+}
+
 /* ------------------------------------------------ GELU (tanh approximation) */
 
 #define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
@@ -519,27 +592,113 @@ void gelu_backward(float *dx, const float *dout, const float *x, int n, int iden
     }
 }
 
+/* ------------------------------------------------ GELU (exact), SiLU, gated products */
+
+static inline float act_value(float x, int kind) {
+    if (kind == ACT_GELU_TANH) return x * gelu_s(x);
+    if (kind == ACT_GELU) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return x / (1.0f + expf(-x));
+}
+
+/* d act / dx */
+static inline float act_slope(float x, int kind) {
+    if (kind == ACT_GELU_TANH) {
+        float s = gelu_s(x);
+        return s + x * 2.0f * s * (1.0f - s) * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
+    }
+    if (kind == ACT_GELU) /* Phi(x) + x phi(x) */
+        return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+    float s = 1.0f / (1.0f + expf(-x));
+    return s * (1.0f + x * (1.0f - s));
+}
+
+/* the Identity-rule's act(x) / stab(x) */
+static inline float act_ratio(float x, int kind) {
+    float stab = x + 1e-6f * ((x > 0.0f) - (x < 0.0f) + (x == 0.0f));
+    return act_value(x, kind) / stab;
+}
+
+void act_forward(float *out, const float *x, int n, int kind) {
+    if (kind == ACT_GELU_TANH) {
+        gelu_forward(out, x, n);
+        return;
+    }
+    for (int i = 0; i < n; i++) out[i] = act_value(x[i], kind);
+}
+
+void act_backward(float *dx, const float *dout, const float *x, int n, int kind, int identity) {
+    if (kind == ACT_GELU_TANH) {
+        gelu_backward(dx, dout, x, n, identity);
+        return;
+    }
+    for (int i = 0; i < n; i++) dx[i] = dout[i] * (identity ? act_ratio(x[i], kind) : act_slope(x[i], kind));
+}
+
+void glu_forward(float *out, const float *pre, int N, int I, int kind) {
+    for (int n = 0; n < N; n++) {
+        const float *gate = pre + (size_t)n * 2 * I, *up = gate + I;
+        float *o = out + (size_t)n * I;
+        for (int i = 0; i < I; i++) o[i] = act_value(gate[i], kind) * up[i];
+    }
+}
+
+/* p = act(g) u:  dg = dp u act'(g) (Identity-rule: u act(g)/g),  du = dp act(g);  Half-rule: both x 1/2 */
+void glu_backward(float *dpre, const float *dout, const float *pre, int N, int I, int kind, int identity, int half) {
+    const float h = half ? 0.5f : 1.0f;
+    for (int n = 0; n < N; n++) {
+        const float *gate = pre + (size_t)n * 2 * I, *up = gate + I, *dp = dout + (size_t)n * I;
+        float *dg = dpre + (size_t)n * 2 * I, *du = dg + I;
+        for (int i = 0; i < I; i++) {
+            const float d = h * dp[i], x = gate[i];
+            dg[i] = d * up[i] * (identity ? act_ratio(x, kind) : act_slope(x, kind));
+            du[i] = d * act_value(x, kind);
+        }
+    }
+}
+
+/* ------------------------------------------------ RoPE */
+
+void rope_apply(float *x, int B, int T, int t0, int stride, int heads, int HS, int ROT, const float *cos,
+                const float *sin, int inverse) {
+    const int half = ROT / 2;
+    const float sgn = inverse ? -1.0f : 1.0f;
+    for (int b = 0; b < B; b++)
+        for (int t = t0; t < T; t++) {
+            float *row = x + ((size_t)b * T + t) * stride;
+            const float *c = cos + (size_t)t * half, *s = sin + (size_t)t * half;
+            for (int h = 0; h < heads; h++) {
+                float *v = row + (size_t)h * HS;
+                for (int i = 0; i < half; i++) {
+                    const float x1 = v[i], x2 = v[i + half], si = sgn * s[i];
+                    v[i] = x1 * c[i] - x2 * si;
+                    v[i + half] = x2 * c[i] + x1 * si;
+                }
+            }
+        }
+}
+
 /* ------------------------------------------------ attention */
 
 struct attn_job {
     float *z, *att, *dqkv, *scratch;
     const float *qkv, *dz, *att_in;
-    int B, T, C, NH, t0, mode;
+    int B, T, NH, NKV, HS, t0, mode;
 };
 
 static void attn_fwd_task(void *arg, int ti, int nt) {
     struct attn_job *j = arg;
-    const int T = j->T, C = j->C, NH = j->NH, HS = C / NH, C3 = 3 * C;
+    const int T = j->T, NH = j->NH, HS = j->HS, Q = NH * HS, group = NH / j->NKV;
+    const int W = (NH + 2 * j->NKV) * HS, KV = j->NKV * HS;
     const float scale = 1.0f / sqrtf((float)HS);
     const struct kernels *kk = K_();
     for (int bh = ti; bh < j->B * NH; bh += nt) {
-        int b = bh / NH, h = bh % NH;
-        const float *base = j->qkv + (size_t)b * T * C3;
+        int b = bh / NH, h = bh % NH, g = h / group;
+        const float *base = j->qkv + (size_t)b * T * W;
         float *att = j->att + (size_t)bh * T * T;
         for (int i = j->t0; i < T; i++) {
-            const float *q = base + (size_t)i * C3 + h * HS;
+            const float *q = base + (size_t)i * W + h * HS;
             float *row = att + (size_t)i * T;
-            kk->dots(row, q, base + C + h * HS, C3, i + 1, HS, scale);
+            kk->dots(row, q, base + Q + g * HS, W, i + 1, HS, scale);
             float mx = -INFINITY;
             for (int t = 0; t <= i; t++) mx = row[t] > mx ? row[t] : mx;
             float sum = 0.0f;
@@ -550,14 +709,14 @@ static void attn_fwd_task(void *arg, int ti, int nt) {
             float inv = 1.0f / sum;
             for (int t = 0; t <= i; t++) row[t] *= inv;
             for (int t = i + 1; t < T; t++) row[t] = 0.0f;
-            kk->wsum(j->z + ((size_t)b * T + i) * C + h * HS, row, base + 2 * C + h * HS, C3, i + 1, HS);
+            kk->wsum(j->z + ((size_t)b * T + i) * Q + h * HS, row, base + Q + KV + g * HS, W, i + 1, HS);
         }
     }
 }
 
-void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int C, int NH,
-                       int t0) {
-    struct attn_job j = {z, att, NULL, NULL, qkv, NULL, NULL, B, T, C, NH, t0, 0};
+void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int NH, int NKV,
+                       int HS, int t0) {
+    struct attn_job j = {z, att, NULL, NULL, qkv, NULL, NULL, B, T, NH, NKV, HS, t0, 0};
     relp__pool_run(pool, attn_fwd_task, &j);
 }
 
@@ -565,41 +724,50 @@ void attention_forward(struct relp_pool *pool, float *z, float *att, const float
  *   dv_j = sum_i A_ij dz_i                 (x 1/2 under AttnLRP)
  *   dA_ij = dz_i . v_j;  ds_ij = A_ij (dA_ij - sum_j' A_ij' dA_ij')
  *   dq_i = sum_j ds_ij k_j / sqrt(HS);  dk_j = sum_i ds_ij q_i / sqrt(HS)
- *                                          (x 1/4 under AttnLRP, 0 when frozen) */
+ *                                          (x 1/4 under AttnLRP, 0 when frozen)
+ * A task owns one (prompt, k/v head): its query heads add into the shared
+ * dk and dv in head order, so no two threads write the same values. */
 static void attn_bwd_task(void *arg, int ti, int nt) {
     struct attn_job *j = arg;
-    const int T = j->T, C = j->C, NH = j->NH, HS = C / NH, C3 = 3 * C;
+    const int T = j->T, NH = j->NH, NKV = j->NKV, HS = j->HS, Q = NH * HS, KV = NKV * HS, group = NH / NKV;
+    const int W = Q + 2 * KV;
     const float scale = 1.0f / sqrtf((float)HS);
     const float v_scale = j->mode == RELP_ATTN_ATTNLRP ? 0.5f : 1.0f;
     const float qk_scale = j->mode == RELP_ATTN_ATTNLRP ? 0.25f * scale : scale;
     const struct kernels *kk = K_();
     float *dA = j->scratch + (size_t)ti * T;
-    for (int bh = ti; bh < j->B * NH; bh += nt) {
-        int b = bh / NH, h = bh % NH;
-        const float *base = j->qkv + (size_t)b * T * C3;
-        float *dbase = j->dqkv + (size_t)b * T * C3;
-        const float *att = j->att_in + (size_t)bh * T * T;
-        for (int t = 0; t < T; t++)
-            for (int part = 0; part < 3; part++) memset(dbase + (size_t)t * C3 + part * C + h * HS, 0, (size_t)HS * 4);
-        for (int i = 0; i < T; i++) {
-            const float *dz = j->dz + ((size_t)b * T + i) * C + h * HS;
-            const float *row = att + (size_t)i * T;
-            for (int t = 0; t <= i; t++) kk->axpy(dbase + (size_t)t * C3 + 2 * C + h * HS, v_scale * row[t], dz, HS);
-            if (j->mode == RELP_ATTN_FROZEN) continue;
-            kk->dots(dA, dz, base + 2 * C + h * HS, C3, i + 1, HS, 1.0f);
-            float dot = 0.0f;
-            for (int t = 0; t <= i; t++) dot += row[t] * dA[t];
-            float *ds = dA; /* in place */
-            for (int t = 0; t <= i; t++) ds[t] = row[t] * (dA[t] - dot) * qk_scale;
-            kk->wsum(dbase + (size_t)i * C3 + h * HS, ds, base + C + h * HS, C3, i + 1, HS); /* dq_i */
-            const float *q = base + (size_t)i * C3 + h * HS;
-            for (int t = 0; t <= i; t++) kk->axpy(dbase + (size_t)t * C3 + C + h * HS, ds[t], q, HS);
+    for (int bg = ti; bg < j->B * NKV; bg += nt) {
+        const int b = bg / NKV, g = bg % NKV;
+        const float *base = j->qkv + (size_t)b * T * W;
+        float *dbase = j->dqkv + (size_t)b * T * W;
+        const int ko = Q + g * HS, vo = Q + KV + g * HS;
+        for (int t = 0; t < T; t++) {
+            memset(dbase + (size_t)t * W + ko, 0, (size_t)HS * 4);
+            memset(dbase + (size_t)t * W + vo, 0, (size_t)HS * 4);
+        }
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            const float *att = j->att_in + ((size_t)b * NH + h) * T * T;
+            for (int t = 0; t < T; t++) memset(dbase + (size_t)t * W + h * HS, 0, (size_t)HS * 4);
+            for (int i = 0; i < T; i++) {
+                const float *dz = j->dz + ((size_t)b * T + i) * Q + h * HS;
+                const float *row = att + (size_t)i * T;
+                for (int t = 0; t <= i; t++) kk->axpy(dbase + (size_t)t * W + vo, v_scale * row[t], dz, HS);
+                if (j->mode == RELP_ATTN_FROZEN) continue;
+                kk->dots(dA, dz, base + vo, W, i + 1, HS, 1.0f);
+                float dot = 0.0f;
+                for (int t = 0; t <= i; t++) dot += row[t] * dA[t];
+                float *ds = dA; /* in place */
+                for (int t = 0; t <= i; t++) ds[t] = row[t] * (dA[t] - dot) * qk_scale;
+                kk->wsum(dbase + (size_t)i * W + h * HS, ds, base + ko, W, i + 1, HS); /* dq_i */
+                const float *q = base + (size_t)i * W + h * HS;
+                for (int t = 0; t <= i; t++) kk->axpy(dbase + (size_t)t * W + ko, ds[t], q, HS);
+            }
         }
     }
 }
 
 void attention_backward(struct relp_pool *pool, float *dqkv, float *scratch, const float *dz, const float *qkv,
-                        const float *att, int B, int T, int C, int NH, int mode) {
-    struct attn_job j = {NULL, NULL, dqkv, scratch, qkv, dz, att, B, T, C, NH, 0, mode};
+                        const float *att, int B, int T, int NH, int NKV, int HS, int mode) {
+    struct attn_job j = {NULL, NULL, dqkv, scratch, qkv, dz, att, B, T, NH, NKV, HS, 0, mode};
     relp__pool_run(pool, attn_bwd_task, &j);
 }

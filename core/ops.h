@@ -1,4 +1,4 @@
-/* ops.h - the layer kernels of GPT-2: <layer>_forward / <layer>_backward,
+/* ops.h - the layer kernels: <layer>_forward / <layer>_backward,
  * outputs first, dimensions last, with a scalar *_naive reference beside
  * every fast kernel (tests compare them; the fast ones are in kernels.inc,
  * compiled once per SIMD target and chosen at run time).
@@ -36,6 +36,24 @@ void relp__pack(void *dst, enum relp_dtype dst_dtype, const void *src, enum relp
 /* Packs W^T (O, K) from W (K, O): the backward pass's copy (x @ W^T streams like a forward product). */
 void relp__pack_transposed(void *dst, enum relp_dtype dst_dtype, const void *src, enum relp_dtype src_dtype, int K,
                            int O);
+/* A logical matrix M read from a file's buffer: M[k][j] is data[k * rs +
+ * col(j) * cs], col(j) = (j / blk) * stride + off + j % blk (blk = 0: col(j) =
+ * j). The loader's tensors as the pieces of the matrices they fill. */
+struct relp_view {
+    const void *data;
+    enum relp_dtype dtype;
+    int64_t rs, cs;
+    int32_t blk, stride, off;
+};
+/* Columns [c0, c0 + nc) of a packed (K, O) matrix from v (M[k][j] -> column
+ * c0 + j); the panel padding past O is zeroed when c0 + nc == O. */
+void relp__pack_block(void *dst, enum relp_dtype dst_dtype, int K, int O, int c0, int nc, const struct relp_view *v);
+/* The same columns as rows [c0, c0 + nc) of the packed transpose (O, K). */
+void relp__pack_block_t(void *dst, enum relp_dtype dst_dtype, int K, int O, int c0, int nc,
+                        const struct relp_view *v);
+/* Columns [c0, c0 + nc) of a row-major (rows, cols) array from v. */
+void relp__copy_block(void *dst, enum relp_dtype dst_dtype, int64_t rows, int64_t cols, int64_t c0, int64_t nc,
+                      const struct relp_view *v);
 /* out (N, O) = x (N, K) @ W[k0 : k0+K, :] + bias (may be NULL); W packed with Kp rows */
 void matmul_xw_packed(struct relp_pool *pool, float *out, const float *x, const void *P, enum relp_dtype wdt,
                       const float *bias, int N, int K, int O, int Kp, int k0);
@@ -56,23 +74,63 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *x, con
 void layernorm_backward_acc(float *dx, const float *dout, const float *x, const float *mean, const float *rstd,
                             const float *g, int N, int C, int sigma_const);
 
-/* ---- GELU (gelu_new, tanh form) ---- */
+/* ---- RMSNorm ---- */
+
+/* out (N, C) = x * rstd * g; rstd (N) = 1/sqrt(mean(x^2) + eps) is saved. */
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *g, int N, int C, float eps);
+/* dx (N, C) += backward of dout: rms_const (the LN-rule: rstd held
+ * constant): dx = rstd * u, u = g * dout; else the exact gradient
+ * rstd * (u - xhat * mean(u * xhat)), xhat = x * rstd. */
+void rmsnorm_backward_acc(float *dx, const float *dout, const float *x, const float *rstd, const float *g, int N,
+                          int C, int rms_const);
+
+/* ---- activations ---- */
+
+enum relp_act_kind {
+    ACT_GELU_TANH, /* gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GPT-2) */
+    ACT_GELU,      /* x Phi(x) with the exact normal CDF (GPT-NeoX "gelu") */
+    ACT_SILU       /* x sigmoid(x) (Llama's SwiGLU gate) */
+};
+/* out = act(x) over n values */
+void act_forward(float *out, const float *x, int n, int kind);
+/* dx = dout * act'(x) (exact) or dout * act(x)/stab(x) (the Identity-rule:
+ * relevance passes unchanged), stab(x) = x + 1e-6 (sign(x) + [x == 0]) as
+ * the official RelP code's ModifiedAct. */
+void act_backward(float *dx, const float *dout, const float *x, int n, int kind, int identity);
+/* A gated MLP's product, rows of pre (N, 2 I) = [gate | up]:
+ * out (N, I) = act(gate) * up. */
+void glu_forward(float *out, const float *pre, int N, int I, int kind);
+/* dpre (N, 2 I) from dout (N, I). half: the Half-rule (each factor gets half
+ * the coefficient, as gate_out / 2 + (gate_out / 2).detach() in the official
+ * code); identity: the Identity-rule on act. */
+void glu_backward(float *dpre, const float *dout, const float *pre, int N, int I, int kind, int identity, int half);
+/* GPT-2's gelu_new, the kernels act_forward / act_backward use for ACT_GELU_TANH */
 void gelu_forward(float *out, const float *x, int n);
-/* dx = dout * gelu'(x) (exact) or dout * gelu(x)/x (identity rule, computed
- * as the smooth 0.5 (1 + tanh(...)) = gelu(x)/x). */
 void gelu_backward(float *dx, const float *dout, const float *x, int n, int identity);
 
-/* ---- causal self-attention, per (b, head) ----
- * qkv (B, T, 3C): q at [0, C), k at [C, 2C), v at [2C, 3C), head h at h*HS.
- * att (B, NH, T, T) probabilities; z (B, T, C). Rows t < t0 are left
- * untouched (a patched re-run recomputes only rows t0..T-1). */
-void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int C, int NH,
-                       int t0);
-/* dqkv (B, T, 3C) = backward of dz. mode: 0 exact, 1 frozen pattern (no
- * coefficient to q and k), 2 AttnLRP (v x 1/2, q and k x 1/4).
- * scratch: (n_threads, T) floats. */
+/* ---- RoPE (rotate_half form: the first ROT dims of each head as two halves) ----
+ * x (B, T, stride): each row starts with `heads` heads of HS (q then k in
+ * the fused layout); row (b, t) is at position t; only t >= t0 is touched.
+ * cos, sin (T, ROT/2). Forward: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin;
+ * inverse (the transpose: the exact backward): dx1 = dy1 cos + dy2 sin,
+ * dx2 = dy2 cos - dy1 sin. In place. */
+void rope_apply(float *x, int B, int T, int t0, int stride, int heads, int HS, int ROT, const float *cos,
+                const float *sin, int inverse);
+
+/* ---- causal self-attention with grouped-query heads, per (b, head) ----
+ * qkv (B, T, QKV), QKV = (NH + 2 NKV) HS: q head h at h*HS, k head g at
+ * (NH + g) HS, v head g at (NH + NKV + g) HS; query head h reads k/v head
+ * g = h / (NH / NKV). att (B, NH, T, T) probabilities; z (B, T, NH*HS).
+ * Rows t < t0 are left untouched (a patched re-run recomputes only rows
+ * t0..T-1). */
+void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int NH, int NKV,
+                       int HS, int t0);
+/* dqkv (B, T, QKV) = backward of dz; a shared k/v head sums its query
+ * heads' coefficients. mode: 0 exact, 1 frozen pattern (no coefficient to
+ * q and k), 2 AttnLRP (v x 1/2, q and k x 1/4). scratch: (n_threads, T)
+ * floats. */
 void attention_backward(struct relp_pool *pool, float *dqkv, float *scratch, const float *dz, const float *qkv,
-                        const float *att, int B, int T, int C, int NH, int mode);
+                        const float *att, int B, int T, int NH, int NKV, int HS, int mode);
 
 /* Picks the SIMD kernels for this CPU once; force_scalar selects the
  * portable path (tests compare both). Returns the name of the path. */

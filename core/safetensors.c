@@ -1,7 +1,6 @@
 /* safetensors.c - header parsing with every bound checked (see safetensors.h). */
 #include "safetensors.h"
 
-#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +10,25 @@
 
 size_t st_dtype_size(enum relp_dtype dt) { return dt == RELP_DTYPE_F32 ? 4 : 2; }
 
-static const char *strip_prefix(const char *name) {
-    static const char prefix[] = "transformer.";
-    return strncmp(name, prefix, sizeof prefix - 1) == 0 ? name + sizeof prefix - 1 : name;
+static const char *strip_prefix(const char *name, const char *prefix) {
+    size_t n = prefix ? strlen(prefix) : 0;
+    return n && strncmp(name, prefix, n) == 0 ? name + n : name;
 }
 
-int st_parse(const unsigned char *buf, size_t size, const char *label, struct st_tensor **list, int32_t *n,
-             char *err, size_t cap) {
+/* buffers some checkpoints carry beside the parameters (causal masks,
+ * rotary tables), in dtypes such as BOOL: they are not used */
+static int is_buffer(const char *name) {
+    static const char *const ends[] = {".attn.bias", ".attention.bias", "masked_bias", "rotary_emb.inv_freq"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t k = strlen(ends[i]);
+        if (n >= k && strcmp(name + n - k, ends[i]) == 0) return 1;
+    }
+    return strncmp(name, "attn.bias", 9) == 0;
+}
+
+int st_parse(const unsigned char *buf, size_t size, const char *label, const char *prefix, struct st_tensor **list,
+             int32_t *n, char *err, size_t cap) {
     if (size < 8) {
         snprintf(err, cap, "%s: file is %zu bytes, too short for a safetensors header (expected at least 8 bytes)",
                  label, size);
@@ -36,43 +47,43 @@ int st_parse(const unsigned char *buf, size_t size, const char *label, struct st
         snprintf(err, cap, "%s: header does not start with a JSON object (not a safetensors file)", label);
         return -1;
     }
-    struct json_doc doc;
+    struct relp_json_doc doc;
     /* the spec allows trailing spaces as padding */
     size_t jlen = (size_t)hlen;
     while (jlen > 0 && buf[8 + jlen - 1] == ' ') jlen--;
-    if (json_parse(&doc, (const char *)buf + 8, jlen)) {
+    if (relp_json_parse(&doc, (const char *)buf + 8, jlen)) {
         snprintf(err, cap, "%s: header is not valid JSON (%s)", label, doc.error);
-        json_free(&doc);
+        relp_json_free(&doc);
         return -1;
     }
     const unsigned char *data = buf + 8 + hlen;
     size_t data_len = size - 8 - (size_t)hlen;
-    const struct json_value *root = &doc.v[0];
-    if (root->type != JSON_OBJECT) {
-        snprintf(err, cap, "%s: header is %s, expected a JSON object", label, json_type_name(root->type));
+    const struct relp_json_value *root = &doc.v[0];
+    if (root->type != RELP_JSON_OBJECT) {
+        snprintf(err, cap, "%s: header is %s, expected a JSON object", label, relp_json_type_name(root->type));
         goto fail;
     }
-    for (const struct json_value *t = json_first(&doc, root); t; t = json_next(&doc, t)) {
+    for (const struct relp_json_value *t = relp_json_first(&doc, root); t; t = relp_json_next(&doc, t)) {
         if (strcmp(t->key, "__metadata__") == 0) continue;
-        if (t->type != JSON_OBJECT) {
+        if (t->type != RELP_JSON_OBJECT) {
             snprintf(err, cap, "%s: entry '%s' is %s, expected an object with dtype, shape, data_offsets", label,
-                     t->key, json_type_name(t->type));
+                     t->key, relp_json_type_name(t->type));
             goto fail;
         }
         struct st_tensor st;
         memset(&st, 0, sizeof st);
-        const char *name = strip_prefix(t->key);
+        const char *name = strip_prefix(t->key, prefix);
         if (strlen(name) >= ST_MAX_NAME) {
             snprintf(err, cap, "%s: tensor name too long (%zu bytes)", label, strlen(name));
             goto fail;
         }
         strcpy(st.name, name);
         st.file = label;
-        const struct json_value *dt = json_get(&doc, t, "dtype");
-        const struct json_value *shape = json_get(&doc, t, "shape");
-        const struct json_value *offs = json_get(&doc, t, "data_offsets");
-        if (!dt || dt->type != JSON_STRING || !shape || shape->type != JSON_ARRAY || !offs ||
-            offs->type != JSON_ARRAY || offs->n_children != 2) {
+        const struct relp_json_value *dt = relp_json_get(&doc, t, "dtype");
+        const struct relp_json_value *shape = relp_json_get(&doc, t, "shape");
+        const struct relp_json_value *offs = relp_json_get(&doc, t, "data_offsets");
+        if (!dt || dt->type != RELP_JSON_STRING || !shape || shape->type != RELP_JSON_ARRAY || !offs ||
+            offs->type != RELP_JSON_ARRAY || offs->n_children != 2) {
             snprintf(err, cap, "%s: tensor '%s' lacks a dtype string, a shape array or a 2-element data_offsets",
                      label, t->key);
             goto fail;
@@ -82,7 +93,7 @@ int st_parse(const unsigned char *buf, size_t size, const char *label, struct st
         else if (strcmp(dt->str, "BF16") == 0) st.dtype = RELP_DTYPE_BF16;
         else {
             /* buffers such as attn.bias / masked_bias may have other dtypes: they are not used */
-            if (strstr(t->key, "attn.bias") || strstr(t->key, "masked_bias")) continue;
+            if (is_buffer(t->key)) continue;
             snprintf(err, cap, "%s: tensor '%s' has dtype %s; relp reads F32, F16 or BF16", label, t->key, dt->str);
             goto fail;
         }
@@ -92,9 +103,9 @@ int st_parse(const unsigned char *buf, size_t size, const char *label, struct st
             goto fail;
         }
         int64_t numel = 1;
-        for (const struct json_value *d = json_first(&doc, shape); d; d = json_next(&doc, d)) {
+        for (const struct relp_json_value *d = relp_json_first(&doc, shape); d; d = relp_json_next(&doc, d)) {
             int64_t v;
-            if (json_int(d, 0, (int64_t)1 << 40, &v)) {
+            if (relp_json_int(d, 0, (int64_t)1 << 40, &v)) {
                 snprintf(err, cap, "%s: tensor '%s' has a shape entry that is not a non-negative integer", label,
                          t->key);
                 goto fail;
@@ -108,7 +119,7 @@ int st_parse(const unsigned char *buf, size_t size, const char *label, struct st
         }
         st.numel = numel;
         int64_t b, e;
-        if (json_int(json_at(&doc, offs, 0), 0, INT64_MAX / 2, &b) || json_int(json_at(&doc, offs, 1), 0, INT64_MAX / 2, &e) ||
+        if (relp_json_int(relp_json_at(&doc, offs, 0), 0, INT64_MAX / 2, &b) || relp_json_int(relp_json_at(&doc, offs, 1), 0, INT64_MAX / 2, &e) ||
             b > e) {
             snprintf(err, cap, "%s: tensor '%s' has bad data_offsets", label, t->key);
             goto fail;
@@ -134,9 +145,9 @@ int st_parse(const unsigned char *buf, size_t size, const char *label, struct st
         *list = grown;
         (*list)[(*n)++] = st;
     }
-    json_free(&doc);
+    relp_json_free(&doc);
     return 0;
 fail:
-    json_free(&doc);
+    relp_json_free(&doc);
     return -1;
 }

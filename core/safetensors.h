@@ -16,7 +16,7 @@
 #define ST_MAX_NAME 160
 
 struct st_tensor {
-    char name[ST_MAX_NAME]; /* with any "transformer." prefix removed */
+    char name[ST_MAX_NAME]; /* with the prefix given to st_parse removed */
     enum relp_dtype dtype;
     int32_t ndim;
     int64_t shape[ST_MAX_DIMS];
@@ -25,10 +25,11 @@ struct st_tensor {
     const char *file;          /* label of the file, for messages */
 };
 
-/* Appends the tensors of one file to *list (realloc'd). Returns 0, or -1 with
- * err holding "<label>: what is wrong; what is expected". */
-int st_parse(const unsigned char *buf, size_t size, const char *label, struct st_tensor **list, int32_t *n,
-             char *err, size_t cap);
+/* Appends the tensors of one file to *list (realloc'd), names without
+ * prefix (may be NULL) where they start with it. Returns 0, or -1 with err
+ * holding "<label>: what is wrong; what is expected". */
+int st_parse(const unsigned char *buf, size_t size, const char *label, const char *prefix, struct st_tensor **list,
+             int32_t *n, char *err, size_t cap);
 size_t st_dtype_size(enum relp_dtype dt);
 
 #endif

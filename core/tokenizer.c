@@ -12,7 +12,6 @@
  * (encoder.py does not either). */
 #include "internal.h"
 
-#include "json.h"
 #include "unicode_tables.h"
 
 #include <stdio.h>
@@ -222,16 +221,16 @@ static size_t put_utf8(char *o, uint32_t cp) {
 enum relp_status relp__tokenizer_init(struct relp_tokenizer **out, const struct relp_file *vocab,
                                       const struct relp_file *merges, char *err) {
     enum relp_status st = RELP_STATUS_OK;
-    struct json_doc doc;
+    struct relp_json_doc doc;
     struct str_map map = {0};
     struct relp_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return relp__fail(err, RELP_STATUS_ALLOC_FAILED, "out of memory");
-    if (json_parse(&doc, vocab->data, vocab->size)) {
+    if (relp_json_parse(&doc, vocab->data, vocab->size)) {
         st = relp__fail(err, RELP_STATUS_BAD_FORMAT, "%s: not valid JSON (%s)", vocab->name, doc.error);
         goto out;
     }
-    const struct json_value *root = &doc.v[0];
-    if (root->type != JSON_OBJECT || root->n_children == 0) {
+    const struct relp_json_value *root = &doc.v[0];
+    if (root->type != RELP_JSON_OBJECT || root->n_children == 0) {
         st = relp__fail(err, RELP_STATUS_BAD_FORMAT, "%s: expected a non-empty JSON object {token: id}", vocab->name);
         goto out;
     }
@@ -242,9 +241,9 @@ enum relp_status relp__tokenizer_init(struct relp_tokenizer **out, const struct 
     for (int b = 0; b < 256; b++) dec[enc[b]] = (uint32_t)b;
     int64_t max_id = -1;
     size_t total = 0;
-    for (const struct json_value *e = json_first(&doc, root); e; e = json_next(&doc, e)) {
+    for (const struct relp_json_value *e = relp_json_first(&doc, root); e; e = relp_json_next(&doc, e)) {
         int64_t id;
-        if (json_int(e, 0, (1 << 24) - 1, &id)) {
+        if (relp_json_int(e, 0, (1 << 24) - 1, &id)) {
             st = relp__fail(err, RELP_STATUS_BAD_FORMAT, "%s: id of token '%.40s' is not an integer in [0, 2^24)",
                             vocab->name, e->key);
             goto out;
@@ -264,7 +263,7 @@ enum relp_status relp__tokenizer_init(struct relp_tokenizer **out, const struct 
         goto out;
     }
     /* decode every key to bytes; fill offsets in id order */
-    for (const struct json_value *e = json_first(&doc, root); e; e = json_next(&doc, e)) {
+    for (const struct relp_json_value *e = relp_json_first(&doc, root); e; e = relp_json_next(&doc, e)) {
         int32_t id = (int32_t)e->num;
         if (src_of[id] || str_map_put(&map, e->key, e->key_len, id) >= 0) {
             free(len_of);
@@ -365,7 +364,7 @@ enum relp_status relp__tokenizer_init(struct relp_tokenizer **out, const struct 
     }
     free(cat);
 out:
-    json_free(&doc);
+    relp_json_free(&doc);
     str_map_free(&map);
     if (st) relp__tokenizer_free(t);
     else *out = t;

@@ -100,13 +100,47 @@ enum relp_status {
 
 enum relp_dtype { RELP_DTYPE_F32 = 0, RELP_DTYPE_F16 = 1, RELP_DTYPE_BF16 = 2 };
 
+/* The architectures relp runs, chosen by config.json's "model_type"; each is
+ * one table of parameters and cached nodes in core/arch.c. */
+enum relp_arch {
+    RELP_ARCH_GPT2 = 0,     /* "gpt2": LayerNorm, learned positions, GELU (tanh), fused c_attn, tied */
+    RELP_ARCH_LLAMA = 1,    /* "llama" (Llama 2/3, SmolLM2): RMSNorm, RoPE, grouped-query attention, SwiGLU */
+    RELP_ARCH_QWEN2 = 2,    /* "qwen2": llama with q, k and v biases */
+    RELP_ARCH_QWEN3 = 3,    /* "qwen3": llama with a per-head RMSNorm on q and k */
+    RELP_ARCH_GPT_NEOX = 4  /* "gpt_neox" (Pythia): LayerNorm, partial RoPE, parallel attention + MLP, GELU */
+};
+
+/* RoPE frequency scaling (config.json "rope_scaling" / "rope_parameters") */
+enum relp_rope_scaling { RELP_ROPE_SCALING_NONE = 0, RELP_ROPE_SCALING_LINEAR = 1, RELP_ROPE_SCALING_LLAMA3 = 2 };
+
+/* A model's shape. The first six fields are GPT-2's; the others default
+ * when zero (so a GPT-2 config may leave them out): n_kv_head = n_head,
+ * head_dim = n_embd / n_head, n_inner = 4 n_embd, rotary_dim = head_dim
+ * (RoPE architectures), rope_theta = 10000. The flags after them are read
+ * only by the architectures where config.json makes them optional. */
 struct relp_config {
     int32_t n_layer;      /* L */
-    int32_t n_head;       /* NH */
+    int32_t n_head;       /* NH: query heads */
     int32_t n_embd;       /* C */
     int32_t n_positions;  /* max T */
     int32_t vocab_size;   /* V */
-    float layer_norm_epsilon;
+    float layer_norm_epsilon; /* LayerNorm or RMSNorm epsilon */
+    enum relp_arch arch;
+    int32_t n_kv_head;    /* NKV: key/value heads (grouped-query attention when < n_head) */
+    int32_t head_dim;     /* HS */
+    int32_t n_inner;      /* MLP width (intermediate_size) */
+    int32_t rotary_dim;   /* dimensions of each head that RoPE rotates (gpt_neox: rotary_pct * head_dim) */
+    float rope_theta;     /* RoPE base */
+    enum relp_rope_scaling rope_scaling;
+    float rope_factor;            /* linear and llama3 */
+    float rope_low_freq_factor;   /* llama3 */
+    float rope_high_freq_factor;  /* llama3 */
+    int32_t rope_original_max_positions; /* llama3 */
+    int32_t untied_embeddings;    /* 1: a separate unembedding (lm_head / embed_out) */
+    int32_t attention_bias;       /* llama, gpt_neox: biases on the attention projections */
+    int32_t mlp_bias;             /* llama: biases on the MLP projections */
+    int32_t sequential_residual;  /* gpt_neox: use_parallel_residual = false */
+    int32_t gelu_tanh;            /* gpt_neox: hidden_act "gelu_new" (tanh approximation) instead of "gelu" */
 };
 
 struct relp_model;
@@ -146,8 +180,9 @@ RELP_API enum relp_status relp_model_init_from_memory(struct relp_model **out, c
  * and tests. Tokenizer files, if given, are attached (may be NULL/0). */
 RELP_API enum relp_status relp_model_init_random(struct relp_model **out, const struct relp_config *config,
                                                   uint64_t seed, const struct relp_load_params *params);
-/* Parses "gpt2-small-random", "gpt2-medium-random", "gpt2-large-random",
- * "gpt2-xl-random" or "random:L,C,NH". Returns 1 and fills *config on a match. */
+/* Parses a random shape's name: relp_shape_name(i) lists them (e.g.
+ * "gpt2-small-random", "llama3-1b-random", "pythia-160m-random"), or
+ * "random:L,C,NH" (GPT-2). Returns 1 and fills *config on a match. */
 RELP_API int32_t relp_config_from_shape_name(const char *name, struct relp_config *config);
 /* Attaches a tokenizer to a model that has none (e.g. a random one). */
 RELP_API enum relp_status relp_model_attach_tokenizer(struct relp_model *model, const struct relp_file *vocab,
@@ -257,17 +292,28 @@ RELP_API int32_t relp_node_width(const struct relp_model *model, enum relp_node 
 
 /* ------------------------------------------------------------- backward */
 
-/* Local rules of the one backward pass. "grad" = all exact (the gradient). */
-enum relp_rule_ln { RELP_LN_EXACT = 0, RELP_LN_SIGMA_CONST = 1 };
-enum relp_rule_gelu { RELP_GELU_EXACT = 0, RELP_GELU_IDENTITY = 1 };
+/* Local rules of the one backward pass. "grad" = all exact (the gradient).
+ * Each switch names a rule; an architecture without the part it acts on
+ * ignores it (relp_rules_describe says what a preset does on a model). */
+enum relp_rule_ln { RELP_LN_EXACT = 0, RELP_LN_SIGMA_CONST = 1 };       /* LN-rule: LayerNorm sigma / RMSNorm rms held constant */
+enum relp_rule_gelu { RELP_GELU_EXACT = 0, RELP_GELU_IDENTITY = 1 };    /* Identity-rule on the activation (GELU, SiLU): act(x)/x */
 enum relp_rule_attn { RELP_ATTN_EXACT = 0, RELP_ATTN_FROZEN = 1, RELP_ATTN_ATTNLRP = 2 };
+enum relp_rule_gate { RELP_GATE_EXACT = 0, RELP_GATE_HALF = 1 };        /* Half-rule on gated MLPs' act(gate) * up */
 struct relp_rules {
     enum relp_rule_ln ln;
     enum relp_rule_gelu gelu;
     enum relp_rule_attn attn;
+    enum relp_rule_gate gate;
 };
-/* "grad", "relp", "relp-cp", "attnlrp"; NULL for an unknown name. */
+/* "grad", "relp", "relp-cp", "attnlrp" (relp_rules_preset_name lists
+ * them); NULL for an unknown name. */
 RELP_API const struct relp_rules *relp_rules_preset(const char *name);
+/* What the rules do on this model, in words, e.g. "LN-rule (RMSNorm rms
+ * constant), Identity-rule (SiLU), Half-rule (gate x up), attention exact",
+ * naming the rules the architecture has no part for as not applicable.
+ * Writes at most cap bytes (NUL-terminated); returns buf. */
+RELP_API const char *relp_rules_describe(const struct relp_model *model, const struct relp_rules *rules, char *buf,
+                                         size_t cap);
 
 enum relp_metric_kind {
     RELP_METRIC_LOGIT_DIFF = 0, /* mean_b (logit[answer_b] - logit[wrong_b]) at the last logit position */
@@ -381,6 +427,82 @@ RELP_API const char *relp_ioi_name(int32_t i); /* i in [0, relp_ioi_n_names()) *
 
 /* Pearson correlation of a and b (n values); NAN when either is constant. */
 RELP_API double relp_pearson(const float *a, const float *b, int64_t n);
+
+/* ---------------------------------------------------------------- NAMES
+ * The names the CLI, the WebAssembly API and the page use, written once
+ * (core/names.c). Index past the end: NULL. */
+struct relp_method_name {
+    const char *name;        /* "ap", "atp", "relp", ...: --method, relp.mjs, the page's URL */
+    enum relp_method method;
+    const char *rules;       /* the rules preset (RELP_METHOD_GRAD), else "grad" */
+    const char *label;       /* "AP", "AtP", "RelP", ...: tables and legends */
+};
+RELP_API const struct relp_method_name *relp_method_name(int32_t i);
+RELP_API const struct relp_method_name *relp_method_find(const char *name); /* NULL if unknown */
+
+struct relp_node_name {
+    const char *name;  /* "resid", "attn", "mlp", "head": --node, relp.mjs, the page */
+    enum relp_node node;
+    const char *label; /* "residual stream", ... */
+};
+RELP_API const struct relp_node_name *relp_node_name(int32_t i);
+RELP_API const struct relp_node_name *relp_node_find(const char *name); /* NULL if unknown */
+
+RELP_API const char *relp_rules_preset_name(int32_t i);  /* "grad", "relp", ... */
+RELP_API const char *relp_arch_name(int32_t arch);        /* config.json model_type: "gpt2", "llama", ... */
+RELP_API const char *relp_shape_name(int32_t i);          /* "gpt2-small-random", ... */
+RELP_API const char *relp_dtype_name(int32_t dtype);      /* "f32", "f16", "bf16" */
+RELP_API int32_t relp_dtype_from_name(const char *name);  /* enum relp_dtype, or -1 */
+
+/* ----------------------------------------------------------------- JSON
+ * A small strict JSON reader (RFC 8259), the one the loader uses, for the
+ * CLI's prompt files and run logs. The whole document is parsed into one
+ * array of values; strings are unescaped into one pool; both are owned by
+ * the doc (relp_json_free). Nesting deeper than RELP_JSON_MAX_DEPTH fails. */
+#define RELP_JSON_MAX_DEPTH 64
+
+enum relp_json_type {
+    RELP_JSON_NULL, RELP_JSON_FALSE, RELP_JSON_TRUE, RELP_JSON_NUMBER, RELP_JSON_STRING, RELP_JSON_ARRAY, RELP_JSON_OBJECT
+};
+
+struct relp_json_value {
+    enum relp_json_type type;
+    int32_t next;       /* next sibling in the parent array/object, -1 at the end */
+    int32_t child;      /* first child (arrays, objects), -1 if empty */
+    int32_t n_children;
+    const char *key;    /* member name inside an object (unescaped, NUL-terminated), else NULL */
+    size_t key_len;
+    const char *str;    /* RELP_JSON_STRING: unescaped, NUL-terminated (may hold NULs: use str_len) */
+    size_t str_len;
+    double num;         /* RELP_JSON_NUMBER */
+};
+
+struct relp_json_doc {
+    struct relp_json_value *v; /* v[0] is the root */
+    int32_t n, cap;
+    char *pool;
+    size_t pool_len, pool_cap;
+    char error[200];      /* "line L, column C: what" on failure */
+};
+
+/* Returns 0 on success; on failure -1 and doc->error says where and why.
+ * relp_json_free the doc either way. */
+RELP_API int relp_json_parse(struct relp_json_doc *doc, const char *text, size_t len);
+RELP_API void relp_json_free(struct relp_json_doc *doc);
+/* Member of an object by key (the first of equal keys), or NULL. */
+RELP_API const struct relp_json_value *relp_json_get(const struct relp_json_doc *doc,
+                                                     const struct relp_json_value *obj, const char *key);
+/* Child i of an array/object, or NULL. */
+RELP_API const struct relp_json_value *relp_json_at(const struct relp_json_doc *doc,
+                                                    const struct relp_json_value *arr, int32_t i);
+/* First child, next sibling: NULL at the end. */
+RELP_API const struct relp_json_value *relp_json_first(const struct relp_json_doc *doc,
+                                                       const struct relp_json_value *v);
+RELP_API const struct relp_json_value *relp_json_next(const struct relp_json_doc *doc,
+                                                      const struct relp_json_value *v);
+/* Integer value of a number that is integral and within [lo, hi]; 0 on success. */
+RELP_API int relp_json_int(const struct relp_json_value *v, int64_t lo, int64_t hi, int64_t *out);
+RELP_API const char *relp_json_type_name(enum relp_json_type t);
 
 #ifdef __cplusplus
 }

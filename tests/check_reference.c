@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
     struct relp_mapped_file rf;
     char err[512];
     if (relp__map_file(&rf, argv[2], 1, err, sizeof err) ||
-        st_parse(rf.data, rf.size, argv[2], &refs, &n_refs, err, sizeof err)) {
+        st_parse(rf.data, rf.size, argv[2], NULL, &refs, &n_refs, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }

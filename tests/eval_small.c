@@ -9,7 +9,6 @@
  * token. Prints one JSON line. */
 #include "relp.h"
 #include "io.h"
-#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,10 +47,10 @@ int main(int argc, char **argv) {
     }
     size_t i = 0, b, e;
     while (next_line((const char *)f.data, f.size, &i, &b, &e)) {
-        struct json_doc d;
-        if (json_parse(&d, (const char *)f.data + b, e - b)) return 2;
-        const struct json_value *p = json_get(&d, &d.v[0], "prompt"), *a = json_get(&d, &d.v[0], "answer"),
-                                *w = json_get(&d, &d.v[0], "wrong");
+        struct relp_json_doc d;
+        if (relp_json_parse(&d, (const char *)f.data + b, e - b)) return 2;
+        const struct relp_json_value *p = relp_json_get(&d, &d.v[0], "prompt"), *a = relp_json_get(&d, &d.v[0], "answer"),
+                                *w = relp_json_get(&d, &d.v[0], "wrong");
         int32_t ta[4], tw[4];
         int64_t na, nw;
         if (!p || !a || !w || relp_tokenize(m, p->str, -1, 1, ids, 1024, &n) ||
@@ -65,7 +64,7 @@ int main(int argc, char **argv) {
         ioi_ok += dlt > 0;
         diff_sum += dlt;
         ioi_n++;
-        json_free(&d);
+        relp_json_free(&d);
     }
     relp__unmap_file(&f);
     if (relp__map_file(&f, argv[3], 0, err, sizeof err)) return 2;
@@ -73,11 +72,11 @@ int main(int argc, char **argv) {
     i = 0;
     int32_t pos[64];
     while (next_line((const char *)f.data, f.size, &i, &b, &e)) {
-        struct json_doc d;
-        if (json_parse(&d, (const char *)f.data + b, e - b)) return 2;
-        const struct json_value *t = json_get(&d, &d.v[0], "tokens");
+        struct relp_json_doc d;
+        if (relp_json_parse(&d, (const char *)f.data + b, e - b)) return 2;
+        const struct relp_json_value *t = relp_json_get(&d, &d.v[0], "tokens");
         int T = 0;
-        for (const struct json_value *x = json_first(&d, t); x && T < 1024; x = json_next(&d, x)) ids[T++] = (int32_t)x->num;
+        for (const struct relp_json_value *x = relp_json_first(&d, t); x && T < 1024; x = relp_json_next(&d, x)) ids[T++] = (int32_t)x->num;
         int k = (T - 1) / 2, np = 0;
         for (int q = k + 1; q < T - 1 && np < 64; q++) pos[np++] = q; /* positions predicting x2..xk of the repeat */
         if (relp_ctx_set_logit_positions(ctx, pos, np) || relp_forward(ctx, ids, 1, T)) {
@@ -94,7 +93,7 @@ int main(int argc, char **argv) {
             ind_n++;
         }
         seqs++;
-        json_free(&d);
+        relp_json_free(&d);
     }
     relp__unmap_file(&f);
     printf("{\"ioi_prompts\":%d,\"ioi_accuracy\":%.4f,\"logit_diff\":%.4f,\"induction_sequences\":%d,"

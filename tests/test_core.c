@@ -147,19 +147,23 @@ static void test_kernels(void) {
 /* attention against a float64 transcription of its equations (ops.h),
  * forward and backward under each mode, SIMD and scalar, head sizes that
  * are and are not multiples of the vector width, patched re-runs (t0 > 0) */
-static void naive_attention(double *z, double *att, double *dqkv, const float *qkv, const float *dz, int T, int C,
-                            int NH, int mode) {
-    const int HS = C / NH, C3 = 3 * C;
+/* float64 transcription of causal attention with grouped-query heads:
+ * qkv (T, W), W = (NH + 2 NKV) HS, q head h at h*HS, k head g at (NH + g) HS,
+ * v head g at (NH + NKV + g) HS, g = h / (NH / NKV); z (T, NH*HS). */
+static void naive_attention(double *z, double *att, double *dqkv, const float *qkv, const float *dz, int T, int NH,
+                            int NKV, int HS, int mode) {
+    const int Q = NH * HS, W = (NH + 2 * NKV) * HS, group = NH / NKV;
     const double scale = 1.0 / sqrt((double)HS), vs = mode == RELP_ATTN_ATTNLRP ? 0.5 : 1.0,
                  qs = mode == RELP_ATTN_ATTNLRP ? 0.25 * scale : scale;
-    memset(dqkv, 0, sizeof(double) * T * C3);
+    memset(dqkv, 0, sizeof(double) * T * W);
     for (int h = 0; h < NH; h++)
         for (int i = 0; i < T; i++) {
-            const float *q = qkv + (size_t)i * C3 + h * HS;
+            const int ko = Q + (h / group) * HS, vo = Q + NKV * HS + (h / group) * HS;
+            const float *q = qkv + (size_t)i * W + h * HS;
             double *a = att + ((size_t)h * T + i) * T, mx = -INFINITY, sum = 0, dot = 0, dA[64];
             for (int t = 0; t < T; t++) {
                 double s = 0;
-                for (int d = 0; d < HS; d++) s += (double)q[d] * qkv[(size_t)t * C3 + C + h * HS + d];
+                for (int d = 0; d < HS; d++) s += (double)q[d] * qkv[(size_t)t * W + ko + d];
                 a[t] = t <= i ? s * scale : -INFINITY;
                 mx = a[t] > mx ? a[t] : mx;
             }
@@ -167,15 +171,15 @@ static void naive_attention(double *z, double *att, double *dqkv, const float *q
             for (int t = 0; t < T; t++) a[t] /= sum;
             for (int d = 0; d < HS; d++) {
                 double acc = 0;
-                for (int t = 0; t <= i; t++) acc += a[t] * qkv[(size_t)t * C3 + 2 * C + h * HS + d];
-                z[(size_t)i * C + h * HS + d] = acc;
+                for (int t = 0; t <= i; t++) acc += a[t] * qkv[(size_t)t * W + vo + d];
+                z[(size_t)i * Q + h * HS + d] = acc;
             }
-            const float *g = dz + (size_t)i * C + h * HS;
+            const float *g = dz + (size_t)i * Q + h * HS;
             for (int t = 0; t <= i; t++) {
                 dA[t] = 0;
                 for (int d = 0; d < HS; d++) {
-                    dqkv[(size_t)t * C3 + 2 * C + h * HS + d] += vs * a[t] * g[d];
-                    dA[t] += (double)g[d] * qkv[(size_t)t * C3 + 2 * C + h * HS + d];
+                    dqkv[(size_t)t * W + vo + d] += vs * a[t] * g[d];
+                    dA[t] += (double)g[d] * qkv[(size_t)t * W + vo + d];
                 }
                 dot += a[t] * dA[t];
             }
@@ -183,8 +187,8 @@ static void naive_attention(double *z, double *att, double *dqkv, const float *q
             for (int t = 0; t <= i; t++) {
                 double ds = a[t] * (dA[t] - dot) * qs;
                 for (int d = 0; d < HS; d++) {
-                    dqkv[(size_t)i * C3 + h * HS + d] += ds * qkv[(size_t)t * C3 + C + h * HS + d];
-                    dqkv[(size_t)t * C3 + C + h * HS + d] += ds * q[d];
+                    dqkv[(size_t)i * W + h * HS + d] += ds * qkv[(size_t)t * W + ko + d];
+                    dqkv[(size_t)t * W + ko + d] += ds * q[d];
                 }
             }
         }
@@ -202,39 +206,42 @@ static double max_diff_d(const float *a, const double *b, size_t n, double *scal
 }
 
 static void test_attention(void) {
-    static const int shapes[][3] = {{1, 8, 1}, {9, 24, 3} /* HS 8 */, {37, 36, 3} /* HS 12 */, {21, 128, 2} /* HS 64 */};
+    /* T, NH, NKV, HS: multi-head, and grouped-query (several query heads per k/v head) */
+    static const int shapes[][4] = {{1, 1, 1, 8}, {9, 3, 3, 8}, {37, 3, 3, 12}, {21, 2, 2, 64}, {13, 6, 2, 8},
+                                    {17, 4, 1, 16}};
     struct relp_pool *pool = relp__pool_init(2);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-        const int T = shapes[si][0], C = shapes[si][1], NH = shapes[si][2], C3 = 3 * C;
-        float *qkv = malloc(sizeof(float) * T * C3), *dz = malloc(sizeof(float) * T * C);
+        const int T = shapes[si][0], NH = shapes[si][1], NKV = shapes[si][2], HS = shapes[si][3];
+        const int C = NH * HS, W = (NH + 2 * NKV) * HS;
+        float *qkv = malloc(sizeof(float) * T * W), *dz = malloc(sizeof(float) * T * C);
         float *z = malloc(sizeof(float) * T * C), *att = malloc(sizeof(float) * NH * T * T);
-        float *dqkv = malloc(sizeof(float) * T * C3), *scratch = malloc(sizeof(float) * 2 * T);
+        float *dqkv = malloc(sizeof(float) * T * W), *scratch = malloc(sizeof(float) * 2 * T);
         double *rz = malloc(sizeof(double) * T * C), *ratt = malloc(sizeof(double) * NH * T * T);
-        double *rdqkv = malloc(sizeof(double) * T * C3);
-        for (int i = 0; i < T * C3; i++) qkv[i] = 2.0f * frand();
+        double *rdqkv = malloc(sizeof(double) * T * W);
+        for (int i = 0; i < T * W; i++) qkv[i] = 2.0f * frand();
         for (int i = 0; i < T * C; i++) dz[i] = frand();
         for (int mode = 0; mode < 3; mode++) {
-            naive_attention(rz, ratt, rdqkv, qkv, dz, T, C, NH, mode);
+            naive_attention(rz, ratt, rdqkv, qkv, dz, T, NH, NKV, HS, mode);
             for (int scalar = 0; scalar < 2; scalar++) {
                 const char *kname = relp__ops_select(scalar);
                 for (int t0 = 0; t0 <= T / 2; t0 += T / 2 > 0 ? T / 2 : 1) {
                     /* a patched re-run recomputes rows t0.. only: rows before keep what is there */
-                    if (t0 == 0) attention_forward(NULL, z, att, qkv, 1, T, C, NH, 0);
+                    if (t0 == 0) attention_forward(NULL, z, att, qkv, 1, T, NH, NKV, HS, 0);
                     else {
                         for (int i = t0 * C; i < T * C; i++) z[i] = -7.0f;
-                        attention_forward(pool, z, att, qkv, 1, T, C, NH, t0);
+                        attention_forward(pool, z, att, qkv, 1, T, NH, NKV, HS, t0);
                     }
                     double sc, e = max_diff_d(z, rz, (size_t)T * C, &sc);
-                    CHECK(e <= 1e-5 * sc, "attention forward T=%d C=%d NH=%d t0=%d %s: max diff %g of %g", T, C, NH,
-                          t0, kname, e, sc);
+                    CHECK(e <= 1e-5 * sc, "attention forward T=%d NH=%d NKV=%d HS=%d t0=%d %s: max diff %g of %g", T,
+                          NH, NKV, HS, t0, kname, e, sc);
                     e = max_diff_d(att, ratt, (size_t)NH * T * T, &sc);
-                    CHECK(e <= 1e-5 * sc, "attention pattern T=%d C=%d NH=%d t0=%d %s: max diff %g", T, C, NH, t0,
+                    CHECK(e <= 1e-5 * sc, "attention pattern T=%d NH=%d NKV=%d t0=%d %s: max diff %g", T, NH, NKV, t0,
                           kname, e);
                 }
-                attention_backward(pool, dqkv, scratch, dz, qkv, att, 1, T, C, NH, mode);
-                double sc, e = max_diff_d(dqkv, rdqkv, (size_t)T * C3, &sc);
-                CHECK(e <= 1e-5 * sc, "attention backward T=%d C=%d NH=%d mode %d %s: max diff %g of %g", T, C, NH,
-                      mode, kname, e, sc);
+                attention_backward(pool, dqkv, scratch, dz, qkv, att, 1, T, NH, NKV, HS, mode);
+                double sc, e = max_diff_d(dqkv, rdqkv, (size_t)T * W, &sc);
+                CHECK(e <= 1e-5 * sc, "attention backward T=%d NH=%d NKV=%d HS=%d mode %d %s: max diff %g of %g", T, NH,
+                      NKV, HS, mode, kname, e, sc);
             }
         }
         free(qkv); free(dz); free(z); free(att); free(dqkv); free(scratch); free(rz); free(ratt); free(rdqkv);
@@ -246,7 +253,8 @@ static void test_attention(void) {
 /* ------------------------------------------------------------ model tests */
 
 static struct relp_model *tiny_model(int L, int C, int NH, int V, uint64_t seed) {
-    struct relp_config cfg = {L, NH, C, 24, V, 1e-5f};
+    struct relp_config cfg = {.n_layer = L, .n_head = NH, .n_embd = C, .n_positions = 24, .vocab_size = V,
+                              .layer_norm_epsilon = 1e-5f};
     struct relp_model *m = NULL;
     if (relp_model_init_random(&m, &cfg, seed, NULL)) {
         printf("random model: %s\n", relp_last_error(m));

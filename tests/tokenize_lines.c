@@ -6,7 +6,6 @@
  *   tokenize_lines VOCAB.json MERGES.txt LINES.jsonl */
 #include "internal.h"
 #include "io.h"
-#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +37,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n;) {
         size_t e = i;
         while (e < n && s[e] != '\n') e++;
-        struct json_doc doc;
-        if (json_parse(&doc, s + i, e - i) || doc.v[0].type != JSON_STRING) {
+        struct relp_json_doc doc;
+        if (relp_json_parse(&doc, s + i, e - i) || doc.v[0].type != RELP_JSON_STRING) {
             fprintf(stderr, "line %zu: not a JSON string\n", lines + 1);
             return 2;
         }
@@ -66,7 +65,7 @@ int main(int argc, char **argv) {
         }
         printf("]\n");
         if (o != len || memcmp(back, text, len) != 0) bad++;
-        json_free(&doc);
+        relp_json_free(&doc);
         lines++;
         i = e + 1;
     }

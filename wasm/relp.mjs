@@ -25,13 +25,13 @@ export class RelpError extends Error {
   }
 }
 
-export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input', 'ap'];
-export const NODES = ['resid', 'attn', 'mlp', 'head'];
-const NODE_ID = { resid: 0, head: 1, attn: 2, mlp: 4 }; // enum relp_node
-const METHOD = { ap: [0, ''], atp: [1, 'grad'], relp: [1, 'relp'], 'relp-cp': [1, 'relp-cp'], attnlrp: [1, 'attnlrp'], ig: [2, ''],
-                 'ig-input': [3, ''] };
+// The names of methods, node types, presets, dtypes and architectures come
+// from the C core's one table (constants.mjs, generated at build time).
+import { METHODS, METHOD, NODES, NODE_ID, DTYPES, ARCHS, SHAPES } from './constants.mjs';
+
+export { METHODS, NODES };
 const METRIC_LOGIT_DIFF = 0;
-const WEIGHT_DTYPE = { f32: 0, f16: 1, bf16: 2 }; // enum relp_dtype
+const WEIGHT_DTYPE = Object.fromEntries(DTYPES.map((d, i) => [d, i])); // enum relp_dtype
 
 function weightDtype(weights) {
   if (!Object.hasOwn(WEIGHT_DTYPE, weights))
@@ -124,13 +124,17 @@ export class Engine {
     }
   }
 
-  // Random weights (tests, benchmarks): shape as in relp_model_init_random.
-  randomModel({ L, C, NH, nPositions = 1024, V = 50257, seed = 1, f16 = false, weights = f16 ? 'f16' : 'f32' }) {
+  // Random weights (tests, benchmarks): a named shape (shape: 'smollm2-135m-random', ...: NAMES.shapes in
+  // constants.mjs), or a GPT-2 of shape L, C, NH as in relp_model_init_random.
+  randomModel({ shape = null, L, C, NH, nPositions = 1024, V = 50257, seed = 1, f16 = false, weights = f16 ? 'f16' : 'f32' }) {
     const dtype = weightDtype(weights);
     const s = new Scratch(this.M);
     try {
       const out = s.alloc(4);
-      const st = this.M._relpw_model_random(out, L, C, NH, nPositions, V, seed, dtype);
+      const st = shape !== null ? this.M._relpw_model_random_named(out, s.str(shape), seed, dtype)
+        : this.M._relpw_model_random(out, L, C, NH, nPositions, V, seed, dtype);
+      if (st !== 0 && shape !== null && !this.M.HEAP32[out >> 2])
+        throw new RelpError(`random shape ${JSON.stringify(shape)}: expected one of ${SHAPES.join(', ')}`, st);
       const handle = this.M.HEAP32[out >> 2] >>> 0;
       if (st !== 0) {
         const msg = this.M.UTF8ToString(this.M._relp_last_error(handle));
@@ -187,11 +191,14 @@ export class Model {
     this.ctxShape = [0, 0];
     const s = new Scratch(this.M);
     try {
-      const p = s.alloc(8 * 8);
+      const p = s.alloc(8 * 14);
       this.M._relpw_model_info(handle, p);
-      const v = Array.from(this.M.HEAPF64.subarray(p >> 3, (p >> 3) + 8));
+      const v = Array.from(this.M.HEAPF64.subarray(p >> 3, (p >> 3) + 14));
+      // nHead: query heads; nKvHead < nHead is grouped-query attention (query head h reads k/v head
+      // floor(h / (nHead / nKvHead))); head scores are per query head.
       this.info = { nLayer: v[0], nHead: v[1], nEmbd: v[2], nPositions: v[3], vocabSize: v[4], nParams: v[5],
-                    weightBytes: v[6], hasTokenizer: v[7] !== 0 };
+                    weightBytes: v[6], hasTokenizer: v[7] !== 0, arch: ARCHS[v[8]], nKvHead: v[9], headDim: v[10],
+                    nInner: v[11], rotaryDim: v[12], tiedEmbeddings: v[13] !== 0 };
     } finally { s.free(); }
     this.decoder = new TextDecoder('utf-8', { fatal: false });
     const note = this.M.UTF8ToString(this.M._relp_last_error(handle));
@@ -306,11 +313,25 @@ export class Model {
     return idx.map((id) => ({ id, piece: this.tokenString(id), logit: logits[id], prob: Math.exp(logits[id] - max) / z }));
   }
 
-  // Cached node of the last run, (B, T, C) copied out.
+  // The width of a node type: nEmbd, or nHead * headDim for 'head' (z).
+  nodeWidth(node) { return this.M._relp_node_width(this.handle, NODE_ID[node] ?? node); }
+
+  // What a rules preset does on this model, in words (relp_rules_describe).
+  rulesDescription(preset = 'relp') {
+    const s = new Scratch(this.M);
+    try {
+      const p = this.M._relpw_rules_describe(this.handle, s.str(preset)) >>> 0;
+      if (!p) throw new RelpError(`rules preset ${JSON.stringify(preset)} is unknown`, -4);
+      return this.M.UTF8ToString(p);
+    } finally { s.free(); }
+  }
+
+  // Cached node of the last run, (B, T, width) copied out.
   node(node, layer) {
     const p = this.M._relp_ctx_node(this.ctx, NODE_ID[node] ?? node, layer) >>> 0;
+    if (!p) throw new RelpError(`node ${JSON.stringify(node)} layer ${layer}: not cached by this ${this.info.arch} model`, -4);
     const [B, T] = this._lastShape;
-    return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * T * this.info.nEmbd);
+    return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * T * this.nodeWidth(node));
   }
 
   // Backward pass of the logit difference with a rule preset ('grad' = the
@@ -329,8 +350,9 @@ export class Model {
 
   grad(node, layer) {
     const p = this.M._relp_ctx_node_grad(this.ctx, NODE_ID[node] ?? node, layer) >>> 0;
+    if (!p) throw new RelpError(`node ${JSON.stringify(node)} layer ${layer}: no coefficient (no backward pass, or not a node of this model)`, -4);
     const [B, T] = this._lastShape;
-    return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * T * this.info.nEmbd);
+    return this.M.HEAPF32.slice(p >> 2, (p >> 2) + B * T * this.nodeWidth(node));
   }
 
   // One attribution method (see relp.h METHODS). clean/corrupt: Int32Array ids

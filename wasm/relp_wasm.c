@@ -15,6 +15,7 @@
  * message, and a SharedArrayBuffer flag would need cross-origin isolation,
  * which embeds in other people's pages cannot count on). */
 #include <emscripten.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,16 +62,30 @@ EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_load(struct relp_model **out, 
     return relp_model_init_from_memory(out, files, n, &lp);
 }
 
+/* A GPT-2 of this shape with random weights. */
 EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_random(struct relp_model **out, int32_t L, int32_t C, int32_t NH,
                                                          int32_t n_positions, int32_t V, uint32_t seed,
                                                          int32_t weight_dtype) {
-    struct relp_config cfg = {L, NH, C, n_positions, V, 1e-5f};
+    struct relp_config cfg = {.n_layer = L, .n_head = NH, .n_embd = C, .n_positions = n_positions, .vocab_size = V,
+                              .layer_norm_epsilon = 1e-5f, .arch = RELP_ARCH_GPT2};
     struct relp_load_params lp = relp_load_default_params();
     lp.weight_dtype = (enum relp_dtype)weight_dtype;
     return relp_model_init_random(out, &cfg, seed, &lp);
 }
 
-/* info[0..7] = L, NH, C, n_positions, V, n_params, weight bytes, has tokenizer */
+/* A named random shape (relp_shape_name: "smollm2-135m-random", ...);
+ * RELP_STATUS_BAD_ARGUMENT for an unknown name. */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_random_named(struct relp_model **out, const char *name, uint32_t seed,
+                                                               int32_t weight_dtype) {
+    struct relp_config cfg;
+    if (!relp_config_from_shape_name(name, &cfg)) return RELP_STATUS_BAD_ARGUMENT;
+    struct relp_load_params lp = relp_load_default_params();
+    lp.weight_dtype = (enum relp_dtype)weight_dtype;
+    return relp_model_init_random(out, &cfg, seed, &lp);
+}
+
+/* info[0..13] = L, NH, C, n_positions, V, n_params, weight bytes, has
+ * tokenizer, arch, NKV, head_dim, n_inner, rotary_dim, tied */
 EMSCRIPTEN_KEEPALIVE void relpw_model_info(const struct relp_model *model, double *info) {
     const struct relp_config *c = relp_model_config(model);
     info[0] = c->n_layer;
@@ -81,6 +96,52 @@ EMSCRIPTEN_KEEPALIVE void relpw_model_info(const struct relp_model *model, doubl
     info[5] = (double)relp_model_n_params(model);
     info[6] = (double)relp_model_weight_bytes(model);
     info[7] = relp_has_tokenizer(model);
+    info[8] = c->arch;
+    info[9] = c->n_kv_head;
+    info[10] = c->head_dim;
+    info[11] = c->n_inner;
+    info[12] = c->rotary_dim;
+    info[13] = !c->untied_embeddings;
+}
+
+/* What a rules preset does on this model, in words (relp_rules_describe);
+ * NULL for an unknown preset. Valid until the next call. */
+EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *model, const char *preset) {
+    static char buf[512];
+    const struct relp_rules *r = relp_rules_preset(preset);
+    return r ? relp_rules_describe(model, r, buf, sizeof buf) : NULL;
+}
+
+/* relp.h's name tables as one JSON object, for wasm/gen_constants.mjs (the
+ * generated constants.mjs) and relp.mjs:
+ *   {"methods":[{"name","method","rules","label"}],"nodes":[{"name","node","label"}],
+ *    "presets":[..],"archs":[..],"shapes":[..],"dtypes":[..]}
+ * The names are plain ASCII identifiers (no escaping needed). */
+EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
+    static char buf[4096];
+    if (buf[0]) return buf;
+    size_t o = 0;
+#define PUT(...) o += (size_t)snprintf(buf + o, o < sizeof buf ? sizeof buf - o : 0, __VA_ARGS__)
+    PUT("{\"methods\":[");
+    for (int32_t i = 0; relp_method_name(i); i++) {
+        const struct relp_method_name *m = relp_method_name(i);
+        PUT("%s{\"name\":\"%s\",\"method\":%d,\"rules\":\"%s\",\"label\":\"%s\"}", i ? "," : "", m->name,
+            (int)m->method, m->rules, m->label);
+    }
+    PUT("],\"nodes\":[");
+    for (int32_t i = 0; relp_node_name(i); i++) {
+        const struct relp_node_name *n = relp_node_name(i);
+        PUT("%s{\"name\":\"%s\",\"node\":%d,\"label\":\"%s\"}", i ? "," : "", n->name, (int)n->node, n->label);
+    }
+    const char *(*lists[4])(int32_t) = {relp_rules_preset_name, relp_arch_name, relp_shape_name, relp_dtype_name};
+    const char *keys[4] = {"presets", "archs", "shapes", "dtypes"};
+    for (int k = 0; k < 4; k++) {
+        PUT("],\"%s\":[", keys[k]);
+        for (int32_t i = 0; lists[k](i); i++) PUT("%s\"%s\"", i ? "," : "", lists[k](i));
+    }
+    PUT("]}");
+#undef PUT
+    return buf;
 }
 
 /* Token ids of NUL-terminated UTF-8 text. Returns the full count (which may

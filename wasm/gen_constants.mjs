@@ -1,0 +1,32 @@
+// gen_constants.mjs - writes constants.mjs, the names of relp.h's tables
+// (methods, node types, rule presets, architectures, random shapes, dtypes)
+// as the C core holds them (core/names.c), read through the WebAssembly
+// module itself: the page, its worker, its URL state and relp.mjs import
+// them instead of keeping copies.
+//
+//   node wasm/gen_constants.mjs GLUE.js MODULE.wasm OUT/constants.mjs
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+
+const [glue, wasm, out] = process.argv.slice(2);
+const factory = createRequire(import.meta.url)(glue);
+const M = await factory({ wasmBinary: fs.readFileSync(wasm), print: () => {}, printErr: () => {} });
+const names = JSON.parse(M.UTF8ToString(M._relpw_names()));
+const text = `// constants.mjs - generated at build time from relp's C name tables (core/names.c)
+// by wasm/gen_constants.mjs: do not edit.
+export const NAMES = ${JSON.stringify(names, null, 2)};
+// --method / the page's method names, in the CLI's order (AP last)
+export const METHODS = NAMES.methods.map((m) => m.name);
+// name -> [enum relp_method, rules preset]
+export const METHOD = Object.fromEntries(NAMES.methods.map((m) => [m.name, [m.method, m.rules]]));
+export const METHOD_LABEL = Object.fromEntries(NAMES.methods.map((m) => [m.name, m.label]));
+// --node / the page's node types; name -> enum relp_node
+export const NODES = NAMES.nodes.map((n) => n.name);
+export const NODE_ID = Object.fromEntries(NAMES.nodes.map((n) => [n.name, n.node]));
+export const NODE_LABEL = Object.fromEntries(NAMES.nodes.map((n) => [n.name, n.label]));
+export const PRESETS = NAMES.presets;
+export const ARCHS = NAMES.archs;     // config.json model_type, indexed by enum relp_arch
+export const SHAPES = NAMES.shapes;   // named random shapes
+export const DTYPES = NAMES.dtypes;   // indexed by enum relp_dtype
+`;
+fs.writeFileSync(out, text);
