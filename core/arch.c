@@ -71,12 +71,97 @@ static const struct relp_param_spec gpt2_params[] = {
 };
 static const char *const gpt2_ignored[] = {"attn.bias", "attn.masked_bias", NULL};
 
+/* The Llama family (modeling_llama.py, qwen2, qwen3): nn.Linear weights (out,
+ * in); q_proj | k_proj | v_proj fused into w_qkv, gate_proj | up_proj into
+ * w_fc. Biases: qwen2's q/k/v always, otherwise as config.json's
+ * attention_bias / mlp_bias; qwen3 adds q_norm and k_norm. */
+#define QKV(nm, off, n) MAT(nm, w_qkv, wt_qkv, LAYOUT_T2D, DIM_C, DIM_QKV, off, n, n, MAP_NONE)
+#define QKVB(nm, off, n, cond) VECP(nm, b_qkv, DIM_QKV, off, n, n, MAP_NONE, cond)
+static const struct relp_param_spec llama_params[] = {
+    GLOBAL("embed_tokens.weight", wte, STORE_ROWS, LAYOUT_2D, DIM_V, DIM_C, IF_ALWAYS, INIT_NORMAL),
+    GLOBAL("norm.weight", lnf_g, STORE_F32, LAYOUT_1D, DIM_ONE, DIM_C, IF_ALWAYS, INIT_GAIN),
+    GLOBAL("lm_head.weight", wu, STORE_ROWS, LAYOUT_2D, DIM_V, DIM_C, IF_UNTIED, INIT_NORMAL),
+    VEC("input_layernorm.weight", ln1_g, DIM_C, IF_ALWAYS, INIT_GAIN),
+    QKV("self_attn.q_proj.weight", DIM_ZERO, DIM_Q),
+    QKV("self_attn.k_proj.weight", DIM_Q, DIM_KV),
+    QKV("self_attn.v_proj.weight", DIM_Q_KV, DIM_KV),
+    QKVB("self_attn.q_proj.bias", DIM_ZERO, DIM_Q, IF_QKV_BIAS),
+    QKVB("self_attn.k_proj.bias", DIM_Q, DIM_KV, IF_QKV_BIAS),
+    QKVB("self_attn.v_proj.bias", DIM_Q_KV, DIM_KV, IF_QKV_BIAS),
+    VEC("self_attn.q_norm.weight", q_norm, DIM_HS, IF_QK_NORM, INIT_GAIN),
+    VEC("self_attn.k_norm.weight", k_norm, DIM_HS, IF_QK_NORM, INIT_GAIN),
+    MAT("self_attn.o_proj.weight", w_o, wt_o, LAYOUT_T2D, DIM_Q, DIM_C, DIM_ZERO, DIM_C, DIM_C, MAP_NONE),
+    VEC("self_attn.o_proj.bias", b_o, DIM_C, IF_O_BIAS, INIT_NORMAL),
+    VEC("post_attention_layernorm.weight", ln2_g, DIM_C, IF_ALWAYS, INIT_GAIN),
+    MAT("mlp.gate_proj.weight", w_fc, wt_fc, LAYOUT_T2D, DIM_C, DIM_FC, DIM_ZERO, DIM_I, DIM_I, MAP_NONE),
+    MAT("mlp.up_proj.weight", w_fc, wt_fc, LAYOUT_T2D, DIM_C, DIM_FC, DIM_I, DIM_I, DIM_I, MAP_NONE),
+    VECP("mlp.gate_proj.bias", b_fc, DIM_FC, DIM_ZERO, DIM_I, DIM_I, MAP_NONE, IF_MLP_BIAS),
+    VECP("mlp.up_proj.bias", b_fc, DIM_FC, DIM_I, DIM_I, DIM_I, MAP_NONE, IF_MLP_BIAS),
+    MAT("mlp.down_proj.weight", w_mp, wt_mp, LAYOUT_T2D, DIM_I, DIM_C, DIM_ZERO, DIM_C, DIM_C, MAP_NONE),
+    VEC("mlp.down_proj.bias", b_mp, DIM_C, IF_MLP_BIAS, INIT_NORMAL),
+};
+static const char *const llama_ignored[] = {"self_attn.rotary_emb.inv_freq", NULL};
+#undef QKV
+#undef QKVB
+
+/* GPT-NeoX (modeling_gpt_neox.py): query_key_value (3C, C) holds, per head,
+ * [q | k | v] (HS each); it is read into w_qkv's q | k | v layout. */
+#define NQKV(map, off) MAT("attention.query_key_value.weight", w_qkv, wt_qkv, LAYOUT_T2D, DIM_C, DIM_QKV, off, DIM_Q, DIM_QKV, map)
+#define NQKVB(map, off) VECP("attention.query_key_value.bias", b_qkv, DIM_QKV, off, DIM_Q, DIM_QKV, map, IF_QKV_BIAS)
+static const struct relp_param_spec neox_params[] = {
+    GLOBAL("embed_in.weight", wte, STORE_ROWS, LAYOUT_2D, DIM_V, DIM_C, IF_ALWAYS, INIT_NORMAL),
+    GLOBAL("final_layer_norm.weight", lnf_g, STORE_F32, LAYOUT_1D, DIM_ONE, DIM_C, IF_ALWAYS, INIT_GAIN),
+    GLOBAL("final_layer_norm.bias", lnf_b, STORE_F32, LAYOUT_1D, DIM_ONE, DIM_C, IF_ALWAYS, INIT_NORMAL),
+    GLOBAL("embed_out.weight", wu, STORE_ROWS, LAYOUT_2D, DIM_V, DIM_C, IF_UNTIED, INIT_NORMAL),
+    VEC("input_layernorm.weight", ln1_g, DIM_C, IF_ALWAYS, INIT_GAIN),
+    VEC("input_layernorm.bias", ln1_b, DIM_C, IF_ALWAYS, INIT_NORMAL),
+    NQKV(MAP_NEOX_Q, DIM_ZERO),
+    NQKV(MAP_NEOX_K, DIM_Q),
+    NQKV(MAP_NEOX_V, DIM_Q_KV),
+    NQKVB(MAP_NEOX_Q, DIM_ZERO),
+    NQKVB(MAP_NEOX_K, DIM_Q),
+    NQKVB(MAP_NEOX_V, DIM_Q_KV),
+    MAT("attention.dense.weight", w_o, wt_o, LAYOUT_T2D, DIM_Q, DIM_C, DIM_ZERO, DIM_C, DIM_C, MAP_NONE),
+    VEC("attention.dense.bias", b_o, DIM_C, IF_O_BIAS, INIT_NORMAL),
+    VEC("post_attention_layernorm.weight", ln2_g, DIM_C, IF_ALWAYS, INIT_GAIN),
+    VEC("post_attention_layernorm.bias", ln2_b, DIM_C, IF_ALWAYS, INIT_NORMAL),
+    MAT("mlp.dense_h_to_4h.weight", w_fc, wt_fc, LAYOUT_T2D, DIM_C, DIM_FC, DIM_ZERO, DIM_FC, DIM_FC, MAP_NONE),
+    VEC("mlp.dense_h_to_4h.bias", b_fc, DIM_FC, IF_ALWAYS, INIT_NORMAL),
+    MAT("mlp.dense_4h_to_h.weight", w_mp, wt_mp, LAYOUT_T2D, DIM_I, DIM_C, DIM_ZERO, DIM_C, DIM_C, MAP_NONE),
+    VEC("mlp.dense_4h_to_h.bias", b_mp, DIM_C, IF_ALWAYS, INIT_NORMAL),
+};
+static const char *const neox_ignored[] = {"attention.bias", "attention.masked_bias", "attention.rotary_emb.inv_freq",
+                                           NULL};
+#undef NQKV
+#undef NQKVB
+
 static const struct relp_arch_spec archs[] = {
     {RELP_ARCH_GPT2, "gpt2", "GPT2", "transformer.", gpt2_params, (int32_t)(sizeof gpt2_params / sizeof gpt2_params[0]),
      gpt2_ignored, "h.%d.",
      {[DIM_C] = "n_embd", [DIM_V] = "vocab_size", [DIM_NPOS] = "n_positions", [DIM_HS] = "n_embd / n_head",
       [DIM_Q] = "n_embd", [DIM_KV] = "n_embd", [DIM_QKV] = "3 x n_embd", [DIM_I] = "n_inner", [DIM_FC] = "n_inner"},
      0, 0, 0, 0, 1, 0, ACT_GELU_TANH},
+#define LLAMA_KEYS                                                                                                     \
+    {[DIM_C] = "hidden_size", [DIM_V] = "vocab_size", [DIM_NPOS] = "max_position_embeddings", [DIM_HS] = "head_dim",  \
+     [DIM_Q] = "num_attention_heads x head_dim", [DIM_KV] = "num_key_value_heads x head_dim",                         \
+     [DIM_QKV] = "(num_attention_heads + 2 num_key_value_heads) x head_dim", [DIM_I] = "intermediate_size",             \
+     [DIM_FC] = "2 x intermediate_size"}
+#define N_LLAMA (int32_t)(sizeof llama_params / sizeof llama_params[0])
+    /* arch, model_type, architectures, prefix, params, ignored, layer_fmt, keys, rms gated rope qknorm qkvbias parallel act */
+    {RELP_ARCH_LLAMA, "llama", "Llama", "model.", llama_params, N_LLAMA, llama_ignored, "layers.%d.", LLAMA_KEYS,
+     1, 1, 1, 0, 0, 0, ACT_SILU},
+    {RELP_ARCH_QWEN2, "qwen2", "Qwen2", "model.", llama_params, N_LLAMA, llama_ignored, "layers.%d.", LLAMA_KEYS,
+     1, 1, 1, 0, 1, 0, ACT_SILU},
+    {RELP_ARCH_QWEN3, "qwen3", "Qwen3", "model.", llama_params, N_LLAMA, llama_ignored, "layers.%d.", LLAMA_KEYS,
+     1, 1, 1, 1, 0, 0, ACT_SILU},
+    {RELP_ARCH_GPT_NEOX, "gpt_neox", "GPTNeoX", "gpt_neox.", neox_params,
+     (int32_t)(sizeof neox_params / sizeof neox_params[0]), neox_ignored, "layers.%d.",
+     {[DIM_C] = "hidden_size", [DIM_V] = "vocab_size", [DIM_NPOS] = "max_position_embeddings",
+      [DIM_HS] = "hidden_size / num_attention_heads", [DIM_Q] = "hidden_size", [DIM_KV] = "hidden_size",
+      [DIM_QKV] = "3 x hidden_size", [DIM_I] = "intermediate_size", [DIM_FC] = "intermediate_size"},
+     0, 0, 1, 0, 0, 1, ACT_GELU},
+#undef LLAMA_KEYS
+#undef N_LLAMA
 };
 
 #undef LF

@@ -261,7 +261,11 @@ static enum relp_status parse_neox(struct relp_config *cfg, const struct relp_js
     cfg->n_kv_head = cfg->n_head;
     cfg->head_dim = cfg->n_embd / cfg->n_head;
     cfg->rotary_dim = (int32_t)(cfg->head_dim * pct); /* int(head_size * rotary_pct), as modeling_gpt_neox.py */
-    if (cfg->rotary_dim % 2) cfg->rotary_dim--;
+    if (cfg->rotary_dim % 2)
+        return relp__fail(err, RELP_STATUS_BAD_MODEL,
+                          "%s: %s %g of head size %d gives %d rotary dimensions; RoPE rotates pairs, so an even number "
+                          "is expected",
+                          file, pct_key, pct, cfg->head_dim, cfg->rotary_dim);
     return RELP_STATUS_OK;
 }
 
@@ -380,6 +384,33 @@ static const struct shape {
     {"gpt2-medium-random", GPT2(24, 16, 1024)},
     {"gpt2-large-random", GPT2(36, 20, 1280)},
     {"gpt2-xl-random", GPT2(48, 25, 1600)},
+    /* Llama 3.2 1B and Llama 3.1 8B: RoPE theta 500000 with llama3 scaling */
+    {"llama3-1b-random", {.n_layer = 16, .n_head = 32, .n_kv_head = 8, .n_embd = 2048, .n_inner = 8192,
+                          .n_positions = 131072, .vocab_size = 128256, .layer_norm_epsilon = 1e-5f, .arch = RELP_ARCH_LLAMA,
+                          .rope_theta = 500000.0f, .rope_scaling = RELP_ROPE_SCALING_LLAMA3, .rope_factor = 32.0f,
+                          .rope_low_freq_factor = 1.0f, .rope_high_freq_factor = 4.0f,
+                          .rope_original_max_positions = 8192}},
+    {"llama3-8b-random", {.n_layer = 32, .n_head = 32, .n_kv_head = 8, .n_embd = 4096, .n_inner = 14336,
+                          .n_positions = 131072, .vocab_size = 128256, .layer_norm_epsilon = 1e-5f, .arch = RELP_ARCH_LLAMA,
+                          .rope_theta = 500000.0f, .rope_scaling = RELP_ROPE_SCALING_LLAMA3, .rope_factor = 8.0f,
+                          .rope_low_freq_factor = 1.0f, .rope_high_freq_factor = 4.0f,
+                          .rope_original_max_positions = 8192, .untied_embeddings = 1}},
+    {"smollm2-135m-random", {.n_layer = 30, .n_head = 9, .n_kv_head = 3, .n_embd = 576, .n_inner = 1536,
+                             .n_positions = 8192, .vocab_size = 49152, .layer_norm_epsilon = 1e-5f,
+                             .arch = RELP_ARCH_LLAMA, .rope_theta = 100000.0f}},
+    {"qwen2.5-0.5b-random", {.n_layer = 24, .n_head = 14, .n_kv_head = 2, .n_embd = 896, .n_inner = 4864,
+                             .n_positions = 32768, .vocab_size = 151936, .layer_norm_epsilon = 1e-6f,
+                             .arch = RELP_ARCH_QWEN2, .rope_theta = 1000000.0f}},
+    {"qwen3-0.6b-random", {.n_layer = 28, .n_head = 16, .n_kv_head = 8, .head_dim = 128, .n_embd = 1024,
+                           .n_inner = 3072, .n_positions = 40960, .vocab_size = 151936, .layer_norm_epsilon = 1e-6f,
+                           .arch = RELP_ARCH_QWEN3, .rope_theta = 1000000.0f}},
+    /* Pythia: a quarter of each head rotated, parallel attention and MLP, untied embed_out */
+    {"pythia-70m-random", {.n_layer = 6, .n_head = 8, .n_embd = 512, .n_inner = 2048, .n_positions = 2048,
+                           .vocab_size = 50304, .layer_norm_epsilon = 1e-5f, .arch = RELP_ARCH_GPT_NEOX,
+                           .rotary_dim = 16, .rope_theta = 10000.0f, .untied_embeddings = 1, .attention_bias = 1}},
+    {"pythia-160m-random", {.n_layer = 12, .n_head = 12, .n_embd = 768, .n_inner = 3072, .n_positions = 2048,
+                            .vocab_size = 50304, .layer_norm_epsilon = 1e-5f, .arch = RELP_ARCH_GPT_NEOX,
+                            .rotary_dim = 16, .rope_theta = 10000.0f, .untied_embeddings = 1, .attention_bias = 1}},
 };
 
 const char *relp_shape_name(int32_t i) {

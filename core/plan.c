@@ -133,10 +133,14 @@ static enum relp_status add_param(struct relp_model *m, struct plan *pl, const s
     const struct st_tensor *t = NULL;
     enum relp_status st;
     if (list) {
-        if (!(t = find_tensor(list, n, name)))
+        if (!(t = find_tensor(list, n, name))) {
+            int shards = 0; /* name the file, or the shards */
+            for (int32_t i = 1; i < n && !shards; i++) shards = strcmp(list[i].file, list[0].file) != 0;
             return relp__fail(m->error, RELP_STATUS_BAD_MODEL,
-                              "checkpoint has no tensor '%s' (nor '%s%s'); a %s checkpoint of this config has it", name,
+                              "%s%s: no tensor '%s' (nor '%s%s'); a %s checkpoint of this config.json has it",
+                              shards ? "the shards of " : "", n ? list[0].file : "the checkpoint", name,
                               m->arch->prefix, name, m->arch->model_type);
+        }
         if ((st = check_shape(m, p, t, name))) return st;
     }
     char *base = p->layer ? (char *)&m->layers[layer] : (char *)m;

@@ -1,6 +1,9 @@
 /* check_reference.c - compares the C engine with a PyTorch reference dump
- * (tests/reference.py): logits, the metric, every cached node, attention
- * patterns, LayerNorm scales and the gradient at every node.
+ * (tests/reference.py, tests/reference_families.py): logits, the metric,
+ * every cached node, attention patterns, norm scales, the gradient at every
+ * node ("grad_<node>") and every node's coefficient under each rules preset
+ * the dump holds ("grad.<preset>.<node>"). A node the dump lacks (resid_mid
+ * of a parallel block) must be absent from the C model too.
  *
  *   check_reference CKPT_DIR REF.safetensors [--metric logit_diff|logprob]
  *                   [--weights f32|f16|bf16] [--threads N] [--scalar] [--rtol X]
@@ -22,9 +25,15 @@ static int32_t n_refs;
 static int failures;
 static double rtol = 1e-4;
 
-static const struct st_tensor *ref(const char *name) {
+static const struct st_tensor *ref_opt(const char *name) {
     for (int32_t i = 0; i < n_refs; i++)
         if (!strcmp(refs[i].name, name)) return &refs[i];
+    return NULL;
+}
+
+static const struct st_tensor *ref(const char *name) {
+    const struct st_tensor *t = ref_opt(name);
+    if (t) return t;
     fprintf(stderr, "reference has no tensor %s\n", name);
     exit(2);
 }
@@ -46,7 +55,7 @@ static void check(const char *label, const float *got, const struct st_tensor *t
         if (!(d <= maxdiff)) { maxdiff = d; worst = i; }
     }
     int ok = maxdiff <= rtol * maxref || maxdiff <= 1e-12;
-    printf("%-4s %-22s max|diff| %.3e  max|ref| %.3e  ratio %.2e\n", ok ? "ok" : "FAIL", label, maxdiff, maxref,
+    printf("%-4s %-26s max|diff| %.3e  max|ref| %.3e  ratio %.2e\n", ok ? "ok" : "FAIL", label, maxdiff, maxref,
            maxref > 0 ? maxdiff / maxref : maxdiff);
     if (!ok) {
         printf("     worst at %lld: got %.9g want %.9g\n", (long long)worst, got[worst], rv(t, off + worst));
@@ -112,33 +121,61 @@ int main(int argc, char **argv) {
         fprintf(stderr, "backward failed: %s\n", relp_ctx_last_error(ctx));
         return 1;
     }
-    const int L = c->n_layer, C = c->n_embd, NH = c->n_head;
-    const int64_t BTC = (int64_t)B * T * C;
-    printf("model L=%d C=%d NH=%d V=%d, B=%d T=%d, metric %s\n", L, C, NH, c->vocab_size, B, T, metric_kind);
+    const int L = c->n_layer, NH = c->n_head;
+    const int64_t BT = (int64_t)B * T;
+    printf("model %s L=%d C=%d NH=%d NKV=%d HS=%d V=%d, B=%d T=%d, metric %s\n", relp_arch_name(c->arch), L, c->n_embd,
+           NH, c->n_kv_head, c->head_dim, c->vocab_size, B, T, metric_kind);
     check("logits", relp_ctx_logits(ctx, NULL), ref("logits"), 0, (int64_t)B * c->vocab_size);
     float mv = (float)value;
     check("metric", &mv, ref("metric"), 0, 1);
     static const struct { const char *name; enum relp_node node; int extra; } nodes[] = {
         {"resid_pre", RELP_NODE_RESID_PRE, 1}, {"z", RELP_NODE_ATTN_Z, 0}, {"attn_out", RELP_NODE_ATTN_OUT, 0},
         {"resid_mid", RELP_NODE_RESID_MID, 0}, {"mlp_out", RELP_NODE_MLP_OUT, 0}};
-    char label[64], gname[64];
+    char label[96], gname[96];
     for (int k = 0; k < 5; k++) {
+        const int64_t n = BT * relp_node_width(m, nodes[k].node);
+        if (!ref_opt(nodes[k].name)) { /* a node this architecture has not */
+            int absent = relp_ctx_node(ctx, nodes[k].node, 0) == NULL && relp_node_width(m, nodes[k].node) == 0;
+            printf("%-4s %-22s absent in the reference and in C\n", absent ? "ok" : "FAIL", nodes[k].name);
+            failures += !absent;
+            continue;
+        }
         snprintf(gname, sizeof gname, "grad_%s", nodes[k].name);
         for (int l = 0; l < L + nodes[k].extra; l++) {
             snprintf(label, sizeof label, "%s[%d]", nodes[k].name, l);
-            check(label, relp_ctx_node(ctx, nodes[k].node, l), ref(nodes[k].name), l * BTC, BTC);
+            check(label, relp_ctx_node(ctx, nodes[k].node, l), ref(nodes[k].name), l * n, n);
+            if (!ref_opt(gname)) continue;
             snprintf(label, sizeof label, "d %s[%d]", nodes[k].name, l);
-            check(label, relp_ctx_node_grad(ctx, nodes[k].node, l), ref(gname), l * BTC, BTC);
+            check(label, relp_ctx_node_grad(ctx, nodes[k].node, l), ref(gname), l * n, n);
         }
     }
-    const int64_t att_n = (int64_t)B * NH * T * T, bt = (int64_t)B * T;
+    const int64_t att_n = (int64_t)B * NH * T * T;
     for (int l = 0; l < L; l++) {
         snprintf(label, sizeof label, "attention[%d]", l);
         check(label, relp_ctx_attn_pattern(ctx, l), ref("att"), l * att_n, att_n);
-        snprintf(label, sizeof label, "ln1 1/sigma[%d]", l);
-        check(label, relp_ctx_ln_rstd(ctx, 1, l), ref("ln1_rstd"), l * bt, bt);
-        snprintf(label, sizeof label, "ln2 1/sigma[%d]", l);
-        check(label, relp_ctx_ln_rstd(ctx, 2, l), ref("ln2_rstd"), l * bt, bt);
+        snprintf(label, sizeof label, "norm1 1/sigma[%d]", l);
+        check(label, relp_ctx_ln_rstd(ctx, 1, l), ref("ln1_rstd"), l * BT, BT);
+        snprintf(label, sizeof label, "norm2 1/sigma[%d]", l);
+        check(label, relp_ctx_ln_rstd(ctx, 2, l), ref("ln2_rstd"), l * BT, BT);
+    }
+    /* every preset's coefficients the dump holds, from one backward pass each on the same forward */
+    for (int32_t pi = 0; relp_rules_preset_name(pi); pi++) {
+        const char *preset = relp_rules_preset_name(pi);
+        snprintf(gname, sizeof gname, "grad.%s.resid_pre", preset);
+        if (!ref_opt(gname)) continue;
+        if (relp_backward(ctx, &mt, relp_rules_preset(preset), NULL)) {
+            fprintf(stderr, "backward (%s) failed: %s\n", preset, relp_ctx_last_error(ctx));
+            return 1;
+        }
+        for (int k = 0; k < 5; k++) {
+            snprintf(gname, sizeof gname, "grad.%s.%s", preset, nodes[k].name);
+            if (!ref_opt(gname)) continue;
+            const int64_t n = BT * relp_node_width(m, nodes[k].node);
+            for (int l = 0; l < L + nodes[k].extra; l++) {
+                snprintf(label, sizeof label, "%s d %s[%d]", preset, nodes[k].name, l);
+                check(label, relp_ctx_node_grad(ctx, nodes[k].node, l), ref(gname), l * n, n);
+            }
+        }
     }
     printf("%s: %d tensor(s) off\n", failures ? "FAILED" : "passed", failures);
     relp_ctx_free(ctx);

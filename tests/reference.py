@@ -282,9 +282,11 @@ def reduce_scores(delta, grad, node, NH, per_pos):
     return ph.T if per_pos else ph.sum(0)
 
 
-def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps):
-    """AP, AtP, every RelP preset, IG, IG along the input path and token relevance, float64."""
+def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps, run_metric=run_metric, presets=RULES):
+    """AP, AtP, every RelP preset, IG, IG along the input path and token relevance, float64.
+    run_metric: the model's (default GPT-2's; reference_families.run_metric_fn for the others)."""
     L, NH = cfg["L"], cfg["NH"]
+    HS = cfg.get("HS", cfg["C"] // NH)
     mc, cc = run_metric(p, cfg, clean, answer, wrong)
     mr, rc = run_metric(p, cfg, corrupt, answer, wrong)
     out = {"metric_clean": torch.tensor([mc]), "metric_corrupt": torch.tensor([mr])}
@@ -297,7 +299,7 @@ def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps):
                 base_v = 1.0 if noising else 0.0
                 dir_tag = "noise" if noising else "denoise"
                 # gradient estimators: one backward on the base run
-                for preset in RULES:
+                for preset in presets:
                     _, cache = run_metric(p, cfg, base_ids, answer, wrong, preset, scale=1.0 / (mc - mr), backward=True)
                     out[f"{preset}.{tag}.{dir_tag}"] = torch.stack([
                         reduce_scores(src_c[nname][l].detach() - cache[nname][l].detach(), cache[nname][l].grad, nk,
@@ -308,7 +310,6 @@ def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps):
                     if nk == "head":
                         cells = []
                         for hh in range(NH):
-                            HS = cfg["C"] // NH
                             if per_pos:
                                 cells.append([run_metric(p, cfg, base_ids, answer, wrong, patch=(
                                     nname, l, t, hh, src_c[nname][l].detach()[:, t, hh * HS:(hh + 1) * HS]))[0]
@@ -348,10 +349,8 @@ def methods_reference(p, cfg, clean, corrupt, answer, wrong, ig_steps):
                 out[f"ig-input.{tag}.{dir_tag}"] = torch.stack([
                     reduce_scores(src_c[nname][l].detach() - base_c[nname][l].detach(), gsums[l] / ig_steps, nk, NH,
                                   per_pos) for l in range(L)])
-    for preset in RULES:  # token relevance on the clean prompts, metric units
-        logits, cache = forward_rules(p, cfg, clean, RULES[preset])
-        m = metric(logits, "logit_diff", answer, wrong)
-        m.backward()
+    for preset in presets:  # token relevance on the clean prompts, metric units
+        _, cache = run_metric(p, cfg, clean, answer, wrong, preset, backward=True)
         x0 = cache["resid_pre"][0]
         out[f"tokens.{preset}"] = (x0.detach() * x0.grad).sum(-1) * clean.shape[0]
     return {k: v.float().contiguous() for k, v in out.items()}

@@ -94,6 +94,66 @@ def variant(name, base):
     return d
 
 
+def families(gpt2_base):
+    """The Llama family and GPT-NeoX: configs relp does not implement, tensors that contradict the config."""
+    import reference_families as F
+    good = os.path.join(WORK, "llama_good")
+    shutil.rmtree(good, ignore_errors=True)
+    cfg = dict(arch="llama", L=2, C=32, NH=4, NKV=2, HS=8, I=48, V=300, tied=True, n_pos=32, eps=1e-5, theta=1e4)
+    F.save_family(good, cfg, F.random_family(cfg, 9))
+    expect_ok("llama checkpoint", ["forward", "--model", good, "--tokens", "1,2,3"])
+    cj = json.load(open(os.path.join(good, "config.json")))
+    st = os.path.join(good, "model.safetensors")
+
+    def with_config(name, **changes):
+        d = variant(name, good)
+        c = dict(cj)
+        c.update(changes)
+        json.dump(c, open(os.path.join(d, "config.json"), "w"))
+        return d
+
+    expect_fail("rope_scaling type yarn", ["info", "--model", with_config("yarn", rope_scaling={
+        "rope_type": "yarn", "factor": 4.0})], "config.json", "rope_scaling", "yarn", "llama3")
+    expect_fail("llama3 rope_scaling without its keys", ["info", "--model", with_config("llama3_keys", rope_scaling={
+        "rope_type": "llama3", "factor": 8.0})], "config.json", "low_freq_factor")
+    expect_fail("sliding window", ["info", "--model", with_config("sliding", model_type="qwen2", architectures=[
+        "Qwen2ForCausalLM"], use_sliding_window=True)], "config.json", "use_sliding_window")
+    expect_fail("hidden_act gelu in a llama", ["info", "--model", with_config("act", hidden_act="gelu")],
+                "config.json", "hidden_act", "silu")
+    expect_fail("architectures disagree with model_type", ["info", "--model", with_config(
+        "archs", architectures=["GPT2LMHeadModel"])], "config.json", "GPT2LMHeadModel", "llama")
+    expect_fail("num_key_value_heads contradicts k_proj", ["info", "--model", with_config("kv", num_key_value_heads=4)],
+                "k_proj.weight", "num_key_value_heads")
+    expect_fail("num_key_value_heads does not divide the heads", ["info", "--model", with_config(
+        "kv3", num_key_value_heads=3)], "config.json", "num_key_value_heads")
+    expect_fail("attention_bias says biases the file lacks", ["info", "--model", with_config(
+        "bias", attention_bias=True)], "q_proj.bias")
+    expect_fail("untied but no lm_head", ["info", "--model", with_config("untied", tie_word_embeddings=False)],
+                "lm_head.weight")
+    d = with_config("gpt2_tensors")
+    shutil.copy(os.path.join(gpt2_base, "model.safetensors"), os.path.join(d, "model.safetensors"))
+    expect_fail("llama config, GPT-2 tensors", ["info", "--model", d], "model.safetensors", "unexpected tensor",
+                "llama")
+    d = variant("transposed_q", good)
+    h, body = read_st(st)
+    h["model.layers.0.mlp.up_proj.weight"]["shape"] = [cfg["C"], cfg["I"]]
+    write_st(os.path.join(d, "model.safetensors"), h, body)
+    expect_fail("nn.Linear weight transposed", ["info", "--model", d], "up_proj.weight", "transpose",
+                "intermediate_size")
+    expect_fail("a llama without a tokenizer", ["forward", "--model", good, "--prompt", "hello"], "tokenizer")
+    neox = os.path.join(WORK, "neox_good")
+    shutil.rmtree(neox, ignore_errors=True)
+    ncfg = dict(arch="gpt_neox", L=1, C=32, NH=2, NKV=2, HS=16, I=64, V=200, tied=False, n_pos=32, eps=1e-5,
+                theta=1e4, rotary_pct=0.25, parallel=True, act="gelu")
+    F.save_family(neox, ncfg, F.random_family(ncfg, 10))
+    expect_ok("gpt_neox checkpoint", ["forward", "--model", neox, "--tokens", "5,6,7"])
+    d = variant("neox_odd", neox)
+    c = json.load(open(os.path.join(neox, "config.json")))
+    c["rotary_pct"] = 0.3125  # 5 of 16 dims
+    json.dump(c, open(os.path.join(d, "config.json"), "w"))
+    expect_fail("odd rotary dimensions", ["info", "--model", d], "config.json", "rotary_pct", "even")
+
+
 def main():
     global passed, failed
     os.makedirs(WORK, exist_ok=True)
@@ -146,7 +206,7 @@ def main():
     h, body = read_st(st)
     del h["transformer.h.1.mlp.c_fc.bias"]
     write_st(os.path.join(d, "model.safetensors"), h, body)
-    expect_fail("missing tensor", ["info", "--model", d], "h.1.mlp.c_fc.bias")
+    expect_fail("missing tensor", ["info", "--model", d], "model.safetensors", "h.1.mlp.c_fc.bias")
     d = variant("shape", base)
     h, body = read_st(st)
     k = "transformer.h.0.mlp.c_fc.weight"
@@ -178,11 +238,18 @@ def main():
     d = variant("config_notjson", base)
     open(os.path.join(d, "config.json"), "w").write("{n_layer: 2")
     expect_fail("config.json not JSON", ["info", "--model", d], "config.json", "JSON")
-    d = variant("llama", base)
+    d = variant("mamba", base)
     c = json.load(open(os.path.join(base, "config.json")))
-    c["model_type"] = "llama"
+    c["model_type"] = "mamba"
     json.dump(c, open(os.path.join(d, "config.json"), "w"))
-    expect_fail("another architecture", ["info", "--model", d], "llama", "gpt2")
+    expect_fail("unknown model_type lists the supported ones", ["info", "--model", d], "config.json", "mamba", "gpt2",
+                "llama", "qwen2", "qwen3", "gpt_neox")
+    d = variant("llama_keys", base)
+    c["model_type"] = "llama"
+    del c["architectures"]
+    json.dump(c, open(os.path.join(d, "config.json"), "w"))
+    expect_fail("model_type llama with GPT-2's keys", ["info", "--model", d], "config.json", "num_hidden_layers")
+    families(base)
     d = variant("zero_layers", base)
     c = json.load(open(os.path.join(base, "config.json")))
     c["n_layer"] = 0
