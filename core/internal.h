@@ -206,9 +206,11 @@ static inline void relp__store_elem(void *dst, enum relp_dtype dt, size_t i, flo
     }
 }
 
-/* tokenizer.c */
+/* tokenizer.c: GPT-2's vocab.json + merges.txt; tokenizer_json.c: tokenizer.json (+ tokenizer_config.json, may be NULL) */
 enum relp_status relp__tokenizer_init(struct relp_tokenizer **out, const struct relp_file *vocab,
                                       const struct relp_file *merges, char *err);
+enum relp_status relp__tokenizer_init_json(struct relp_tokenizer **out, const struct relp_file *tokenizer_json,
+                                           const struct relp_file *tokenizer_config, char *err);
 void relp__tokenizer_free(struct relp_tokenizer *tok);
 enum relp_status relp__tokenize(const struct relp_tokenizer *tok, const char *text, int64_t len, int32_t add_bos,
                                 int32_t *ids, int64_t cap, int64_t *n_out, char *err);

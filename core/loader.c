@@ -143,6 +143,13 @@ enum relp_status relp_model_attach_tokenizer(struct relp_model *m, const struct 
     return relp__tokenizer_init(&m->tok, vocab, merges, m->error);
 }
 
+enum relp_status relp_model_attach_tokenizer_json(struct relp_model *m, const struct relp_file *tokenizer_json,
+                                                  const struct relp_file *tokenizer_config) {
+    if (!m || !tokenizer_json) return RELP_STATUS_BAD_ARGUMENT;
+    if (m->tok) return relp__fail(m->error, RELP_STATUS_BAD_ARGUMENT, "model already has a tokenizer");
+    return relp__tokenizer_init_json(&m->tok, tokenizer_json, tokenizer_config, m->error);
+}
+
 void relp_model_free(struct relp_model *m) {
     if (!m) return;
     for (int32_t i = 0; i < m->n_files; i++) relp__unmap_file(&m->files[i]);

@@ -184,9 +184,14 @@ RELP_API enum relp_status relp_model_init_random(struct relp_model **out, const 
  * "gpt2-small-random", "llama3-1b-random", "pythia-160m-random"), or
  * "random:L,C,NH" (GPT-2). Returns 1 and fills *config on a match. */
 RELP_API int32_t relp_config_from_shape_name(const char *name, struct relp_config *config);
-/* Attaches a tokenizer to a model that has none (e.g. a random one). */
+/* Attaches a tokenizer to a model that has none (e.g. a random one):
+ * GPT-2's vocab.json + merges.txt, or a tokenizer.json with its
+ * tokenizer_config.json (which may be NULL). */
 RELP_API enum relp_status relp_model_attach_tokenizer(struct relp_model *model, const struct relp_file *vocab,
                                                        const struct relp_file *merges);
+RELP_API enum relp_status relp_model_attach_tokenizer_json(struct relp_model *model,
+                                                            const struct relp_file *tokenizer_json,
+                                                            const struct relp_file *tokenizer_config);
 RELP_API void relp_model_free(struct relp_model *model);
 
 RELP_API const struct relp_config *relp_model_config(const struct relp_model *model);
@@ -201,14 +206,20 @@ RELP_API const char *relp_status_str(enum relp_status status);
 
 /* -------------------------------------------------------------- tokenizer */
 
-#define RELP_TOKEN_EOT 50256 /* <|endoftext|>, prepended as BOS */
+#define RELP_TOKEN_EOT 50256 /* GPT-2's <|endoftext|>, prepended as BOS */
 
 /* Encodes UTF-8 text (len < 0: NUL-terminated). Invalid UTF-8 is encoded
- * byte by byte and never fails. add_bos prepends <|endoftext|>. Writes at most
- * cap ids; *n_out receives the full count even when it exceeds cap (then
- * RELP_STATUS_BAD_ARGUMENT is returned). */
+ * byte by byte and never fails. add_bos = 1 prepends the model's BOS as its
+ * tokenizer files say: GPT-2's vocab.json + merges.txt: <|endoftext|>
+ * (TransformerLens' convention); tokenizer.json: the post-processor
+ * template's prefix, or tokenizer_config.json's bos_token when its
+ * add_bos_token is true; nothing when neither (relp_token_bos says which).
+ * Writes at most cap ids; *n_out receives the full count even when it
+ * exceeds cap (then RELP_STATUS_BAD_ARGUMENT is returned). */
 RELP_API enum relp_status relp_tokenize(struct relp_model *model, const char *text, int64_t len, int32_t add_bos,
                                          int32_t *ids, int64_t cap, int64_t *n_out);
+/* The token add_bos = 1 prepends, or -1 when it prepends none. */
+RELP_API int32_t relp_token_bos(const struct relp_model *model);
 /* The bytes of one token (not NUL-terminated); NULL for an out-of-range id. */
 RELP_API const char *relp_token_bytes(const struct relp_model *model, int32_t id, int32_t *n_bytes);
 RELP_API int32_t relp_has_tokenizer(const struct relp_model *model);

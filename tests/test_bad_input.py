@@ -140,7 +140,33 @@ def families(gpt2_base):
     write_st(os.path.join(d, "model.safetensors"), h, body)
     expect_fail("nn.Linear weight transposed", ["info", "--model", d], "up_proj.weight", "transpose",
                 "intermediate_size")
-    expect_fail("a llama without a tokenizer", ["forward", "--model", good, "--prompt", "hello"], "tokenizer")
+    expect_fail("a llama without a tokenizer", ["forward", "--model", good, "--prompt", "hello"], "tokenizer.json")
+
+    def with_tokenizer(name, tokenizer, config=None):
+        d = variant(name, good)
+        open(os.path.join(d, "tokenizer.json"), "w").write(tokenizer if isinstance(tokenizer, str) else json.dumps(
+            tokenizer))
+        if config is not None:
+            json.dump(config, open(os.path.join(d, "tokenizer_config.json"), "w"))
+        return d
+
+    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))  # GPT-2's bytes_to_unicode
+    extra = [b for b in range(256) if b not in printable]
+    byte_vocab = {chr(b): i for i, b in enumerate(printable)}
+    byte_vocab.update({chr(256 + k): len(printable) + k for k in range(len(extra))})
+    expect_fail("tokenizer.json not JSON", ["info", "--model", with_tokenizer("tok_json", "{\"model\": ")],
+                "tokenizer.json", "JSON")
+    expect_fail("tokenizer.json of a Unigram model", ["info", "--model", with_tokenizer("tok_unigram", {
+        "model": {"type": "Unigram", "vocab": [["a", 0.0]]}})], "tokenizer.json", "Unigram", "byte-level BPE")
+    expect_fail("tokenizer.json with a Metaspace pre-tokenizer", ["info", "--model", with_tokenizer("tok_meta", {
+        "model": {"type": "BPE", "vocab": byte_vocab, "merges": []},
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581"}})], "tokenizer.json", "Metaspace")
+    expect_fail("tokenizer.json vocabulary without every byte", ["info", "--model", with_tokenizer("tok_bytes", {
+        "model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []}})], "tokenizer.json", "byte")
+    expect_fail("tokenizer.json with an unknown Split pattern", ["info", "--model", with_tokenizer("tok_split", {
+        "model": {"type": "BPE", "vocab": byte_vocab, "merges": []}, "pre_tokenizer": {
+            "type": "Split", "pattern": {"Regex": "\\w+"}, "behavior": "Isolated", "invert": False}})],
+                "tokenizer.json", "pattern", "Llama 3")
     neox = os.path.join(WORK, "neox_good")
     shutil.rmtree(neox, ignore_errors=True)
     ncfg = dict(arch="gpt_neox", L=1, C=32, NH=2, NKV=2, HS=16, I=64, V=200, tied=False, n_pos=32, eps=1e-5,

