@@ -42,6 +42,21 @@ void json_str(FILE *f, const char *s, int n);
 void json_str_buf(char *dst, size_t cap, const char *s);
 void print_piece(FILE *f, const struct relp_model *m, int id);
 
+/* The methods by name, listed from the core's preset table (relp_rules_presets):
+ * ap, atp, every RelP preset but "grad", ig, ig-input. */
+#define METHODS_MAX 24
+struct method_spec {
+    const char *name;  /* "ap", "atp", "relp", ... */
+    const char *title; /* for tables: "AP", "AtP", "RelP", ... */
+    enum relp_method method;
+    const char *rules; /* preset name */
+};
+int method_list(struct method_spec *out, int cap);
+int find_method(const char *name, struct method_spec *out); /* 0, or -1 for an unknown name */
+/* the names joined: "a, b or c" (sep NULL) or "a|b|c" (sep "|") */
+void method_names(char *buf, size_t cap, const char *sep);
+void preset_names(char *buf, size_t cap, const char *sep);
+
 int cmd_attribute(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_ioi(int argc, char **argv);

@@ -374,6 +374,9 @@ out:
 }
 
 static void help(FILE *f) {
+    char methods[512], presets[512]; /* from the core's preset table */
+    method_names(methods, sizeof methods, "|");
+    preset_names(presets, sizeof presets, "|");
     fprintf(f,
             "relp - GPT-2 in C: forward, gradients and relevance patching\n\n"
             "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json]\n"
@@ -382,10 +385,10 @@ static void help(FILE *f) {
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
             "[--low-memory] [--ap] [--ig] [--json]\n"
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
-            "                 --method ap|atp|relp|relp-cp|attnlrp|ig|ig-input --node resid|attn|mlp|head [--steps N] [--noising]\n"
+            "                 --method %s --node resid|attn|mlp|head [--steps N] [--noising]\n"
             "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts)\n"
-            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]\n"
+            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules %s]\n"
             "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
             "                [--max-batch N] [--out RUN.jsonl [--resume]]\n"
@@ -395,7 +398,8 @@ static void help(FILE *f) {
             "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
             "gpt2-xl-random, or random:L,C,NH.\n"
             "--tokenizer DIR attaches GPT-2's tokenizer files from DIR to a model that has none.\n"
-            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n");
+            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n",
+            methods, presets);
 }
 
 static int dispatch(int argc, char **argv) {

@@ -266,7 +266,26 @@ struct relp_rules {
     enum relp_rule_gelu gelu;
     enum relp_rule_attn attn;
 };
-/* "grad", "relp", "relp-cp", "attnlrp"; NULL for an unknown name. */
+/* The rule presets, one table (the CLI and the JS API list them from it):
+ *   grad     the exact gradient: attribution patching (AtP)
+ *   relp     LN + Identity rules, attention exact: the official RelP code's
+ *            initial commit c38e291 (use_lrp on when the model is built)
+ *   relp-ln  LN rule alone (GELU keeps its true gradient), attention exact:
+ *            the official demo notebook at HEAD (use_lrp set too late for GELU)
+ *   relp-cp  LN + Identity rules, attention pattern frozen (the official
+ *            code's AH-rule, off in its demo runs; LXT's CP-LRP)
+ *   attnlrp  LN + Identity rules, AttnLRP's 1/2 on V and 1/4 on Q, K (LXT)
+ * Each entry's source field says the same in one line. */
+struct relp_preset {
+    const char *name;         /* "grad", "relp", "relp-ln", "relp-cp", "attnlrp" */
+    const char *title;        /* for tables: "AtP", "RelP", "RelP-LN", "RelP-CP", "AttnLRP" */
+    struct relp_rules rules;
+    const char *source;       /* one line: the rules and where the preset comes from */
+};
+/* All presets, "grad" first; *n_presets (may be NULL) receives their count.
+ * Static storage: never freed. */
+RELP_API const struct relp_preset *relp_rules_presets(int32_t *n_presets);
+/* The rules of a preset by name; NULL for an unknown name. */
 RELP_API const struct relp_rules *relp_rules_preset(const char *name);
 
 enum relp_metric_kind {
