@@ -7,7 +7,7 @@
  *   relp explain   --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-ln|relp-cp|attnlrp]
  *                  [--no-bos] [--json FILE|-] [--png FILE] [--svg FILE]
  *   relp ioi       --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]
- *                  [--max-batch N] [--out RUN.jsonl [--resume]]
+ *                  [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]
  *
  * Answer tokens must be single tokens (give the leading space: " Mary").
  * Clean and corrupted prompts must have the same number of tokens; all
@@ -447,7 +447,8 @@ int cmd_ioi(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--dataset", 1, NULL}, {"--n", 1, NULL},       {"--seed", 1, NULL},
                       {"--steps", 1, NULL}, {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--no-bos", 0, NULL},
                       {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--max-batch", 1, NULL},
-                      {"--out", 1, NULL},     {"--resume", 0, NULL}};
+                      {"--out", 1, NULL},     {"--resume", 0, NULL}, {"--prompts-out", 1, NULL},
+                      {"--prompts-only", 0, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long n, seed, steps, threads, max_batch;
     int rc = parse_args(argc, argv, "ioi", &a);
@@ -461,7 +462,16 @@ int cmd_ioi(int argc, char **argv) {
     struct relp_model *m = NULL;
     struct relp_ioi_prompt *prompts = calloc(IOI_MAX, sizeof *prompts);
     if (!prompts) return 1;
+    if (get(&a, "--prompts-only") && !get(&a, "--prompts-out")) {
+        free(prompts);
+        return usage("ioi: --prompts-only needs --prompts-out FILE.jsonl%s%s", "", "");
+    }
     int np = !strcmp(ds, "demo") ? relp_ioi_demo(prompts, IOI_MAX) : relp_ioi_wang(prompts, (int32_t)n, (uint64_t)seed, 0);
+    if (get(&a, "--prompts-out") && ((rc = write_ioi_prompts(get(&a, "--prompts-out"), ds, prompts, np)) ||
+                                     get(&a, "--prompts-only"))) { /* --prompts-only: the prompts, no model, no run */
+        free(prompts);
+        return rc;
+    }
     if ((rc = load_model(&a, &m))) {
         free(prompts);
         return rc;

@@ -391,7 +391,7 @@ static void help(FILE *f) {
             "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules %s]\n"
             "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
-            "                [--max-batch N] [--out RUN.jsonl [--resume]]\n"
+            "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"
             "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
             "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
             "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"

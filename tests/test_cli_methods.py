@@ -131,8 +131,13 @@ def main():
         check("ioi JSON parses with every estimator", set(jj["pearson"]) == set(estimators) and jj["prompts"] == 8)
     except Exception as e:  # noqa: BLE001
         check("ioi JSON parses", False, e)
-    r = relp("ioi", "--model", model, "--dataset", "wang", "--n", "12", "--steps", "2")
+    run_file, only_file = os.path.join(WORK, "wang_run.jsonl"), os.path.join(WORK, "wang_only.jsonl")
+    r = relp("ioi", "--model", model, "--dataset", "wang", "--n", "12", "--steps", "2", "--prompts-out", run_file)
     check("ioi wang exit 0", r.returncode == 0 and "batch" in r.stdout, r.stderr[-500:])
+    r2 = relp("ioi", "--dataset", "wang", "--n", "12", "--prompts-out", only_file, "--prompts-only")
+    check("ioi --prompts-out: the run's prompts, the same as --prompts-only writes", r2.returncode == 0
+          and os.path.exists(run_file) and open(run_file).read() == open(only_file).read()
+          and len(open(run_file).read().splitlines()) == 12, r2.stderr)
 
     # errors
     r = relp("attribute", *base[:-4], "--answer", " Mary Jane", "--wrong", " John", "--method", "relp")
