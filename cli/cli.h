@@ -1,6 +1,6 @@
 /* cli.h - shared pieces of the relp command (cli_common.c) and its
  * commands (relp_cli.c: info, forward, tokenize, bench; cmd_attribute.c:
- * attribute, explain, ioi). */
+ * attribute, explain, ioi; cmd_paper.c: paper). */
 #ifndef RELP_CLI_H
 #define RELP_CLI_H
 
@@ -57,8 +57,20 @@ int find_method(const char *name, struct method_spec *out); /* 0, or -1 for an u
 void method_names(char *buf, size_t cap, const char *sep);
 void preset_names(char *buf, size_t cap, const char *sep);
 
+/* Progress of a long method (AP sweep, IG steps) on stderr, at most 5 times a second;
+ * a relp_attr_params progress callback with a struct progress as its user pointer. */
+struct progress {
+    const char *label;
+    double last;
+    int shown;
+};
+void on_progress(void *user, int64_t done, int64_t total);
+/* a context for B prompts of T tokens; 0, or 1 after a message */
+int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx);
+
 int cmd_attribute(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_ioi(int argc, char **argv);
+int cmd_paper(int argc, char **argv);
 
 #endif

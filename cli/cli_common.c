@@ -278,3 +278,28 @@ void preset_names(char *buf, size_t cap, const char *sep) {
     for (int32_t i = 0; i < np && n < METHODS_MAX; i++) names[n++] = ps[i].name;
     join_names(buf, cap, names, n, sep);
 }
+
+/* ------------------------------------------------------------ runs */
+
+void on_progress(void *user, int64_t done, int64_t total) {
+    struct progress *p = user;
+    double t = now_ms();
+    if (done < total && t - p->last < 200) return;
+    p->last = t;
+    p->shown = 1;
+    fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
+            (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
+    fflush(stderr);
+}
+
+int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    cp.n_threads = (int32_t)threads;
+    if (relp_ctx_init(ctx, m, &cp)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(*ctx));
+        return 1;
+    }
+    return 0;
+}

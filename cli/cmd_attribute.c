@@ -46,35 +46,6 @@ static int node_of(const char *name, enum relp_node *node) {
     return -1;
 }
 
-struct progress {
-    const char *label;
-    double last;
-    int shown;
-};
-
-static void on_progress(void *user, int64_t done, int64_t total) {
-    struct progress *p = user;
-    double t = now_ms();
-    if (done < total && t - p->last < 200) return;
-    p->last = t;
-    p->shown = 1;
-    fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
-            (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
-    fflush(stderr);
-}
-
-static int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {
-    struct relp_ctx_params cp = relp_ctx_default_params();
-    cp.max_batch = B;
-    cp.max_tokens = T;
-    cp.n_threads = (int32_t)threads;
-    if (relp_ctx_init(ctx, m, &cp)) {
-        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(*ctx));
-        return 1;
-    }
-    return 0;
-}
-
 /* Runs one method; 0 or exit status. */
 static int run(struct relp_ctx *ctx, const struct batch *b, const struct method_spec *ms, enum relp_node node,
                int steps, int noising, int per_position, float *scores, double *mc, double *mr, double *seconds,

@@ -392,6 +392,8 @@ static void help(FILE *f) {
             "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
             "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"
+            "  relp paper    --model DIR [--reference small|medium|large] [--json FILE|-] [--threads N] [--prompts-out FILE.jsonl]\n"
+            "                (the official RelP demo: Pearson r of AtP, relp and relp-ln with AP beside the published numbers)\n"
             "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
             "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
             "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
@@ -419,6 +421,7 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(cmd, "attribute")) return cmd_attribute(argc - 2, argv + 2);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "ioi")) return cmd_ioi(argc - 2, argv + 2);
+    if (!strcmp(cmd, "paper")) return cmd_paper(argc - 2, argv + 2);
     return usage("unknown command '%s'%s", cmd, "");
 }
 
