@@ -32,7 +32,7 @@ from . import _capi
 from ._capi import (METHOD_AP, METHOD_GRAD, METHOD_IG, METHOD_IG_INPUT, METRIC_LOGIT, METRIC_LOGIT_DIFF,
                     NODE_ATTN_OUT, NODE_ATTN_Z, NODE_MLP_OUT, NODE_RESID_PRE)
 
-__all__ = ['load', 'Model', 'Result', 'Results', 'Explanation', 'IOITable', 'Error', 'show', 'METHODS', 'NODES',
+__all__ = ['load', 'Model', 'Result', 'Results', 'Explanation', 'IOITable', 'Error', 'RelpWarning', 'show', 'METHODS', 'NODES',
            'default_model', 'library_path']
 
 # The method and node names of the CLI (cli/cmd_attribute.c), in its order; the test compares them with the
