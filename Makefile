@@ -2,7 +2,7 @@
 #   make demo   build native + WebAssembly and serve the page on 127.0.0.1 (prints the URL)
 #   make test   build and run every test (release with the wasm and browser tests, then ASan+UBSan)
 # Both install what is missing (tools/install_deps.sh).
-.PHONY: all deps build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean
+.PHONY: all deps build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean python
 
 # emcc (Debian's emscripten 3.1.6) needs acorn from Debian's nodejs modules
 export NODE_PATH := /usr/share/nodejs
@@ -36,6 +36,11 @@ demo: build build-wasm
 
 demo-cli: build
 	@tools/demo_cli.sh
+
+# the Python package: librelp.so and the page's renderer copied into python/relp/, ready for
+# PYTHONPATH=python or `pip install --no-index --no-build-isolation ./python` (README: Python and Jupyter)
+python: build
+	/usr/bin/python3 python/stage.py build/native-release/librelp.so
 
 test-release: build build-wasm
 	ctest --preset native-release

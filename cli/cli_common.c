@@ -167,25 +167,23 @@ int load_model(const struct args *a, struct relp_model **out) {
 
 const char *dtype_name(enum relp_dtype d) { return relp_dtype_name(d); }
 
+static void join_names(char *buf, size_t cap, const char *const *names, int n, const char *sep);
+
 /* "a, b or c" from one of relp.h's name tables */
 const char *names_list(enum names_kind kind) {
-    static char buf[5][512];
+    static char buf[3][512];
     char *b = buf[kind];
     if (b[0]) return b;
     const char *names[64];
     int n = 0;
     for (int32_t i = 0; n < 64; i++) {
-        const char *s = kind == NAMES_METHODS   ? (relp_method_name(i) ? relp_method_name(i)->name : NULL)
-                        : kind == NAMES_NODES   ? (relp_node_name(i) ? relp_node_name(i)->name : NULL)
-                        : kind == NAMES_PRESETS ? relp_rules_preset_name(i)
-                        : kind == NAMES_SHAPES  ? relp_shape_name(i)
-                                                : relp_dtype_name(i);
+        const char *s = kind == NAMES_NODES    ? (relp_node_name(i) ? relp_node_name(i)->name : NULL)
+                        : kind == NAMES_SHAPES ? relp_shape_name(i)
+                                               : relp_dtype_name(i);
         if (!s) break;
         names[n++] = s;
     }
-    size_t o = 0;
-    for (int i = 0; i < n && o < 512; i++)
-        o += (size_t)snprintf(b + o, 512 - o, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    join_names(b, 512, names, n, NULL);
     return b;
 }
 
@@ -256,3 +254,78 @@ void print_piece(FILE *f, const struct relp_model *m, int id) {
     else fputs("null", f);
 }
 
+
+/* ------------------------------------------------------------ methods */
+
+/* ap, atp, then every RelP preset of the core's table but "grad", then ig and ig-input */
+int method_list(struct method_spec *out, int cap) {
+    struct relp_method_name m;
+    int n = 0;
+    for (int32_t i = 0; n < cap && relp_method_name(i, &m); i++) out[n++] = (struct method_spec){m.name, m.title, m.method, m.rules};
+    return n;
+}
+
+int find_method(const char *name, struct method_spec *out) {
+    struct method_spec ms[METHODS_MAX];
+    int n = method_list(ms, METHODS_MAX);
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(ms[i].name, name)) {
+            *out = ms[i];
+            return 0;
+        }
+    return -1;
+}
+
+/* "a, b, c or d" into buf; sep between the names ("|" for usage lines: "a|b|c") */
+static void join_names(char *buf, size_t cap, const char *const *names, int n, const char *sep) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && o < cap; i++) {
+        const char *s = i == 0 ? "" : sep ? sep : i == n - 1 ? " or " : ", ";
+        int w = snprintf(buf + o, cap - o, "%s%s", s, names[i]);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+}
+
+void method_names(char *buf, size_t cap, const char *sep) {
+    struct method_spec ms[METHODS_MAX];
+    const char *names[METHODS_MAX];
+    int n = method_list(ms, METHODS_MAX);
+    for (int i = 0; i < n; i++) names[i] = ms[i].name;
+    join_names(buf, cap, names, n, sep);
+}
+
+void preset_names(char *buf, size_t cap, const char *sep) {
+    int32_t np = 0;
+    const struct relp_preset *ps = relp_rules_presets(&np);
+    const char *names[METHODS_MAX];
+    int n = 0;
+    for (int32_t i = 0; i < np && n < METHODS_MAX; i++) names[n++] = ps[i].name;
+    join_names(buf, cap, names, n, sep);
+}
+
+/* ------------------------------------------------------------ runs */
+
+void on_progress(void *user, int64_t done, int64_t total) {
+    struct progress *p = user;
+    double t = now_ms();
+    if (done < total && t - p->last < 200) return;
+    p->last = t;
+    p->shown = 1;
+    fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
+            (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
+    fflush(stderr);
+}
+
+int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    cp.n_threads = (int32_t)threads;
+    if (relp_ctx_init(ctx, m, &cp)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(*ctx));
+        return 1;
+    }
+    return 0;
+}

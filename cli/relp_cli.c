@@ -383,6 +383,9 @@ out:
 }
 
 static void help(FILE *f) {
+    char methods[512], presets[512]; /* from the core's preset table */
+    method_names(methods, sizeof methods, "|");
+    preset_names(presets, sizeof presets, "|");
     fprintf(f,
             "relp - transformer language models in C: forward, gradients and relevance patching\n\n"
             "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json]\n"
@@ -391,22 +394,23 @@ static void help(FILE *f) {
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
             "[--low-memory] [--ap] [--ig] [--json]\n"
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
-            "                 --method METHOD --node NODE [--steps N] [--noising]\n"
+            "                 --method %s --node %s [--steps N] [--noising]\n"
             "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts)\n"
-            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules PRESET]\n"
+            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules %s]\n"
             "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
-            "                [--max-batch N] [--out RUN.jsonl [--resume]]\n"
-            "METHOD: %s. NODE: %s. PRESET: %s.\n"
+            "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"
+            "  relp paper    --model DIR [--reference small|medium|large] [--json FILE|-] [--threads N] [--prompts-out FILE.jsonl]\n"
+            "                (the official RelP demo: Pearson r of AtP, relp and relp-ln with AP beside the published numbers)\n"
             "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
             "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
-            "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, the tokenizer files) of\n"
-            "model_type gpt2, llama, qwen2, qwen3 or gpt_neox.\n"
+            "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.json +\n"
+            "merges.txt) of model_type gpt2, llama (Llama 2/3, SmolLM2), qwen2, qwen3 or gpt_neox (Pythia).\n"
             "SHAPE builds random weights in memory: %s, or random:L,C,NH (GPT-2).\n"
             "--tokenizer DIR attaches the tokenizer files from DIR to a model that has none.\n"
             "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n",
-            names_list(NAMES_METHODS), names_list(NAMES_NODES), names_list(NAMES_PRESETS), names_list(NAMES_SHAPES));
+            methods, names_list(NAMES_NODES), presets, names_list(NAMES_SHAPES));
 }
 
 static int dispatch(int argc, char **argv) {
@@ -426,6 +430,7 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(cmd, "attribute")) return cmd_attribute(argc - 2, argv + 2);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "ioi")) return cmd_ioi(argc - 2, argv + 2);
+    if (!strcmp(cmd, "paper")) return cmd_paper(argc - 2, argv + 2);
     return usage("unknown command '%s'%s", cmd, "");
 }
 

@@ -1,6 +1,6 @@
-/* names.c - the names of methods, node types, rule presets and dtypes, and
- * the presets themselves: the one table the CLI, the WebAssembly API
- * (wasm/relp_wasm.c: relpw_names, and the generated constants.mjs) and the
+/* names.c - the rule presets, and the names of methods, node types and
+ * dtypes: the one table the CLI, the WebAssembly API (wasm/relp_wasm.c:
+ * relpw_names, and the generated constants.mjs), the Python package and the
  * page read. */
 #include "arch.h"
 
@@ -9,24 +9,40 @@
 
 /* ------------------------------------------------------------- presets */
 
-static const struct {
-    const char *name;
-    struct relp_rules rules;
-} presets[] = {
-    {"grad", {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT, RELP_GATE_EXACT}},            /* AtP: the gradient */
-    {"relp", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT, RELP_GATE_HALF}},    /* the official code's default */
-    {"relp-cp", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_FROZEN, RELP_GATE_HALF}}, /* + frozen pattern */
-    {"attnlrp", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_ATTNLRP, RELP_GATE_HALF}} /* + AttnLRP's 1/2, 1/4 */
+/* The rule presets: the one list of them (names, titles, rules, provenance) that
+ * the CLI, the JS API and the tests read (relp_rules_presets). Provenance:
+ * ../shared/relp-method.md b.2 and d.1b (the official code is FarnoushRJ/RelP,
+ * whose LRP_rules default is LN-rule, Identity-rule, Half-rule). */
+static const struct relp_preset presets[] = {
+    {"grad", "AtP", {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT, RELP_GATE_EXACT},
+     "the exact gradient: attribution patching (AtP)"},
+    {"relp", "RelP", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT, RELP_GATE_HALF},
+     "LN + Identity rules (+ the Half-rule on gated MLPs), attention exact: the official code's initial commit "
+     "c38e291 (use_lrp on when the model is built) and its default LRP_rules, the likeliest setting of the paper's "
+     "table"},
+    {"relp-ln", "RelP-LN", {RELP_LN_SIGMA_CONST, RELP_GELU_EXACT, RELP_ATTN_EXACT, RELP_GATE_HALF},
+     "LN rule (+ the Half-rule on gated MLPs), the activation's true gradient, attention exact: the official demo "
+     "notebook at HEAD aa0e228 (it sets use_lrp after the model is built, too late for the Identity rule, which is "
+     "installed at construction; the LN- and Half-rules are checked in forward)"},
+    {"relp-cp", "RelP-CP", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_FROZEN, RELP_GATE_HALF},
+     "LN + Identity (+ Half) rules, attention pattern frozen: the official code's AH-rule (off in its saved demo "
+     "runs), LXT's CP-LRP"},
+    {"attnlrp", "AttnLRP", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_ATTNLRP, RELP_GATE_HALF},
+     "LN + Identity (+ Half) rules, AttnLRP's attention (1/2 on V, 1/4 on Q and K; Achtibat et al. 2024, LXT): not "
+     "in the official RelP code"},
 };
 #define N_PRESETS (int32_t)(sizeof presets / sizeof presets[0])
+
+const struct relp_preset *relp_rules_presets(int32_t *n_presets) {
+    if (n_presets) *n_presets = N_PRESETS;
+    return presets;
+}
 
 const struct relp_rules *relp_rules_preset(const char *name) {
     for (int32_t i = 0; name && i < N_PRESETS; i++)
         if (strcmp(name, presets[i].name) == 0) return &presets[i].rules;
     return NULL;
 }
-
-const char *relp_rules_preset_name(int32_t i) { return i >= 0 && i < N_PRESETS ? presets[i].name : NULL; }
 
 const char *relp_rules_describe(const struct relp_model *m, const struct relp_rules *r, char *buf, size_t cap) {
     static const char *act_name[] = {"GELU", "GELU", "SiLU"};
@@ -45,25 +61,28 @@ const char *relp_rules_describe(const struct relp_model *m, const struct relp_ru
 
 /* ------------------------------------------------------------- methods */
 
-/* in the order relp ioi prints them, AP (the ground truth) last */
-static const struct relp_method_name methods[] = {
-    {"atp", RELP_METHOD_GRAD, "grad", "AtP"},
-    {"relp", RELP_METHOD_GRAD, "relp", "RelP"},
-    {"relp-cp", RELP_METHOD_GRAD, "relp-cp", "RelP-CP"},
-    {"attnlrp", RELP_METHOD_GRAD, "attnlrp", "AttnLRP"},
-    {"ig", RELP_METHOD_IG, "grad", "IG"},
-    {"ig-input", RELP_METHOD_IG_INPUT, "grad", "IG-input"},
-    {"ap", RELP_METHOD_AP, "grad", "AP"},
-};
-
-const struct relp_method_name *relp_method_name(int32_t i) {
-    return i >= 0 && (size_t)i < sizeof methods / sizeof methods[0] ? &methods[i] : NULL;
+/* ap, atp, every preset but "grad" (in the preset table's order), ig, ig-input */
+int32_t relp_method_name(int32_t i, struct relp_method_name *out) {
+    struct relp_method_name m;
+    if (i == 0) m = (struct relp_method_name){"ap", RELP_METHOD_AP, "grad", "AP"};
+    else if (i == 1) m = (struct relp_method_name){"atp", RELP_METHOD_GRAD, "grad", "AtP"};
+    else if (i >= 2 && i < N_PRESETS + 1) /* presets[0] is "grad" (atp) */
+        m = (struct relp_method_name){presets[i - 1].name, RELP_METHOD_GRAD, presets[i - 1].name, presets[i - 1].title};
+    else if (i == N_PRESETS + 1) m = (struct relp_method_name){"ig", RELP_METHOD_IG, "grad", "IG"};
+    else if (i == N_PRESETS + 2) m = (struct relp_method_name){"ig-input", RELP_METHOD_IG_INPUT, "grad", "IG-input"};
+    else return 0;
+    if (out) *out = m;
+    return 1;
 }
 
-const struct relp_method_name *relp_method_find(const char *name) {
-    for (size_t i = 0; name && i < sizeof methods / sizeof methods[0]; i++)
-        if (strcmp(methods[i].name, name) == 0) return &methods[i];
-    return NULL;
+int32_t relp_method_find(const char *name, struct relp_method_name *out) {
+    struct relp_method_name m;
+    for (int32_t i = 0; name && relp_method_name(i, &m); i++)
+        if (strcmp(m.name, name) == 0) {
+            if (out) *out = m;
+            return 1;
+        }
+    return 0;
 }
 
 /* --------------------------------------------------------------- nodes */

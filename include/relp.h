@@ -316,8 +316,32 @@ struct relp_rules {
     enum relp_rule_attn attn;
     enum relp_rule_gate gate;
 };
-/* "grad", "relp", "relp-cp", "attnlrp" (relp_rules_preset_name lists
- * them); NULL for an unknown name. */
+/* The rule presets, one table (the CLI, the JS API and the Python package
+ * list them from it; core/names.c):
+ *   grad     the exact gradient: attribution patching (AtP)
+ *   relp     LN + Identity rules (+ the Half-rule on gated MLPs), attention
+ *            exact: the official RelP code's initial commit c38e291 (use_lrp
+ *            on when the model is built) and its default LRP_rules
+ *   relp-ln  LN rule (+ Half-rule), the activation's true gradient,
+ *            attention exact: the official demo notebook at HEAD (use_lrp set
+ *            after the model is built: too late for the Identity rule, in
+ *            time for the LN- and Half-rules, which are checked in forward)
+ *   relp-cp  relp + attention pattern frozen (the official code's AH-rule,
+ *            off in its demo runs; LXT's CP-LRP)
+ *   attnlrp  relp + AttnLRP's 1/2 on V and 1/4 on Q, K (LXT)
+ * Each entry's source field says the same in one line. A rule whose part an
+ * architecture lacks (the Half-rule on GPT-2) does nothing there:
+ * relp_rules_describe says what a preset does on a model. */
+struct relp_preset {
+    const char *name;         /* "grad", "relp", "relp-ln", "relp-cp", "attnlrp" */
+    const char *title;        /* for tables: "AtP", "RelP", "RelP-LN", "RelP-CP", "AttnLRP" */
+    struct relp_rules rules;
+    const char *source;       /* one line: the rules and where the preset comes from */
+};
+/* All presets, "grad" first; *n_presets (may be NULL) receives their count.
+ * Static storage: never freed. */
+RELP_API const struct relp_preset *relp_rules_presets(int32_t *n_presets);
+/* The rules of a preset by name; NULL for an unknown name. */
 RELP_API const struct relp_rules *relp_rules_preset(const char *name);
 /* What the rules do on this model, in words, e.g. "LN-rule (RMSNorm rms
  * constant), Identity-rule (SiLU), Half-rule (gate x up), attention exact",
@@ -423,45 +447,66 @@ RELP_API enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32
 struct relp_ioi_prompt {
     char clean[256], corrupt[256]; /* the prompt text, without the answer */
     char answer[32], wrong[32];    /* " IO" and " S" (one token each in GPT-2) */
+    /* how it was made */
+    int32_t template_index;        /* BABA template t of relp_ioi_template; -1 for the demo */
+    int32_t abba;                  /* 1: IO named first ("[A] and [B]"), 0: S first (BABA) */
+    char io[16], s[16];            /* the clean prompt's names */
+    char io_new[16], s_new[16], s1_new[16]; /* the ABC corruption's draws (see relp_ioi_wang); "" for the demo */
+    char place[16], object[16];    /* "" for the demo */
 };
 /* The official RelP demo: 8 prompts, each corrupted by its neighbour (the
  * S2 flip, clean_tokens[[1,0,3,2,5,4,7,6]]). Writes min(8, cap); returns 8. */
 RELP_API int32_t relp_ioi_demo(struct relp_ioi_prompt *out, int32_t cap);
-/* Wang et al.'s distribution: n prompts alternating BABA and ABBA over the
- * templates in template_mask (bit t = template t of relp_ioi_n_templates();
- * 0 = all), random names, places and objects, and the ABC corruption (IO, S1
- * and S2 replaced by three new distinct names). Same seed, same prompts. */
+/* Wang et al.'s distribution as the ACDC / Redwood IOIDataset(prompt_type=
+ * "mixed") builds it, with its ABC corruption. Per prompt: a template drawn
+ * uniformly (not alternated) from the BABA templates in template_mask (bit t
+ * = template t; 0 = the default "mixed" set, templates 0..6, as it takes
+ * BABA[:15//2] + ABBA[:15//2]) and their ABBA forms; IO, S and a third name
+ * drawn until all three differ (the third unused); a place and an object;
+ * every [A] -> IO, [B] -> S. Corruption, on space-separated words, in the
+ * order gen_flipped_prompts runs: IO -> io_new (a name other than IO and S)
+ * at IO's first two occurrences; S -> s_new (any name) at S's first and last
+ * (S1, S2); then s1_new (any name) at the first occurrence of s_new. The
+ * final word (the answer) is cut from both. relp's own seeded generator:
+ * same seed, same prompts (not Python's). Returns n. */
 RELP_API int32_t relp_ioi_wang(struct relp_ioi_prompt *out, int32_t n, uint64_t seed, uint32_t template_mask);
+/* BABA template t ([A] = IO, [B] = S), or with abba its ABBA form (the
+ * first-clause [B] and [A] swapped), into out. Returns its length, or -1
+ * (t out of range, cap too small). */
+RELP_API int32_t relp_ioi_template(int32_t t, int32_t abba, char *out, int32_t cap);
 RELP_API int32_t relp_ioi_n_templates(void);
-RELP_API int32_t relp_ioi_n_names(void);      /* 99: see ioi.c */
+RELP_API int32_t relp_ioi_n_names(void);      /* 99, as in ioi_dataset.py */
 RELP_API const char *relp_ioi_name(int32_t i); /* i in [0, relp_ioi_n_names()) */
 
 /* Pearson correlation of a and b (n values); NAN when either is constant. */
 RELP_API double relp_pearson(const float *a, const float *b, int64_t n);
 
 /* ---------------------------------------------------------------- NAMES
- * The names the CLI, the WebAssembly API and the page use, written once
- * (core/names.c). Index past the end: NULL. */
+ * The names the CLI, the WebAssembly API (and its generated constants.mjs)
+ * and the page use, written once (core/names.c). */
 struct relp_method_name {
     const char *name;        /* "ap", "atp", "relp", ...: --method, relp.mjs, the page's URL */
     enum relp_method method;
     const char *rules;       /* the rules preset (RELP_METHOD_GRAD), else "grad" */
-    const char *label;       /* "AP", "AtP", "RelP", ...: tables and legends */
+    const char *title;       /* "AP", "AtP", "RelP", ...: tables and legends */
 };
-RELP_API const struct relp_method_name *relp_method_name(int32_t i);
-RELP_API const struct relp_method_name *relp_method_find(const char *name); /* NULL if unknown */
+/* The methods: ap, atp, every preset of relp_rules_presets but "grad", ig,
+ * ig-input. Fills *out and returns 1 for i in range, else returns 0. */
+RELP_API int32_t relp_method_name(int32_t i, struct relp_method_name *out);
+/* By name; returns 1 and fills *out, or 0 for an unknown name. */
+RELP_API int32_t relp_method_find(const char *name, struct relp_method_name *out);
 
 struct relp_node_name {
     const char *name;  /* "resid", "attn", "mlp", "head": --node, relp.mjs, the page */
     enum relp_node node;
     const char *label; /* "residual stream", ... */
 };
+/* Index past the end: NULL. */
 RELP_API const struct relp_node_name *relp_node_name(int32_t i);
 RELP_API const struct relp_node_name *relp_node_find(const char *name); /* NULL if unknown */
 
-RELP_API const char *relp_rules_preset_name(int32_t i);  /* "grad", "relp", ... */
 RELP_API const char *relp_arch_name(int32_t arch);        /* config.json model_type: "gpt2", "llama", ... */
-RELP_API const char *relp_shape_name(int32_t i);          /* "gpt2-small-random", ... */
+RELP_API const char *relp_shape_name(int32_t i);          /* "gpt2-small-random", ...; NULL past the end */
 RELP_API const char *relp_dtype_name(int32_t dtype);      /* "f32", "f16", "bf16" */
 RELP_API int32_t relp_dtype_from_name(const char *name);  /* enum relp_dtype, or -1 */
 

@@ -159,8 +159,10 @@ int main(int argc, char **argv) {
         check(label, relp_ctx_ln_rstd(ctx, 2, l), ref("ln2_rstd"), l * BT, BT);
     }
     /* every preset's coefficients the dump holds, from one backward pass each on the same forward */
-    for (int32_t pi = 0; relp_rules_preset_name(pi); pi++) {
-        const char *preset = relp_rules_preset_name(pi);
+    int32_t n_presets = 0;
+    const struct relp_preset *presets = relp_rules_presets(&n_presets);
+    for (int32_t pi = 0; pi < n_presets; pi++) {
+        const char *preset = presets[pi].name;
         snprintf(gname, sizeof gname, "grad.%s.resid_pre", preset);
         if (!ref_opt(gname)) continue;
         if (relp_backward(ctx, &mt, relp_rules_preset(preset), NULL)) {

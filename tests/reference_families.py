@@ -179,6 +179,9 @@ def apply_rope(x, cos, sin, rot):
 RULES = {
     "grad": dict(ln="exact", act="exact", attn="exact", gate="exact"),
     "relp": dict(ln="sigma", act="identity", attn="exact", gate="half"),
+    # the official demo at HEAD: use_lrp set after the model is built, so the Identity rule (installed at
+    # construction) is off while the LN- and Half-rules (checked in forward) are on
+    "relp-ln": dict(ln="sigma", act="exact", attn="exact", gate="half"),
     "relp-cp": dict(ln="sigma", act="identity", attn="frozen", gate="half"),
     "attnlrp": dict(ln="sigma", act="identity", attn="attnlrp", gate="half"),
 }

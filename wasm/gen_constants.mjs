@@ -15,16 +15,16 @@ const names = JSON.parse(M.UTF8ToString(M._relpw_names()));
 const text = `// constants.mjs - generated at build time from relp's C name tables (core/names.c)
 // by wasm/gen_constants.mjs: do not edit.
 export const NAMES = ${JSON.stringify(names, null, 2)};
-// --method / the page's method names, in the CLI's order (AP last)
+// --method / the page's method names, in the core's order (ap, atp, the RelP presets, ig, ig-input)
 export const METHODS = NAMES.methods.map((m) => m.name);
 // name -> [enum relp_method, rules preset]
 export const METHOD = Object.fromEntries(NAMES.methods.map((m) => [m.name, [m.method, m.rules]]));
-export const METHOD_LABEL = Object.fromEntries(NAMES.methods.map((m) => [m.name, m.label]));
+export const METHOD_TITLE = Object.fromEntries(NAMES.methods.map((m) => [m.name, m.title]));
 // --node / the page's node types; name -> enum relp_node
 export const NODES = NAMES.nodes.map((n) => n.name);
 export const NODE_ID = Object.fromEntries(NAMES.nodes.map((n) => [n.name, n.node]));
 export const NODE_LABEL = Object.fromEntries(NAMES.nodes.map((n) => [n.name, n.label]));
-export const PRESETS = NAMES.presets;
+export const PRESETS = NAMES.presets.map((p) => p.name); // rules presets: NAMES.presets has their titles and sources
 export const ARCHS = NAMES.archs;     // config.json model_type, indexed by enum relp_arch
 export const SHAPES = NAMES.shapes;   // named random shapes
 export const DTYPES = NAMES.dtypes;   // indexed by enum relp_dtype

@@ -26,10 +26,14 @@ export class RelpError extends Error {
 }
 
 // The names of methods, node types, presets, dtypes and architectures come
-// from the C core's one table (constants.mjs, generated at build time).
-import { METHODS, METHOD, NODES, NODE_ID, DTYPES, ARCHS, SHAPES } from './constants.mjs';
+// from the C core's one table (constants.mjs, generated at build time from
+// core/names.c through this module).
+import { NAMES, METHOD, NODES, NODE_ID, DTYPES, ARCHS, SHAPES } from './constants.mjs';
 
-export { METHODS, NODES };
+// The methods in the page's order: the RelP presets, then atp, ig, ig-input, and AP (the ground truth) last.
+const pageOrder = (m) => (m.method === 0 ? 2 : m.method === 1 && m.rules !== 'grad' ? 0 : 1);
+export const METHODS = NAMES.methods.slice().sort((a, b) => pageOrder(a) - pageOrder(b)).map((m) => m.name);
+export { NODES };
 const METRIC_LOGIT_DIFF = 0;
 const WEIGHT_DTYPE = Object.fromEntries(DTYPES.map((d, i) => [d, i])); // enum relp_dtype
 
@@ -86,6 +90,8 @@ export class Engine {
   constructor(M) {
     this.M = M;
     this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128" or the scalar path
+    // the rule presets, from the core: [{ name, title, source }] ('grad' first: the exact gradient)
+    this.presets = NAMES.presets.map((p) => ({ ...p }));
   }
 
   // files: [{ name, bytes: Uint8Array }] with Hugging Face names (config.json,

@@ -114,33 +114,75 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *m
 
 /* relp.h's name tables as one JSON object, for wasm/gen_constants.mjs (the
  * generated constants.mjs) and relp.mjs:
- *   {"methods":[{"name","method","rules","label"}],"nodes":[{"name","node","label"}],
- *    "presets":[..],"archs":[..],"shapes":[..],"dtypes":[..]}
- * The names are plain ASCII identifiers (no escaping needed). */
+ *   {"methods":[{"name","method","rules","title"}],"nodes":[{"name","node","label"}],
+ *    "presets":[{"name","title","source"}],"archs":[..],"shapes":[..],"dtypes":[..]} */
+static size_t put_json_str(char *buf, size_t o, size_t cap, const char *s) {
+    if (o < cap) buf[o] = '"';
+    o++;
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            if (o < cap) buf[o] = '\\';
+            o++;
+        }
+        if (o < cap) buf[o] = *s;
+        o++;
+    }
+    if (o < cap) buf[o] = '"';
+    return o + 1;
+}
+
 EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
-    static char buf[4096];
+    static char buf[16384];
     if (buf[0]) return buf;
+    const size_t cap = sizeof buf - 1;
     size_t o = 0;
-#define PUT(...) o += (size_t)snprintf(buf + o, o < sizeof buf ? sizeof buf - o : 0, __VA_ARGS__)
+#define PUT(...) o += (size_t)snprintf(buf + o, o < cap ? cap - o : 0, __VA_ARGS__)
+#define STR(s) o = put_json_str(buf, o, cap, s)
     PUT("{\"methods\":[");
-    for (int32_t i = 0; relp_method_name(i); i++) {
-        const struct relp_method_name *m = relp_method_name(i);
-        PUT("%s{\"name\":\"%s\",\"method\":%d,\"rules\":\"%s\",\"label\":\"%s\"}", i ? "," : "", m->name,
-            (int)m->method, m->rules, m->label);
+    struct relp_method_name m;
+    for (int32_t i = 0; relp_method_name(i, &m); i++) {
+        PUT("%s{\"name\":", i ? "," : "");
+        STR(m.name);
+        PUT(",\"method\":%d,\"rules\":", (int)m.method);
+        STR(m.rules);
+        PUT(",\"title\":");
+        STR(m.title);
+        PUT("}");
     }
     PUT("],\"nodes\":[");
     for (int32_t i = 0; relp_node_name(i); i++) {
         const struct relp_node_name *n = relp_node_name(i);
-        PUT("%s{\"name\":\"%s\",\"node\":%d,\"label\":\"%s\"}", i ? "," : "", n->name, (int)n->node, n->label);
+        PUT("%s{\"name\":", i ? "," : "");
+        STR(n->name);
+        PUT(",\"node\":%d,\"label\":", (int)n->node);
+        STR(n->label);
+        PUT("}");
     }
-    const char *(*lists[4])(int32_t) = {relp_rules_preset_name, relp_arch_name, relp_shape_name, relp_dtype_name};
-    const char *keys[4] = {"presets", "archs", "shapes", "dtypes"};
-    for (int k = 0; k < 4; k++) {
+    PUT("],\"presets\":[");
+    int32_t np = 0;
+    const struct relp_preset *ps = relp_rules_presets(&np);
+    for (int32_t i = 0; i < np; i++) {
+        PUT("%s{\"name\":", i ? "," : "");
+        STR(ps[i].name);
+        PUT(",\"title\":");
+        STR(ps[i].title);
+        PUT(",\"source\":");
+        STR(ps[i].source);
+        PUT("}");
+    }
+    const char *(*lists[3])(int32_t) = {relp_arch_name, relp_shape_name, relp_dtype_name};
+    const char *keys[3] = {"archs", "shapes", "dtypes"};
+    for (int k = 0; k < 3; k++) {
         PUT("],\"%s\":[", keys[k]);
-        for (int32_t i = 0; lists[k](i); i++) PUT("%s\"%s\"", i ? "," : "", lists[k](i));
+        for (int32_t i = 0; lists[k](i); i++) {
+            PUT("%s", i ? "," : "");
+            STR(lists[k](i));
+        }
     }
     PUT("]}");
 #undef PUT
+#undef STR
+    buf[cap] = '\0';
     return buf;
 }
 
@@ -254,6 +296,15 @@ EMSCRIPTEN_KEEPALIVE enum relp_status relpw_token_relevance(struct relp_ctx *ctx
     if (!r) return RELP_STATUS_BAD_ARGUMENT;
     struct relp_metric m = metric_of(metric_kind, answer, wrong);
     return relp_token_relevance(ctx, ids, B, T, &m, r, relevance, &out[0], &out[1]);
+}
+
+/* The core's rule presets (relp_rules_presets), for the JS method list: field
+ * 0 the name, 1 the title, 2 the one-line source; NULL past the last. */
+EMSCRIPTEN_KEEPALIVE const char *relpw_preset(int32_t i, int32_t field) {
+    int32_t n = 0;
+    const struct relp_preset *p = relp_rules_presets(&n);
+    if (i < 0 || i >= n) return NULL;
+    return field == 0 ? p[i].name : field == 1 ? p[i].title : p[i].source;
 }
 
 EMSCRIPTEN_KEEPALIVE double relpw_pearson(const float *a, const float *b, int32_t n) { return relp_pearson(a, b, n); }
