@@ -4,6 +4,8 @@
 // the JSON between the markers into a C header (CMakeLists.txt: figure_spec.h),
 // and tests/test_figure_layout.mjs checks that the CLI's figure and the page's
 // put the same cells, labels, legend and caption in the same places.
+// minGap: below this clean - corrupted gap of the logit difference (logit units) a
+// figure warns that the scores, divided by it, are unstable (web/guard.js).
 // Keep the part between the markers strict JSON (no comments, no trailing commas).
 export const SPEC = /* SPEC-BEGIN */ {
   "font": "DejaVu Sans Mono, Menlo, Consolas, monospace",
@@ -19,17 +21,17 @@ export const SPEC = /* SPEC-BEGIN */ {
   "cellMax": 26,
   "gridTarget": 560,
   "headCell": 22,
-  "minWidth": 520,
+  "minWidth": 600,
   "legendW": 220,
   "legendBarH": 10,
   "legendGap": 14,
-  "legendH": 44,
   "captionGap": 12,
   "captionLineH": 15,
   "chipH": 20,
   "chipGap": 3,
   "chipLineH": 26,
   "tokensWidth": 640,
+  "minGap": 0.5,
   "colors": {
     "diverging": [[33, 102, 172], [146, 197, 222], [255, 255, 255], [244, 165, 130], [178, 24, 43]],
     "sequential": [[255, 255, 255], [84, 39, 143]],
@@ -42,7 +44,8 @@ export const SPEC = /* SPEC-BEGIN */ {
   },
   "methods": {
     "relp": "RelP", "relp-cp": "RelP (CP)", "attnlrp": "RelP (AttnLRP)", "atp": "AtP", "ig": "IG (per layer)",
-    "ig-input": "IG (input path)", "ap": "AP"
+    "ig-input": "IG (input path)", "ap": "AP",
+    "grad": "gradient x input"
   },
   "nodes": {
     "resid": "residual stream (resid_pre)", "attn": "attention output", "mlp": "MLP output", "head": "attention heads"

@@ -3,9 +3,12 @@
 // the warnings of a run go to the page, into the caption of every exported
 // figure and into embeds.
 
+import { SPEC } from './figure-spec.js';
+
 // Below this clean - corrupted gap of the logit difference (logit units) the
-// scores, which are divided by it, say more about noise than about the circuit.
-export const MIN_GAP = 0.5;
+// scores, which are divided by it, say more about noise than about the circuit
+// (cli/heatmap.c's figures warn with the same words).
+export const MIN_GAP = SPEC.minGap;
 const q = (s) => JSON.stringify(s);
 
 // Inputs that cannot give a meaningful map, as readable sentences (empty: runnable).

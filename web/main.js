@@ -351,7 +351,9 @@ function captionInfo(res, { relevance = null, withR = true } = {}) {
   const names = { resid: 'resid', attn: 'attn', mlp: 'mlp', head: 'heads' };
   const rLine = withR && store.ap ? `Pearson r of ${METHOD_TITLE[res.method]} with AP: ${Object.keys(names).map((n) => `${names[n]} ${Number.isFinite(r[n]) ? r[n].toFixed(3) : 'n/a'}`).join(', ')}` : '';
   return {
-    model: store.model, method: res.method, steps: res.method === 'ig' || res.method === 'ig-input' ? res.steps : 0,
+    // token relevance is one backward pass with the method's rules (gradient x input for AtP and IG)
+    model: store.model, method: relevance ? res.tokenRelevance.rules : res.method,
+    steps: !relevance && (res.method === 'ig' || res.method === 'ig-input') ? res.steps : 0,
     clean: store.tokens, corrupt: relevance ? null : store.corruptTokens, answer: store.query.answer, wrong: store.query.wrong,
     mClean: store.mClean, mCorrupt: store.mCorrupt, pAnswer: store.pred.pAnswer, rank: store.pred.rank, rLine: relevance ? '' : rLine,
     relevance, warnings: ws.map((w) => w.text),
