@@ -163,8 +163,14 @@ static void hex_rgb(const char *hex, unsigned char rgb[3]) {
     rgb[1] = (unsigned char)(v >> 8);
     rgb[2] = (unsigned char)v;
 }
-static const char *ink_on(const unsigned char rgb[3]) { /* white text on dark cells */
-    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 140 ? "#ffffff" : FIG_COLORS_TEXT;
+static double lin(int c) {
+    double v = c / 255.0;
+    return v <= 0.03928 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+}
+/* text on a coloured cell: black or white, whichever contrasts more (render.js inkOn) */
+static const char *ink_on(const unsigned char rgb[3]) {
+    double L = 0.2126 * lin(rgb[0]) + 0.7152 * lin(rgb[1]) + 0.0722 * lin(rgb[2]);
+    return L > 0.179 ? "#000000" : "#ffffff";
 }
 
 /* ---------------------------------------------------------------- the drawing interface */

@@ -297,7 +297,15 @@ async function run({ user = true } = {}) {
   } finally {
     end(me);
     renderStale();
+    lazyParts();
   }
+}
+
+// the parts of the store the current view computes on demand, once nothing else runs
+function lazyParts() {
+  if (phase !== 'idle' || !store || !shown()) return;
+  if (state.view === 'attention' && !store.attention) ensureAttention();
+  if (state.view === 'positions' && state.ap && !store.apPos) ensureApPos();
 }
 
 async function cancel() {
@@ -423,7 +431,7 @@ function render() {
   $('node').disabled = state.view !== 'maps';
   $('steps').disabled = !(state.method === 'ig' || state.method === 'ig-input');
   $('export-csv').hidden = state.view !== 'table';
-  for (const id of ['export-png', 'export-svg', 'png-scale']) $(id).hidden = state.view === 'table';
+  for (const id of ['export-png', 'export-svg', 'png-scale', 'embed']) $(id).hidden = state.view === 'table'; // the table exports as CSV
   $('readout').textContent = '';
   cursor = null;
   const out = $('view');
@@ -653,7 +661,7 @@ function refreshEmbedCode() {
 }
 
 function showEmbed() {
-  if (!store || !shown()) { say('run', 'nothing to embed yet: run a method first', 'warn'); return; }
+  if (!store || !shown() || !svgString()) { say('run', 'nothing to embed yet: run a method and show a figure first', 'warn'); return; }
   $('embed-what').textContent = `The figure shown: ${METHOD_TITLE[state.method]} on ${store.model}, ${q(store.query.clean)}.` +
     (isStale() ? ' The inputs have changed since it was computed; the embed shows the figure, not the new inputs.' : '');
   if (!$('embed-base').value) $('embed-base').value = pageBase();
@@ -802,6 +810,7 @@ function wire() {
 // for tests and for people poking at the page from the console
 window.relp = {
   get state() { return state; }, get store() { return store; }, get model() { return loaded; }, get phase() { return phase; },
+  get checked() { return checked; }, get stale() { return isStale(); },
   get result() { const r = shown(); return r && store ? { ...store, ...r, r: rOf(r) } : null; },
   svgString, pngBlob, embedSnippets, shownState, resultsJSON, run, messageText, BUNDLED,
 };

@@ -54,10 +54,12 @@ export function sequential(v) {
   const [a, b] = C.sequential, t = Math.max(0, Math.min(1, Number.isFinite(v) ? v : 0));
   return hex([0, 1, 2].map((k) => Math.round(a[k] + t * (b[k] - a[k]))));
 }
-// white text on dark cells
-function inkOn(fill) {
-  const n = parseInt(fill.slice(1), 16), r = n >> 16, g = (n >> 8) & 255, b = n & 255;
-  return 0.299 * r + 0.587 * g + 0.114 * b < 140 ? '#ffffff' : C.text;
+// text on a coloured cell: black or white, whichever contrasts more (WCAG; at least 4.58:1 on any colour)
+export function inkOn(fill) {
+  const n = parseInt(fill.slice(1), 16);
+  const lin = (c) => { const v = c / 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const L = 0.2126 * lin(n >> 16) + 0.7152 * lin((n >> 8) & 255) + 0.0722 * lin(n & 255);
+  return L > 0.179 ? '#000000' : '#ffffff';
 }
 
 export function absMax(...arrays) {
