@@ -18,7 +18,7 @@ export const SPEC = /* SPEC-BEGIN */ {
   "labelGap": 4,
   "panelGap": 28,
   "cellMin": 14,
-  "cellMax": 26,
+  "cellMax": 22,
   "gridTarget": 560,
   "headCell": 22,
   "minWidth": 600,
