@@ -411,7 +411,7 @@ export function nodeTable(rows, methods, hasAp, sort, k) {
   const cols = [...methods, ...(hasAp ? ['ap'] : [])];
   const th = (m) => `<th scope='col' colspan='2'><button type='button' class='sort${m === key ? ' active' : ''}' data-sort='${m}' aria-pressed='${m === key}'>` +
     `${esc(METHOD_TITLE[m])}${m === key ? ' \u25bc' : ''}</button></th>`;
-  let s = `<table class='nodes'><caption>The ${idx.length} nodes with the largest |${esc(METHOD_TITLE[key])}| of ${rows.length}; values in the map's units, ranks by |value| among all nodes. Click a column to sort by it.</caption>` +
+  let s = `<p class='table-caption info'>The ${idx.length} nodes with the largest |${esc(METHOD_TITLE[key])}| of ${rows.length}; values in the map's units, ranks by |value| among all nodes. Click a column to sort by it.</p><table class='nodes'>` +
     `<thead><tr><th scope='col'>node</th><th scope='col'>layer</th><th scope='col'>position / head</th>${cols.map(th).join('')}</tr>` +
     `<tr><th></th><th></th><th></th>${cols.map(() => '<th>value</th><th>rank</th>').join('')}</tr></thead><tbody>`;
   for (const i of idx) {
