@@ -123,6 +123,8 @@ try {
   ok(st.model === NAME, 'the page opens the manifest\'s default model', `(${st.model})`);
   const ex = manifest.models.find((m) => m.name === NAME).examples.find((e) => e.kind === 'ioi');
   ok(st.clean === ex.clean && st.answer === ex.answer, 'the default prompts are the default model\'s IOI example');
+  const opts = await page.$$eval('#bundled option', (os) => os.map((o) => o.value).filter(Boolean));
+  ok(opts.join() === manifest.models.map((m) => m.name).join(), 'the model list is the manifest\'s', `(${opts.join(', ')})`);
   const common = ['--model', dir, '--clean', st.clean, '--corrupt', st.corrupt, '--answer', st.answer, '--wrong', st.wrong, '--json', '-'];
   const r = await page.evaluate(() => window.relp.result.r);
   for (const node of ['resid', 'attn', 'mlp', 'head']) {
@@ -308,6 +310,7 @@ try {
     const ind = manifest.models.find((m) => m.name === NAME).examples.find((e) => e.kind === 'induction');
     await p.click('#example-induction');
     await checkedFor(p);
+    ok(await p.inputValue('#clean') === ind.clean && await p.inputValue('#answer') === ind.answer, 'the induction button uses the model\'s example from the manifest');
     const shown = await p.textContent('#top-predictions');
     const nf = native(['forward', '--model', dir, '--prompt', ind.clean, '--top', '1', '--json']);
     ok(shown.startsWith(`after the clean prompt the model predicts ${JSON.stringify(nf.top[0].piece)}`), 'B3: "model predicts" is refreshed for the induction prompt (== relp forward --top)',
