@@ -1,6 +1,6 @@
 /* heatmap.c - relp's figures as SVG and PNG, laid out exactly as the page lays
  * out its exported figures (web/render.js), from the one spec both read
- * (web/figure-spec.js, turned into figure_spec.h at configure time): a title;
+ * (SPEC at the top of web/render.js, turned into figure_spec.h at configure time): a title;
  * the grid with axis titles and labels; a legend that says what the colour
  * means; a caption with the model, both prompts (the tokens that differ
  * marked), answer and wrong token, metric, method and warnings about the run.
@@ -37,7 +37,7 @@
 #endif
 
 #if FIG_CHARW != FONT_W
-#error "web/figure-spec.js charW must equal the PNG font's glyph width (cli/font.h FONT_W)"
+#error "web/render.js SPEC.charW must equal the PNG font's glyph width (cli/font.h FONT_W)"
 #endif
 
 /* ---------------------------------------------------------------- strings */
@@ -741,7 +741,7 @@ static void tokens_figure(struct out *o, const struct heatmap *h, int *W, int *H
         unsigned char rgb[3];
         diverging(h->values[i], max, rgb);
         char extra[160];
-        snprintf(extra, sizeof extra, " class='cell' data-kind='token' data-r='0' data-c='%d' data-v='%.9g'", i, (double)h->values[i]);
+        snprintf(extra, sizeof extra, " class='cell' data-kind='token' data-c='%d' data-v='%.9g' data-r='0'", i, (double)h->values[i]);
         t.n = 0;
         sprintf_(&t, "position %d ", i);
         json_quote(&t, h->cap.clean[i]);

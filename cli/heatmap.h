@@ -1,6 +1,6 @@
 /* heatmap.h - relp's figures as SVG and PNG files (see heatmap.c): the same
  * layout, colours and wording as the page's exported figures (web/render.js),
- * both read from web/figure-spec.js. */
+ * both read from the SPEC at the top of web/render.js. */
 #ifndef RELP_HEATMAP_H
 #define RELP_HEATMAP_H
 

@@ -50,7 +50,7 @@ const native = (args) => JSON.parse(execFileSync(relpBin, args, { encoding: 'utf
 const manifest = JSON.parse(fs.readFileSync(path.join(modelsDir, 'models.json'), 'utf8'));
 const NAME = manifest.default, dir = path.join(modelsDir, NAME);
 const other = manifest.models.map((m) => m.name).find((n) => n !== NAME);
-const { SPEC } = await import(pathToFileURL(path.resolve(webDir, 'figure-spec.js')).href);
+const { SPEC } = await import(pathToFileURL(path.resolve(webDir, 'render.js')).href);
 
 function pearson(a, b) {
   const n = a.length, ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;

@@ -1,6 +1,6 @@
 // test_figure_layout.mjs - one figure layout, not two: the CLI's --svg and
 // --png (cli/heatmap.c) against the page's exported figure (web/render.js),
-// both drawn from web/figure-spec.js.
+// both drawn from the layout spec at the top of web/render.js (SPEC).
 //
 //   node tests/test_figure_layout.mjs SOURCE_WEB_DIR WEB_DIR RELP_BIN MODELS_DIR OUT_DIR
 //

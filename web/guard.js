@@ -3,7 +3,7 @@
 // the warnings of a run go to the page, into the caption of every exported
 // figure and into embeds.
 
-import { SPEC } from './figure-spec.js';
+import { SPEC } from './render.js';
 
 // Below this clean - corrupted gap of the logit difference (logit units) the
 // scores, which are divided by it, say more about noise than about the circuit

@@ -1,14 +1,76 @@
 // render.js - every view as a standalone SVG string, from plain data. The
 // page shows these strings, exports them as .svg, rasterises them for .png,
-// and embeds render the same strings: one drawing path for all of them.
-// Sizes, colours and wording come from figure-spec.js, which cli/heatmap.c
-// follows too (relp --svg / --png): a heatmap figure is the same picture from
-// the page and from the CLI. A figure is: a title, one or more panels (grid
-// with axis titles and labels), a legend that says what the colour means, and
-// a caption (model, both prompts with the differing tokens highlighted,
-// answer and wrong token, metric, method, r, and any warning about the run).
-// Cells carry data-v (the exact value) and a <title> tooltip.
-import { SPEC } from './figure-spec.js';
+// and embeds render the same strings: one drawing path for all of them (the
+// Python package draws its views with it too, through viewSVG).
+// A heatmap figure is: a title, one or more panels (grid with axis titles and
+// labels), a legend that says what the colour means, and a caption (model,
+// both prompts with the differing tokens highlighted, answer and wrong token,
+// metric, method, r, and any warning about the run). Cells carry data-v (the
+// exact value) and a <title> tooltip.
+//
+// SPEC below is the one layout spec of relp's figures: sizes, colours, titles
+// and wording. cli/heatmap.c (relp's --svg and --png) draws from it too: the
+// build turns the JSON between the markers into a C header (CMakeLists.txt:
+// figure_spec.h), and tests/test_figure_layout.mjs checks that the CLI's
+// figure and this file's put the same cells, labels, legend and caption in the
+// same places. Keep the part between the markers strict JSON (no comments, no
+// trailing commas). charW is the width of one character at fontSize (DejaVu
+// Sans Mono); it must equal the CLI's PNG font width (cli/font.h). minGap:
+// below this clean - corrupted gap of the logit difference (logit units) a
+// figure warns that the scores, divided by it, are unstable (web/guard.js).
+export const SPEC = /* SPEC-BEGIN */ {
+  "font": "DejaVu Sans Mono, Menlo, Consolas, monospace",
+  "fontSize": 11.6,
+  "titleSize": 12,
+  "charW": 7,
+  "pad": 12,
+  "titleH": 20,
+  "axisTitleH": 18,
+  "labelGap": 4,
+  "panelGap": 28,
+  "cellMin": 14,
+  "cellMax": 22,
+  "gridTarget": 560,
+  "headCell": 22,
+  "minWidth": 600,
+  "legendW": 220,
+  "legendBarH": 10,
+  "legendGap": 14,
+  "captionGap": 12,
+  "captionLineH": 15,
+  "chipH": 20,
+  "chipGap": 3,
+  "chipLineH": 26,
+  "tokensWidth": 640,
+  "minGap": 0.5,
+  "colors": {
+    "diverging": [[33, 102, 172], [146, 197, 222], [255, 255, 255], [244, 165, 130], [178, 24, 43]],
+    "sequential": [[255, 255, 255], [84, 39, 143]],
+    "cellStroke": "#e4e4e4",
+    "text": "#222222",
+    "muted": "#555555",
+    "highlight": "#ffe08a",
+    "warn": "#a0361c",
+    "background": "#ffffff"
+  },
+  "methods": {
+    "relp": "RelP", "relp-cp": "RelP (CP)", "attnlrp": "RelP (AttnLRP)", "atp": "AtP", "ig": "IG (per layer)",
+    "ig-input": "IG (input path)", "ap": "AP",
+    "grad": "gradient x input"
+  },
+  "nodes": {
+    "resid": "residual stream (resid_pre)", "attn": "attention output", "mlp": "MLP output", "head": "attention heads"
+  },
+  "axes": {
+    "layer": "layer", "position": "position (token)", "head": "head", "layerHead": "layer.head"
+  },
+  "legends": {
+    "share": "colour: share of the logit difference restored (0 = corrupted run, 1 = clean run)",
+    "metric": "colour: change of the logit difference (logit units; the clean and corrupted runs are equal)",
+    "relevance": "colour: relevance for the logit difference (logit units; red raises it, blue lowers it)",
+    "attention": "colour: attention weight (row: query, column: key)"
+  }
+} /* SPEC-END */;
 
 const CW = SPEC.charW, P = SPEC.pad, C = SPEC.colors;
 export const METHOD_TITLE = SPEC.methods;
@@ -118,23 +180,24 @@ const q = (s) => JSON.stringify(s);
 // The caption's lines from what the figure shows (cli/heatmap.c: heatmap_caption builds the same lines):
 // info = { model, method, steps, clean: [token], corrupt: [token] | null, answer, wrong, mClean, mCorrupt,
 //          nPrompts, pAnswer, rank, rLine, relevance: { total, value } | null, warnings: [string] }
+// (model, answer and wrong may be missing for callers that do not know them: viewSVG.)
 export function captionLines(info) {
   const lines = [];
   const mt = METHOD_TITLE[info.method] || info.method;
-  const metric = info.wrong != null ? `logit difference ${q(info.answer)} - ${q(info.wrong)}` : `logit ${q(info.answer)}`;
-  lines.push({ kind: 'text', text: `model: ${info.model}; method: ${mt}${info.steps ? `, ${info.steps} steps` : ''}; metric: ${metric}` });
+  const metric = info.answer == null ? 'logit difference' : info.wrong != null ? `logit difference ${q(info.answer)} - ${q(info.wrong)}` : `logit ${q(info.answer)}`;
+  lines.push({ kind: 'text', text: `${info.model ? `model: ${info.model}; ` : ''}method: ${mt}${info.steps ? `, ${info.steps} steps` : ''}; metric: ${metric}` });
   const hi = info.clean.map((t, i) => !!info.corrupt && info.corrupt[i] !== t);
   lines.push({ kind: 'tokens', label: info.corrupt ? 'clean:     ' : 'prompt:    ', tokens: info.clean, hi });
   if (info.corrupt) lines.push({ kind: 'tokens', label: 'corrupted: ', tokens: info.corrupt, hi });
   let m;
   if (info.relevance) {
     const { total, value } = info.relevance;
-    m = `sum of relevances ${f3(total)}, ${info.wrong != null ? 'logit difference' : 'logit'} ${f3(value)}, conservation gap ${f3(value - total)}`;
+    m = `sum of relevances ${f3(total)}, ${info.wrong !== null ? 'logit difference' : 'logit'} ${f3(value)}, conservation gap ${f3(value - total)}`;
   } else {
     m = `logit difference: clean ${f3(info.mClean)}, corrupted ${f3(info.mCorrupt)}, gap ${f3(info.mClean - info.mCorrupt)}`;
   }
   if (info.nPrompts > 1) m += `; mean of ${info.nPrompts} prompts (the first is shown)`;
-  if (info.rank > 0) m += `; p(${q(info.answer)}) = ${f3(info.pAnswer)}, rank ${info.rank} on the clean prompt`;
+  if (info.rank > 0 && info.answer != null) m += `; p(${q(info.answer)}) = ${f3(info.pAnswer)}, rank ${info.rank} on the clean prompt`;
   lines.push({ kind: 'text', text: m });
   if (info.rLine) lines.push({ kind: 'text', text: info.rLine });
   for (const w of info.warnings || []) lines.push({ kind: 'warn', text: `WARNING: ${w}` });
@@ -261,7 +324,7 @@ export function tokensFigure({ tokens, relevance, rules, caption: lines }) {
     const label = showToken(t), w = Math.max(14, textW(label) + 8);
     if (x + w > W - P && x > P) { x = P; y += SPEC.chipLineH; }
     const fill = diverging(relevance[i], max);
-    body += `<rect class='cell' data-kind='token' data-r='0' data-c='${i}' data-v='${relevance[i]}' x='${num(x)}' y='${num(y)}' width='${num(w)}' height='${SPEC.chipH}' rx='3' ` +
+    body += `<rect class='cell' data-kind='token' data-c='${i}' data-v='${relevance[i]}' data-r='0' x='${num(x)}' y='${num(y)}' width='${num(w)}' height='${SPEC.chipH}' rx='3' ` +
       `fill='${fill}' stroke='#bbbbbb' stroke-width='0.5'><title>${esc(`position ${i} ${q(t)}: ${relevance[i]}`)}</title></rect>` +
       text(x + 4, y + 14, label, { fill: inkOn(fill) }).replace('<text ', "<text pointer-events='none' ");
     x += w + SPEC.chipGap;
@@ -420,4 +483,38 @@ export function nodeTable(rows, methods, hasAp, sort, k) {
       cols.map((m) => `<td class='v' data-v='${val(r, m)}' style='background:${diverging(val(r, m), 1)}'>${fmt(val(r, m))}</td><td class='rk'>${ranks[m][i]}</td>`).join('') + '</tr>';
   }
   return s + '</tbody></table>';
+}
+
+// ------------------------------------------------------------ viewSVG: one call for other callers
+// The Python package (python/relp/_render.mjs) draws its views with this; render.js has no imports,
+// so the file alone is the renderer. res: a result as plain data { tokens, L, NH, T, method,
+// est: { resid, attn, mlp, head[, headPos] }, ap: { ... }, r: { ... }, mClean, mCorrupt, warning,
+// tokenRelevance: [..], tokenRelevanceRules, metricValue } and, where known, model, corruptTokens,
+// answer, wrong, pred: { pAnswer, rank }. view: { view: maps | heads | positions | tokens | scatter, node, method }.
+export function viewSVG(res, view) {
+  const method = view.method || res.method || 'relp', est = res.est || {}, ap = res.ap || {}, r = res.r || {};
+  const unitsWarning = res.unitsWarning || (/metric units/.test(res.warning || '') ? res.warning : '');
+  const warnings = res.warning ? [String(res.warning).replace(/^warning: /, '')] : [];
+  const info = { model: res.model || '', method, steps: 0, clean: res.tokens, corrupt: res.corruptTokens || null, answer: res.answer,
+    wrong: res.wrong, mClean: res.mClean, mCorrupt: res.mCorrupt, pAnswer: res.pred ? res.pred.pAnswer : 0, rank: res.pred ? res.pred.rank : 0,
+    rLine: Object.keys(r).length ? `Pearson r of ${METHOD_TITLE[method] || method} with AP: ${Object.entries(r).map(([n, v]) => `${n} ${Number.isFinite(v) ? v.toFixed(3) : 'n/a'}`).join(', ')}` : '',
+    warnings };
+  const common = { L: res.L, NH: res.NH, tokens: res.tokens, method, units: unitsWarning ? 'metric' : 'share', caption: captionLines(info) };
+  const has = (o, k) => o && o[k] && o[k].length;
+  switch (view.view) {
+    case 'tokens': {
+      const rel = res.tokenRelevance || [];
+      const total = Array.from(rel).reduce((a, b) => a + b, 0);
+      return tokensFigure({ tokens: res.tokens, relevance: rel, rules: res.tokenRelevanceRules || 'relp',
+        caption: captionLines({ ...info, method: res.tokenRelevanceRules || method, corrupt: null, rLine: '', relevance: { total, value: res.metricValue } }) });
+    }
+    case 'heads': return mapsFigure({ ...common, layout: 'heads', node: 'head', est: est.head, ap: has(ap, 'head') ? ap.head : null, r: r.head });
+    case 'positions': return mapsFigure({ ...common, layout: 'headPositions', node: 'head', est: est.headPos, ap: has(ap, 'headPos') ? ap.headPos : null, r: r.headPos });
+    case 'scatter': return scatterFigure({ est, ap, r, method, units: common.units, caption: common.caption });
+    case 'maps': case undefined: {
+      const node = view.node || 'resid';
+      return mapsFigure({ ...common, layout: 'positions', node, est: est[node], ap: has(ap, node) ? ap[node] : null, r: r[node] });
+    }
+    default: throw new Error(`view ${JSON.stringify(view.view)}: viewSVG draws maps, heads, positions, tokens and scatter`);
+  }
 }
