@@ -4,7 +4,7 @@
 # Each installs only what it needs, where missing (tools/install_deps.sh): make build the C
 # toolchain, make demo also emscripten and Node, make test (and fuzz, bench) also the test
 # toolchain (PyTorch, Chromium, clang's fuzzer runtime, Open MPI, the npm test peers).
-.PHONY: all deps deps-build deps-demo build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean
+.PHONY: all deps deps-build deps-demo build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean python
 
 # emcc (Debian's emscripten 3.1.6) needs acorn from Debian's nodejs modules
 export NODE_PATH := /usr/share/nodejs
@@ -44,6 +44,11 @@ demo: build build-wasm
 
 demo-cli: build
 	@tools/demo_cli.sh
+
+# the Python package: librelp.so and the page's renderer copied into python/relp/, ready for
+# PYTHONPATH=python or `pip install --no-index --no-build-isolation ./python` (README: Python and Jupyter)
+python: build
+	/usr/bin/python3 python/stage.py build/native-release/librelp.so
 
 test-release: deps build build-wasm
 	ctest --preset native-release

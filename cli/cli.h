@@ -1,6 +1,6 @@
 /* cli.h - shared pieces of the relp command (cli_common.c) and its
  * commands (relp_cli.c: info, forward, tokenize, bench; cmd_attribute.c:
- * attribute, explain, ioi). */
+ * attribute, explain, ioi; cmd_paper.c: paper). */
 #ifndef RELP_CLI_H
 #define RELP_CLI_H
 
@@ -42,8 +42,35 @@ void json_str(FILE *f, const char *s, int n);
 void json_str_buf(char *dst, size_t cap, const char *s);
 void print_piece(FILE *f, const struct relp_model *m, int id);
 
+/* The methods by name, listed from the core's preset table (relp_rules_presets):
+ * ap, atp, every RelP preset but "grad", ig, ig-input. */
+#define METHODS_MAX 24
+struct method_spec {
+    const char *name;  /* "ap", "atp", "relp", ... */
+    const char *title; /* for tables: "AP", "AtP", "RelP", ... */
+    enum relp_method method;
+    const char *rules; /* preset name */
+};
+int method_list(struct method_spec *out, int cap);
+int find_method(const char *name, struct method_spec *out); /* 0, or -1 for an unknown name */
+/* the names joined: "a, b or c" (sep NULL) or "a|b|c" (sep "|") */
+void method_names(char *buf, size_t cap, const char *sep);
+void preset_names(char *buf, size_t cap, const char *sep);
+
+/* Progress of a long method (AP sweep, IG steps) on stderr, at most 5 times a second;
+ * a relp_attr_params progress callback with a struct progress as its user pointer. */
+struct progress {
+    const char *label;
+    double last;
+    int shown;
+};
+void on_progress(void *user, int64_t done, int64_t total);
+/* a context for B prompts of T tokens; 0, or 1 after a message */
+int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx);
+
 int cmd_attribute(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_ioi(int argc, char **argv);
+int cmd_paper(int argc, char **argv);
 
 #endif

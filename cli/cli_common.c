@@ -222,3 +222,84 @@ void print_piece(FILE *f, const struct relp_model *m, int id) {
     else fputs("null", f);
 }
 
+
+/* ------------------------------------------------------------ methods */
+
+/* ap, atp, then every RelP preset of the core's table but "grad", then ig and ig-input */
+int method_list(struct method_spec *out, int cap) {
+    int32_t np = 0;
+    const struct relp_preset *ps = relp_rules_presets(&np);
+    int n = 0;
+    if (n < cap) out[n++] = (struct method_spec){"ap", "AP", RELP_METHOD_AP, "grad"};
+    if (n < cap) out[n++] = (struct method_spec){"atp", "AtP", RELP_METHOD_GRAD, "grad"};
+    for (int32_t i = 0; i < np && n < cap; i++)
+        if (strcmp(ps[i].name, "grad") != 0) out[n++] = (struct method_spec){ps[i].name, ps[i].title, RELP_METHOD_GRAD, ps[i].name};
+    if (n < cap) out[n++] = (struct method_spec){"ig", "IG", RELP_METHOD_IG, "grad"};
+    if (n < cap) out[n++] = (struct method_spec){"ig-input", "IG-input", RELP_METHOD_IG_INPUT, "grad"};
+    return n;
+}
+
+int find_method(const char *name, struct method_spec *out) {
+    struct method_spec ms[METHODS_MAX];
+    int n = method_list(ms, METHODS_MAX);
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(ms[i].name, name)) {
+            *out = ms[i];
+            return 0;
+        }
+    return -1;
+}
+
+/* "a, b, c or d" into buf; sep between the names ("|" for usage lines: "a|b|c") */
+static void join_names(char *buf, size_t cap, const char *const *names, int n, const char *sep) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && o < cap; i++) {
+        const char *s = i == 0 ? "" : sep ? sep : i == n - 1 ? " or " : ", ";
+        int w = snprintf(buf + o, cap - o, "%s%s", s, names[i]);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+}
+
+void method_names(char *buf, size_t cap, const char *sep) {
+    struct method_spec ms[METHODS_MAX];
+    const char *names[METHODS_MAX];
+    int n = method_list(ms, METHODS_MAX);
+    for (int i = 0; i < n; i++) names[i] = ms[i].name;
+    join_names(buf, cap, names, n, sep);
+}
+
+void preset_names(char *buf, size_t cap, const char *sep) {
+    int32_t np = 0;
+    const struct relp_preset *ps = relp_rules_presets(&np);
+    const char *names[METHODS_MAX];
+    int n = 0;
+    for (int32_t i = 0; i < np && n < METHODS_MAX; i++) names[n++] = ps[i].name;
+    join_names(buf, cap, names, n, sep);
+}
+
+/* ------------------------------------------------------------ runs */
+
+void on_progress(void *user, int64_t done, int64_t total) {
+    struct progress *p = user;
+    double t = now_ms();
+    if (done < total && t - p->last < 200) return;
+    p->last = t;
+    p->shown = 1;
+    fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
+            (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
+    fflush(stderr);
+}
+
+int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    cp.n_threads = (int32_t)threads;
+    if (relp_ctx_init(ctx, m, &cp)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(*ctx));
+        return 1;
+    }
+    return 0;
+}

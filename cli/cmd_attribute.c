@@ -1,13 +1,13 @@
 /* cmd_attribute.c - the methods on the command line:
  *
  *   relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)
- *                  --method ap|atp|relp|relp-cp|attnlrp|ig|ig-input --node resid|attn|mlp|head
+ *                  --method ap|atp|relp|relp-ln|relp-cp|attnlrp|ig|ig-input --node resid|attn|mlp|head
  *                  [--steps N] [--noising] [--per-position] [--no-bos] [--threads N]
  *                  [--json FILE|-] [--png FILE] [--svg FILE] [--max-batch N] [--out RUN.jsonl [--resume]]
- *   relp explain   --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]
+ *   relp explain   --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-ln|relp-cp|attnlrp]
  *                  [--no-bos] [--json FILE|-] [--png FILE] [--svg FILE]
  *   relp ioi       --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]
- *                  [--max-batch N] [--out RUN.jsonl [--resume]]
+ *                  [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]
  *
  * Answer tokens must be single tokens (give the leading space: " Mary").
  * Clean and corrupted prompts must have the same number of tokens; all
@@ -33,24 +33,7 @@
 
 /* ------------------------------------------------------------ methods */
 
-struct method_spec {
-    const char *name;
-    enum relp_method method;
-    const char *rules;
-};
-
-static const struct method_spec methods[] = {
-    {"ap", RELP_METHOD_AP, "grad"},        {"atp", RELP_METHOD_GRAD, "grad"},
-    {"relp", RELP_METHOD_GRAD, "relp"},    {"relp-cp", RELP_METHOD_GRAD, "relp-cp"},
-    {"attnlrp", RELP_METHOD_GRAD, "attnlrp"}, {"ig", RELP_METHOD_IG, "grad"},
-    {"ig-input", RELP_METHOD_IG_INPUT, "grad"},
-};
-
-static const struct method_spec *find_method(const char *name) {
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (!strcmp(methods[i].name, name)) return &methods[i];
-    return NULL;
-}
+/* Method names come from cli_common.c (method_list): ap, atp, the core's RelP presets, ig, ig-input. */
 
 static int node_of(const char *name, enum relp_node *node) {
     static const struct { const char *name; enum relp_node node; } nodes[] = {
@@ -61,35 +44,6 @@ static int node_of(const char *name, enum relp_node *node) {
             return 0;
         }
     return -1;
-}
-
-struct progress {
-    const char *label;
-    double last;
-    int shown;
-};
-
-static void on_progress(void *user, int64_t done, int64_t total) {
-    struct progress *p = user;
-    double t = now_ms();
-    if (done < total && t - p->last < 200) return;
-    p->last = t;
-    p->shown = 1;
-    fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
-            (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
-    fflush(stderr);
-}
-
-static int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {
-    struct relp_ctx_params cp = relp_ctx_default_params();
-    cp.max_batch = B;
-    cp.max_tokens = T;
-    cp.n_threads = (int32_t)threads;
-    if (relp_ctx_init(ctx, m, &cp)) {
-        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(*ctx));
-        return 1;
-    }
-    return 0;
 }
 
 /* Runs one method; 0 or exit status. */
@@ -198,9 +152,14 @@ int cmd_attribute(int argc, char **argv) {
         (rc = get_int(&a, "--max-batch", 1, 1L << 20, 64, &max_batch)))
         return rc;
     const char *mname = get(&a, "--method") ? get(&a, "--method") : "relp";
-    const struct method_spec *ms = find_method(mname);
+    struct method_spec msv;
+    const struct method_spec *ms = &msv;
     enum relp_node node;
-    if (!ms) return usage("attribute: --method must be ap, atp, relp, relp-cp, attnlrp, ig or ig-input, got '%s'%s", mname, "");
+    if (find_method(mname, &msv)) {
+        char names[512];
+        method_names(names, sizeof names, NULL);
+        return usage("attribute: --method must be %s, got '%s'", names, mname);
+    }
     const char *nname = get(&a, "--node") ? get(&a, "--node") : "resid";
     if (node_of(nname, &node)) return usage("attribute: --node must be resid, attn, mlp or head, got '%s'%s", nname, "");
     int single = get(&a, "--clean") || get(&a, "--corrupt") || get(&a, "--answer") || get(&a, "--wrong");
@@ -403,7 +362,11 @@ int cmd_explain(int argc, char **argv) {
     if (rc) return rc;
     const char *rname = get(&a, "--rules") ? get(&a, "--rules") : "relp";
     const struct relp_rules *rules = relp_rules_preset(rname);
-    if (!rules) return usage("explain: --rules must be grad, relp, relp-cp or attnlrp, got '%s'%s", rname, "");
+    if (!rules) {
+        char names[512];
+        preset_names(names, sizeof names, NULL);
+        return usage("explain: --rules must be %s, got '%s'", names, rname);
+    }
     if (!get(&a, "--prompt") || !get(&a, "--answer")) return usage("explain: --prompt and --answer are required%s%s", "", "");
     struct relp_model *m = NULL;
     struct relp_ctx *ctx = NULL;
@@ -489,7 +452,8 @@ int cmd_ioi(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--dataset", 1, NULL}, {"--n", 1, NULL},       {"--seed", 1, NULL},
                       {"--steps", 1, NULL}, {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--no-bos", 0, NULL},
                       {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--max-batch", 1, NULL},
-                      {"--out", 1, NULL},     {"--resume", 0, NULL}};
+                      {"--out", 1, NULL},     {"--resume", 0, NULL}, {"--prompts-out", 1, NULL},
+                      {"--prompts-only", 0, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long n, seed, steps, threads, max_batch;
     int rc = parse_args(argc, argv, "ioi", &a);
@@ -503,14 +467,31 @@ int cmd_ioi(int argc, char **argv) {
     struct relp_model *m = NULL;
     struct relp_ioi_prompt *prompts = calloc(IOI_MAX, sizeof *prompts);
     if (!prompts) return 1;
+    if (get(&a, "--prompts-only") && !get(&a, "--prompts-out")) {
+        free(prompts);
+        return usage("ioi: --prompts-only needs --prompts-out FILE.jsonl%s%s", "", "");
+    }
     int np = !strcmp(ds, "demo") ? relp_ioi_demo(prompts, IOI_MAX) : relp_ioi_wang(prompts, (int32_t)n, (uint64_t)seed, 0);
+    if (get(&a, "--prompts-out") && ((rc = write_ioi_prompts(get(&a, "--prompts-out"), ds, prompts, np)) ||
+                                     get(&a, "--prompts-only"))) { /* --prompts-only: the prompts, no model, no run */
+        free(prompts);
+        return rc;
+    }
     if ((rc = load_model(&a, &m))) {
         free(prompts);
         return rc;
     }
-    enum { N_EST = 6, N_NODE = 4 };
-    static const char *est[N_EST] = {"atp", "relp", "relp-cp", "attnlrp", "ig", "ig-input"};
-    static const char *est_label[N_EST] = {"AtP", "RelP", "RelP-CP", "AttnLRP", "IG", "IG-input"};
+    /* the estimators: every method but AP (atp, the RelP presets, ig, ig-input), then AP as est[N_EST] */
+    enum { N_NODE = 4 };
+    struct method_spec methods[METHODS_MAX];
+    const char *est[METHODS_MAX], *est_label[METHODS_MAX];
+    int n_methods = method_list(methods, METHODS_MAX), N_EST = 0;
+    for (int i = 0; i < n_methods; i++)
+        if (methods[i].method != RELP_METHOD_AP) {
+            est[N_EST] = methods[i].name;
+            est_label[N_EST++] = methods[i].title;
+        }
+    est[N_EST] = "ap";
     static const char *node_names[N_NODE] = {"resid", "attn", "mlp", "head"};
     /* group prompts of equal token length into batches */
     const struct relp_config *c = relp_model_config(m);
@@ -566,7 +547,9 @@ int cmd_ioi(int argc, char **argv) {
             node_of(node_names[k], &node);
             int cnt = c->n_layer * (node == RELP_NODE_ATTN_Z ? c->n_head : b->T);
             for (int e = 0; e <= N_EST && !rc; e++) {
-                const struct method_spec *ms = find_method(e == N_EST ? "ap" : est[e]);
+                struct method_spec msv;
+                find_method(est[e], &msv);
+                const struct method_spec *ms = &msv;
                 char label[96], name[32];
                 snprintf(label, sizeof label, "[batch %d/%d, T=%d, B=%d] %s %s", g + 1, n_groups, b->T, b->n, ms->name,
                          node_names[k]);
@@ -587,9 +570,9 @@ int cmd_ioi(int argc, char **argv) {
     }
     if (!rc) rc = run_log_gather(&log);
     /* cells of every estimator and AP, concatenated over batches in batch order, per node type */
-    float *cells[N_EST + 1][N_NODE];
+    float *cells[METHODS_MAX][N_NODE];
     size_t n_cells[N_NODE] = {0};
-    double seconds[N_EST + 1] = {0}, mc_sum = 0, mr_sum = 0;
+    double seconds[METHODS_MAX] = {0}, mc_sum = 0, mr_sum = 0;
     int counted = 0;
     size_t cap = 0;
     for (int g = 0; g < n_groups; g++) cap += (size_t)c->n_layer * (groups[g].T > c->n_head ? groups[g].T : c->n_head);
@@ -619,7 +602,7 @@ int cmd_ioi(int argc, char **argv) {
         counted += rec->n_prompts;
     }
     if (!rc && log.rank == 0) { /* the other ranks only compute */
-        double r[N_EST][N_NODE];
+        double r[METHODS_MAX][N_NODE];
         for (int e = 0; e < N_EST; e++)
             for (int k = 0; k < N_NODE; k++) r[e][k] = relp_pearson(cells[e][k], cells[N_EST][k], (int64_t)n_cells[k]);
         printf("relp ioi on %s: dataset %s, %d prompts in %d batch(es); metric logit(IO) - logit(S): clean %.4f, "

@@ -167,3 +167,43 @@ int load_prompts_file(struct relp_model *m, const char *path, int bos, struct ba
     free(text);
     return rc;
 }
+
+/* One JSON string field, or null for an empty string. */
+static void field(FILE *f, const char *key, const char *v) {
+    fprintf(f, ",\"%s\":", key);
+    if (v && v[0]) json_str(f, v, (int)strlen(v));
+    else fputs("null", f);
+}
+
+int write_ioi_prompts(const char *path, const char *dataset, const struct relp_ioi_prompt *p, int n) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "relp: --prompts-out %s: cannot write the file\n", path);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        char tpl[256] = "";
+        fputs("{\"clean\":", f);
+        json_str(f, p[i].clean, (int)strlen(p[i].clean));
+        field(f, "corrupt", p[i].corrupt);
+        field(f, "answer", p[i].answer);
+        field(f, "wrong", p[i].wrong);
+        fprintf(f, ",\"dataset\":\"%s\",\"index\":%d,\"template\":%d,\"order\":\"%s\"", dataset, i,
+                (int)p[i].template_index, p[i].abba ? "ABBA" : "BABA");
+        if (p[i].template_index >= 0) relp_ioi_template(p[i].template_index, p[i].abba, tpl, (int32_t)sizeof tpl);
+        field(f, "template_text", tpl);
+        field(f, "io", p[i].io);
+        field(f, "s", p[i].s);
+        field(f, "io_new", p[i].io_new);
+        field(f, "s_new", p[i].s_new);
+        field(f, "s1_new", p[i].s1_new);
+        field(f, "place", p[i].place);
+        field(f, "object", p[i].object);
+        fputs("}\n", f);
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "relp: --prompts-out %s: cannot write the file\n", path);
+        return 1;
+    }
+    return 0;
+}

@@ -374,6 +374,9 @@ out:
 }
 
 static void help(FILE *f) {
+    char methods[512], presets[512]; /* from the core's preset table */
+    method_names(methods, sizeof methods, "|");
+    preset_names(presets, sizeof presets, "|");
     fprintf(f,
             "relp - GPT-2 in C: forward, gradients and relevance patching\n\n"
             "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json]\n"
@@ -382,20 +385,23 @@ static void help(FILE *f) {
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
             "[--low-memory] [--ap] [--ig] [--json]\n"
             "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
-            "                 --method ap|atp|relp|relp-cp|attnlrp|ig|ig-input --node resid|attn|mlp|head [--steps N] [--noising]\n"
+            "                 --method %s --node resid|attn|mlp|head [--steps N] [--noising]\n"
             "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts)\n"
-            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules grad|relp|relp-cp|attnlrp]\n"
+            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules %s]\n"
             "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
             "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
-            "                [--max-batch N] [--out RUN.jsonl [--resume]]\n"
+            "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"
+            "  relp paper    --model DIR [--reference small|medium|large] [--json FILE|-] [--threads N] [--prompts-out FILE.jsonl]\n"
+            "                (the official RelP demo: Pearson r of AtP, relp and relp-ln with AP beside the published numbers)\n"
             "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
             "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
             "DIR is a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors, vocab.json, merges.txt).\n"
             "SHAPE builds random weights in memory: gpt2-small-random, gpt2-medium-random, gpt2-large-random,\n"
             "gpt2-xl-random, or random:L,C,NH.\n"
             "--tokenizer DIR attaches GPT-2's tokenizer files from DIR to a model that has none.\n"
-            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n");
+            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n",
+            methods, presets);
 }
 
 static int dispatch(int argc, char **argv) {
@@ -415,6 +421,7 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(cmd, "attribute")) return cmd_attribute(argc - 2, argv + 2);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "ioi")) return cmd_ioi(argc - 2, argv + 2);
+    if (!strcmp(cmd, "paper")) return cmd_paper(argc - 2, argv + 2);
     return usage("unknown command '%s'%s", cmd, "");
 }
 

@@ -544,17 +544,34 @@ static void bwd_matmul(struct relp_ctx *ctx, float *out, const float *x, const v
     else matmul_xwt_packed(ctx->pool, out, ctx->grads.mm_scratch, x, W, wdt, N, O, K);
 }
 
-static const struct relp_rules presets[] = {
-    {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT},          /* grad: AtP */
-    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT},  /* relp: the official code's default */
-    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_FROZEN}, /* relp-cp */
-    {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_ATTNLRP} /* attnlrp */
+/* The rule presets: the one list of them (names, titles, rules, provenance) that
+ * the CLI, the JS API and the tests read (relp_rules_presets). Provenance:
+ * ../shared/relp-method.md b.2 and d.1b (the official code is FarnoushRJ/RelP). */
+static const struct relp_preset presets[] = {
+    {"grad", "AtP", {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT},
+     "the exact gradient: attribution patching (AtP)"},
+    {"relp", "RelP", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT},
+     "LN + Identity rules, attention exact: the official code's initial commit c38e291 (use_lrp on when the "
+     "model is built), the likeliest setting of the paper's table"},
+    {"relp-ln", "RelP-LN", {RELP_LN_SIGMA_CONST, RELP_GELU_EXACT, RELP_ATTN_EXACT},
+     "LN rule alone, GELU's true gradient, attention exact: the official demo notebook at HEAD aa0e228 (it sets "
+     "use_lrp after the model is built, too late for the Identity rule)"},
+    {"relp-cp", "RelP-CP", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_FROZEN},
+     "LN + Identity rules, attention pattern frozen: the official code's AH-rule (off in its saved demo runs), "
+     "LXT's CP-LRP"},
+    {"attnlrp", "AttnLRP", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_ATTNLRP},
+     "LN + Identity rules, AttnLRP's attention (1/2 on V, 1/4 on Q and K; Achtibat et al. 2024, LXT): not in "
+     "the official RelP code"},
 };
-static const char *preset_names[] = {"grad", "relp", "relp-cp", "attnlrp"};
+
+const struct relp_preset *relp_rules_presets(int32_t *n_presets) {
+    if (n_presets) *n_presets = (int32_t)(sizeof presets / sizeof presets[0]);
+    return presets;
+}
 
 const struct relp_rules *relp_rules_preset(const char *name) {
-    for (int i = 0; name && i < 4; i++)
-        if (strcmp(name, preset_names[i]) == 0) return &presets[i];
+    for (size_t i = 0; name && i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(name, presets[i].name) == 0) return &presets[i].rules;
     return NULL;
 }
 

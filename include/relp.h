@@ -266,7 +266,26 @@ struct relp_rules {
     enum relp_rule_gelu gelu;
     enum relp_rule_attn attn;
 };
-/* "grad", "relp", "relp-cp", "attnlrp"; NULL for an unknown name. */
+/* The rule presets, one table (the CLI and the JS API list them from it):
+ *   grad     the exact gradient: attribution patching (AtP)
+ *   relp     LN + Identity rules, attention exact: the official RelP code's
+ *            initial commit c38e291 (use_lrp on when the model is built)
+ *   relp-ln  LN rule alone (GELU keeps its true gradient), attention exact:
+ *            the official demo notebook at HEAD (use_lrp set too late for GELU)
+ *   relp-cp  LN + Identity rules, attention pattern frozen (the official
+ *            code's AH-rule, off in its demo runs; LXT's CP-LRP)
+ *   attnlrp  LN + Identity rules, AttnLRP's 1/2 on V and 1/4 on Q, K (LXT)
+ * Each entry's source field says the same in one line. */
+struct relp_preset {
+    const char *name;         /* "grad", "relp", "relp-ln", "relp-cp", "attnlrp" */
+    const char *title;        /* for tables: "AtP", "RelP", "RelP-LN", "RelP-CP", "AttnLRP" */
+    struct relp_rules rules;
+    const char *source;       /* one line: the rules and where the preset comes from */
+};
+/* All presets, "grad" first; *n_presets (may be NULL) receives their count.
+ * Static storage: never freed. */
+RELP_API const struct relp_preset *relp_rules_presets(int32_t *n_presets);
+/* The rules of a preset by name; NULL for an unknown name. */
 RELP_API const struct relp_rules *relp_rules_preset(const char *name);
 
 enum relp_metric_kind {
@@ -366,17 +385,35 @@ RELP_API enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32
 struct relp_ioi_prompt {
     char clean[256], corrupt[256]; /* the prompt text, without the answer */
     char answer[32], wrong[32];    /* " IO" and " S" (one token each in GPT-2) */
+    /* how it was made */
+    int32_t template_index;        /* BABA template t of relp_ioi_template; -1 for the demo */
+    int32_t abba;                  /* 1: IO named first ("[A] and [B]"), 0: S first (BABA) */
+    char io[16], s[16];            /* the clean prompt's names */
+    char io_new[16], s_new[16], s1_new[16]; /* the ABC corruption's draws (see relp_ioi_wang); "" for the demo */
+    char place[16], object[16];    /* "" for the demo */
 };
 /* The official RelP demo: 8 prompts, each corrupted by its neighbour (the
  * S2 flip, clean_tokens[[1,0,3,2,5,4,7,6]]). Writes min(8, cap); returns 8. */
 RELP_API int32_t relp_ioi_demo(struct relp_ioi_prompt *out, int32_t cap);
-/* Wang et al.'s distribution: n prompts alternating BABA and ABBA over the
- * templates in template_mask (bit t = template t of relp_ioi_n_templates();
- * 0 = all), random names, places and objects, and the ABC corruption (IO, S1
- * and S2 replaced by three new distinct names). Same seed, same prompts. */
+/* Wang et al.'s distribution as the ACDC / Redwood IOIDataset(prompt_type=
+ * "mixed") builds it, with its ABC corruption. Per prompt: a template drawn
+ * uniformly (not alternated) from the BABA templates in template_mask (bit t
+ * = template t; 0 = the default "mixed" set, templates 0..6, as it takes
+ * BABA[:15//2] + ABBA[:15//2]) and their ABBA forms; IO, S and a third name
+ * drawn until all three differ (the third unused); a place and an object;
+ * every [A] -> IO, [B] -> S. Corruption, on space-separated words, in the
+ * order gen_flipped_prompts runs: IO -> io_new (a name other than IO and S)
+ * at IO's first two occurrences; S -> s_new (any name) at S's first and last
+ * (S1, S2); then s1_new (any name) at the first occurrence of s_new. The
+ * final word (the answer) is cut from both. relp's own seeded generator:
+ * same seed, same prompts (not Python's). Returns n. */
 RELP_API int32_t relp_ioi_wang(struct relp_ioi_prompt *out, int32_t n, uint64_t seed, uint32_t template_mask);
+/* BABA template t ([A] = IO, [B] = S), or with abba its ABBA form (the
+ * first-clause [B] and [A] swapped), into out. Returns its length, or -1
+ * (t out of range, cap too small). */
+RELP_API int32_t relp_ioi_template(int32_t t, int32_t abba, char *out, int32_t cap);
 RELP_API int32_t relp_ioi_n_templates(void);
-RELP_API int32_t relp_ioi_n_names(void);      /* 99: see ioi.c */
+RELP_API int32_t relp_ioi_n_names(void);      /* 99, as in ioi_dataset.py */
 RELP_API const char *relp_ioi_name(int32_t i); /* i in [0, relp_ioi_n_names()) */
 
 /* Pearson correlation of a and b (n values); NAN when either is constant. */

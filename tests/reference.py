@@ -190,6 +190,7 @@ def reference(p, cfg, ids, kind, answer, wrong):
 RULES = {
     "grad": dict(ln="exact", gelu="exact", attn="exact"),
     "relp": dict(ln="sigma", gelu="identity", attn="exact"),
+    "relp-ln": dict(ln="sigma", gelu="exact", attn="exact"),  # the official demo at HEAD: use_lrp set after building
     "relp-cp": dict(ln="sigma", gelu="identity", attn="frozen"),
     "attnlrp": dict(ln="sigma", gelu="identity", attn="attnlrp"),
 }

@@ -250,6 +250,21 @@ def main():
     expect_fail("missing --prompts file", ["attribute", "--model", base, "--prompts", os.path.join(WORK, "none.jsonl"),
                 "--method", "relp", "--node", "mlp"], "--prompts")
     expect_fail("--weights bf17", ["info", "--model", base, "--weights", "bf17"], "--weights")
+    # relp paper and the prompt files
+    expect_fail("paper --reference unknown", ["paper", "--model", base, "--reference", "gpt5"], "--reference", "gpt5")
+    expect_fail("paper on a missing directory", ["paper", "--model", os.path.join(WORK, "nowhere")], "nowhere")
+    notok = variant("no_tokenizer", base)
+    os.remove(os.path.join(notok, "vocab.json"))
+    os.remove(os.path.join(notok, "merges.txt"))
+    expect_fail("paper on a model without a tokenizer", ["paper", "--model", notok], "tokenizer")
+    expect_fail("paper --json into a missing directory", ["paper", "--model", base, "--json",
+                os.path.join(WORK, "nowhere", "p.json")], "--json", "nowhere")
+    expect_fail("paper --threads 0", ["paper", "--model", base, "--threads", "0"], "--threads")
+    expect_fail("ioi --prompts-only without --prompts-out", ["ioi", "--model", base, "--prompts-only"],
+                "--prompts-only", "--prompts-out")
+    expect_fail("ioi --prompts-out into a missing directory", ["ioi", "--dataset", "wang", "--prompts-out",
+                os.path.join(WORK, "nowhere", "p.jsonl"), "--prompts-only"], "--prompts-out", "nowhere")
+    expect_fail("ioi --dataset unknown", ["ioi", "--model", base, "--dataset", "acdc"], "--dataset", "acdc")
 
     # prompts
     expect_fail("empty prompt", ["forward", "--model", base, "--prompt", "", "--no-bos"], "--prompt", "empty")

@@ -80,7 +80,13 @@ def main():
     except Exception as e:  # noqa: BLE001
         check("SVG parses", False, e)
 
-    for method in ["atp", "relp", "relp-cp", "attnlrp", "ig"]:
+    # the methods as the CLI lists them (from the core's preset table); the documented ones must all be there
+    usage = [line for line in relp("help").stdout.splitlines() if "--method " in line]
+    methods = usage[0].split("--method ")[1].split()[0].split("|") if usage else []
+    check("help lists every method, relp-ln among them",
+          {"ap", "atp", "relp", "relp-ln", "relp-cp", "attnlrp", "ig", "ig-input"} <= set(methods), usage)
+    estimators = [m for m in methods if m != "ap"]
+    for method in estimators:
         for node in ["resid", "attn", "mlp", "head"]:
             r = relp("attribute", *base, "--method", method, "--node", node, "--steps", "3", "--json", "-")
             ok = r.returncode == 0
@@ -88,6 +94,13 @@ def main():
                 jj = json.loads(r.stdout)
                 ok = len(jj["scores"]) == CFG["L"] and len(jj["scores"][0]) == (CFG["NH"] if node == "head" else 15)
             check(f"attribute {method} {node}", ok, r.stderr[-300:])
+    # relp and relp-ln differ only in GELU's rule: at the last layer's MLP output only ln_f lies above, so they
+    # agree exactly there; below it they must differ (and AtP, with ln_f exact, differs from both)
+    mlp = {m: json.loads(relp("attribute", *base, "--method", m, "--node", "mlp", "--json", "-").stdout)["scores"]
+           for m in ("relp", "relp-ln", "atp")}
+    check("relp-ln == relp at the last MLP output, != below it, != AtP",
+          mlp["relp"][-1] == mlp["relp-ln"][-1] and mlp["relp"][0] != mlp["relp-ln"][0]
+          and mlp["atp"][-1] != mlp["relp"][-1], mlp)
     r = relp("attribute", *base, "--method", "atp", "--node", "head", "--per-position", "--json", "-")
     check("heads per position", r.returncode == 0 and len(json.loads(r.stdout)["scores"][1][3]) == 15, r.stderr)
 
@@ -109,17 +122,22 @@ def main():
     r = relp("ioi", "--model", model, "--dataset", "demo", "--json", jpath, "--steps", "3")
     check("ioi exit 0", r.returncode == 0, r.stderr[-500:])
     table = [line.split() for line in r.stdout.splitlines()]
-    rows = {t[0]: t[1:] for t in table if t and t[0] in ("AtP", "RelP", "RelP-CP", "AttnLRP", "IG(3)", "IG-input(3)", "AP")}
-    check("ioi table has every estimator and node type", len(rows) == 7 and all(len(v) == 5 for v in rows.values()),
+    labels = ("AtP", "RelP", "RelP-LN", "RelP-CP", "AttnLRP", "IG(3)", "IG-input(3)", "AP")
+    rows = {t[0]: t[1:] for t in table if t and t[0] in labels}
+    check("ioi table has every estimator and node type", len(rows) == len(labels) and all(len(v) == 5 for v in rows.values()),
           r.stdout)
     try:
         jj = json.load(open(jpath))
-        check("ioi JSON parses with every estimator", set(jj["pearson"]) == {"atp", "relp", "relp-cp", "attnlrp", "ig", "ig-input"}
-              and jj["prompts"] == 8)
+        check("ioi JSON parses with every estimator", set(jj["pearson"]) == set(estimators) and jj["prompts"] == 8)
     except Exception as e:  # noqa: BLE001
         check("ioi JSON parses", False, e)
-    r = relp("ioi", "--model", model, "--dataset", "wang", "--n", "12", "--steps", "2")
+    run_file, only_file = os.path.join(WORK, "wang_run.jsonl"), os.path.join(WORK, "wang_only.jsonl")
+    r = relp("ioi", "--model", model, "--dataset", "wang", "--n", "12", "--steps", "2", "--prompts-out", run_file)
     check("ioi wang exit 0", r.returncode == 0 and "batch" in r.stdout, r.stderr[-500:])
+    r2 = relp("ioi", "--dataset", "wang", "--n", "12", "--prompts-out", only_file, "--prompts-only")
+    check("ioi --prompts-out: the run's prompts, the same as --prompts-only writes", r2.returncode == 0
+          and os.path.exists(run_file) and open(run_file).read() == open(only_file).read()
+          and len(open(run_file).read().splitlines()) == 12, r2.stderr)
 
     # errors
     r = relp("attribute", *base[:-4], "--answer", " Mary Jane", "--wrong", " John", "--method", "relp")

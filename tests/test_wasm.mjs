@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const [webDir, relpBin, modelsDir] = process.argv.slice(2);
-const { loadEngine, RelpError } = await import(path.resolve(webDir, 'relp.mjs'));
+const { loadEngine, RelpError, METHODS } = await import(path.resolve(webDir, 'relp.mjs'));
 
 const TOL = 1e-5;
 const PAIRS = [
@@ -84,6 +84,14 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
   checks++;
   if (!wantKernels.test(engine.kernels)) { failures++; console.log(`FAIL ${variant} runs kernels "${engine.kernels}"`); }
   console.log(`${variant}: kernels "${engine.kernels}"`);
+  // the methods and presets come from the core's table: the documented ones must all be there
+  const presets = engine.presets.map((p) => p.name);
+  checks++;
+  if (!['grad', 'relp', 'relp-ln', 'relp-cp', 'attnlrp'].every((p) => presets.includes(p)) || !METHODS.includes('relp-ln')
+      || !['ap', 'atp', 'ig', 'ig-input'].every((m) => METHODS.includes(m))) {
+    failures++;
+    console.log(`FAIL ${variant} presets ${presets} / methods ${METHODS}`);
+  }
   if (variant === 'relp_engine') { // the SIMD128 f16 loader against the scalar conversion, all 65536 halves
     const bad = engine.M._relpw_f16_mismatches();
     checks++;
@@ -103,7 +111,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
         compare(`${tag} pair ${pi} logits`, model.forward(ci), nf.logits);
         const maxLogit = Math.max(...nf.logits.map(Math.abs));
         const runs = [];
-        for (const method of ['ap', 'atp', 'relp', 'relp-cp', 'attnlrp', 'ig', 'ig-input'])
+        for (const method of METHODS)
           for (const node of ['resid', 'attn', 'mlp', 'head']) runs.push({ method, node });
         runs.push({ method: 'relp', node: 'head', perPosition: true }, { method: 'ap', node: 'head', perPosition: true },
                   { method: 'ap', node: 'mlp', noising: true }, { method: 'relp', node: 'resid', noising: true });
@@ -123,7 +131,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
           compare(`${label} (logit units)`, got.scores.map((v) => v * dm), want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
           compare(`${label} metrics`, [got.mClean, got.mCorrupt], [want.metric_clean, want.metric_corrupt], maxLogit);
         }
-        for (const method of ['atp', 'relp', 'attnlrp', 'ig-input']) { // all node types from one pass or sweep (what the page runs)
+        for (const method of ['atp', 'relp', 'relp-ln', 'attnlrp', 'ig-input']) { // all node types from one pass or sweep (what the page runs)
           const all = model.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method, steps: 5 });
           for (const node of ['resid', 'attn', 'mlp', 'head']) {
             const want = native(['attribute', ...w, '--clean', clean, '--corrupt', corrupt, '--answer', ans, '--wrong', wrong,
@@ -133,7 +141,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
                     want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
           }
         }
-        for (const rules of ['grad', 'relp', 'relp-cp', 'attnlrp']) {
+        for (const rules of presets) {
           const got = model.tokenRelevance({ ids: ci, answer: a, wrong: b, rules });
           const want = native(['explain', ...w, '--prompt', clean, '--answer', ans, '--wrong', wrong, '--rules', rules, '--json', '-']);
           compare(`${tag} pair ${pi} token relevance ${rules}`, got.relevance, want.relevance, maxLogit);

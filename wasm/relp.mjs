@@ -25,11 +25,12 @@ export class RelpError extends Error {
   }
 }
 
-export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input', 'ap'];
+// The methods: one per RelP preset of the core's table (relp_rules_presets; 'grad' is AtP), then atp,
+// ig, ig-input, ap. Filled in from the module when the first engine loads (see Engine.presets).
+export const METHODS = [];
 export const NODES = ['resid', 'attn', 'mlp', 'head'];
 const NODE_ID = { resid: 0, head: 1, attn: 2, mlp: 4 }; // enum relp_node
-const METHOD = { ap: [0, ''], atp: [1, 'grad'], relp: [1, 'relp'], 'relp-cp': [1, 'relp-cp'], attnlrp: [1, 'attnlrp'], ig: [2, ''],
-                 'ig-input': [3, ''] };
+const METHOD = Object.create(null); // name -> [enum relp_method, rules preset]
 const METRIC_LOGIT_DIFF = 0;
 const WEIGHT_DTYPE = { f32: 0, f16: 1, bf16: 2 }; // enum relp_dtype
 
@@ -86,6 +87,16 @@ export class Engine {
   constructor(M) {
     this.M = M;
     this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128" or the scalar path
+    // the rule presets, from the core: [{ name, title, source }] ('grad' first: the exact gradient)
+    this.presets = [];
+    for (let i = 0; M._relpw_preset(i, 0); i++)
+      this.presets.push({ name: M.UTF8ToString(M._relpw_preset(i, 0)), title: M.UTF8ToString(M._relpw_preset(i, 1)),
+                          source: M.UTF8ToString(M._relpw_preset(i, 2)) });
+    if (!METHODS.length) {
+      for (const { name } of this.presets) if (name !== 'grad') { METHODS.push(name); METHOD[name] = [1, name]; }
+      METHODS.push('atp', 'ig', 'ig-input', 'ap');
+      Object.assign(METHOD, { ap: [0, ''], atp: [1, 'grad'], ig: [2, ''], 'ig-input': [3, ''] });
+    }
   }
 
   // files: [{ name, bytes: Uint8Array }] with Hugging Face names (config.json,

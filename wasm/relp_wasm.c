@@ -195,6 +195,15 @@ EMSCRIPTEN_KEEPALIVE enum relp_status relpw_token_relevance(struct relp_ctx *ctx
     return relp_token_relevance(ctx, ids, B, T, &m, r, relevance, &out[0], &out[1]);
 }
 
+/* The core's rule presets (relp_rules_presets), for the JS method list: field
+ * 0 the name, 1 the title, 2 the one-line source; NULL past the last. */
+EMSCRIPTEN_KEEPALIVE const char *relpw_preset(int32_t i, int32_t field) {
+    int32_t n = 0;
+    const struct relp_preset *p = relp_rules_presets(&n);
+    if (i < 0 || i >= n) return NULL;
+    return field == 0 ? p[i].name : field == 1 ? p[i].title : p[i].source;
+}
+
 EMSCRIPTEN_KEEPALIVE double relpw_pearson(const float *a, const float *b, int32_t n) { return relp_pearson(a, b, n); }
 
 /* The IOI prompts of core/ioi.c as records of 576 bytes (clean, corrupt,
