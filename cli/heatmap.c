@@ -184,7 +184,10 @@ struct out {
     int w, h;
 };
 
+/* text content (render.js txt): a space that SVG would drop (leading, trailing, or one of several in a row: GPT-2
+ * tokens lead with them) as a no-break space; single spaces between words stay spaces */
 static void svg_text_content(FILE *f, const char *s) {
+    const char *start = s;
     for (; *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;
@@ -192,7 +195,7 @@ static void svg_text_content(FILE *f, const char *s) {
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
         case '\'': fputs("&#39;", f); break;
-        case ' ': fputs("&#160;", f); break; /* spaces kept: GPT-2 tokens lead with them */
+        case ' ': fputs(s == start || !s[1] || s[1] == ' ' || (s > start && s[-1] == ' ') ? "&#160;" : " ", f); break;
         default: fputc(*s, f);
         }
     }

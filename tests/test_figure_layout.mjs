@@ -40,6 +40,11 @@ const engine = await loadEngine({ gluePath: path.resolve(webDir, 'relp_engine.js
 const files = fs.readdirSync(dir).filter((f) => /\.(json|safetensors|txt)$/.test(f)).map((f) => ({ name: f, bytes: new Uint8Array(fs.readFileSync(path.join(dir, f))) }));
 const model = engine.loadModel(files);
 const piece = (id) => model.tokenString(id);
+// the figures' method titles are the core's preset titles (relp_rules_presets), for every preset
+const { SPEC } = await import(path.resolve(srcWeb, 'render.js'));
+const presets = engine.presets.filter((p) => p.name !== 'grad');
+ok(presets.length > 0 && presets.every((p) => SPEC.methods[p.name] === p.title), 'the figures name every RelP preset as the core does',
+   `(${presets.map((p) => `${p.name}: core "${p.title}", figure "${SPEC.methods[p.name]}"`).join('; ')})`);
 
 // the prediction after a prompt, from the wasm engine's logits
 function predict(ids, answer) {

@@ -54,7 +54,7 @@ export const SPEC = /* SPEC-BEGIN */ {
     "background": "#ffffff"
   },
   "methods": {
-    "relp": "RelP", "relp-cp": "RelP (CP)", "attnlrp": "RelP (AttnLRP)", "atp": "AtP", "ig": "IG (per layer)",
+    "relp": "RelP", "relp-ln": "RelP-LN", "relp-cp": "RelP-CP", "attnlrp": "AttnLRP", "atp": "AtP", "ig": "IG (per layer)",
     "ig-input": "IG (input path)", "ap": "AP",
     "grad": "gradient x input"
   },
@@ -76,7 +76,9 @@ const CW = SPEC.charW, P = SPEC.pad, C = SPEC.colors;
 export const METHOD_TITLE = SPEC.methods;
 export const NODE_TITLE = SPEC.nodes;
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-const txt = (s) => esc(s).replace(/ /g, '&#160;'); // text content: spaces kept (GPT-2 tokens lead with them)
+// text content: a space that SVG would drop (leading, trailing, or one of several in a row: GPT-2
+// tokens lead with them) is written as a no-break space; single spaces between words stay spaces
+const txt = (s) => esc(s).replace(/ {2,}|^ | $/g, (m) => '&#160;'.repeat(m.length));
 const num = (v) => String(Math.round(v * 10) / 10);
 const len = (s) => [...s].length;
 const textW = (s) => len(s) * CW;
@@ -193,12 +195,14 @@ export function captionLines(info) {
   if (info.relevance) {
     const { total, value } = info.relevance;
     m = `sum of relevances ${f3(total)}, ${info.wrong !== null ? 'logit difference' : 'logit'} ${f3(value)}, conservation gap ${f3(value - total)}`;
-  } else {
+  } else if (Number.isFinite(info.mClean) && Number.isFinite(info.mCorrupt)) {
     m = `logit difference: clean ${f3(info.mClean)}, corrupted ${f3(info.mCorrupt)}, gap ${f3(info.mClean - info.mCorrupt)}`;
+  } else {
+    m = '';
   }
   if (info.nPrompts > 1) m += `; mean of ${info.nPrompts} prompts (the first is shown)`;
   if (info.rank > 0 && info.answer != null) m += `; p(${q(info.answer)}) = ${f3(info.pAnswer)}, rank ${info.rank} on the clean prompt`;
-  lines.push({ kind: 'text', text: m });
+  if (m) lines.push({ kind: 'text', text: m.replace(/^; /, '') });
   if (info.rLine) lines.push({ kind: 'text', text: info.rLine });
   for (const w of info.warnings || []) lines.push({ kind: 'warn', text: `WARNING: ${w}` });
   return lines;

@@ -8,7 +8,7 @@
 // its kind, its limits and when a link carries it.
 
 export const BUNDLED = [];  // bundled model names, from the manifest
-export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input'];
+export const METHODS = ['relp', 'relp-ln', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input']; // the core's presets (relp_rules_presets), AtP, IG
 export const VIEWS = ['maps', 'heads', 'positions', 'tokens', 'scatter', 'attention', 'table'];
 export const NODE_VIEWS = ['resid', 'attn', 'mlp'];
 export const SORTS = [...METHODS, 'ap'];

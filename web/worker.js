@@ -81,7 +81,7 @@ function check(m, q) {
   return out;
 }
 
-const RULES_OF = { relp: 'relp', 'relp-cp': 'relp-cp', attnlrp: 'attnlrp', atp: 'grad', ig: 'grad', 'ig-input': 'grad' };
+const RULES_OF = { relp: 'relp', 'relp-ln': 'relp-ln', 'relp-cp': 'relp-cp', attnlrp: 'attnlrp', atp: 'grad', ig: 'grad', 'ig-input': 'grad' };
 const NODES = ['resid', 'attn', 'mlp', 'head'];
 const f32 = (a) => Float32Array.from(a);
 
