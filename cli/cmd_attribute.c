@@ -383,9 +383,15 @@ int cmd_explain(int argc, char **argv) {
     }
     if ((rc = tokenize_prompt(m, get(&a, "--prompt"), !get(&a, "--no-bos"), "--prompt", &ids, &T)) ||
         (rc = single_token(m, get(&a, "--answer"), "--answer", &answer)) ||
-        (get(&a, "--wrong") && (rc = single_token(m, get(&a, "--wrong"), "--wrong", &wrong))) ||
-        (rc = make_ctx(m, 1, (int)T, 1, &ctx)))
+        (get(&a, "--wrong") && (rc = single_token(m, get(&a, "--wrong"), "--wrong", &wrong))))
         goto out;
+    if (wrong == answer) {
+        fprintf(stderr, "relp: --answer and --wrong are the same token ('%s'): their logit difference is 0; give two "
+                        "different tokens, or leave --wrong out to explain the answer's logit\n", get(&a, "--answer"));
+        rc = 2;
+        goto out;
+    }
+    if ((rc = make_ctx(m, 1, (int)T, 1, &ctx))) goto out;
     rel = malloc(sizeof(float) * (size_t)T);
     struct relp_metric mt = {wrong >= 0 ? RELP_METRIC_LOGIT_DIFF : RELP_METRIC_LOGIT, &answer, &wrong, 1.0f};
     double total, value;

@@ -24,7 +24,7 @@ import zlib from 'node:zlib';
 const [srcWeb, webDir, relpBin, modelsDir, outDir] = process.argv.slice(2);
 fs.mkdirSync(outDir, { recursive: true });
 const { mapsFigure, tokensFigure, captionLines } = await import(path.resolve(srcWeb, 'render.js'));
-const { runWarnings, unitsOf } = await import(path.resolve(srcWeb, 'guard.js'));
+const { runWarnings, unitsOf, MIN_GAP } = await import(path.resolve(srcWeb, 'guard.js'));
 const { loadEngine } = await import(path.resolve(webDir, 'relp.mjs'));
 
 let failures = 0, checks = 0;
@@ -111,7 +111,9 @@ const cases = [
   { label: 'layer x position, MLP, RelP', cmd: 'attribute', method: 'relp', node: 'mlp', layout: 'positions', p: [...IOI, ' Mary', ' John'] },
   { label: 'layer x head, AtP, a prompt the model gets wrong', cmd: 'attribute', method: 'atp', node: 'head', layout: 'heads', p: [...IOI, ' John', ' Mary'] },
   { label: 'layer.head x position, IG (input path)', cmd: 'attribute', method: 'ig-input', node: 'head', pp: true, layout: 'headPositions', p: [...IOI, ' Mary', ' John'] },
-  { label: 'layer x position, identical prompts (metric units)', cmd: 'attribute', method: 'ap', node: 'resid', layout: 'positions', p: [IOI[0], IOI[0], ' Mary', ' John'] },
+  // identical prompts are refused (bad_input_cli); a corruption that hardly moves the metric gets the gap warning
+  { label: 'layer x position, a corruption with no gap', cmd: 'attribute', method: 'ap', node: 'resid', layout: 'positions',
+    p: [IOI[0], IOI[0].replace('shops', 'park'), ' Mary', ' John'] },
   { label: 'token relevance, RelP (CP)', cmd: 'explain', rules: 'relp-cp', layout: 'tokens', p: [IOI[0], null, ' Mary', ' John'] },
 ];
 
@@ -159,7 +161,8 @@ for (const c of cases) {
      `${c.label}: caption (model, prompts, metric) and legend wording`);
   const warns = els.filter((e) => e.attrs.class === 'warning').map((e) => decode(e.text)).join(' ');
   const wantPredict = pred.rank !== 1, wantUnits = c.cmd === 'attribute' && j.metric_clean === j.metric_corrupt;
-  ok(/does not predict/.test(warns) === wantPredict && /metric units/.test(warns) === wantUnits,
+  const wantGap = c.cmd === 'attribute' && !(j.metric_clean - j.metric_corrupt >= MIN_GAP);
+  ok(/does not predict/.test(warns) === wantPredict && /metric units/.test(warns) === wantUnits && /gap/.test(warns) === wantGap,
      `${c.label}: warnings where they belong`, `(rank ${pred.rank}, metric clean ${j.metric_clean}, corrupted ${j.metric_corrupt}: "${warns.slice(0, 120)}")`);
   const root = els[0];
   const png = readPng(fs.readFileSync(`${stem}.png`));
