@@ -1,8 +1,10 @@
 # relp - the two commands a new user needs (README):
 #   make demo   build native + WebAssembly and serve the page on 127.0.0.1 (prints the URL)
 #   make test   build and run every test (release with the wasm and browser tests, then ASan+UBSan)
-# Both install what is missing (tools/install_deps.sh).
-.PHONY: all deps build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean python
+# Each installs only what it needs, where missing (tools/install_deps.sh): make build the C
+# toolchain, make demo also emscripten and Node, make test (and fuzz, bench) also the test
+# toolchain (PyTorch, Chromium, clang's fuzzer runtime, Open MPI, the npm test peers).
+.PHONY: all deps deps-build deps-demo build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean python
 
 # emcc (Debian's emscripten 3.1.6) needs acorn from Debian's nodejs modules
 export NODE_PATH := /usr/share/nodejs
@@ -17,17 +19,23 @@ endif
 all: build
 
 deps:
-	@tools/install_deps.sh
+	@tools/install_deps.sh test
 
-build: deps
+deps-build:
+	@tools/install_deps.sh build
+
+deps-demo:
+	@tools/install_deps.sh demo
+
+build: deps-build
 	cmake --preset native-release $(CMAKE_FLAGS) >/dev/null
 	cmake --build --preset native-release -j $(JOBS)
 
-build-debug: deps
+build-debug: deps-build
 	cmake --preset native-debug $(CMAKE_FLAGS) >/dev/null
 	cmake --build --preset native-debug -j $(JOBS)
 
-build-wasm: deps
+build-wasm: deps-demo
 	cmake --preset wasm-release $(CMAKE_FLAGS) >/dev/null
 	cmake --build --preset wasm-release -j $(JOBS)
 
@@ -42,10 +50,10 @@ demo-cli: build
 python: build
 	/usr/bin/python3 python/stage.py build/native-release/librelp.so
 
-test-release: build build-wasm
+test-release: deps build build-wasm
 	ctest --preset native-release
 
-test-debug: build-debug
+test-debug: deps build-debug
 	ctest --preset native-debug
 
 test: test-release test-debug
@@ -56,7 +64,7 @@ fuzz: deps
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # regenerates BENCHMARKS.md (about 40 minutes; bench/report.py --quick: about 10)
-bench: build build-wasm
+bench: deps build build-wasm
 	/usr/bin/python3 bench/report.py
 
 clean:

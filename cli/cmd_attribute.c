@@ -303,11 +303,31 @@ int cmd_attribute(int argc, char **argv) {
     }
     n_cols = heads && !per_pos ? c->n_head : b.T;
     cols = heads && !per_pos ? index_labels("H", n_cols) : token_labels(m, b.clean, b.T);
-    char title[256];
-    snprintf(title, sizeof title, "%s, %s, m_clean %.3f, m_corrupt %.3f", ms->name, nname, mc, mr);
-    struct heatmap h = {scores, n_rows, n_cols, (const char *const *)rows, (const char *const *)cols, title,
-                        heads && !per_pos ? "head" : "position", "layer", 0};
-    if ((rc = pictures(&a, &h))) goto out;
+    if (get(&a, "--png") || get(&a, "--svg")) { /* the page's figure layout (heatmap.c), with its caption */
+        char uw[512] = "";
+        if (mc == mr) snprintf(uw, sizeof uw, "%s", relp_ctx_last_error(ctx));
+        char **ct = token_labels(m, b.clean, b.T), **xt = token_labels(m, b.corrupt, b.T);
+        char **aw = token_labels(m, b.answer, 1), **ww = token_labels(m, b.wrong, 1), **tp = NULL;
+        struct heatmap h = {heads ? (per_pos ? HEATMAP_HEAD_POSITIONS : HEATMAP_HEADS) : HEATMAP_POSITIONS, scores,
+                            c->n_layer, c->n_head, nname, NULL, {0}};
+        struct figure_caption *cap = &h.cap;
+        const char *slash = strrchr(model_path(&a), '/');
+        cap->model = slash && slash[1] ? slash + 1 : model_path(&a);
+        cap->method = ms->name;
+        cap->steps = ms->method == RELP_METHOD_IG || ms->method == RELP_METHOD_IG_INPUT ? (int)steps : 0;
+        cap->clean = (const char *const *)ct, cap->corrupt = (const char *const *)xt, cap->T = b.T;
+        cap->answer = aw && aw[0] ? aw[0] : "?", cap->wrong = ww && ww[0] ? ww[0] : "?";
+        cap->m_clean = mc, cap->m_corrupt = mr, cap->n_prompts = b.n;
+        cap->units_warning = mc == mr && !strncmp(uw, "warning", 7) ? uw : NULL;
+        int32_t top = -1;
+        if (!figure_predict(ctx, c->vocab_size, b.clean, b.T, b.answer[0], &cap->p_answer, &cap->rank, &top, &cap->p_top) &&
+            cap->rank > 1 && (tp = token_labels(m, &top, 1)))
+            cap->top = tp[0];
+        if (ct && xt) rc = pictures(&a, &h);
+        else rc = 1;
+        free_labels(ct, b.T), free_labels(xt, b.T), free_labels(aw, 1), free_labels(ww, 1), free_labels(tp, tp ? 1 : 0);
+        if (rc) goto out;
+    }
     if (!jpath || strcmp(jpath, "-") != 0) { /* a readable summary unless JSON goes to stdout */
         printf("%s on %s, %d prompt(s) of %d tokens: metric clean %.4f, corrupted %.4f, %.3f s\n", ms->name, nname, b.n,
                b.T, mc, mr, secs);
@@ -357,9 +377,15 @@ int cmd_explain(int argc, char **argv) {
     }
     if ((rc = tokenize_prompt(m, get(&a, "--prompt"), !get(&a, "--no-bos"), "--prompt", &ids, &T)) ||
         (rc = single_token(m, get(&a, "--answer"), "--answer", &answer)) ||
-        (get(&a, "--wrong") && (rc = single_token(m, get(&a, "--wrong"), "--wrong", &wrong))) ||
-        (rc = make_ctx(m, 1, (int)T, 1, &ctx)))
+        (get(&a, "--wrong") && (rc = single_token(m, get(&a, "--wrong"), "--wrong", &wrong))))
         goto out;
+    if (wrong == answer) {
+        fprintf(stderr, "relp: --answer and --wrong are the same token ('%s'): their logit difference is 0; give two "
+                        "different tokens, or leave --wrong out to explain the answer's logit\n", get(&a, "--answer"));
+        rc = 2;
+        goto out;
+    }
+    if ((rc = make_ctx(m, 1, (int)T, 1, &ctx))) goto out;
     rel = malloc(sizeof(float) * (size_t)T);
     struct relp_metric mt = {wrong >= 0 ? RELP_METRIC_LOGIT_DIFF : RELP_METRIC_LOGIT, &answer, &wrong, 1.0f};
     double total, value;
@@ -380,11 +406,25 @@ int cmd_explain(int argc, char **argv) {
         close_out(f);
     }
     cols = token_labels(m, ids, (int)T);
-    char title[256];
-    snprintf(title, sizeof title, "token relevance (%s), sum %.3f, metric %.3f", rname, total, value);
-    const char *rowl[1] = {"R"};
-    struct heatmap h = {rel, 1, (int)T, rowl, (const char *const *)cols, title, "token", NULL, 0};
-    if ((rc = pictures(&a, &h))) goto out;
+    if (get(&a, "--png") || get(&a, "--svg")) { /* the page's token figure (heatmap.c), with its caption */
+        char **aw = token_labels(m, &answer, 1), **ww = wrong >= 0 ? token_labels(m, &wrong, 1) : NULL, **tp = NULL;
+        struct heatmap h = {HEATMAP_TOKENS, rel, relp_model_config(m)->n_layer, relp_model_config(m)->n_head, NULL, rname, {0}};
+        struct figure_caption *cap = &h.cap;
+        const char *slash = strrchr(model_path(&a), '/');
+        cap->model = slash && slash[1] ? slash + 1 : model_path(&a);
+        cap->method = rname;
+        cap->clean = (const char *const *)cols, cap->T = (int)T;
+        cap->answer = aw && aw[0] ? aw[0] : "?", cap->wrong = ww ? ww[0] : NULL;
+        cap->relevance = 1, cap->rel_total = total, cap->rel_value = value, cap->n_prompts = 1;
+        int32_t top = -1;
+        if (!figure_predict(ctx, relp_model_config(m)->vocab_size, ids, (int)T, answer, &cap->p_answer, &cap->rank, &top,
+                            &cap->p_top) &&
+            cap->rank > 1 && (tp = token_labels(m, &top, 1)))
+            cap->top = tp[0];
+        rc = cols ? pictures(&a, &h) : 1;
+        free_labels(aw, 1), free_labels(ww, ww ? 1 : 0), free_labels(tp, tp ? 1 : 0);
+        if (rc) goto out;
+    }
     if (!jpath || strcmp(jpath, "-") != 0) {
         printf("token relevance (%s rules) for %s: sum %.4f, metric %.4f (gap %.4f: relevance absorbed by biases and "
                "rules that do not conserve)\n", rname, wrong >= 0 ? "logit difference" : "logit", total, value,

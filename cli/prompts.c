@@ -33,8 +33,10 @@ int tokenize_prompt(struct relp_model *m, const char *text, int bos, const char 
         fprintf(stderr, "relp: %s: %s\n", what, *out ? relp_last_error(m) : "out of memory");
         return 1;
     }
-    if (*n == 0) {
-        fprintf(stderr, "relp: %s is empty (0 tokens)\n", what);
+    int blank = 1;
+    for (const char *p = text; *p && blank; p++) blank = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
+    if (*n == 0 || blank) {
+        fprintf(stderr, "relp: %s is empty; type some text\n", what);
         return 2;
     }
     if (*n > relp_model_config(m)->n_positions) {
@@ -92,6 +94,20 @@ int add_prompt(struct relp_model *m, struct batch *b, const char *clean, const c
     if ((rc = single_token(m, answer, what, &a))) goto out;
     snprintf(what, sizeof what, flags ? "--wrong" : "%s wrong token", where);
     if ((rc = single_token(m, wrong, what, &w))) goto out;
+    /* degenerate pairs: the normalised metric (m - m_corrupt) / (m_clean - m_corrupt) would be 0 / 0
+     * (the page refuses the same inputs, web/guard.js) */
+    if (a == w) {
+        fprintf(stderr, "relp: %s: the answer and the wrong token are the same token ('%s'): their logit difference "
+                        "is 0 on every prompt; give two different tokens\n", where, answer);
+        rc = 2;
+        goto out;
+    }
+    if (memcmp(c, r, sizeof(int32_t) * (size_t)nc) == 0) {
+        fprintf(stderr, "relp: %s: the clean and the corrupted prompts are the same tokens: there is nothing to patch "
+                        "(the clean - corrupted gap is 0); give a corrupted prompt that differs\n", where);
+        rc = 2;
+        goto out;
+    }
     b->T = (int)nc;
     int k = b->n++;
     b->clean = realloc(b->clean, sizeof(int32_t) * b->n * b->T);

@@ -334,6 +334,16 @@ def main():
                 "--answer", "tokens")
     expect_fail("clean and corrupted lengths differ", ["attribute", "--model", base, "--clean", "When John and Mary went",
                 "--corrupt", "When John and Mary Ann went", "--answer", " Mary", "--wrong", " John"], "tokens")
+    # degenerate pairs: the normalised metric would be 0 / 0 (the page refuses the same, web/guard.js)
+    same = ["--clean", pair[1], "--corrupt", pair[1]]
+    expect_fail("identical clean and corrupted prompts", ["attribute", "--model", base] + same + ["--answer", " Mary",
+                "--wrong", " John"], "--clean/--corrupt", "same tokens", "nothing to patch")
+    expect_fail("answer equal to the wrong token", ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong",
+                " Mary"], "same token", "' Mary'")
+    expect_fail("empty prompts", ["attribute", "--model", base, "--clean", " ", "--corrupt", "", "--answer", " Mary",
+                "--wrong", " John"], "clean prompt is empty")
+    expect_fail("explain with answer equal to the wrong token", ["explain", "--model", base, "--prompt", pair[1],
+                "--answer", " Mary", "--wrong", " Mary"], "--answer and --wrong", "same token")
     expect_fail("unknown method", ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong", " John", "--method", "shap"],
                 "--method", "shap")
     expect_fail("IG steps zero", ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong", " John", "--method", "ig",

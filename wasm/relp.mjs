@@ -449,6 +449,18 @@ export class Model {
     } finally { s.free(); }
   }
 
+  // Every head's attention pattern (L, NH, T, T) from one forward of ids; row = query.
+  attentionPatterns(ids) {
+    const s = new Scratch(this.M);
+    try { this._run(s, ids, 1); } finally { s.free(); }
+    const T = ids.length, L = this.info.nLayer, NH = this.info.nHead, out = new Float32Array(L * NH * T * T);
+    for (let l = 0; l < L; l++) {
+      const p = this.M._relp_ctx_attn_pattern(this.ctx, l) >>> 0;
+      out.set(this.M.HEAPF32.subarray(p >> 2, (p >> 2) + NH * T * T), l * NH * T * T);
+    }
+    return out;
+  }
+
   // Attention pattern (T, T) of one head on a forward of ids; row = query.
   attentionPattern(ids, layer, head) {
     const s = new Scratch(this.M);

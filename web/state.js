@@ -1,33 +1,64 @@
 // state.js - the page's whole state as a URL fragment, and back.
-//   #model=ioi-3l&clean=...&corrupt=...&answer=%20Mary&wrong=%20John&method=relp&view=maps&node=mlp&ap=1
-// model is a bundled model's name; url=... a checkpoint URL instead. The
-// fragment never reaches a server. parseState never throws: it returns the
-// state it could read plus a list of what was wrong, so a damaged link still
-// opens the page with a readable message.
+//   #model=NAME&clean=...&corrupt=...&answer=%20Mary&wrong=%20John&method=relp&view=maps&node=mlp&ap=1
+// model is a bundled model's name (models/models.json, read by setManifest
+// before any state is parsed); url=... a checkpoint URL instead. The fragment
+// never reaches a server. parseState never throws: it returns the state it
+// could read plus a list of what was wrong, so a damaged link still opens the
+// page with a readable message. One table (PROPS) says, for every property,
+// its kind, its limits and when a link carries it.
 
-export const BUNDLED = ['ioi-3l', 'ioi-2l'];
-export const METHODS = ['relp', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input'];
-export const VIEWS = ['maps', 'heads', 'tokens', 'scatter', 'attention'];
+export const BUNDLED = [];  // bundled model names, from the manifest
+export const METHODS = ['relp', 'relp-ln', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input']; // the core's presets (relp_rules_presets), AtP, IG
+export const VIEWS = ['maps', 'heads', 'positions', 'tokens', 'scatter', 'attention', 'table'];
 export const NODE_VIEWS = ['resid', 'attn', 'mlp'];
+export const SORTS = [...METHODS, 'ap'];
 const MAX_TEXT = 4000; // characters of a prompt carried in a link
 
-export const DEFAULT_STATE = Object.freeze({
-  model: 'ioi-3l', url: '', f16: false,
-  clean: 'When John and Mary went to the shops, John gave the bag to',
-  corrupt: 'When John and Mary went to the shops, Mary gave the bag to',
-  answer: ' Mary', wrong: ' John',
-  method: 'relp', steps: 10, ap: true, view: 'maps', node: 'mlp', layer: 0, head: 0, embed: false,
-});
+// name -> [kind, limits, carried(state)]: kinds text, pick (one of a list), int [lo, hi], flag (0/1)
+const PROPS = {
+  f16: ['flag', null, (s) => s.f16],
+  clean: ['text'], corrupt: ['text'], answer: ['text'], wrong: ['text'],
+  method: ['pick', METHODS],
+  steps: ['int', [1, 1000], (s) => s.method === 'ig' || s.method === 'ig-input'],
+  ap: ['flag'],
+  view: ['pick', VIEWS],
+  node: ['pick', NODE_VIEWS],
+  layer: ['int', [0, 1000], (s) => s.view === 'attention'],
+  head: ['int', [0, 1000], (s) => s.view === 'attention'],
+  sort: ['pick', SORTS, (s) => s.view === 'table'],
+  embed: ['flag', null, (s) => s.embed],
+};
+
+const BASE = { model: '', url: '', f16: false, clean: '', corrupt: '', answer: '', wrong: '', method: 'relp', steps: 10, ap: true,
+  view: 'maps', node: 'mlp', layer: 0, head: 0, sort: 'ap', embed: false };
+export let DEFAULT_STATE = Object.freeze({ ...BASE });
+export let MANIFEST = { default: '', models: [] };
+
+// The bundled models' manifest (models-small/models.json): the names a link
+// may name, the default model, and each model's example prompts. The default
+// state's prompts are the default model's first IOI example.
+export function setManifest(m) {
+  const models = (m && Array.isArray(m.models) ? m.models : []).filter((x) => x && typeof x.name === 'string' && /^[\w.-]{1,64}$/.test(x.name));
+  MANIFEST = { default: m && models.some((x) => x.name === m.default) ? m.default : (models[0] ? models[0].name : ''), models };
+  BUNDLED.splice(0, BUNDLED.length, ...models.map((x) => x.name));
+  const ex = examplesOf(MANIFEST.default).find((e) => e.kind === 'ioi') || examplesOf(MANIFEST.default)[0] || {};
+  DEFAULT_STATE = Object.freeze({ ...BASE, model: MANIFEST.default, clean: ex.clean || '', corrupt: ex.corrupt || '',
+    answer: ex.answer || '', wrong: ex.wrong || '' });
+}
+
+// a model's example prompts [{ kind, clean, corrupt, answer, wrong }] (the default model's for models not in the manifest)
+export function examplesOf(name) {
+  const m = MANIFEST.models.find((x) => x.name === name) || MANIFEST.models.find((x) => x.name === MANIFEST.default);
+  return m && Array.isArray(m.examples) ? m.examples.filter((e) => e && ['clean', 'corrupt', 'answer', 'wrong'].every((k) => typeof e[k] === 'string')) : [];
+}
 
 export function encodeState(s) {
   const p = new URLSearchParams();
   if (s.url) p.set('url', s.url); else p.set('model', s.model);
-  if (s.f16) p.set('f16', '1');
-  for (const k of ['clean', 'corrupt', 'answer', 'wrong', 'method', 'view', 'node']) p.set(k, s[k]);
-  if (s.method === 'ig' || s.method === 'ig-input') p.set('steps', String(s.steps));
-  p.set('ap', s.ap ? '1' : '0');
-  if (s.view === 'attention') { p.set('layer', String(s.layer)); p.set('head', String(s.head)); }
-  if (s.embed) p.set('embed', '1');
+  for (const [k, [kind, , carried]] of Object.entries(PROPS)) {
+    if (carried && !carried(s)) continue;
+    p.set(k, kind === 'flag' ? (s[k] ? '1' : '0') : String(s[k]));
+  }
   return p.toString();
 }
 
@@ -42,45 +73,31 @@ export function parseState(fragment) {
   } catch (e) {
     return { state: s, problems: [`the link's state could not be read (${e.message})`] };
   }
-  const text = (k) => {
-    if (!p.has(k)) return;
-    const v = p.get(k);
-    if (v.length > MAX_TEXT) problems.push(`${k} is ${v.length} characters; a link carries at most ${MAX_TEXT}`);
-    else s[k] = v;
-  };
-  const pick = (k, allowed) => {
-    if (!p.has(k)) return;
-    const v = p.get(k);
-    if (allowed.includes(v)) s[k] = v;
-    else problems.push(`${k}=${JSON.stringify(v.slice(0, 40))} is not one of ${allowed.join(', ')}`);
-  };
-  const int = (k, lo, hi) => {
-    if (!p.has(k)) return;
-    const v = p.get(k);
-    if (/^\d{1,6}$/.test(v) && +v >= lo && +v <= hi) s[k] = +v;
-    else problems.push(`${k}=${JSON.stringify(v.slice(0, 40))} is not a whole number from ${lo} to ${hi}`);
-  };
-  const flag = (k) => {
-    if (!p.has(k)) return;
-    const v = p.get(k);
-    if (v === '0' || v === '1') s[k] = v === '1';
-    else problems.push(`${k}=${JSON.stringify(v.slice(0, 40))} must be 0 or 1`);
-  };
+  const shown = (v, n = 40) => JSON.stringify(v.slice(0, n));
   if (p.has('url')) {
     const u = p.get('url');
-    if (/^https?:\/\/[^\s]{1,2000}$/.test(u)) { s.url = u; s.model = ''; } else problems.push(`url=${JSON.stringify(u.slice(0, 60))} is not an http(s) URL`);
-  } else {
-    pick('model', BUNDLED);
+    if (/^https?:\/\/[^\s]{1,2000}$/.test(u)) { s.url = u; s.model = ''; } else problems.push(`url=${shown(u, 60)} is not an http(s) URL`);
+  } else if (p.has('model')) {
+    const v = p.get('model');
+    if (BUNDLED.includes(v)) s.model = v;
+    else problems.push(`model=${shown(v)} is not one of the bundled models (${BUNDLED.join(', ') || 'none listed'})`);
   }
-  for (const k of ['clean', 'corrupt', 'answer', 'wrong']) text(k);
-  pick('method', METHODS);
-  pick('view', VIEWS);
-  pick('node', NODE_VIEWS);
-  int('steps', 1, 1000);
-  int('layer', 0, 1000);
-  int('head', 0, 1000);
-  flag('ap');
-  flag('f16');
-  flag('embed');
+  for (const [k, [kind, lim]] of Object.entries(PROPS)) {
+    if (!p.has(k)) continue;
+    const v = p.get(k);
+    if (kind === 'text') {
+      if (v.length > MAX_TEXT) problems.push(`${k} is ${v.length} characters; a link carries at most ${MAX_TEXT}`);
+      else s[k] = v;
+    } else if (kind === 'pick') {
+      if (lim.includes(v)) s[k] = v; else problems.push(`${k}=${shown(v)} is not one of ${lim.join(', ')}`);
+    } else if (kind === 'int') {
+      if (/^\d{1,6}$/.test(v) && +v >= lim[0] && +v <= lim[1]) s[k] = +v;
+      else problems.push(`${k}=${shown(v)} is not a whole number from ${lim[0]} to ${lim[1]}`);
+    } else if (v === '0' || v === '1') {
+      s[k] = v === '1';
+    } else {
+      problems.push(`${k}=${shown(v)} must be 0 or 1`);
+    }
+  }
   return { state: s, problems };
 }

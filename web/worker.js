@@ -1,11 +1,12 @@
 // worker.js - owns the WebAssembly module and runs all compute, so the page
 // never freezes. A module worker; the page talks to it with
-//   { id, type: 'load' | 'tokenize' | 'top' | 'run' | 'attention', ... }
+//   { id, type: 'load' | 'check' | 'run' | 'apPositions' | 'attention', ... }
 // and gets back { id, type: 'progress' | 'result' | 'error', ... }.
 // Cancelling is done by the page terminating this worker and starting a new
 // one (see main.js): a synchronous WebAssembly call cannot read a message.
 import { loadEngine, RelpError } from './relp.mjs';
 import { fetchModelFiles, estimateBytes, WASM_LIMIT, AUTO_F16 } from './loader.js';
+import { inputProblems } from './guard.js';
 
 let engine = null;
 let model = null;      // the current model; replaced only once a new one has loaded
@@ -26,62 +27,132 @@ function need() {
   return model;
 }
 
-// clean/corrupt prompts to ids; answer/wrong to single tokens (readable errors)
-function prepare(m, q) {
-  const clean = m.tokenize(q.clean), corrupt = m.tokenize(q.corrupt);
-  if (clean.length > m.info.nPositions)
-    throw new RelpError(`the clean prompt is ${clean.length} tokens; this model takes at most ${m.info.nPositions}`, -4);
-  if (clean.length !== corrupt.length)
-    throw new RelpError(`the clean prompt is ${clean.length} tokens and the corrupted one ${corrupt.length}; they must have the same number of tokens`, -4);
-  return { clean, corrupt, answer: m.singleToken(q.answer, 'answer'), wrong: m.singleToken(q.wrong, 'wrong token') };
+// the query's tokens, and what makes it unrunnable (guard.js)
+function tokens(m, q) {
+  const t = { cleanText: q.clean, corruptText: q.corrupt, answerText: q.answer, wrongText: q.wrong, nPositions: m.info.nPositions,
+    clean: m.tokenize(q.clean), corrupt: m.tokenize(q.corrupt), answer: m.tokenize(q.answer, { bos: false }), wrong: m.tokenize(q.wrong, { bos: false }) };
+  t.problems = inputProblems(t);
+  return t;
 }
 
-const RULES_OF = { relp: 'relp', 'relp-cp': 'relp-cp', attnlrp: 'attnlrp', atp: 'grad', ig: 'grad', 'ig-input': 'grad' };
+function prepare(m, q) {
+  const t = tokens(m, q);
+  if (t.problems.length) throw new RelpError(`not run: ${t.problems.join('; ')}`, -4);
+  return { clean: t.clean, corrupt: t.corrupt, answer: t.answer[0], wrong: t.wrong[0] };
+}
+
+// the model's prediction after ids: its top k, and the answer's probability and rank
+function predict(m, ids, answer, k = 5) {
+  const logits = m.forward(ids);
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let z = 0;
+  for (const v of logits) z += Math.exp(v - max);
+  const top = [];
+  for (let i = 0; i < logits.length; i++) { // k best by insertion
+    if (top.length === k && logits[i] <= logits[top[k - 1]]) continue;
+    let j = Math.min(top.length, k - 1);
+    top[j] = i;
+    while (j > 0 && logits[top[j - 1]] < logits[i]) { top[j] = top[j - 1]; top[j - 1] = i; j--; }
+  }
+  const out = { top: top.map((id) => ({ id, piece: m.tokenString(id), prob: Math.exp(logits[id] - max) / z })) };
+  if (answer >= 0) {
+    let rank = 1;
+    for (const v of logits) if (v > logits[answer]) rank++;
+    Object.assign(out, { pAnswer: Math.exp(logits[answer] - max) / z, rank });
+  }
+  return out;
+}
+
+// What the page shows as you type: tokens, problems, hints and the model's predictions.
+function check(m, q) {
+  const t = tokens(m, q);
+  const piece = (ids) => Array.from(ids, (i) => ({ id: i, s: m.tokenString(i) }));
+  const out = { clean: piece(t.clean), corrupt: piece(t.corrupt), answer: piece(t.answer), wrong: piece(t.wrong), problems: t.problems, hints: [] };
+  // an answer typed without its leading space: GPT-2 writes a word after a word with the space in the token
+  for (const [k, what] of [['answer', 'answer'], ['wrong', 'wrong token']]) {
+    const s = q[k];
+    if (s && !/^\s/.test(s) && !/\s$/.test(q.clean) && m.tokenize(' ' + s, { bos: false }).length === 1)
+      out.hints.push({ field: k, fix: ' ' + s, text: `the ${what} ${JSON.stringify(s)} has no leading space; after a word GPT-2 writes ${JSON.stringify(' ' + s)}, with the space, as one token` });
+  }
+  const a = t.answer.length === 1 ? t.answer[0] : -1;
+  if (t.clean.length >= 1 && t.clean.length <= m.info.nPositions && q.clean.trim()) out.pred = predict(m, t.clean, a);
+  if (t.corrupt.length >= 1 && t.corrupt.length <= m.info.nPositions && q.corrupt.trim()) out.predCorrupt = predict(m, t.corrupt, -1);
+  return out;
+}
+
+const RULES_OF = { relp: 'relp', 'relp-ln': 'relp-ln', 'relp-cp': 'relp-cp', attnlrp: 'attnlrp', atp: 'grad', ig: 'grad', 'ig-input': 'grad' };
 const NODES = ['resid', 'attn', 'mlp', 'head'];
+const f32 = (a) => Float32Array.from(a);
+
+// per-position head scores (L, NH, T) -> per head (L, NH), summed in double
+function headTotals(pos, L, NH, T) {
+  const out = new Float32Array(L * NH);
+  for (let i = 0; i < L * NH; i++) { let s = 0; for (let t = 0; t < T; t++) s += pos[i * T + t]; out[i] = s; }
+  return out;
+}
 
 function run(id, q) {
   const m = need();
   const { clean, corrupt, answer, wrong } = prepare(m, q);
-  const T = clean.length;
-  const L = m.info.nLayer, NH = m.info.nHead;
+  const T = clean.length, L = m.info.nLayer, NH = m.info.nHead, steps = q.steps || 10;
   // progress over everything this run does, in units of forward-sized work
-  const apUnits = q.ap ? 3 * L * T + L * NH : 0;
-  const estUnits = q.method === 'ig' ? 4 * L * (q.steps || 10) : q.method === 'ig-input' ? q.steps || 10 : 1;
-  const total = apUnits + estUnits + 1;
+  const apUnits = q.ap ? 3 * L * T + L * NH : 0, apPosUnits = q.apPos ? L * NH * T : 0;
+  const estUnits = q.method === 'ig' ? 4 * L * steps : q.method === 'ig-input' ? steps : 1;
+  const total = apUnits + apPosUnits + estUnits + 1;
   let base = 0;
   const progress = (done) => post({ id, type: 'progress', done: base + done, total });
-  const out = { tokens: Array.from(clean, (t) => m.tokenString(t)), cleanIds: Array.from(clean), corruptIds: Array.from(corrupt),
-                corruptTokens: Array.from(corrupt, (t) => m.tokenString(t)), L, NH, T, est: {}, ap: {}, r: {} };
+  const out = { tokens: Array.from(clean, (t) => m.tokenString(t)), corruptTokens: Array.from(corrupt, (t) => m.tokenString(t)),
+    cleanIds: Array.from(clean), corruptIds: Array.from(corrupt), L, NH, T, method: q.method, steps, est: {}, ap: null, apPos: null };
+  out.pred = predict(m, clean, answer);
+  out.predCorrupt = predict(m, corrupt, wrong);
+  const t0 = performance.now(); // the method's own time
+  let r;
   if (q.method === 'ig') {
     for (const node of NODES) {
-      const r = m.attribute({ clean, corrupt, answer, wrong, method: 'ig', node, steps: q.steps || 10, onProgress: (d) => progress(d) });
-      Object.assign(out, { mClean: r.mClean, mCorrupt: r.mCorrupt, warning: r.warning });
-      out.est[node] = Array.from(r.scores);
-      base += L * (q.steps || 10);
+      r = m.attribute({ clean, corrupt, answer, wrong, method: 'ig', node, perPosition: node === 'head', steps, onProgress: (d) => progress(d) });
+      out.est[node === 'head' ? 'headPos' : node] = r.scores;
+      base += L * steps;
     }
   } else { // AtP and RelP: all four node types from one backward pass; IG along the input path: from one sweep
-    const r = m.attributeAll({ clean, corrupt, answer, wrong, method: q.method, steps: q.steps || 10, onProgress: (d) => progress(d) });
-    Object.assign(out, { mClean: r.mClean, mCorrupt: r.mCorrupt, warning: r.warning });
-    for (const node of NODES) out.est[node] = Array.from(r.scores[node]);
+    r = m.attributeAll({ clean, corrupt, answer, wrong, method: q.method, perPosition: true, steps, onProgress: (d) => progress(d) });
+    for (const node of ['resid', 'attn', 'mlp']) out.est[node] = r.scores[node];
+    out.est.headPos = r.scores.head;
     base += estUnits;
   }
+  out.est.head = headTotals(out.est.headPos, L, NH, T);
+  Object.assign(out, { mClean: r.mClean, mCorrupt: r.mCorrupt, unitsWarning: r.warning });
+  out.seconds = (performance.now() - t0) / 1000;
   progress(0);
   if (q.ap) {
+    out.ap = {};
     for (const node of NODES) {
-      const r = m.attribute({ clean, corrupt, answer, wrong, method: 'ap', node, onProgress: (d) => progress(d) });
-      out.ap[node] = Array.from(r.scores);
-      out.r[node] = engine.pearson(Float32Array.from(out.est[node]), r.scores);
+      out.ap[node] = m.attribute({ clean, corrupt, answer, wrong, method: 'ap', node, onProgress: (d) => progress(d) }).scores;
       base += node === 'head' ? L * NH : L * T;
       progress(0);
     }
   }
+  if (q.apPos) {
+    out.apPos = m.attribute({ clean, corrupt, answer, wrong, method: 'ap', node: 'head', perPosition: true, onProgress: (d) => progress(d) }).scores;
+    base += apPosUnits;
+  }
   const tr = m.tokenRelevance({ ids: clean, answer, wrong, rules: RULES_OF[q.method] });
-  out.tokenRelevance = Array.from(tr.relevance);
-  out.tokenRelevanceRules = RULES_OF[q.method];
-  out.metricValue = tr.value;
+  out.tokenRelevance = { values: tr.relevance, total: tr.total, value: tr.value, rules: RULES_OF[q.method] };
   progress(1);
   return out;
 }
+
+// AP of every head at every position (L x NH x T patches), for the per-position view
+function apPositions(id, q) {
+  const m = need();
+  const { clean, corrupt, answer, wrong } = prepare(m, q);
+  const r = m.attribute({ clean, corrupt, answer, wrong, method: 'ap', node: 'head', perPosition: true,
+    onProgress: (d, t) => post({ id, type: 'progress', done: d, total: t }) });
+  return r.scores;
+}
+
+// every head's attention pattern, (L, NH, T, T), of one forward pass of ids
+const attention = (ids) => need().attentionPatterns(Int32Array.from(ids));
 
 async function handle(msg) {
   const { id, type } = msg;
@@ -105,23 +176,10 @@ async function handle(msg) {
       modelLabel = msg.source.label;
       return { info: model.info, label: modelLabel, kernels: e.kernels, warning: model.warning, f16 };
     }
-    case 'ioi': return (await getEngine()).ioiPrompts({ demo: true, n: 8 });
-    case 'tokenize': {
-      const m = need();
-      return msg.texts.map((t, k) => Array.from(m.tokenize(t, { bos: msg.bos ? msg.bos[k] : true }), (i) => ({ id: i, s: m.tokenString(i) })));
-    }
-    case 'top': {
-      const m = need();
-      const ids = m.tokenize(msg.text);
-      if (ids.length > m.info.nPositions) throw new RelpError(`the prompt is ${ids.length} tokens; this model takes at most ${m.info.nPositions}`, -4);
-      return m.top(ids, msg.k || 8);
-    }
+    case 'check': return check(need(), msg.query);
     case 'run': return run(id, msg.query);
-    case 'attention': {
-      const m = need();
-      const ids = m.tokenize(msg.text);
-      return { pattern: Array.from(m.attentionPattern(ids, msg.layer, msg.head)), T: ids.length };
-    }
+    case 'apPositions': return apPositions(id, msg.query);
+    case 'attention': return { clean: attention(msg.clean), corrupt: attention(msg.corrupt) };
     default: throw new RelpError(`unknown request ${type}`, -4);
   }
 }

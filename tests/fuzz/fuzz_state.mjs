@@ -4,14 +4,18 @@
 // always returns a state every field of which is valid, and that
 // encodeState -> parseState gives back the same state without complaints.
 //   node tests/fuzz/fuzz_state.mjs [SECONDS]
-import { parseState, encodeState, DEFAULT_STATE, BUNDLED, METHODS, VIEWS, NODE_VIEWS } from '../../web/state.js';
+import fs from 'node:fs';
+import { parseState, encodeState, setManifest, DEFAULT_STATE, BUNDLED, METHODS, VIEWS, NODE_VIEWS, SORTS } from '../../web/state.js';
+
+// the bundled models' manifest, as the page reads it before parsing a link
+setManifest(JSON.parse(fs.readFileSync(new URL('../../models-small/models.json', import.meta.url), 'utf8')));
 
 const secs = Number(process.argv[2] || 60);
 let seed = 12345;
 const rnd = (n) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
 const seeds = [encodeState(DEFAULT_STATE), encodeState({ ...DEFAULT_STATE, url: 'https://huggingface.co/gpt2/resolve/main/', view: 'attention', method: 'ig', steps: 25 }),
-  'model=ioi-2l&view=heads', 'url=javascript:alert(1)', 'clean=%E0%A4%A&ap=2', '#embed=1&layer=99999999'];
-const alphabet = ['&', '=', '%', '#', '?', '+', '%00', '%ZZ', '%F0%9F%98%80', 'model', 'url', 'clean', 'method', 'view', 'node', 'layer', 'head', 'steps', 'ap', 'f16', 'embed', 'relp', 'ig', '0', '1', '-1', '1e3', 'x'.repeat(5000), '\u0000', '\ud800', 'https://a.b/', ' '];
+  `model=${BUNDLED[BUNDLED.length - 1]}&view=heads`, 'view=table&sort=ap', 'url=javascript:alert(1)', 'clean=%E0%A4%A&ap=2', '#embed=1&layer=99999999'];
+const alphabet = ['&', '=', '%', '#', '?', '+', '%00', '%ZZ', '%F0%9F%98%80', 'model', 'url', 'clean', 'method', 'view', 'node', 'layer', 'head', 'steps', 'ap', 'f16', 'embed', 'relp', 'ig', 'table', 'sort', 'positions', '0', '1', '-1', '1e3', 'x'.repeat(5000), '\u0000', '\ud800', 'https://a.b/', ' '];
 
 function check(frag) {
   let out;
@@ -22,13 +26,14 @@ function check(frag) {
   if (!METHODS.includes(s.method)) bad.push('method');
   if (!VIEWS.includes(s.view)) bad.push('view');
   if (!NODE_VIEWS.includes(s.node)) bad.push('node');
+  if (!SORTS.includes(s.sort)) bad.push('sort');
   for (const k of ['clean', 'corrupt', 'answer', 'wrong']) if (typeof s[k] !== 'string' || s[k].length > 4000) bad.push(k);
   for (const k of ['steps', 'layer', 'head']) if (!Number.isInteger(s[k]) || s[k] < 0 || s[k] > 1000) bad.push(k);
   for (const k of ['ap', 'f16', 'embed']) if (typeof s[k] !== 'boolean') bad.push(k);
   if (!Array.isArray(out.problems) || out.problems.some((p) => typeof p !== 'string')) bad.push('problems');
   if (bad.length) throw new Error(`invalid state (${bad.join(', ')}) from ${JSON.stringify(frag.slice(0, 200))}`);
   const again = parseState(encodeState(s));
-  if (again.problems.length || JSON.stringify(again.state) !== JSON.stringify({ ...s, layer: s.view === 'attention' ? s.layer : again.state.layer, head: s.view === 'attention' ? s.head : again.state.head, steps: s.method === 'ig' ? s.steps : again.state.steps }))
+  if (again.problems.length || JSON.stringify(again.state) !== JSON.stringify({ ...s, layer: s.view === 'attention' ? s.layer : again.state.layer, head: s.view === 'attention' ? s.head : again.state.head, steps: s.method === 'ig' || s.method === 'ig-input' ? s.steps : again.state.steps, sort: s.view === 'table' ? s.sort : again.state.sort }))
     throw new Error(`round trip changed the state of ${JSON.stringify(frag.slice(0, 200))}: ${again.problems.join('; ')}`);
 }
 
