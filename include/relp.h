@@ -1,6 +1,8 @@
-/* relp.h - GPT-2 in portable C, with an exact forward pass, activation
- * patching and one backward pass whose local rules can be switched between
- * the exact gradient and LRP rules (Relevance Patching).
+/* relp.h - transformer language models in portable C (GPT-2, the Llama
+ * family: Llama 2/3, SmolLM2, Qwen2, Qwen3, and GPT-NeoX: Pythia), with an
+ * exact forward pass, activation patching and one backward pass whose local
+ * rules can be switched between the exact gradient and LRP rules (Relevance
+ * Patching).
  *
  * USAGE
  *
@@ -44,10 +46,16 @@
  *               allocated inside forward or backward.
  *   node        an activation the forward pass caches and the backward pass
  *               returns a coefficient for: resid_pre[l] (l = 0..L, L being the
- *               input of ln_f), attn_out[l], mlp_out[l], resid_mid[l] and the
- *               per-head attention output z[l] (B, T, NH*HS) before W_O. A
- *               head's own contribution to attn_out is z_h W_O[h]
+ *               input of the final norm), attn_out[l], mlp_out[l],
+ *               resid_mid[l] (sequential blocks only: GPT-NeoX's parallel
+ *               block has none) and the per-head attention output z[l]
+ *               (B, T, NH*HS) before W_O, one per query head (with
+ *               grouped-query attention NH query heads share NKV key/value
+ *               heads). A head's own contribution to attn_out is z_h W_O[h]
  *               (relp_ctx_head_result).
+ *   arch        config.json's model_type: "gpt2", "llama", "qwen2", "qwen3",
+ *               "gpt_neox" (enum relp_arch). Each is one table of parameters
+ *               (core/arch.c); the rules act on the parts it has.
  *
  * ERRORS
  *   Every function returns enum relp_status (RELP_STATUS_OK == 0). The text
@@ -91,7 +99,7 @@ enum relp_status {
     RELP_STATUS_OK = 0,
     RELP_STATUS_IO = -1,            /* file missing or unreadable */
     RELP_STATUS_BAD_FORMAT = -2,    /* file is not what it should be (JSON, safetensors, BPE) */
-    RELP_STATUS_BAD_MODEL = -3,     /* not a GPT-2 checkpoint, or inconsistent tensors */
+    RELP_STATUS_BAD_MODEL = -3,     /* not a checkpoint relp runs, or inconsistent tensors */
     RELP_STATUS_BAD_ARGUMENT = -4,  /* caller passed something out of range */
     RELP_STATUS_ALLOC_FAILED = -5,
     RELP_STATUS_NO_TOKENIZER = -6,  /* model loaded without vocab/merges files */
@@ -160,15 +168,19 @@ RELP_API struct relp_load_params relp_load_default_params(void);
 
 /* A named in-memory file, for relp_model_init_from_memory. Names are the
  * checkpoint's file names: "config.json", "model.safetensors" (or shard
- * names with "model.safetensors.index.json"), "vocab.json" + "merges.txt"
- * or "encoder.json" + "vocab.bpe". */
+ * names with "model.safetensors.index.json"), "tokenizer.json" (+
+ * "tokenizer_config.json"), "vocab.json" + "merges.txt" or "encoder.json" +
+ * "vocab.bpe". */
 struct relp_file {
     const char *name;
     const void *data;
     size_t size;
 };
 
-/* Loads a Hugging Face GPT-2 checkpoint directory. On failure *out may still
+/* Loads a Hugging Face checkpoint directory (config.json, model.safetensors
+ * or its shards, and tokenizer.json (+ tokenizer_config.json) or GPT-2's
+ * vocab.json + merges.txt; a gpt2 checkpoint prefers the latter, the others
+ * tokenizer.json). On failure *out may still
  * hold a model object carrying the error text (read it with relp_last_error,
  * then relp_model_free it). Returns RELP_STATUS_OK on success. */
 RELP_API enum relp_status relp_model_init_from_dir(struct relp_model **out, const char *dir,
@@ -446,7 +458,7 @@ RELP_API enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32
 /* ------------------------------------------------------------------ IOI */
 struct relp_ioi_prompt {
     char clean[256], corrupt[256]; /* the prompt text, without the answer */
-    char answer[32], wrong[32];    /* " IO" and " S" (one token each in GPT-2) */
+    char answer[32], wrong[32];    /* " IO" and " S" (one token each in GPT-2's tokenizer) */
     /* how it was made */
     int32_t template_index;        /* BABA template t of relp_ioi_template; -1 for the demo */
     int32_t abba;                  /* 1: IO named first ("[A] and [B]"), 0: S first (BABA) */
