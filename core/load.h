@@ -18,6 +18,8 @@ enum relp_status relp__resolve(struct relp_config *c, struct relp_dims *d, const
 enum relp_status relp__bind(struct relp_model *m, const struct st_tensor *list, int32_t n, uint64_t seed);
 /* plan.c: parameter count of the model's architecture and config */
 int64_t relp__count_params(const struct relp_model *m);
+/* plan.c: bytes of the weights in memory (owned, none used in place) */
+int64_t relp__weight_bytes(const struct relp_model *m, enum relp_dtype weights, int transposed);
 /* plan.c: the model's architecture switches from m->cfg */
 void relp__set_arch(struct relp_model *m);
 

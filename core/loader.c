@@ -168,3 +168,37 @@ size_t relp_model_weight_bytes(const struct relp_model *m) { return m->owned_byt
 enum relp_dtype relp_model_weight_dtype(const struct relp_model *m) { return m->weight_dtype; }
 enum relp_dtype relp_model_file_dtype(const struct relp_model *m) { return m->file_dtype; }
 int32_t relp_has_tokenizer(const struct relp_model *m) { return m && m->tok != NULL; }
+
+/* ------------------------------------------------------------ configs alone */
+
+enum relp_status relp_config_from_json(const struct relp_file *f, struct relp_config *config, char *err, size_t cap) {
+    char e[RELP_ERROR_LEN];
+    e[0] = '\0';
+    enum relp_status st = f && config ? relp__parse_config(config, f, e)
+                                      : relp__fail(e, RELP_STATUS_BAD_ARGUMENT, "no config.json given");
+    if (err && cap) snprintf(err, cap, "%s", st ? e : "");
+    return st;
+}
+
+/* a model object holding only the config's sizes, for the counts below */
+static int config_only(struct relp_model *m, const struct relp_config *c) {
+    memset(m, 0, sizeof *m);
+    if (!c) return -1;
+    m->cfg = *c;
+    if (relp__resolve(&m->cfg, &m->d, "config", m->error)) return -1;
+    m->arch = relp__arch(m->cfg.arch);
+    relp__set_arch(m);
+    return 0;
+}
+
+int64_t relp_config_n_params(const struct relp_config *c) {
+    struct relp_model m;
+    return config_only(&m, c) ? -1 : relp__count_params(&m);
+}
+
+int64_t relp_config_weight_bytes(const struct relp_config *c, enum relp_dtype weights, int32_t transposed_copy) {
+    struct relp_model m;
+    if (config_only(&m, c) || (weights != RELP_DTYPE_F32 && weights != RELP_DTYPE_F16 && weights != RELP_DTYPE_BF16))
+        return -1;
+    return relp__weight_bytes(&m, weights, transposed_copy != 0);
+}

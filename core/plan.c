@@ -285,6 +285,23 @@ void relp__set_arch(struct relp_model *m) {
     if (a->arch == RELP_ARCH_GPT_NEOX && m->cfg.gelu_tanh) m->act = ACT_GELU_TANH;
 }
 
+int64_t relp__weight_bytes(const struct relp_model *m, enum relp_dtype weights, int transposed) {
+    int64_t total = 0;
+    const int64_t esz = weights == RELP_DTYPE_F32 ? 4 : 2;
+    for (int32_t i = 0; i < m->arch->n_params; i++) {
+        const struct relp_param_spec *p = &m->arch->params[i];
+        if (!relp__param_present(p, &m->cfg) || p->off != DIM_ZERO) continue; /* each destination once */
+        const int64_t K = relp__dim(&m->d, (enum relp_dim)p->rows, 0), O = relp__dim(&m->d, (enum relp_dim)p->cols, 0);
+        int64_t b = p->store == STORE_F32 ? 4 * K * O : esz * K * O;
+        if (p->store == STORE_PACKED) {
+            b = esz * (int64_t)relp__packed_count((int)K, (int)O);
+            if (transposed && p->field_t) b += esz * (int64_t)relp__packed_count((int)O, (int)K);
+        }
+        total += p->layer ? b * m->d.L : b;
+    }
+    return total;
+}
+
 int64_t relp__count_params(const struct relp_model *m) {
     int64_t total = 0;
     for (int32_t i = 0; i < m->arch->n_params; i++) {

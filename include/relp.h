@@ -196,6 +196,19 @@ RELP_API enum relp_status relp_model_init_random(struct relp_model **out, const 
  * "gpt2-small-random", "llama3-1b-random", "pythia-160m-random"), or
  * "random:L,C,NH" (GPT-2). Returns 1 and fills *config on a match. */
 RELP_API int32_t relp_config_from_shape_name(const char *name, struct relp_config *config);
+/* Reads a config.json of any supported architecture into *config, without
+ * weights (what a page checks before it downloads them). Returns
+ * RELP_STATUS_OK, or a status with a message naming the file (its name
+ * field) in err (cap bytes). */
+RELP_API enum relp_status relp_config_from_json(const struct relp_file *config_json, struct relp_config *config,
+                                                 char *err, size_t cap);
+/* The parameters a model of this config has, and the bytes its weights take
+ * in memory with matrices of this dtype (transposed_copy: with the backward
+ * pass's transposed copies, relp_load_params). -1 for a config that is not
+ * valid. */
+RELP_API int64_t relp_config_n_params(const struct relp_config *config);
+RELP_API int64_t relp_config_weight_bytes(const struct relp_config *config, enum relp_dtype weights,
+                                          int32_t transposed_copy);
 /* Attaches a tokenizer to a model that has none (e.g. a random one):
  * GPT-2's vocab.json + merges.txt, or a tokenizer.json with its
  * tokenizer_config.json (which may be NULL). */

@@ -686,6 +686,54 @@ static void test_method_invariants(void) {
     relp_model_free(m);
 }
 
+/* relp_config_n_params and relp_config_weight_bytes (from the config
+ * alone) against a model built from it, on a tiny config of every
+ * architecture: the same parameter count, and the model's owned bytes are the
+ * predicted ones plus at most each tensor's 64-byte alignment. */
+static void test_config_sizes(void) {
+    struct relp_config cs[] = {
+        {.n_layer = 2, .n_head = 4, .n_embd = 32, .n_positions = 16, .vocab_size = 300, .arch = RELP_ARCH_GPT2},
+        {.n_layer = 2, .n_head = 4, .n_kv_head = 2, .n_embd = 32, .n_inner = 40, .n_positions = 16, .vocab_size = 300,
+         .arch = RELP_ARCH_LLAMA, .untied_embeddings = 1, .attention_bias = 1, .mlp_bias = 1},
+        {.n_layer = 2, .n_head = 4, .n_kv_head = 1, .n_embd = 32, .n_inner = 40, .n_positions = 16, .vocab_size = 300,
+         .arch = RELP_ARCH_QWEN2},
+        {.n_layer = 1, .n_head = 4, .n_kv_head = 2, .head_dim = 16, .n_embd = 32, .n_inner = 40, .n_positions = 16,
+         .vocab_size = 300, .arch = RELP_ARCH_QWEN3},
+        {.n_layer = 2, .n_head = 4, .n_embd = 32, .n_inner = 64, .n_positions = 16, .vocab_size = 300,
+         .arch = RELP_ARCH_GPT_NEOX, .rotary_dim = 4, .untied_embeddings = 1, .attention_bias = 1},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+        for (int dt = 0; dt < 3; dt++)
+            for (int tr = 0; tr < 2; tr++) {
+                struct relp_load_params lp = relp_load_default_params();
+                lp.weight_dtype = (enum relp_dtype)dt;
+                lp.transposed_copy = tr;
+                struct relp_model *m = NULL;
+                CHECK(relp_model_init_random(&m, &cs[i], 7, &lp) == RELP_STATUS_OK, "random %s: %s",
+                      relp_arch_name(cs[i].arch), relp_last_error(m));
+                int64_t want = relp_config_weight_bytes(&cs[i], (enum relp_dtype)dt, tr), got = (int64_t)relp_model_weight_bytes(m);
+                CHECK(relp_config_n_params(&cs[i]) == relp_model_n_params(m), "%s: n_params %lld vs the model's %lld",
+                      relp_arch_name(cs[i].arch), (long long)relp_config_n_params(&cs[i]), (long long)relp_model_n_params(m));
+                CHECK(want > 0 && got >= want && got <= want + 64 * 200, "%s %s transposed %d: weight bytes %lld, predicted %lld",
+                      relp_arch_name(cs[i].arch), relp_dtype_name(dt), tr, (long long)got, (long long)want);
+                relp_model_free(m);
+            }
+    /* from config.json text, through the same parser as a load */
+    static const char cfg[] = "{\"model_type\": \"qwen2\", \"hidden_size\": 32, \"num_hidden_layers\": 2, "
+                              "\"num_attention_heads\": 4, \"num_key_value_heads\": 1, \"intermediate_size\": 40, "
+                              "\"vocab_size\": 300, \"max_position_embeddings\": 16, \"tie_word_embeddings\": true}";
+    struct relp_file f = {"config.json", cfg, sizeof cfg - 1};
+    struct relp_config c;
+    char err[256];
+    CHECK(relp_config_from_json(&f, &c, err, sizeof err) == RELP_STATUS_OK && c.arch == RELP_ARCH_QWEN2 &&
+              relp_config_n_params(&c) == relp_config_n_params(&cs[2]),
+          "relp_config_from_json: %s", err);
+    struct relp_file bad = {"config.json", "{\"model_type\": \"mamba\"}", 23};
+    CHECK(relp_config_from_json(&bad, &c, err, sizeof err) != RELP_STATUS_OK && strstr(err, "config.json") &&
+              strstr(err, "mamba"),
+          "relp_config_from_json refuses with the file's name: %s", err);
+}
+
 int main(int argc, char **argv) {
     test_kernels();
     test_attention();
@@ -693,6 +741,7 @@ int main(int argc, char **argv) {
     test_patching();
     test_errors();
     test_method_invariants();
+    test_config_sizes();
     if (argc >= 3) test_tokenizer_bytes(argv[1], argv[2]);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -3,7 +3,7 @@ float64 PyTorch reference (tests/reference_families.py, written from the
 Hugging Face modelling code), on tiny random checkpoints with real tensor
 names.
 
-    /usr/bin/python3 tests/test_families.py CHECK_REFERENCE_BIN CHECK_METHODS_BIN OUT_DIR
+    /usr/bin/python3 tests/test_families.py CHECK_REFERENCE_BIN CHECK_METHODS_BIN OUT_DIR [RELP_BIN]
 
 Part 1 (check_reference): logits, the metric, every cached node, attention
 patterns, norm scales, and every node's coefficient under every rules preset,
@@ -14,8 +14,10 @@ GPT-NeoX's parallel and sequential blocks and partial rotary, F32 / F16 / BF16
 files (sharded or not), f16 / bf16 in memory, scalar kernels, threads.
 Part 2 (check_methods): AP, AtP, every RelP preset, IG and IG-input for
 resid / attn / mlp / heads in both directions, and token relevance, on each
-architecture. Exits non-zero if any case fails.
+architecture. With RELP_BIN, `relp info --json` of each checkpoint must count
+the parameters the checkpoint holds. Exits non-zero if any case fails.
 """
+import json
 import os
 import subprocess
 import sys
@@ -74,11 +76,23 @@ def inputs(cfg, seed, B, T):
 
 def main():
     check_bin, methods_bin, out_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    relp_bin = sys.argv[4] if len(sys.argv) > 4 else None
     torch.manual_seed(0)
     failed, n = [], 0
     for name, cfg, seed, B, T, dt, shards, kind, flags in CASES:
         d = os.path.join(out_dir, name)
-        stored = F.save_family(d, cfg, F.random_family(cfg, seed), dtype=dt, shards=shards)
+        params = F.random_family(cfg, seed)
+        stored = F.save_family(d, cfg, params, dtype=dt, shards=shards)
+        if relp_bin:  # the parameter count from the config alone against the tensors written
+            info = json.loads(subprocess.run([relp_bin, "info", "--json", "--model", d], capture_output=True,
+                                             text=True).stdout or "{}")
+            want = sum(t.numel() for t in params.values())
+            n += 1
+            ok = info.get("n_params") == want and info.get("arch") == cfg["arch"]
+            print(f"== {name}: relp info counts {info.get('n_params')} parameters, the checkpoint holds {want}: "
+                  f"{'passed' if ok else 'FAILED'}")
+            if not ok:
+                failed.append(name + " n_params")
         ids, answer, wrong, _ = inputs(cfg, seed, B, T)
         ref = F.reference(stored, cfg, ids, kind, answer, wrong)
         ref_path = os.path.join(d, "reference.safetensors")

@@ -193,8 +193,13 @@ if (python) {
         const model = engine.loadModel(readModel(dir), { weights });
         const w = ['--model', dir, '--weights', weights];
         const tag = `${variant} ${arch} ${weights}`;
+        const seen = engine.inspectConfig(fs.readFileSync(path.join(dir, 'config.json')), { weights });
         checks++;
-        if (model.info.arch !== arch) { failures++; console.log(`FAIL ${tag}: info.arch ${model.info.arch}`); }
+        if (model.info.arch !== arch || seen.arch !== arch || seen.nParams !== model.info.nParams
+            || seen.nKvHead !== model.info.nKvHead || !(seen.weightBytes > 0 && seen.weightBytes <= model.info.weightBytes + 1)) {
+          failures++;
+          console.log(`FAIL ${tag}: info ${JSON.stringify(model.info)} / inspectConfig ${JSON.stringify(seen)}`);
+        }
         const ci = model.tokenize(clean), ri = model.tokenize(corrupt);
         const a = model.singleToken(ans), b = model.singleToken(wrong);
         const nf = native(['forward', ...w, '--prompt', clean, '--logits', '--json']);
@@ -238,6 +243,8 @@ if (python) {
                     '--logits', '--json']).logits);
     rm.free();
     expectThrow(`${variant} unknown random shape`, () => engine.randomModel({ shape: 'llama-9000-random' }), /expected one of/);
+    expectThrow(`${variant} inspectConfig of an unknown model_type`, () => engine.inspectConfig('{"model_type": "mamba"}'),
+                /config\.json.*mamba.*gpt_neox/);
   }
 }
 

@@ -152,6 +152,24 @@ export class Engine {
     } finally { s.free(); }
   }
 
+  // A checkpoint's config.json (bytes or text) read by the core without any weights, for a memory check
+  // before downloading them: { arch, nLayer, nHead, nKvHead, nEmbd, headDim, nInner, vocabSize, nPositions,
+  // nParams, weightBytesF32, weightBytes } (weightBytes: with `weights` matrices, no transposed copies, as
+  // loadModel keeps them). Throws RelpError naming config.json for a config relp does not run.
+  inspectConfig(config, { weights = 'f32' } = {}) {
+    const M = this.M, s = new Scratch(M);
+    const bytes = typeof config === 'string' ? new TextEncoder().encode(config) : config;
+    try {
+      const p = s.alloc(bytes.length + 1), out = s.alloc(8 * 12);
+      M.HEAPU8.set(bytes, p);
+      const st = M._relpw_config_inspect(p, bytes.length, weightDtype(weights), out);
+      if (st !== 0) throw new RelpError(M.UTF8ToString(M._relpw_config_error()), st);
+      const v = Array.from(M.HEAPF64.subarray(out >> 3, (out >> 3) + 12));
+      return { arch: ARCHS[v[0]], nLayer: v[1], nHead: v[2], nKvHead: v[3], nEmbd: v[4], headDim: v[5], nInner: v[6],
+               vocabSize: v[7], nPositions: v[8], nParams: v[9], weightBytesF32: v[10], weightBytes: v[11] };
+    } finally { s.free(); }
+  }
+
   // IOI prompts from core/ioi.c: the official demo's 8, or n of Wang et al.'s.
   ioiPrompts({ demo = true, n = 8, seed = 1 } = {}) {
     const M = this.M, s = new Scratch(M);

@@ -105,6 +105,35 @@ EMSCRIPTEN_KEEPALIVE void relpw_model_info(const struct relp_model *model, doubl
     info[13] = !c->untied_embeddings;
 }
 
+/* A config.json read without weights (relp_config_from_json), for the page's
+ * memory check before a download: out[0..11] = arch, L, NH, NKV, C, head_dim,
+ * n_inner, V, n_positions, n_params, weight bytes with f32 matrices, weight
+ * bytes with weight_dtype matrices (no transposed copies, as the page loads).
+ * Returns a status; the message is relpw_config_error(). */
+static char config_error[512];
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_config_inspect(const char *text, uint32_t len, int32_t weight_dtype,
+                                                           double *out) {
+    struct relp_file f = {"config.json", text, len};
+    struct relp_config c;
+    enum relp_status st = relp_config_from_json(&f, &c, config_error, sizeof config_error);
+    if (st) return st;
+    out[0] = c.arch;
+    out[1] = c.n_layer;
+    out[2] = c.n_head;
+    out[3] = c.n_kv_head;
+    out[4] = c.n_embd;
+    out[5] = c.head_dim;
+    out[6] = c.n_inner;
+    out[7] = c.vocab_size;
+    out[8] = c.n_positions;
+    out[9] = (double)relp_config_n_params(&c);
+    out[10] = (double)relp_config_weight_bytes(&c, RELP_DTYPE_F32, 0);
+    out[11] = (double)relp_config_weight_bytes(&c, (enum relp_dtype)weight_dtype, 0);
+    return RELP_STATUS_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE const char *relpw_config_error(void) { return config_error; }
+
 /* What a rules preset does on this model, in words (relp_rules_describe);
  * NULL for an unknown preset. Valid until the next call. */
 EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *model, const char *preset) {
