@@ -5,21 +5,26 @@
 
 export const WASM_LIMIT = 3.75 * 2 ** 30; // 4 GB of wasm32 memory, less room for the heap's own use
 export const AUTO_F16 = 2 * 2 ** 30;      // above this with f32 matrices, keep them as f16 (GPT-2 medium)
+// the tokenizer's files: tokenizer.json (+ tokenizer_config.json when there), or GPT-2's pairs; a GPT-2
+// checkpoint is read with its vocab.json + merges.txt when it has them (as the core prefers), the others with
+// tokenizer.json
 const TOKENIZER_SETS = [['vocab.json', 'merges.txt'], ['encoder.json', 'vocab.bpe']];
+const JSON_TOKENIZER = ['tokenizer.json', 'tokenizer_config.json'];
+const isGpt2 = (config) => !config.model_type || config.model_type === 'gpt2';
 
 export class LoadError extends Error {}
 
 // Bytes the tab will hold for this model: the checkpoint's bytes (kept in the
-// heap, the loader reads tensors in place) + the packed block matrices.
-export function estimateBytes(config, fileBytes, f16) {
-  const L = config.n_layer, C = config.n_embd, V = config.vocab_size, P = config.n_positions ?? config.n_ctx;
-  const block = 12 * L * C * C;
-  const params = block + (V + P) * C;
-  const file = fileBytes || params * 4;
-  const packed = block * (f16 ? 2 : 4);
+// heap, the loader reads tensors in place) + its weights as the core stores
+// them. seen: engine.inspectConfig(config.json) - the core's own count of the
+// architecture's parameters and their bytes with f32 and with f16 matrices.
+export function estimateBytes(seen, fileBytes, f16) {
+  const weights = f16 ? seen.weightBytes : seen.weightBytesF32;
+  const file = fileBytes || seen.weightBytesF32;
   const ctx = 64 * 2 ** 20;
   const gb = (b) => (b / 2 ** 30).toFixed(2);
-  return { total: file + packed + ctx, params, detail: `${gb(file)} GB checkpoint + ${gb(packed)} GB ${f16 ? 'f16' : 'f32'} matrices` };
+  return { total: file + weights + ctx, params: seen.nParams,
+           detail: `${gb(file)} GB checkpoint + ${gb(weights)} GB ${f16 ? 'f16' : 'f32'} weights of ${seen.arch}` };
 }
 
 // "https://huggingface.co/gpt2", ".../resolve/main/", ".../resolve/main/model.safetensors" -> base URL ending in /
@@ -64,14 +69,13 @@ async function fetchBytes(url, label, onProgress, { optional = false, onHeaders 
   return out;
 }
 
+// config.json as an object (its keys are checked by the core: check() gets the bytes)
 function parseConfig(bytes, label) {
   let cfg;
   try { cfg = JSON.parse(new TextDecoder().decode(bytes)); } catch (e) {
-    throw new LoadError(`${label}: not JSON (${e.message}); expected a GPT-2 config.json`);
+    throw new LoadError(`${label}: not JSON (${e.message}); expected a Hugging Face config.json`);
   }
-  if (!cfg || typeof cfg !== 'object') throw new LoadError(`${label}: not a JSON object; expected a GPT-2 config.json`);
-  for (const k of ['n_layer', 'n_embd', 'vocab_size'])
-    if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) throw new LoadError(`${label}: "${k}" is ${JSON.stringify(cfg[k])}; expected a positive integer (is this a GPT-2 checkpoint?)`);
+  if (!cfg || typeof cfg !== 'object') throw new LoadError(`${label}: not a JSON object; expected a Hugging Face config.json`);
   return cfg;
 }
 
@@ -117,8 +121,8 @@ async function cachePut(key, files) {
 }
 
 // ---------------------------------------------------------------- sources
-// onProgress(done, total, what); check(config, weightBytes) throws to refuse
-// a model before its weights are downloaded.
+// onProgress(done, total, what); check(configBytes, weightBytes) throws to
+// refuse a model before its weights are downloaded.
 export async function fetchModelFiles(source, onProgress, check) {
   if (source.kind === 'files') return readPickedFiles(source.files, onProgress, check);
   const base = source.kind === 'bundled' ? new URL(`models/${source.name}/`, self.location.href).href : baseUrl(source.url);
@@ -126,7 +130,7 @@ export async function fetchModelFiles(source, onProgress, check) {
     const cached = await cacheGet(base);
     if (cached) {
       onProgress(1, 1, 'from the browser cache');
-      check(parseConfig(cached.find((f) => f.name === 'config.json').bytes, base + 'config.json'),
+      check(cached.find((f) => f.name === 'config.json').bytes,
             cached.filter((f) => f.name.endsWith('.safetensors')).reduce((s, f) => s + f.bytes.length, 0));
       return cached;
     }
@@ -137,7 +141,7 @@ export async function fetchModelFiles(source, onProgress, check) {
   const config = parseConfig(cfgBytes, base + 'config.json');
   files.push({ name: 'config.json', bytes: cfgBytes });
   const single = await fetchBytes(base + 'model.safetensors', base + 'model.safetensors', step('model.safetensors'),
-                                  { optional: true, onHeaders: (n) => check(config, n) });
+                                  { optional: true, onHeaders: (n) => check(cfgBytes, n) });
   if (single) {
     files.push({ name: 'model.safetensors', bytes: single });
   } else {
@@ -149,20 +153,30 @@ export async function fetchModelFiles(source, onProgress, check) {
     const shards = [...new Set(Object.values((index && index.weight_map) || {}))];
     if (!shards.length || shards.some((s) => typeof s !== 'string' || s.includes('/')))
       throw new LoadError(`${base}model.safetensors.index.json: no usable "weight_map" of tensor -> shard file`);
-    check(config, index.metadata && Number(index.metadata.total_size));
+    check(cfgBytes, index.metadata && Number(index.metadata.total_size));
     files.push({ name: 'model.safetensors.index.json', bytes: idxBytes });
     for (const s of shards) files.push({ name: s, bytes: await fetchBytes(base + s, base + s, step(s)) });
   }
   let tok = false;
+  const fetchJsonTokenizer = async () => {
+    const t = await fetchBytes(base + JSON_TOKENIZER[0], base + JSON_TOKENIZER[0], step(JSON_TOKENIZER[0]), { optional: true });
+    if (!t) return false;
+    files.push({ name: JSON_TOKENIZER[0], bytes: t });
+    const c = await fetchBytes(base + JSON_TOKENIZER[1], base + JSON_TOKENIZER[1], step(JSON_TOKENIZER[1]), { optional: true });
+    if (c) files.push({ name: JSON_TOKENIZER[1], bytes: c });
+    return true;
+  };
+  if (!isGpt2(config)) tok = await fetchJsonTokenizer();
   for (const set of TOKENIZER_SETS) {
+    if (tok) break;
     const a = await fetchBytes(base + set[0], base + set[0], step(set[0]), { optional: true });
     if (!a) continue;
     const b = await fetchBytes(base + set[1], base + set[1], step(set[1]));
     files.push({ name: set[0], bytes: a }, { name: set[1], bytes: b });
     tok = true;
-    break;
   }
-  if (!tok) throw new LoadError(`${base}: no tokenizer files (expected vocab.json + merges.txt, or encoder.json + vocab.bpe)`);
+  if (!tok && isGpt2(config)) tok = await fetchJsonTokenizer();
+  if (!tok) throw new LoadError(`${base}: no tokenizer files (expected tokenizer.json, or vocab.json + merges.txt, or encoder.json + vocab.bpe)`);
   if (source.kind === 'url') await cachePut(base, files);
   return files;
 }
@@ -170,9 +184,11 @@ export async function fetchModelFiles(source, onProgress, check) {
 async function readPickedFiles(list, onProgress, check) {
   const byName = new Map();
   for (const f of list) byName.set(f.name, f); // a folder's files come with their own names
-  const wanted = ['config.json', 'model.safetensors', 'model.safetensors.index.json', 'vocab.json', 'merges.txt', 'encoder.json', 'vocab.bpe'];
+  const wanted = ['config.json', 'model.safetensors', 'model.safetensors.index.json', 'vocab.json', 'merges.txt', 'encoder.json',
+                  'vocab.bpe', ...JSON_TOKENIZER];
   if (!byName.has('config.json')) throw new LoadError(`the chosen files have no config.json (got: ${[...byName.keys()].join(', ') || 'none'}); pick a checkpoint folder or its files`);
-  const config = parseConfig(new Uint8Array(await byName.get('config.json').arrayBuffer()), 'config.json');
+  const cfgBytes = new Uint8Array(await byName.get('config.json').arrayBuffer());
+  parseConfig(cfgBytes, 'config.json');
   let names = wanted.filter((n) => byName.has(n));
   if (byName.has('model.safetensors.index.json')) {
     let index;
@@ -184,10 +200,10 @@ async function readPickedFiles(list, onProgress, check) {
   } else if (!byName.has('model.safetensors')) {
     throw new LoadError('the chosen files have no model.safetensors (nor an index of shards); relp reads safetensors checkpoints');
   }
-  if (!TOKENIZER_SETS.some(([a, b]) => byName.has(a) && byName.has(b)))
-    throw new LoadError('the chosen files have no tokenizer: pick vocab.json + merges.txt (or encoder.json + vocab.bpe) with the checkpoint');
+  if (!TOKENIZER_SETS.some(([a, b]) => byName.has(a) && byName.has(b)) && !byName.has(JSON_TOKENIZER[0]))
+    throw new LoadError('the chosen files have no tokenizer: pick tokenizer.json (or vocab.json + merges.txt, or encoder.json + vocab.bpe) with the checkpoint');
   const weightBytes = names.filter((n) => n.endsWith('.safetensors')).reduce((s, n) => s + byName.get(n).size, 0);
-  check(config, weightBytes);
+  check(cfgBytes, weightBytes);
   const total = names.reduce((s, n) => s + byName.get(n).size, 0);
   let done = 0;
   const files = [];

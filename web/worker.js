@@ -161,10 +161,12 @@ async function handle(msg) {
       const e = await getEngine();
       let f16 = !!msg.f16;
       const files = await fetchModelFiles(msg.source, (done, total, what) => post({ id, type: 'progress', done, total, what }),
-                                          (config, weightBytes) => {
+                                          (configBytes, weightBytes) => {
+        // the core reads config.json (any architecture it runs) and counts what the model will hold
+        const seen = e.inspectConfig(configBytes, { weights: 'f16' });
         // f16 where needed: when f32 matrices would take the tab past AUTO_F16 bytes
-        if (!f16 && estimateBytes(config, weightBytes, false).total > AUTO_F16) f16 = true;
-        const need = estimateBytes(config, weightBytes, f16);
+        if (!f16 && estimateBytes(seen, weightBytes, false).total > AUTO_F16) f16 = true;
+        const need = estimateBytes(seen, weightBytes, f16);
         if (need.total > WASM_LIMIT)
           throw new RelpError(`${msg.source.label}: needs about ${(need.total / 2 ** 30).toFixed(1)} GB in the tab (${need.detail}); ` +
                               `WebAssembly gives a page at most ${(WASM_LIMIT / 2 ** 30).toFixed(1)} GB`, -5);
