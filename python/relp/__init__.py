@@ -185,12 +185,13 @@ def default_model():
 def load(model=None, weights='f32', tokenizer=None, threads=None, mmap=True, low_memory=False, seed=1234):
     """Loads a model, as the CLI's --model does.
 
-    model: a Hugging Face GPT-2 checkpoint directory (config.json, model.safetensors or shards,
-        vocab.json + merges.txt), or a shape with random weights ("gpt2-small-random", ...,
+    model: a Hugging Face checkpoint directory of a supported architecture (GPT-2, Llama, Qwen2,
+        Qwen3, GPT-NeoX: config.json, model.safetensors or shards, tokenizer.json or vocab.json +
+        merges.txt), or a shape with random weights ("gpt2-small-random", "smollm2-135m-random", ...,
         "random:L,C,NH"; seed as the CLI's), or None for the bundled default model.
     weights: "f32", "f16" or "bf16": the large matrices' dtype in memory (compute stays f32).
-    tokenizer: a directory with vocab.json + merges.txt (or encoder.json + vocab.bpe) for a model
-        that has none, e.g. a random one.
+    tokenizer: a directory with tokenizer.json (+ tokenizer_config.json), or vocab.json + merges.txt
+        (or encoder.json + vocab.bpe), for a model that has none, e.g. a random one.
     threads: worker threads (default: every core; results are bit-identical to one thread).
     low_memory: drop the transposed weight copies (the CLI's --low-memory): half the block weights'
         memory, slower backward.
@@ -310,21 +311,33 @@ class Model:
         return self._handle
 
     def _attach_tokenizer(self, d):
+        def file_of(path):
+            with open(path, 'rb') as f:
+                b = f.read()
+            return _capi.relp_file(path.encode(), ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b)), b
+
+        # as the CLI's --tokenizer: tokenizer.json (+ tokenizer_config.json), else GPT-2's two files
+        pj, pc = os.path.join(d, 'tokenizer.json'), os.path.join(d, 'tokenizer_config.json')
+        if os.path.isfile(pj):
+            fj, bj = file_of(pj)
+            fc, bc = file_of(pc) if os.path.isfile(pc) else (None, None)
+            st = self._L.relp_model_attach_tokenizer_json(self._handle, ctypes.byref(fj),
+                                                           ctypes.byref(fc) if fc is not None else None)
+            del bj, bc
+            if st != 0:
+                raise Error(_text(self._L.relp_last_error(self._handle)), st)
+            return
         for v, m in (('vocab.json', 'merges.txt'), ('encoder.json', 'vocab.bpe')):
             pv, pm = os.path.join(d, v), os.path.join(d, m)
             if not (os.path.isfile(pv) and os.path.isfile(pm)):
                 continue
-            with open(pv, 'rb') as f:
-                bv = f.read()
-            with open(pm, 'rb') as f:
-                bm = f.read()
-            fv = _capi.relp_file(pv.encode(), ctypes.cast(ctypes.c_char_p(bv), ctypes.c_void_p), len(bv))
-            fm = _capi.relp_file(pm.encode(), ctypes.cast(ctypes.c_char_p(bm), ctypes.c_void_p), len(bm))
+            (fv, bv), (fm, bm) = file_of(pv), file_of(pm)
             st = self._L.relp_model_attach_tokenizer(self._handle, ctypes.byref(fv), ctypes.byref(fm))
+            del bv, bm
             if st != 0:
                 raise Error(_text(self._L.relp_last_error(self._handle)), st)
             return
-        raise Error(f'tokenizer={d!r}: no vocab.json + merges.txt or encoder.json + vocab.bpe there', -1)
+        raise Error(f'tokenizer={d!r}: no tokenizer.json, vocab.json + merges.txt or encoder.json + vocab.bpe there', -1)
 
     # ------------------------------------------------------------ tokens
     def _token_bytes(self, i):
@@ -354,12 +367,18 @@ class Model:
         n = ctypes.c_int64()
         st = self._L.relp_tokenize(self._live(), b, len(b), 1 if bos else 0, _ptr(ids, ctypes.c_int32), cap,
                                    ctypes.byref(n))
+        if st != 0 and n.value > cap:  # a tokenizer.json template may prepend more than one token
+            cap = n.value
+            ids = np.empty(cap, dtype=np.int32)
+            st = self._L.relp_tokenize(self._live(), b, len(b), 1 if bos else 0, _ptr(ids, ctypes.c_int32), cap,
+                                       ctypes.byref(n))
         if st != 0:
             raise Error(_text(self._L.relp_last_error(self._handle)), st)
         return ids[:n.value].copy()
 
     def tokenize(self, text, bos=True):
-        """Token ids and pieces of a text (BOS <|endoftext|> first unless bos=False): Tokens(ids, pieces),
+        """Token ids and pieces of a text (the model's BOS first unless bos=False: <|endoftext|> for GPT-2,
+        as its tokenizer.json / tokenizer_config.json say for the others): Tokens(ids, pieces),
         as `relp tokenize` gives them. A list of texts gives a list."""
         if isinstance(text, (list, tuple)):
             return [self.tokenize(t, bos) for t in text]

@@ -116,6 +116,7 @@ PROTOTYPES = {
     'relp_model_init_random': (c_enum, [P(model_p), P(relp_config), c_uint64, P(relp_load_params)]),
     'relp_config_from_shape_name': (c_int32, [c_char_p, P(relp_config)]),
     'relp_model_attach_tokenizer': (c_enum, [model_p, P(relp_file), P(relp_file)]),
+    'relp_model_attach_tokenizer_json': (c_enum, [model_p, P(relp_file), P(relp_file)]),
     'relp_model_free': (None, [model_p]),
     'relp_model_config': (P(relp_config), [model_p]),
     'relp_model_n_params': (c_int64, [model_p]),
