@@ -40,7 +40,7 @@ def sh(cmd, env=None):
 
 
 def relp(size, tokens=16, threads=1, runs=5, weights="f32", batch=1, ap=False, ig=False):
-    cmd = [RELP, "bench", "--model", f"gpt2-{size}-random", "--tokens", str(tokens), "--threads", str(threads),
+    cmd = [RELP, "bench", "--model", size if size.endswith("-random") else f"gpt2-{size}-random", "--tokens", str(tokens), "--threads", str(threads),
            "--runs", str(runs), "--weights", weights, "--batch", str(batch), "--json"]
     cmd += ["--ap"] if ap else []
     cmd += ["--ig"] if ig else []
@@ -54,6 +54,53 @@ def torch(shape, tokens=16, runs=5, threads=1):
     out = sh([PY, "bench/torch_forward.py", "--in-memory", "--shape", shape, "--tokens", str(tokens), "--threads", "1",
               "--runs", str(runs)], env={"OPENBLAS_NUM_THREADS": str(threads)})
     return json.loads(out.strip().splitlines()[-1])
+
+
+def torch_family(info, tokens=16, runs=5):
+    """PyTorch's forward of another architecture (bench/torch_forward.py --family), one thread"""
+    out = sh([PY, "bench/torch_forward.py", "--in-memory", "--family", json.dumps(info, separators=(",", ":")),
+              "--tokens", str(tokens), "--threads", "1", "--runs", str(runs)], env={"OPENBLAS_NUM_THREADS": "1"})
+    return json.loads(out.strip().splitlines()[-1])
+
+
+FAMILIES = ["smollm2-135m-random", "pythia-160m-random", "qwen2.5-0.5b-random"]
+
+
+def families(runs):
+    """relp against PyTorch on the other architectures' shapes: forward at T = 16 and 256 (1 and 2 threads),
+    and RelP at T = 16 (2 threads)"""
+    rows = []
+    for shape in FAMILIES:
+        info = json.loads(sh([RELP, "info", "--model", shape, "--json", "--low-memory"]).strip().splitlines()[-1])
+        for T in (16, 256):
+            r1, r2 = relp(shape, T, 1, runs), relp(shape, T, 2, runs)
+            pt = torch_family(info, T, runs)
+            rows.append((shape, info, T, r1, r2, pt))
+    return rows
+
+
+def _machine():
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), platform.machine())
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def families_section(rows, note=""):
+    o = ["\n## Other architectures against PyTorch (B = 1)\n",
+         "Random shapes of published models (`relp bench --model <shape>`): SmolLM2-135M (`llama`: RMSNorm, RoPE, "
+         "grouped-query attention 9 / 3 heads, SwiGLU, tied embeddings), Pythia-160m (`gpt_neox`: parallel attention "
+         "and MLP, partial rotary, untied unembedding) and Qwen2.5-0.5B (`qwen2`: q / k / v biases, 14 / 2 heads, a "
+         "151,936-token vocabulary). PyTorch runs the same architecture as the Hugging Face modelling code computes "
+         "it, float32, on random weights of the same shapes (`bench/torch_forward.py --family`), one thread. The "
+         "values are checked against a float64 reference by `tests/test_families.py`." + note + "\n",
+         "| shape | parameters | T | relp 1 thread ms | relp 2 threads ms | PyTorch 1 thread ms (all / last position) | "
+         "relp / PyTorch, 1 thread (all / last) | 2 threads / 1 thread | RelP ms, 2 threads (× forward) |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for shape, info, T, r1, r2, pt in rows:
+        f1, f2, ta, tl = r1["forward_ms"], r2["forward_ms"], pt["torch_forward_ms"], pt["torch_forward_last_ms"]
+        o.append(f"| {shape[:-len('-random')]} ({info['arch']}) | {info['n_params'] / 1e6:.0f} M | {T} | {f1:.1f} | {f2:.1f} | "
+                 f"{ta:.1f} / {tl:.1f} | **{f1 / ta:.2f}** / {f1 / tl:.2f} | {f2 / f1:.2f} | "
+                 f"{r2['relp_ms']:.1f} ({r2['relp_ms'] / f2:.2f}) |")
+    return o
 
 
 V = 50257
@@ -118,8 +165,31 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--only", choices=["families"],
+                    help="measure one section and replace it in --out (which keeps the rest of its last full run)")
     a = ap.parse_args()
     runs = 3 if a.quick else 5
+    if a.only == "families":
+        t0 = datetime.datetime.now(datetime.timezone.utc)
+        load = os.getloadavg()[0]
+        sec = families_section(families(runs), f" Measured on {t0:%Y-%m-%d %H:%M} UTC by `/usr/bin/python3 bench/report.py "
+                               f"--only families{' --quick' if a.quick else ''}`, apart from the rest of this report: "
+                               f"{_machine()}, load average {load:.1f} at the start; medians of {runs} runs. "
+                               "Compare its ratios, measured in one run, rather than its times with the tables above." +
+                               (" With the cores shared by other work at that load, the 2-thread columns do not "
+                                "measure relp's scaling." if load > (os.cpu_count() or 1) / 2 else ""))
+        text = open(a.out).read()
+        head = "\n## Other architectures against PyTorch (B = 1)\n"
+        if head in text:
+            i = text.index(head)
+            j = text.find("\n## ", i + len(head))
+            text = text[:i] + "\n".join(sec) + "\n" + (text[j:] if j >= 0 else "")
+        else:
+            j = text.find("\n## Time against prompt length")
+            text = text[:j] + "\n".join(sec) + "\n" + text[j:] if j >= 0 else text + "\n".join(sec) + "\n"
+        open(a.out, "w").write(text)
+        print(f"wrote the families section of {a.out}", file=sys.stderr)
+        return
     t_start = datetime.datetime.now(datetime.timezone.utc)
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), platform.machine())
     mem = next((int(ln.split()[1]) // 1024 for ln in open("/proc/meminfo") if ln.startswith("MemTotal")), 0)
@@ -157,7 +227,10 @@ def main():
     lengths = [16, 64, 256, 1024]
     by_len = {T: relp("small", T, 2, 1 if T >= 256 else runs) for T in lengths}
 
-    # 5. onnxruntime-web and relp's WebAssembly build on the small shape
+    # 5. the other architectures against PyTorch
+    fam = families(runs)
+
+    # 6. onnxruntime-web and relp's WebAssembly build on the small shape
     ort = None
     web = os.path.join(ROOT, "build/wasm-release/web")
     if os.path.exists(os.path.join(web, "relp_engine.wasm")):
@@ -250,6 +323,7 @@ def main():
              f"{48 * 8 * 16 * 1600 * 4 / 2**20:.0f} MiB at this size, and run their patched runs or interpolation "
              "steps as copies of the batch in a context of up to 256 rows (prompts × tokens): at most "
              f"{xl_info['ctx_mb_b1_t128'] * 2 / 1024:.2f} GiB more at XL (`relp info --json`, ctx_mb_b1_t128 × 2).\n")
+    o.extend(families_section(fam))
     o.append("\n## Time against prompt length and model size\n")
     o.append("| T | forward ms | backward ms | RelP ms |\n|---|---|---|---|")
     for T in lengths:
