@@ -818,7 +818,25 @@ class Model:
 
 # ------------------------------------------------------------------ results
 
-class Result:
+class _Views:
+    """The page's views of a result (relp/_views.py): inline in Jupyter, and saved as SVG or PNG. view=None:
+    the result's own default view."""
+
+    def _repr_html_(self):
+        from . import _views
+        return _views.html(self)
+
+    def show(self, view=None, **kw):
+        return show(self, view, **kw)
+
+    def save_svg(self, path, view=None, **kw):
+        return show(self, view, **kw).save_svg(path)
+
+    def save_png(self, path, scale=2, view=None, **kw):
+        return show(self, view, **kw).save_png(path, scale)
+
+
+class Result(_Views):
     """One method on one node type. .scores: numpy float32, (L, T) for resid/attn/mlp, (L, H) for heads,
     (L, H, T) per position; one layer's row when the node was a TransformerLens hook name with a layer
     (.map is then the whole map). .tokens: the first clean prompt's pieces. Scores are in units of the
@@ -916,22 +934,9 @@ class Result:
         self.ap = ap
         return self
 
-    # views (relp/_views.py)
-    def _repr_html_(self):
-        from . import _views
-        return _views.html(self)
-
-    def show(self, view=None, **kw):
-        return show(self, view, **kw)
-
-    def save_svg(self, path, view=None, **kw):
-        return show(self, view, **kw).save_svg(path)
-
-    def save_png(self, path, scale=2, view=None, **kw):
-        return show(self, view, **kw).save_png(path, scale)
 
 
-class Results(dict):
+class Results(_Views, dict):
     """attribute_all's results: a dict node -> Result for resid, attn, mlp and head, with .ap (the same for
     activation patching, or None), .r (Pearson r with AP per node type) and .relevance (an Explanation,
     or None)."""
@@ -967,21 +972,9 @@ class Results(dict):
         """{"resid": <relp attribute --json>, "attn": ..., "mlp": ..., "head": ...}"""
         return '{' + ','.join(f'"{n}":{r.to_json()}' for n, r in self.items()) + '}'
 
-    def _repr_html_(self):
-        from . import _views
-        return _views.html(self)
-
-    def show(self, view=None, **kw):
-        return show(self, view, **kw)
-
-    def save_svg(self, path, view=None, **kw):
-        return show(self, view, **kw).save_svg(path)
-
-    def save_png(self, path, scale=2, view=None, **kw):
-        return show(self, view, **kw).save_png(path, scale)
 
 
-class Explanation:
+class Explanation(_Views):
     """Token relevance (explain): .relevance (T,) or (B, T), .tokens, .sum, .metric_value,
     .conservation_gap, .rules, .metric ("logit_diff" or "logit")."""
 
@@ -1009,18 +1002,6 @@ class Explanation:
                 f'"sum":{_g(self.sum, 9)},"metric_value":{_g(self.metric_value, 9)},'
                 f'"conservation_gap":{_g(self.metric_value - self.sum, 9)}}}')
 
-    def _repr_html_(self):
-        from . import _views
-        return _views.html(self)
-
-    def show(self, view='tokens', **kw):
-        return show(self, view, **kw)
-
-    def save_svg(self, path, view='tokens', **kw):
-        return show(self, view, **kw).save_svg(path)
-
-    def save_png(self, path, scale=2, view='tokens', **kw):
-        return show(self, view, **kw).save_png(path, scale)
 
 
 class IOITable(dict):
