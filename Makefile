@@ -58,9 +58,9 @@ test-debug: deps build-debug
 
 test: test-release test-debug
 
-# libFuzzer harnesses + the page's URL-state fuzzer, FUZZ_SECONDS each (CI: 60)
+# libFuzzer harnesses + the page's URL-state fuzzer (on the built page), FUZZ_SECONDS each (CI: 60)
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz: deps build-wasm
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # regenerates BENCHMARKS.md (about 40 minutes; bench/report.py --quick: about 10)

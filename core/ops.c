@@ -221,6 +221,7 @@ int relp__wasm_f16_mismatches(void) {
 #define VLOADB(p) w_loadb(p)
 #define KF16_CHUNKED 1
 #define KTRANSPOSE8 w_transpose8
+#define KROWS 2 /* no FMA: 3 x 4 accumulators spill in V8 (see kernels.inc) */
 #include "kernels.inc"
 #undef K
 #undef KATTR
@@ -238,6 +239,7 @@ int relp__wasm_f16_mismatches(void) {
 #undef VLOADB
 #undef KF16_CHUNKED
 #undef KTRANSPOSE8
+#undef KROWS
 #endif
 
 /* ------------------------------------------------ selection */

@@ -6,10 +6,14 @@
  * plus the mean logit difference. INDUCTION.jsonl: {"tokens": [BOS, x1..xk,
  * x1..xk]} per line; accuracy = share of the second half's positions
  * (after its first token) whose argmax over the whole vocabulary is the next
- * token. Prints one JSON line. */
+ * token. Prints one JSON line. Either file may be "-" (none). For IOI lines it
+ * also reports the share whose top-1 token over the whole vocabulary is the
+ * answer, the mean and least softmax probability of the answer, and the
+ * least logit difference. */
 #include "relp.h"
 #include "io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +43,14 @@ int main(int argc, char **argv) {
     char err[512];
     int32_t ids[1024];
     int64_t n;
-    int ioi_n = 0, ioi_ok = 0;
-    double diff_sum = 0;
-    if (relp__map_file(&f, argv[2], 0, err, sizeof err)) {
+    int ioi_n = 0, ioi_ok = 0, top1 = 0;
+    double diff_sum = 0, p_sum = 0, p_min = 1, diff_min = INFINITY;
+    if (strcmp(argv[2], "-") && relp__map_file(&f, argv[2], 0, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
     size_t i = 0, b, e;
-    while (next_line((const char *)f.data, f.size, &i, &b, &e)) {
+    while (strcmp(argv[2], "-") && next_line((const char *)f.data, f.size, &i, &b, &e)) {
         struct relp_json_doc d;
         if (relp_json_parse(&d, (const char *)f.data + b, e - b)) return 2;
         const struct relp_json_value *p = relp_json_get(&d, &d.v[0], "prompt"), *a = relp_json_get(&d, &d.v[0], "answer"),
@@ -63,15 +67,25 @@ int main(int argc, char **argv) {
         double dlt = (double)lg[ta[0]] - lg[tw[0]];
         ioi_ok += dlt > 0;
         diff_sum += dlt;
+        if (dlt < diff_min) diff_min = dlt;
+        int best = 0;
+        double z = 0;
+        for (int v = 1; v < c->vocab_size; v++)
+            if (lg[v] > lg[best]) best = v;
+        for (int v = 0; v < c->vocab_size; v++) z += exp((double)lg[v] - lg[best]);
+        double pa = exp((double)lg[ta[0]] - lg[best]) / z;
+        top1 += best == ta[0];
+        p_sum += pa;
+        if (pa < p_min) p_min = pa;
         ioi_n++;
         relp_json_free(&d);
     }
-    relp__unmap_file(&f);
-    if (relp__map_file(&f, argv[3], 0, err, sizeof err)) return 2;
+    if (strcmp(argv[2], "-")) relp__unmap_file(&f);
+    if (strcmp(argv[3], "-") && relp__map_file(&f, argv[3], 0, err, sizeof err)) return 2;
     int ind_n = 0, ind_ok = 0, seqs = 0;
     i = 0;
     int32_t pos[64];
-    while (next_line((const char *)f.data, f.size, &i, &b, &e)) {
+    while (strcmp(argv[3], "-") && next_line((const char *)f.data, f.size, &i, &b, &e)) {
         struct relp_json_doc d;
         if (relp_json_parse(&d, (const char *)f.data + b, e - b)) return 2;
         const struct relp_json_value *t = relp_json_get(&d, &d.v[0], "tokens");
@@ -95,10 +109,12 @@ int main(int argc, char **argv) {
         seqs++;
         relp_json_free(&d);
     }
-    relp__unmap_file(&f);
-    printf("{\"ioi_prompts\":%d,\"ioi_accuracy\":%.4f,\"logit_diff\":%.4f,\"induction_sequences\":%d,"
-           "\"induction_accuracy\":%.4f}\n",
-           ioi_n, (double)ioi_ok / ioi_n, diff_sum / ioi_n, seqs, (double)ind_ok / (ind_n ? ind_n : 1));
+    if (strcmp(argv[3], "-")) relp__unmap_file(&f);
+    int in = ioi_n ? ioi_n : 1;
+    printf("{\"ioi_prompts\":%d,\"ioi_accuracy\":%.4f,\"logit_diff\":%.4f,\"min_logit_diff\":%.4f,\"top1\":%.4f,"
+           "\"p_answer\":%.4f,\"min_p_answer\":%.4f,\"induction_sequences\":%d,\"induction_accuracy\":%.4f}\n",
+           ioi_n, (double)ioi_ok / in, diff_sum / in, ioi_n ? diff_min : 0.0, (double)top1 / in, p_sum / in,
+           ioi_n ? p_min : 0.0, seqs, (double)ind_ok / (ind_n ? ind_n : 1));
     relp_ctx_free(ctx);
     relp_model_free(m);
     return 0;

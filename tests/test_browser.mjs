@@ -315,6 +315,16 @@ try {
     const nf = native(['forward', '--model', dir, '--prompt', ind.clean, '--top', '1', '--json']);
     ok(shown.startsWith(`after the clean prompt the model predicts ${JSON.stringify(nf.top[0].piece)}`), 'B3: "model predicts" is refreshed for the induction prompt (== relp forward --top)',
        `(page "${shown.slice(0, 70)}"; native ${JSON.stringify(nf.top[0].piece)})`);
+    for (const ex of manifest.models.find((m) => m.name === NAME).examples) { // every example is a prompt the model solves
+      await p.click(`#example-${ex.kind}`);
+      await checkedFor(p);
+      const line = await p.textContent('#top-predictions');
+      const m = /model predicts ("(?:[^"\\]|\\.)*") ([0-9.]+)/.exec(line);
+      ok(m && JSON.parse(m[1]) === ex.answer && Number(m[2]) >= 0.5 && /rank 1\b/.test(line),
+         `the ${ex.kind} example: the page shows the answer ${JSON.stringify(ex.answer)} as the model's top-1 token with p >= 0.5`, `(page "${line}")`);
+    }
+    await p.click('#example-induction');
+    await checkedFor(p);
     await p.fill('#clean', `${ind.clean} and`);
     ok(!(await p.textContent('#top-predictions')).includes(nf.top[0].piece) || (await p.textContent('#top-predictions')).includes('...'), 'B3: it never shows a prediction of an earlier prompt while the new one is computed');
     await p.close();

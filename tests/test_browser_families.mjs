@@ -73,6 +73,19 @@ try {
     const diff = got.length === want.length ? got.reduce((m, v, i) => Math.max(m, Math.abs((v - want[i]) * dm)), 0) : Infinity;
     ok(diff <= 1e-5 * scale, `${shape}: the page's RelP resid map (${got.length} cells, ${f16 ? 'f16' : 'f32'} weights) is the CLI's ` +
        `(max|diff| ${diff.toExponential(1)} in logit units, max|logit| ${scale.toExponential(1)})`);
+    // heads are labelled as the model has them: with grouped-query attention, query heads and the key/value head each reads
+    await page.click('[data-view="heads"]');
+    await page.waitForFunction(() => window.relp.phase === 'idle' && document.querySelector('#view svg .cell[data-kind="est"]'), null, { timeout: 600000 });
+    const hv = await page.evaluate(() => {
+      const svg = document.querySelector('#view svg'), w = Number(svg.getAttribute('width'));
+      const right = Math.max(...[...svg.querySelectorAll('text')].map((e) => { const b = e.getBBox(); return b.x + b.width; }));
+      return { titles: [...svg.querySelectorAll('.axis-title')].map((e) => e.textContent), cols: new Set([...svg.querySelectorAll('.cell[data-kind="est"]')].map((c) => c.dataset.c)).size, right, w };
+    });
+    const group = info.n_head / info.n_kv_head;
+    const gqa = hv.titles.some((t) => t.includes(`kv = head \u00f7 ${group}`));
+    ok(hv.cols === info.n_head && (group > 1 ? gqa : !hv.titles.some((t) => t.includes('kv'))) && hv.right <= hv.w + 0.5,
+       `${shape}: the heads view has ${info.n_head} ${group > 1 ? `query heads, labelled as ${group} per key/value head` : 'heads, no grouping note'}, no text cut off`,
+       `(${hv.cols} columns; axis titles ${JSON.stringify(hv.titles)}; rightmost text ${hv.right.toFixed(0)} of ${hv.w})`);
     console.log(`${shape}: written, loaded and run in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     await page.screenshot({ path: path.join(outDir, `${shape}.png`), fullPage: true });
     await page.close();

@@ -26,6 +26,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const [webDir, relpBin, modelsDir, python, fixtures, nodeModules] = process.argv.slice(2);
+// the bundled models, the default first (models-small/models.json: the one list)
+const MANIFEST = JSON.parse(fs.readFileSync(path.join(modelsDir, 'models.json'), 'utf8'));
+const BUNDLED = [MANIFEST.default, ...MANIFEST.models.map((m) => m.name).filter((n) => n !== MANIFEST.default)];
 const { loadEngine, RelpError, METHODS } = await import(path.resolve(webDir, 'relp.mjs'));
 
 const TOL = 1e-5;
@@ -103,8 +106,8 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
     checks++;
     if (bad !== 0) { failures++; console.log(`FAIL SIMD128 f16 loader: ${bad} of 65536 halves differ from the scalar conversion`); }
   }
-  for (const modelName of ['ioi-3l', 'ioi-2l']) {
-    for (const weights of modelName === 'ioi-3l' ? ['f32', 'f16', 'bf16'] : ['f32', 'f16']) {
+  for (const modelName of BUNDLED) {
+    for (const weights of modelName === BUNDLED[0] ? ['f32', 'f16', 'bf16'] : ['f32', 'f16']) {
       const dir = path.join(modelsDir, modelName);
       const model = engine.loadModel(readModel(dir), { weights });
       const w = ['--model', dir, '--weights', weights];
@@ -153,7 +156,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
           compare(`${tag} pair ${pi} token relevance ${rules}`, got.relevance, want.relevance, maxLogit);
         }
       }
-      if (modelName === 'ioi-3l' && weights === 'f32') {
+      if (modelName === BUNDLED[0] && weights === 'f32') {
         const ids = model.tokenize('When John');
         expectThrow(`${tag} two-token answer`, () => model.singleToken(' Johnathan and'), /must be exactly one token/);
         expectThrow(`${tag} length mismatch`, () => model.attribute({ clean: ids, corrupt: model.tokenize('When John and'), answer: 1, wrong: 2 }), /same number of tokens/);
@@ -171,10 +174,10 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
     ['no config', (f) => f.filter((x) => x.name !== 'config.json'), /config\.json/],
   ];
   for (const [label, mutate, pattern] of bad)
-    expectThrow(`${variant} ${label}`, () => engine.loadModel(mutate(readModel(path.join(modelsDir, 'ioi-3l')))), pattern);
+    expectThrow(`${variant} ${label}`, () => engine.loadModel(mutate(readModel(path.join(modelsDir, BUNDLED[0])))), pattern);
   // the module stays usable after the failures
-  const m = engine.loadModel(readModel(path.join(modelsDir, 'ioi-2l')));
-  compare(`${variant} usable after errors`, m.tokenize('When John'), native(['tokenize', '--model', path.join(modelsDir, 'ioi-2l'), '--prompt', 'When John', '--json']).tokens ?? []);
+  const m = engine.loadModel(readModel(path.join(modelsDir, BUNDLED.at(-1))));
+  compare(`${variant} usable after errors`, m.tokenize('When John'), native(['tokenize', '--model', path.join(modelsDir, BUNDLED.at(-1)), '--prompt', 'When John', '--json']).tokens ?? []);
   m.free();
 }
 

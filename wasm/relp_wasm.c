@@ -145,7 +145,7 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *m
 /* relp.h's name tables as one JSON object, for wasm/gen_constants.mjs (the
  * generated constants.mjs) and relp.mjs:
  *   {"methods":[{"name","method","rules","title"}],"nodes":[{"name","node","label"}],
- *    "presets":[{"name","title","source"}],"archs":[..],"shapes":[..],"dtypes":[..]} */
+ *    "presets":[{"name","title","source","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..]} */
 static size_t put_json_str(char *buf, size_t o, size_t cap, const char *s) {
     if (o < cap) buf[o] = '"';
     o++;
@@ -198,7 +198,8 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
         STR(ps[i].title);
         PUT(",\"source\":");
         STR(ps[i].source);
-        PUT("}");
+        PUT(",\"rules\":{\"ln\":%d,\"gelu\":%d,\"attn\":%d,\"gate\":%d}}", (int)ps[i].rules.ln, (int)ps[i].rules.gelu,
+            (int)ps[i].rules.attn, (int)ps[i].rules.gate);
     }
     const char *(*lists[3])(int32_t) = {relp_arch_name, relp_shape_name, relp_dtype_name};
     const char *keys[3] = {"archs", "shapes", "dtypes"};

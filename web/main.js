@@ -7,6 +7,7 @@
 import { mapsFigure, tokensFigure, scatterFigure, attentionFigure, attentionFocusBody, nodeTable, captionLines, fmt, showToken,
   METHOD_TITLE } from './render.js';
 import { parseState, encodeState, setManifest, examplesOf, MANIFEST, BUNDLED, DEFAULT_STATE, METHODS } from './state.js';
+import { NAMES } from './constants.mjs';
 import { runWarnings, unitsOf } from './guard.js';
 
 const $ = (id) => document.getElementById(id);
@@ -245,7 +246,7 @@ function newStore(key, query, model, r) {
     key, query: { ...query }, model: model.label, modelInfo: model.info,
     // the model as a link names it (null: opened from disk, not embeddable)
     source: model.source.kind === 'files' ? null : { model: model.source.kind === 'bundled' ? model.source.name : '', url: model.source.url || '', f16: !!model.askedF16 },
-    tokens: r.tokens, corruptTokens: r.corruptTokens, cleanIds: r.cleanIds, corruptIds: r.corruptIds, L: r.L, NH: r.NH, T: r.T,
+    tokens: r.tokens, corruptTokens: r.corruptTokens, cleanIds: r.cleanIds, corruptIds: r.corruptIds, L: r.L, NH: r.NH, NKV: r.NKV || r.NH, T: r.T,
     mClean: r.mClean, mCorrupt: r.mCorrupt, unitsWarning: r.unitsWarning, pred: r.pred, predCorrupt: r.predCorrupt,
     est: {}, ap: null, apPos: null, attention: null,
   };
@@ -344,7 +345,7 @@ async function ensureAttention() {
   try {
     const s = store;
     const r = await worker.request('attention', { clean: s.cleanIds, corrupt: s.corruptIds }, (d, t) => progress(me, d, t, 'attention patterns'));
-    s.attention = { ...r, L: s.L, NH: s.NH, T: s.T, tokens: s.tokens, corruptTokens: s.corruptTokens };
+    s.attention = { ...r, L: s.L, NH: s.NH, NKV: s.NKV, T: s.T, tokens: s.tokens, corruptTokens: s.corruptTokens };
     render();
   } catch (e) {
     if (!cancelled(e)) say('run', e.message, 'error');
@@ -374,7 +375,7 @@ function figureFor(view) {
   if (!res) return { hint: `<p class='hint'>${store ? `${METHOD_TITLE[state.method]} has not been run on these prompts yet: press Run. ` +
     `Results of ${Object.keys(store.est).map((m) => METHOD_TITLE[m]).join(', ')} are kept; choose one as the method to see it.` : ''}</p>` };
   const units = unitsOf(store), r = rOf(res);
-  const common = { L: store.L, NH: store.NH, tokens: store.tokens, method: res.method, units, caption: captionLines(captionInfo(res)) };
+  const common = { L: store.L, NH: store.NH, NKV: store.NKV, tokens: store.tokens, method: res.method, units, caption: captionLines(captionInfo(res)) };
   switch (view) {
     case 'heads': return { svg: mapsFigure({ ...common, layout: 'heads', node: 'head', est: res.est.head, ap: store.ap && store.ap.head, r: r.head }) };
     case 'positions':
@@ -617,7 +618,7 @@ export function resultsJSON() {
   return {
     relp: 1, state: s ? encodeState({ ...s, embed: false }) : null, model: store.model, view: state.view, node: state.node,
     method: res.method, steps: res.steps, units: unitsOf(store), clean: store.query.clean, corrupt: store.query.corrupt,
-    answer: store.query.answer, wrong: store.query.wrong, tokens: store.tokens, corruptTokens: store.corruptTokens, L: store.L, NH: store.NH,
+    answer: store.query.answer, wrong: store.query.wrong, tokens: store.tokens, corruptTokens: store.corruptTokens, L: store.L, NH: store.NH, NKV: store.NKV,
     metric: { clean: store.mClean, corrupt: store.mCorrupt, gap: store.mClean - store.mCorrupt },
     prediction: { pAnswer: store.pred.pAnswer, rank: store.pred.rank, top: store.pred.top.map((t) => ({ piece: t.piece, prob: t.prob })) },
     pearsonR: rOf(res), warnings: warningsOf(res).map((w) => w.text),
@@ -747,7 +748,23 @@ async function start() {
   document.body.dataset.ready = '1'; // tests wait for this
 }
 
+// The method menu, from the core's tables: each RelP preset with what its rules do, then AtP and the IG methods.
+function methodOptions() {
+  const preset = Object.fromEntries(NAMES.presets.map((p) => [p.name, p]));
+  const rules = (r) => [r.ln ? 'LN sigma const' : 'LN exact', r.gelu ? 'GELU identity' : 'GELU exact',
+    ['', 'attention pattern frozen', '1/2 on V, 1/4 on Q and K'][r.attn]].filter(Boolean).join(', ');
+  const kind = ['', 'gradient', 'integrated gradients per layer', 'integrated gradients along the input path']; // enum relp_method
+  $('method').replaceChildren(...METHODS.map((name) => {
+    const m = NAMES.methods.find((x) => x.name === name);
+    const o = document.createElement('option');
+    o.value = name;
+    o.textContent = `${m.title} (${preset[m.rules] && m.rules !== 'grad' ? rules(preset[m.rules].rules) : kind[m.method]})`;
+    return o;
+  }));
+}
+
 function wire() {
+  methodOptions();
   for (const id of ['clean', 'corrupt', 'answer', 'wrong']) $(id).addEventListener('input', onInput);
   $('run').onclick = () => run();
   $('cancel').onclick = cancel;

@@ -301,6 +301,13 @@ export const FIGURE_TITLE = {
 };
 export const panelTitle = (method) => `${METHOD_TITLE[method] || method} (${method === 'ap' ? 'ground truth' : 'estimate'})`;
 
+// Grouped-query attention: heads are query heads, and `group` of them read one key/value head
+// (query head h reads key/value head floor(h / group), as the core computes them).
+export function gqaNote(NH, NKV) {
+  if (!NKV || NKV >= NH) return '';
+  return ` (query; kv = head \u00f7 ${NH / NKV})`;
+}
+
 // Layer x position (resid/attn/mlp), layer x head, or layer.head x position maps:
 // the estimate, and AP beside it on the same colour scale when it was computed.
 // layout: 'positions' | 'heads' | 'headPositions'; v = { L, NH, tokens, est, ap, r, method, node, units, caption }
@@ -309,8 +316,8 @@ export function mapsFigure(v) {
   const rows = layout === 'headPositions' ? L * NH : L, cols = layout === 'heads' ? NH : tokens.length;
   const rowLabels = layout === 'headPositions' ? Array.from({ length: rows }, (_, i) => `${Math.floor(i / NH)}.${i % NH}`) : range(rows);
   const colLabels = layout === 'heads' ? range(cols) : posLabels(tokens);
-  const rowAxis = layout === 'headPositions' ? SPEC.axes.layerHead : SPEC.axes.layer;
-  const colAxis = layout === 'heads' ? SPEC.axes.head : SPEC.axes.position;
+  const rowAxis = layout === 'headPositions' ? SPEC.axes.layerHead + gqaNote(NH, v.NKV) : SPEC.axes.layer;
+  const colAxis = layout === 'heads' ? SPEC.axes.head + gqaNote(NH, v.NKV) : SPEC.axes.position;
   const base = { rows, cols, rowLabels, colLabels, rowAxis, colAxis };
   const panels = [{ ...base, title: panelTitle(v.method), values: v.est, kind: 'est' }];
   if (v.ap) panels.push({ ...base, title: `${panelTitle('ap')}${Number.isFinite(v.r) ? `, r = ${v.r.toFixed(3)}` : ''}`, values: v.ap, kind: 'ap' });
@@ -395,10 +402,11 @@ export function attentionFocus(a, focus, x0, y0) {
   const layer = Math.min(focus.layer, L - 1), head = Math.min(focus.head, NH - 1);
   const cell = Math.max(10, Math.min(22, Math.floor(300 / T)));
   const off = (layer * NH + head) * T * T;
+  const kvOf = (h) => (a.NKV && a.NKV < NH ? ` (kv ${Math.floor(h / (NH / a.NKV))})` : '');
   let s = '', x = x0, h = 0;
   for (const [which, toks] of [['clean', tokens], ['corrupt', corruptTokens]]) {
     const labels = posLabels(toks);
-    const p = { title: `layer ${layer} head ${head}, ${which === 'clean' ? 'clean' : 'corrupted'}`, rows: T, cols: T, rowLabels: labels, colLabels: labels,
+    const p = { title: `layer ${layer} head ${head}${kvOf(head)}, ${which === 'clean' ? 'clean' : 'corrupted'}`, rows: T, cols: T, rowLabels: labels, colLabels: labels,
       rowAxis: 'query', colAxis: 'key', kind: `focus-${which}`, values: a[which].subarray ? a[which].subarray(off, off + T * T) : a[which].slice(off, off + T * T) };
     const r = panel(x, y0, p, cell, 1, true);
     s += r.body;
@@ -503,7 +511,7 @@ export function viewSVG(res, view) {
     wrong: res.wrong, mClean: res.mClean, mCorrupt: res.mCorrupt, pAnswer: res.pred ? res.pred.pAnswer : 0, rank: res.pred ? res.pred.rank : 0,
     rLine: Object.keys(r).length ? `Pearson r of ${METHOD_TITLE[method] || method} with AP: ${Object.entries(r).map(([n, v]) => `${n} ${Number.isFinite(v) ? v.toFixed(3) : 'n/a'}`).join(', ')}` : '',
     warnings };
-  const common = { L: res.L, NH: res.NH, tokens: res.tokens, method, units: unitsWarning ? 'metric' : 'share', caption: captionLines(info) };
+  const common = { L: res.L, NH: res.NH, NKV: res.NKV, tokens: res.tokens, method, units: unitsWarning ? 'metric' : 'share', caption: captionLines(info) };
   const has = (o, k) => o && o[k] && o[k].length;
   switch (view.view) {
     case 'tokens': {

@@ -7,8 +7,13 @@
 // page with a readable message. One table (PROPS) says, for every property,
 // its kind, its limits and when a link carries it.
 
+import { NAMES } from './constants.mjs'; // the C core's name tables (generated at build time)
+
 export const BUNDLED = [];  // bundled model names, from the manifest
-export const METHODS = ['relp', 'relp-ln', 'relp-cp', 'attnlrp', 'atp', 'ig', 'ig-input']; // the core's presets (relp_rules_presets), AtP, IG
+// the page's methods: the core's RelP presets first (relp, the default), then AtP and the IG methods;
+// AP is not a method to pick: it runs beside every estimate
+export const METHODS = [...NAMES.methods.filter((m) => m.rules !== 'grad'), ...NAMES.methods.filter((m) => m.rules === 'grad' && m.name !== 'ap')]
+  .map((m) => m.name);
 export const VIEWS = ['maps', 'heads', 'positions', 'tokens', 'scatter', 'attention', 'table'];
 export const NODE_VIEWS = ['resid', 'attn', 'mlp'];
 export const SORTS = [...METHODS, 'ap'];

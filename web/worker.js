@@ -7,6 +7,7 @@
 import { loadEngine, RelpError } from './relp.mjs';
 import { fetchModelFiles, estimateBytes, WASM_LIMIT, AUTO_F16 } from './loader.js';
 import { inputProblems } from './guard.js';
+import { METHOD, NODES } from './constants.mjs'; // the C core's name tables (generated at build time)
 
 let engine = null;
 let model = null;      // the current model; replaced only once a new one has loaded
@@ -81,8 +82,7 @@ function check(m, q) {
   return out;
 }
 
-const RULES_OF = { relp: 'relp', 'relp-ln': 'relp-ln', 'relp-cp': 'relp-cp', attnlrp: 'attnlrp', atp: 'grad', ig: 'grad', 'ig-input': 'grad' };
-const NODES = ['resid', 'attn', 'mlp', 'head'];
+const RULES_OF = Object.fromEntries(Object.entries(METHOD).map(([name, [, rules]]) => [name, rules])); // method -> its rules preset
 const f32 = (a) => Float32Array.from(a);
 
 // per-position head scores (L, NH, T) -> per head (L, NH), summed in double
@@ -103,7 +103,7 @@ function run(id, q) {
   let base = 0;
   const progress = (done) => post({ id, type: 'progress', done: base + done, total });
   const out = { tokens: Array.from(clean, (t) => m.tokenString(t)), corruptTokens: Array.from(corrupt, (t) => m.tokenString(t)),
-    cleanIds: Array.from(clean), corruptIds: Array.from(corrupt), L, NH, T, method: q.method, steps, est: {}, ap: null, apPos: null };
+    cleanIds: Array.from(clean), corruptIds: Array.from(corrupt), L, NH, NKV: m.info.nKvHead || NH, T, method: q.method, steps, est: {}, ap: null, apPos: null };
   out.pred = predict(m, clean, answer);
   out.predCorrupt = predict(m, corrupt, wrong);
   const t0 = performance.now(); // the method's own time

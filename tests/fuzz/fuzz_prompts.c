@@ -1,5 +1,5 @@
 /* fuzz_prompts.c - the input is a --prompts JSON Lines file, read by the
- * CLI's own reader (cli/prompts.c) with models-small/ioi-3l's tokenizer:
+ * CLI's own reader (cli/prompts.c) with the default bundled model's tokenizer:
  * bad JSON, missing keys, non-string values, answers that are not one
  * token, lengths that differ. Its messages go to stderr: run.sh passes
  * -close_fd_mask=2 so that only libFuzzer's own output is kept. */

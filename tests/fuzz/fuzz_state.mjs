@@ -3,9 +3,20 @@
 // parseState random and mutated fragments and checks that it never throws,
 // always returns a state every field of which is valid, and that
 // encodeState -> parseState gives back the same state without complaints.
-//   node tests/fuzz/fuzz_state.mjs [SECONDS]
+// It runs the page as built (build/wasm-release/web: web/state.js beside the
+// constants.mjs that the build generates from the C core's name tables).
+//   node tests/fuzz/fuzz_state.mjs [SECONDS] [WEB_DIR]
 import fs from 'node:fs';
-import { parseState, encodeState, setManifest, DEFAULT_STATE, BUNDLED, METHODS, VIEWS, NODE_VIEWS, SORTS } from '../../web/state.js';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const webDir = path.resolve(process.argv[3] || new URL('../../build/wasm-release/web', import.meta.url).pathname);
+if (!fs.existsSync(path.join(webDir, 'constants.mjs'))) {
+  console.error(`fuzz_state: ${webDir}/constants.mjs is missing: build the page first (make build-wasm)`);
+  process.exit(2);
+}
+const { parseState, encodeState, setManifest, DEFAULT_STATE, BUNDLED, METHODS, VIEWS, NODE_VIEWS, SORTS } =
+  await import(pathToFileURL(path.join(webDir, 'state.js')).href);
 
 // the bundled models' manifest, as the page reads it before parsing a link
 setManifest(JSON.parse(fs.readFileSync(new URL('../../models-small/models.json', import.meta.url), 'utf8')));

@@ -1,4 +1,4 @@
-/* fuzz_tokenize.c - GPT-2's own tokenizer (models-small/ioi-3l's vocab.json
+/* fuzz_tokenize.c - GPT-2's own tokenizer (the default bundled model's vocab.json
  * and merges.txt) on arbitrary bytes: it must never fail, and the tokens
  * must decode to exactly the input bytes (valid UTF-8 or not). */
 #include "fuzz_common.h"

@@ -13,7 +13,8 @@ SECS=${1:-60}
 OUT=build/fuzz
 mkdir -p $OUT
 cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j 2 >/dev/null || { echo "fuzz: build failed" >&2; exit 1; }
-/usr/bin/python3 tests/fuzz/make_seeds.py $OUT/seeds models-small/ioi-3l || exit 1
+DEFAULT=$(/usr/bin/python3 -c "import json; print(json.load(open('models-small/models.json'))['default'])") || exit 1
+/usr/bin/python3 tests/fuzz/make_seeds.py $OUT/seeds models-small/$DEFAULT || exit 1
 failed=0
 rows=()
 for h in fuzz_safetensors fuzz_config fuzz_index fuzz_tokenizer_files fuzz_tokenizer_json fuzz_tokenize fuzz_prompts; do
