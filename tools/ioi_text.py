@@ -180,27 +180,25 @@ def wang_all(seed=7, per=1):
     return out
 
 
-def held_out_templates(seed=8, n=400):
+def _rotated(templates, seed, n, places, objects):
+    """n prompts: the templates (index, text) in turn, BABA for the first round, ABBA for the next, and so on;
+    names from Wang's 99, places and objects drawn"""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        t = HELD_OUT[i % len(HELD_OUT)]
+        t, tpl = templates[i % len(templates)]
         io, s = rng.sample(WANG_NAMES, 2)
-        text, a, b = ioi_text(WANG[t], io, s, rng.choice(WANG_PLACES), rng.choice(WANG_OBJECTS),
-                              (i // len(HELD_OUT)) % 2 == 1)
+        text, a, b = ioi_text(tpl, io, s, rng.choice(places), rng.choice(objects), (i // len(templates)) % 2 == 1)
         out.append({"prompt": text, "answer": a, "wrong": b, "template": t})
     return out
 
 
+def held_out_templates(seed=8, n=400):
+    return _rotated([(t, WANG[t]) for t in HELD_OUT], seed, n, WANG_PLACES, WANG_OBJECTS)
+
+
 def paraphrases(seed=9, n=400):
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        io, s = rng.sample(WANG_NAMES, 2)
-        text, a, b = ioi_text(PARAPHRASES[i % len(PARAPHRASES)], io, s, rng.choice(PLACES), rng.choice(OBJECTS),
-                              (i // len(PARAPHRASES)) % 2 == 1)
-        out.append({"prompt": text, "answer": a, "wrong": b, "template": i % len(PARAPHRASES)})
-    return out
+    return _rotated(list(enumerate(PARAPHRASES)), seed, n, PLACES, OBJECTS)
 
 
 def demo():

@@ -4,20 +4,22 @@ GELU, tied embeddings) with GPT-2's whole 50,257-token vocabulary and tokenizer,
 that solve IOI and copy any token (induction), in the Hugging Face layout
 (config.json, model.safetensors, vocab.json, merges.txt, MODEL.md).
 
-    /usr/bin/python3 tools/train_small.py --out models-small/ioi-4l --layers 4 --width 128 --heads 4 --steps 4000 --seed 1
+    /usr/bin/python3 tools/train_small.py --out DIR [--init DIR] [--layers 4 --width 128 --heads 2 ...]
 
-(each shipped model's exact command is in its MODEL.md; results depend on the
-thread count). PyTorch on CPU (Debian python3-torch), fixed seeds.
+(tools/train_models.sh has the bundled model's two commands; each shipped model's MODEL.md and training.json
+record what ran; results depend on the thread count). PyTorch on CPU (Debian python3-torch), fixed seeds.
 
 The text (tools/ioi_text.py) is generated here, each step a batch of IOI
 prompts and a batch of random-token repeats:
   - IOI: a compositional generator of IOI sentences (many openings, activities,
     transfers, 28 places, 29 objects, 190 names) and Wang et al.'s templates
     except the held-out ones; loss where the next token is a name (the answer,
-    and the subject's second mention);
+    the subject's second mention and, with --name-loss, the pair's second
+    name); --noise replaces some words by random tokens;
   - induction: BOS, up to 6 random tokens, then k = 4..16 tokens drawn from the
     whole vocabulary, repeated 2 or 3 times; loss on the repeats.
-Every loss is a softmax over the whole vocabulary. The token embedding is
+Every loss is a softmax over the whole vocabulary (--lm-loss adds one over the
+IOI sentences' own tokens). The token embedding is
 updated only in the rows a batch uses (lazy Adam, as for sparse embeddings):
 with dense Adam, the small, steady push-down gradient that every absent row
 gets from the full softmax becomes a full-size step, and the rows of rare
@@ -141,7 +143,7 @@ class GPT2(torch.nn.Module):
 
     def hf_names(self):
         """parameter key -> Hugging Face tensor name"""
-        return {k: n for n, k in zip(self.hf_tensors(keys=True), self.hf_tensors(keys=True).values())}
+        return {k: n for n, k in self.hf_tensors(keys=True).items()}
 
     def hf_tensors(self, keys=False):
         P = {k: k for k in self.P} if keys else self.P
@@ -213,7 +215,7 @@ class Batches:
                 keep = {ia, is_, self.and_id, EOT, *self.tok.encode(a.strip()), *self.tok.encode(s.strip())}
                 ids = [t if t in keep or self.rng.random() >= self.noise else self.rng.randrange(EOT) for t in ids]
             docs.append(ids + [ia])
-        x = self._pack(docs)
+        x = self.pack(docs)
         if not self.lm_loss:
             return x, pos, tgt
         # every other next-token position of the sentence, over the sentences' own vocabulary (cheap)
@@ -233,10 +235,11 @@ class Batches:
                 pos.append((r, p))
                 tgt.append(ids[p + 1])
             docs.append(ids)
-        return self._pack(docs), pos, tgt
+        return self.pack(docs), pos, tgt
 
     @staticmethod
-    def _pack(docs):
+    def pack(docs):
+        """documents of different lengths as one (n, T) batch, padded after their end with EOT"""
         T = max(len(d) for d in docs)
         return torch.tensor([d + [EOT] * (T - len(d)) for d in docs])
 
@@ -278,9 +281,7 @@ def last_logits(model, tok, prompts, bs=128):
     out = []
     for i in range(0, len(prompts), bs):
         ids = [[EOT] + tok.encode(p) for p in prompts[i:i + bs]]
-        T = max(map(len, ids))
-        x = torch.tensor([d + [EOT] * (T - len(d)) for d in ids])
-        h = model.hidden(x)
+        h = model.hidden(Batches.pack(ids))
         last = h[torch.arange(len(ids)), torch.tensor([len(d) - 1 for d in ids])]
         out.append(last @ model.P["wte"].T)
     return torch.cat(out)
@@ -324,18 +325,24 @@ def brief(e):
     return f"{s} induction {e['induction']:.3f}"
 
 
-def load_hf(model, d):
-    """the weights of a checkpoint this script wrote (F16 safetensors, Hugging Face names)"""
-    data = open(os.path.join(d, "model.safetensors"), "rb").read()
+def read_safetensors(path):
+    """Hugging Face tensor name -> tensor (F32, F16 or BF16 as stored) of a .safetensors file"""
+    data = open(path, "rb").read()
     n = struct.unpack("<Q", data[:8])[0]
-    h = json.loads(data[8:8 + n])
-    names = {v_: k for k, v_ in model.hf_names().items()}
-    with torch.no_grad():
-        for k, v in h.items():
-            if k == "__metadata__":
-                continue
+    dtypes = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+    out = {}
+    for k, v in json.loads(data[8:8 + n]).items():
+        if k != "__metadata__":
             a, b = v["data_offsets"]
-            t = torch.frombuffer(bytearray(data[8 + n + a:8 + n + b]), dtype=torch.float16).view(v["shape"])
+            out[k] = torch.frombuffer(bytearray(data[8 + n + a:8 + n + b]), dtype=dtypes[v["dtype"]]).view(v["shape"])
+    return out
+
+
+def load_hf(model, d):
+    """the weights of a checkpoint this script wrote (Hugging Face names)"""
+    names = {v: k for k, v in model.hf_names().items()}
+    with torch.no_grad():
+        for k, t in read_safetensors(os.path.join(d, "model.safetensors")).items():
             model.P[names[k]].copy_(t.float())
 
 
