@@ -63,6 +63,8 @@ static int threads_of(const struct relp_ctx_params *p) {
 #endif
 }
 
+int32_t relp_ctx_threads(const struct relp_ctx *ctx) { return ctx ? relp__pool_size(ctx->pool) : 0; }
+
 size_t relp_ctx_mem_required(const struct relp_model *model, const struct relp_ctx_params *params) {
     const int B = params->max_batch, T = params->max_tokens, nt = threads_of(params);
     size_t a = slab(model, 0, B, T, nt, NULL, NULL), g = slab(model, 1, B, T, nt, NULL, NULL);

@@ -1,5 +1,5 @@
 /* threads.c - fork-join pool on pthreads (see threads.h). */
-#if !defined(_WIN32) && !defined(__EMSCRIPTEN__)
+#if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #endif
 #include "threads.h"

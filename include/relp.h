@@ -75,7 +75,9 @@
  * THREADS
  *   A relp_model may be used by many contexts at once. A relp_ctx must not be
  *   used by two threads at once; it may run its own worker threads
- *   (relp_ctx_params.n_threads, native builds only).
+ *   (relp_ctx_params.n_threads: native builds with pthreads, and the
+ *   threaded WebAssembly module relp_engine_mt). Work is split by index
+ *   only, so results are bit-identical for every thread count.
  */
 #ifndef RELP_H
 #define RELP_H
@@ -254,7 +256,7 @@ RELP_API int32_t relp_has_tokenizer(const struct relp_model *model);
 struct relp_ctx_params {
     int32_t max_batch;   /* B capacity (default 1) */
     int32_t max_tokens;  /* T capacity (default: min(n_positions, 128)) */
-    int32_t n_threads;   /* worker threads natively (default 1) */
+    int32_t n_threads;   /* threads, the caller included (default 1); where threads are unavailable, 1 */
 };
 RELP_API struct relp_ctx_params relp_ctx_default_params(void);
 /* Bytes relp_ctx_init would allocate for these params. */
@@ -262,6 +264,9 @@ RELP_API size_t relp_ctx_mem_required(const struct relp_model *model, const stru
 RELP_API enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
                                          const struct relp_ctx_params *params);
 RELP_API void relp_ctx_free(struct relp_ctx *ctx);
+/* The threads the context runs on (the caller included): n_threads, or fewer where the build has no
+ * threads or the system gave fewer. */
+RELP_API int32_t relp_ctx_threads(const struct relp_ctx *ctx);
 RELP_API const char *relp_ctx_last_error(const struct relp_ctx *ctx);
 /* Long loops poll this; a non-zero return stops them with RELP_STATUS_CANCELLED. */
 RELP_API void relp_ctx_set_cancel(struct relp_ctx *ctx, int32_t (*cancel)(void *user), void *user);

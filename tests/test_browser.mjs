@@ -31,6 +31,11 @@
 //     link, a link to a model that fails: readable messages, the page keeps working.
 //  9. A GPT-2-small-shaped checkpoint loads from a local URL and runs RelP;
 //     the tab's peak memory is reported.
+// 10. Threads: served with COOP/COEP (tools/serve.mjs) the page is
+//     cross-origin isolated and loads the threaded module with min(cores, 8)
+//     threads; served without them (--no-isolation, as most hosts) it says it
+//     runs on one thread. Every cell is the same with 1 thread, 2 threads and
+//     without isolation.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,8 +70,8 @@ function maxRel(got, want) {
 }
 
 // ------------------------------------------------------------ servers, browser
-const serve = (root) => {
-  const p = spawn(process.execPath, [path.join(here, '..', 'tools', 'serve.mjs'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const serve = (root, ...flags) => {
+  const p = spawn(process.execPath, [path.join(here, '..', 'tools', 'serve.mjs'), ...flags, root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return [p, new Promise((resolve, reject) => { p.stdout.once('data', (d) => resolve(String(d).trim())); p.once('exit', (c) => reject(new Error(`server exited ${c}`))); })];
 };
 const [server, baseP] = serve(webDir);
@@ -608,6 +613,43 @@ try {
   const bmsg = await messageOf(badUrl);
   ok(/HTTP 404/.test(bmsg) && new RegExp(`bundled ${NAME} instead`).test(bmsg), 'page: a link to a model that fails falls back to the bundled default', `("${bmsg.slice(0, 160)}")`);
   await badUrl.close();
+
+  // ---------------------------------------------------------- 10. threads
+  {
+    const pi = await open(base);
+    const cores = await pi.evaluate(() => navigator.hardwareConcurrency);
+    const most = Math.min(cores, 8);
+    const iso = await pi.evaluate(() => ({ isolated: crossOriginIsolated, m: window.relp.model, info: document.querySelector('#model-info').textContent }));
+    await pi.close();
+    ok(iso.isolated && iso.m.maxThreads === most && /simd128/.test(iso.m.kernels) && iso.info.includes(most > 1 ? `up to ${most} threads` : '1 thread'),
+       'served with COOP/COEP the page is cross-origin isolated and runs min(cores, 8) threads', `(${cores} cores; "${iso.info.split(', ').slice(-2).join(', ')}")`);
+    const link = (extra) => `#${new URLSearchParams({ model: NAME, clean: st.clean, corrupt: st.corrupt, answer: st.answer, wrong: st.wrong, method: 'relp', ap: '1', view: 'maps', node: 'mlp', ...extra })}`;
+    const grab = async (p) => { const v = { est: await cells(p, 'est'), ap: await cells(p, 'ap') }; await view(p, 'heads'); v.head = [...await cells(p, 'est'), ...await cells(p, 'ap')];
+      v.info = await p.textContent('#run-info'); v.threads = await p.evaluate(() => window.relp.result.threads); return v; };
+    const one = await open(`${base}${link({ threads: '1' })}`);
+    const g1 = await grab(one);
+    await one.close();
+    ok(g1.threads === 1 && /1 thread; activation patching [\d.]+ s, 1 thread/.test(g1.info), 'threads=1 runs on one thread and the page says so', `(${/RelP[^;]*;[^;]*/.exec(g1.info)})`);
+    const same = (a, b) => a.est.length > 0 && ['est', 'ap', 'head'].every((k) => a[k].length === b[k].length && a[k].every((v, i) => v === b[k][i]));
+    if (most > 1) {
+      const two = await open(`${base}${link({ threads: '2' })}`);
+      const g2 = await grab(two);
+      ok(await two.$eval('#threads', (e) => e.value) === '2' && !(await two.$eval('#threads', (e) => e.disabled)), 'the thread control shows the link\'s count');
+      await two.close();
+      ok(g2.threads === 2 && /2 threads/.test(g2.info), 'threads=2 runs on two threads and the page says so', `(${/RelP[^;]*/.exec(g2.info)})`);
+      ok(same(g1, g2), 'every RelP and AP cell (mlp map, heads) is identical with 1 and 2 threads', `(${g1.est.length + g1.ap.length + g1.head.length} cells)`);
+    }
+    const [server3, base3P] = serve(webDir, '--no-isolation');
+    try {
+      const plain = await open(`${await base3P}${link({})}`);
+      const pm = await plain.evaluate(() => ({ isolated: crossOriginIsolated, m: window.relp.model, info: document.querySelector('#model-info').textContent, disabled: document.querySelector('#threads').disabled }));
+      const gp = await grab(plain);
+      await plain.close();
+      ok(!pm.isolated && pm.m.maxThreads === 1 && /1 thread \(the page is not cross-origin isolated/.test(pm.info) && pm.disabled,
+         'served without COOP/COEP the page runs the one-thread module and says why', `("${pm.info.split(', ').slice(-1)[0]}")`);
+      ok(gp.threads === 1 && same(g1, gp), 'and every cell is the same as in the isolated page');
+    } finally { server3.kill(); }
+  }
 
   // ---------------------------------------------------------- 9. GPT-2 small shape from a URL
   const big = path.join(filesDir, 'gpt2-small-random');

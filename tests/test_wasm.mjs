@@ -1,4 +1,4 @@
-// test_wasm.mjs - the WebAssembly build (SIMD128 and scalar modules, through
+// test_wasm.mjs - the WebAssembly build (SIMD128, threaded and scalar modules, through
 // wasm/relp.mjs, the API the page uses) against the native CLI.
 //
 //   node tests/test_wasm.mjs WEB_DIR RELP_BIN MODELS_DIR [PYTHON FIXTURES NODE_MODULES]
@@ -21,6 +21,8 @@
 // compared in logit units, against max(max|native|, max|logit|): they are
 // differences of logits, and float32 rounding enters at the logits' size. Also checked: the SIMD and scalar
 // modules report their own kernels, and bad input throws readable errors.
+// The threaded module (relp_engine_mt) on 2 and 3 threads gives results
+// bit-identical to the one-thread SIMD128 module.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -179,6 +181,50 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
   const m = engine.loadModel(readModel(path.join(modelsDir, BUNDLED.at(-1))));
   compare(`${variant} usable after errors`, m.tokenize('When John'), native(['tokenize', '--model', path.join(modelsDir, BUNDLED.at(-1)), '--prompt', 'When John', '--json']).tokens ?? []);
   m.free();
+}
+
+// ---- the threaded module (relp_engine_mt): on 2 and 3 threads, every result bit-identical to the one-thread
+// SIMD128 module (checked against native above), and to native within TOL itself
+{
+  const open = (variant, threads) => loadEngine({ gluePath: path.resolve(webDir, `${variant}.js`),
+                                                  wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)), threads });
+  const one = await open('relp_engine', 1), mt = await open('relp_engine_mt', 3);
+  const dir = path.join(modelsDir, BUNDLED[0]);
+  const m1 = one.loadModel(readModel(dir)), mm = mt.loadModel(readModel(dir));
+  const [clean, corrupt, ans, wrong] = PAIRS[0];
+  const ci = m1.tokenize(clean), ri = m1.tokenize(corrupt), a = m1.singleToken(ans), b = m1.singleToken(wrong);
+  const identical = (label, g, w) => {
+    checks++;
+    const x = Array.from(g), y = Array.from(w);
+    const bad = x.length !== y.length ? -1 : x.findIndex((v, i) => !Object.is(v, y[i]));
+    if (bad !== -1) { failures++; console.log(`FAIL ${label}: differs from one thread${bad >= 0 ? ` at ${bad} (${x[bad]} vs ${y[bad]})` : ' in length'}`); }
+  };
+  checks++;
+  if (!/simd128/.test(mt.kernels) || mt.maxThreads !== 3) { failures++; console.log(`FAIL relp_engine_mt: kernels "${mt.kernels}", maxThreads ${mt.maxThreads}`); }
+  const nf = native(['forward', '--model', dir, '--prompt', clean, '--logits', '--json']);
+  for (const threads of [2, 3]) {
+    mt.setThreads(threads);
+    const tag = `relp_engine_mt ${threads} threads ${BUNDLED[0]}`;
+    identical(`${tag} logits`, mm.forward(ci), m1.forward(ci));
+    checks++;
+    if (mm.threadsUsed !== threads) { failures++; console.log(`FAIL ${tag}: ran on ${mm.threadsUsed} threads`); }
+    compare(`${tag} logits vs native`, mm.forward(ci), nf.logits);
+    for (const method of METHODS)
+      for (const node of ['resid', 'attn', 'mlp', 'head']) {
+        const q = { clean: ci, corrupt: ri, answer: a, wrong: b, method, node, steps: 5 };
+        identical(`${tag} ${method} ${node}`, mm.attribute(q).scores, m1.attribute(q).scores);
+      }
+    const q = { clean: ci, corrupt: ri, answer: a, wrong: b, method: 'ap', node: 'head', perPosition: true };
+    identical(`${tag} ap head per position`, mm.attribute(q).scores, m1.attribute(q).scores);
+    const all = mm.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method: 'relp' });
+    const all1 = m1.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method: 'relp' });
+    for (const node of ['resid', 'attn', 'mlp', 'head']) identical(`${tag} attributeAll relp ${node}`, all.scores[node], all1.scores[node]);
+    identical(`${tag} token relevance`, mm.tokenRelevance({ ids: ci, answer: a, wrong: b, rules: 'relp' }).relevance,
+              m1.tokenRelevance({ ids: ci, answer: a, wrong: b, rules: 'relp' }).relevance);
+  }
+  m1.free();
+  mm.free();
+  console.log('relp_engine_mt: 2 and 3 threads identical to one thread');
 }
 
 // ---- the other architectures

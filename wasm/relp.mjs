@@ -5,6 +5,7 @@
 //   import { loadEngine } from './relp.mjs';
 //   const engine = await loadEngine({ glueUrl: 'relp_engine.js', wasmBinary });   // browser
 //   const engine = await loadEngine({ gluePath, wasmBinary });                     // Node
+//   const engine = await loadEngine({ glueUrl: 'relp_engine_mt.js', wasmBinary, threads: 4 }); // threaded
 //   const model = engine.loadModel([{ name: 'config.json', bytes }, ...], { f16: false });
 //   const ids = model.tokenize('When John and Mary went to the shops, John gave the bag to');
 //   const r = model.attribute({ clean, corrupt, answer, wrong, method: 'relp', node: 'mlp' });
@@ -44,11 +45,38 @@ function weightDtype(weights) {
 }
 const IOI_RECORD = [256, 256, 32, 32]; // struct relp_ioi_prompt
 
+// ---------------------------------------------------------------- which module
+// relp_engine: SIMD128, one thread. relp_engine_mt: the same with threads, on
+// SharedArrayBuffer, which a browser gives only to a cross-origin isolated page
+// (COOP/COEP headers: tools/serve.mjs sends them); elsewhere the page falls
+// back to relp_engine by itself. Results are bit-identical for every thread
+// count (the core splits work by index only).
+export const MAX_THREADS = 8;
+// whether this host can run relp_engine_mt: shared memory, and (in a browser) cross-origin isolation
+export function threadsSupported() {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  return typeof globalThis.crossOriginIsolated === 'boolean' ? globalThis.crossOriginIsolated : true; // Node: yes
+}
+// min(cores, MAX_THREADS) where threads can run, else 1
+export function defaultThreads() {
+  if (!threadsSupported()) return 1;
+  const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
+  return Math.max(1, Math.min(cores, MAX_THREADS));
+}
+// the module's base name (relp_engine_mt.js/.wasm + .worker.js, or relp_engine.js/.wasm) for a thread count
+export function engineName({ threads = 1 } = {}) {
+  return threads > 1 ? 'relp_engine_mt' : 'relp_engine';
+}
+
 // Loads the Emscripten glue (a classic script defining createRelpEngine) and
 // instantiates it with the given wasm bytes. In the browser the glue is
 // fetched and evaluated in the global scope, which works in module workers
 // where importScripts does not; in Node it is required.
-export async function loadEngine({ glueUrl, gluePath, wasmBinary, factory }) {
+// threads (> 1: the threaded module's glue only): the most threads any
+// context will use; the module starts that many workers as it loads (a
+// pool for a context and one for AP's batched copy of it), and
+// engine.setThreads() picks any count up to it later.
+export async function loadEngine({ glueUrl, gluePath, wasmBinary, factory, threads = 1 }) {
   if (!factory) {
     if (gluePath) {
       const { createRequire } = await import('node:module');
@@ -59,8 +87,15 @@ export async function loadEngine({ glueUrl, gluePath, wasmBinary, factory }) {
       factory = globalThis.createRelpEngine;
     }
   }
-  const M = await factory({ wasmBinary, print: () => {}, printErr: () => {} });
-  return new Engine(M);
+  const opts = { wasmBinary, print: () => {}, printErr: () => {} };
+  threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(threads) || 1));
+  if (threads > 1) {
+    opts.relpPoolSize = 2 * (threads - 1); // read by the glue as it starts (wasm/CMakeLists.txt)
+    // each worker loads the glue again: from its URL (the glue is eval'd here, so it cannot find itself)
+    if (glueUrl) opts.mainScriptUrlOrBlob = String(glueUrl);
+  }
+  const M = await factory(opts);
+  return new Engine(M, threads);
 }
 
 class Scratch {
@@ -87,11 +122,19 @@ class Scratch {
 }
 
 export class Engine {
-  constructor(M) {
+  constructor(M, maxThreads = 1) {
     this.M = M;
     this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128" or the scalar path
+    this.maxThreads = maxThreads; // what the loaded module was started for
+    this.threads = maxThreads;    // what new contexts ask for (setThreads)
     // the rule presets, from the core: [{ name, title, source }] ('grad' first: the exact gradient)
     this.presets = NAMES.presets.map((p) => ({ ...p }));
+  }
+
+  // The threads the next computation runs on: 1 to maxThreads (clamped); returns the count set.
+  setThreads(n) {
+    this.threads = Math.max(1, Math.min(this.maxThreads, Math.floor(n) || 1));
+    return this.threads;
   }
 
   // files: [{ name, bytes: Uint8Array }] with Hugging Face names (config.json,
@@ -282,13 +325,14 @@ export class Model {
   _ctxFor(B, T) {
     if (T > this.info.nPositions)
       throw new RelpError(`the prompt is ${T} tokens; this model takes at most ${this.info.nPositions}`, -4);
-    if (this.ctx && this.ctxShape[0] >= B && this.ctxShape[1] >= T) return this.ctx;
+    const nt = this.engine.threads;
+    if (this.ctx && this.ctxShape[0] >= B && this.ctxShape[1] >= T && this.ctxThreads === nt) return this.ctx;
     if (this.ctx) { this.M._relp_ctx_free(this.ctx); this.ctx = 0; }
     const Tcap = Math.min(this.info.nPositions, Math.max(T, 32));
     const s = new Scratch(this.M);
     try {
       const out = s.alloc(4);
-      const st = this.M._relpw_ctx_init(out, this.handle, B, Tcap);
+      const st = this.M._relpw_ctx_init(out, this.handle, B, Tcap, nt);
       const ctx = this.M.HEAP32[out >> 2] >>> 0;
       if (st !== 0) {
         const msg = ctx ? this.M.UTF8ToString(this.M._relp_ctx_last_error(ctx)) : this._modelError();
@@ -297,12 +341,16 @@ export class Model {
       }
       this.ctx = ctx;
       this.ctxShape = [B, Tcap];
+      this.ctxThreads = nt;
       return ctx;
     } finally { s.free(); }
   }
 
   // bytes a context for B prompts of T tokens needs (to refuse before freezing)
-  contextBytes(B, T) { return this.M._relpw_ctx_mem_required(this.handle, B, T); }
+  contextBytes(B, T) { return this.M._relpw_ctx_mem_required(this.handle, B, T, this.engine.threads); }
+
+  // the threads the latest computation ran on (the caller included; fewer than asked where the module had no more)
+  get threadsUsed() { return this.ctx ? this.M._relp_ctx_threads(this.ctx) : 0; }
 
   _modelError() { return this.M.UTF8ToString(this.M._relp_last_error(this.handle)); }
   _ctxError() { return this.M.UTF8ToString(this.M._relp_ctx_last_error(this.ctx)); }

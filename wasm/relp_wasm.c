@@ -229,19 +229,22 @@ EMSCRIPTEN_KEEPALIVE int32_t relpw_tokenize(struct relp_model *model, const char
 
 /* ---------------------------------------------------------------- context */
 
+/* n_threads > 1 runs on that many threads in the threaded module (relp_engine_mt), on one elsewhere */
 EMSCRIPTEN_KEEPALIVE enum relp_status relpw_ctx_init(struct relp_ctx **out, const struct relp_model *model,
-                                                     int32_t max_batch, int32_t max_tokens) {
+                                                     int32_t max_batch, int32_t max_tokens, int32_t n_threads) {
     struct relp_ctx_params cp = relp_ctx_default_params();
     cp.max_batch = max_batch;
     cp.max_tokens = max_tokens;
+    cp.n_threads = n_threads;
     return relp_ctx_init(out, model, &cp);
 }
 
 EMSCRIPTEN_KEEPALIVE double relpw_ctx_mem_required(const struct relp_model *model, int32_t max_batch,
-                                                   int32_t max_tokens) {
+                                                   int32_t max_tokens, int32_t n_threads) {
     struct relp_ctx_params cp = relp_ctx_default_params();
     cp.max_batch = max_batch;
     cp.max_tokens = max_tokens;
+    cp.n_threads = n_threads;
     return (double)relp_ctx_mem_required(model, &cp);
 }
 

@@ -110,13 +110,14 @@ async function loadModel(source, f16) {
   const me = begin('loading');
   say('load', `loading ${source.label} ...`);
   try {
-    const r = await worker.request('load', { source, f16 }, (d, t, what) => progress(me, d, t, what || 'downloading'));
+    const r = await worker.request('load', { source, f16, threads: state.threads }, (d, t, what) => progress(me, d, t, what || 'downloading'));
     loaded = { ...r, source, f16: r.f16, askedF16: f16 };
     const i = r.info;
     $('model-info').textContent = `${r.label}: ${i.nLayer} layers, ${i.nHead} heads, d=${i.nEmbd}, ` +
       `${(i.nParams / 1e6).toFixed(1)} M parameters, ${(i.weightBytes / 2 ** 20).toFixed(0)} MiB of weights ` +
-      `(${r.f16 ? (f16 ? 'f16' : 'f16: f32 would not fit well in the tab') : 'f32'}), ${r.kernels}`;
+      `(${r.f16 ? (f16 ? 'f16' : 'f16: f32 would not fit well in the tab') : 'f32'}), ${r.kernels}, ${threadsText(r)}`;
     $('f16').checked = r.f16;
+    renderThreads();
     say('load', '');
     say('model', r.warning ? `${source.label}: ${r.warning}` : '', 'warn');
     return true;
@@ -128,6 +129,23 @@ async function loadModel(source, f16) {
     end(me);
     renderStale();
   }
+}
+
+// ---------------------------------------------------------------- threads
+// the module's threads: 1 where the page is not cross-origin isolated (the worker says why)
+const threadsText = (r) => (r.maxThreads > 1 ? `up to ${r.maxThreads} threads` : `1 thread (${r.threadNote || 'one-thread module'})`);
+const threadsWanted = () => (loaded ? Math.min(state.threads || loaded.maxThreads, loaded.maxThreads) : 1);
+function renderThreads() {
+  const el = $('threads'), most = loaded ? loaded.maxThreads : 1;
+  el.replaceChildren(...[0, ...Array.from({ length: most }, (_, i) => i + 1)].map((n) => {
+    const o = document.createElement('option');
+    o.value = String(n);
+    o.textContent = n ? String(n) : `auto (${most})`;
+    return o;
+  }));
+  el.value = String(state.threads && state.threads <= most ? state.threads : 0);
+  el.disabled = most <= 1;
+  el.title = most > 1 ? 'threads the computation runs on (results are the same for every count)' : (loaded ? threadsText(loaded) : '');
 }
 
 // ---------------------------------------------------------------- inputs and the live check
@@ -285,10 +303,10 @@ async function run({ user = true } = {}) {
   const me = begin('running');
   const label = `${METHOD_TITLE[state.method]}${ap ? ' + activation patching' : ''}`;
   try {
-    const r = await worker.request('run', { query: { ...query, method: state.method, steps: state.steps, ap, apPos } }, (d, t) => progress(me, d, t, label));
+    const r = await worker.request('run', { query: { ...query, method: state.method, steps: state.steps, ap, apPos, threads: threadsWanted() } }, (d, t) => progress(me, d, t, label));
     if (!same) store = newStore(key, query, loaded, r);
-    store.est[state.method] = { est: r.est, steps: r.steps, seconds: r.seconds, tokenRelevance: r.tokenRelevance, method: state.method };
-    if (r.ap) store.ap = r.ap;
+    store.est[state.method] = { est: r.est, steps: r.steps, seconds: r.seconds, threads: r.threads, tokenRelevance: r.tokenRelevance, method: state.method };
+    if (r.ap) Object.assign(store, { ap: r.ap, apSeconds: r.apSeconds, apThreads: r.threads });
     if (r.apPos) store.apPos = r.apPos;
     say('run', '');
     render();
@@ -333,7 +351,7 @@ async function ensureApPos() {
   if (!store || store.apPos || !state.ap || phase !== 'idle' || isStale()) return;
   const me = begin('running');
   try {
-    store.apPos = await worker.request('apPositions', { query: store.query }, (d, t) => progress(me, d, t, 'activation patching per head and position'));
+    store.apPos = await worker.request('apPositions', { query: { ...store.query, threads: threadsWanted() } }, (d, t) => progress(me, d, t, 'activation patching per head and position'));
     render();
   } catch (e) {
     if (!cancelled(e)) say('run', e.message, 'error');
@@ -453,7 +471,8 @@ function renderInfo() {
   const tr = res.tokenRelevance;
   $('run-info').textContent = `${store.model}: p(${q(store.query.answer)}) = ${p.pAnswer.toFixed(3)}, rank ${p.rank} on the clean prompt; ` +
     `logit difference clean ${store.mClean.toFixed(3)}, corrupted ${store.mCorrupt.toFixed(3)}, gap ${gap.toFixed(3)}; ` +
-    `${METHOD_TITLE[res.method]} ${res.seconds.toFixed(2)} s on ${store.T} tokens` +
+    `${METHOD_TITLE[res.method]} ${res.seconds.toFixed(2)} s on ${store.T} tokens, ${res.threads} thread${res.threads === 1 ? '' : 's'}` +
+    (store.apSeconds !== undefined ? `; activation patching ${store.apSeconds.toFixed(2)} s, ${store.apThreads} thread${store.apThreads === 1 ? '' : 's'}` : '') +
     (store.ap ? `; Pearson r with AP: ${['resid', 'attn', 'mlp', 'head'].map((n) => `${n} ${Number.isFinite(r[n]) ? r[n].toFixed(3) : 'n/a'}`).join(', ')}` : '') +
     `; token relevance (${tr.rules}): sum ${tr.total.toFixed(3)} of ${tr.value.toFixed(3)}, conservation gap ${(tr.value - tr.total).toFixed(3)}`;
 }
@@ -686,6 +705,7 @@ function syncControls() {
   $('steps').value = s.steps;
   $('with-ap').checked = s.ap;
   $('f16').checked = s.f16;
+  renderThreads();
   $('bundled').value = s.url ? '' : s.model;
   $('url').value = s.url;
 }
@@ -801,6 +821,7 @@ function wire() {
     if (!name) return;
     if (await reload({ kind: 'bundled', name, label: name }, $('f16').checked)) { Object.assign(state, { model: name, url: '', f16: $('f16').checked }); saveState(); }
   };
+  $('threads').onchange = () => { state.threads = Number($('threads').value); saveState(); }; // used from the next run
   $('f16').onchange = async () => { // takes effect at once: the model is loaded again with the new setting
     if (!loaded) return;
     const f16 = $('f16').checked;

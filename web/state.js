@@ -22,6 +22,7 @@ const MAX_TEXT = 4000; // characters of a prompt carried in a link
 // name -> [kind, limits, carried(state)]: kinds text, pick (one of a list), int [lo, hi], flag (0/1)
 const PROPS = {
   f16: ['flag', null, (s) => s.f16],
+  threads: ['int', [0, 64], (s) => s.threads !== 0], // 0: as many as the page can run (min(cores, 8) where isolated)
   clean: ['text'], corrupt: ['text'], answer: ['text'], wrong: ['text'],
   method: ['pick', METHODS],
   steps: ['int', [1, 1000], (s) => s.method === 'ig' || s.method === 'ig-input'],
@@ -34,7 +35,7 @@ const PROPS = {
   embed: ['flag', null, (s) => s.embed],
 };
 
-const BASE = { model: '', url: '', f16: false, clean: '', corrupt: '', answer: '', wrong: '', method: 'relp', steps: 10, ap: true,
+const BASE = { model: '', url: '', f16: false, threads: 0, clean: '', corrupt: '', answer: '', wrong: '', method: 'relp', steps: 10, ap: true,
   view: 'maps', node: 'mlp', layer: 0, head: 0, sort: 'ap', embed: false };
 export let DEFAULT_STATE = Object.freeze({ ...BASE });
 export let MANIFEST = { default: '', models: [] };

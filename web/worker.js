@@ -4,22 +4,37 @@
 // and gets back { id, type: 'progress' | 'result' | 'error', ... }.
 // Cancelling is done by the page terminating this worker and starting a new
 // one (see main.js): a synchronous WebAssembly call cannot read a message.
-import { loadEngine, RelpError } from './relp.mjs';
+import { loadEngine, RelpError, threadsSupported, defaultThreads, engineName } from './relp.mjs';
 import { fetchModelFiles, estimateBytes, WASM_LIMIT, AUTO_F16 } from './loader.js';
 import { inputProblems } from './guard.js';
 import { METHOD, NODES } from './constants.mjs'; // the C core's name tables (generated at build time)
 
 let engine = null;
+let engineNote = '';   // why the page runs on one thread, where it does
 let model = null;      // the current model; replaced only once a new one has loaded
 let modelLabel = '';
 
+async function openEngine(threads) {
+  const name = engineName({ threads });
+  const wasm = await (await fetch(new URL(`${name}.wasm`, import.meta.url))).arrayBuffer();
+  return loadEngine({ glueUrl: new URL(`${name}.js`, import.meta.url), wasmBinary: wasm, threads });
+}
+
+// The threaded module where the page is cross-origin isolated and the machine has cores to spare (its
+// workers start with it, for up to min(cores, 8) threads); else, or if it fails to start, the one-thread module.
 async function getEngine() {
   if (!engine) {
-    const wasm = await (await fetch(new URL('relp_engine.wasm', import.meta.url))).arrayBuffer();
-    engine = await loadEngine({ glueUrl: new URL('relp_engine.js', import.meta.url), wasmBinary: wasm });
+    const most = defaultThreads();
+    if (most > 1) {
+      try { engine = await openEngine(most); } catch (e) { engineNote = `the threaded module did not start: ${e.message || e}`; }
+    } else {
+      engineNote = threadsSupported() ? 'one core' : 'the page is not cross-origin isolated: no COOP/COEP headers';
+    }
+    if (!engine) engine = await openEngine(1);
   }
   return engine;
 }
+const engineInfo = (e) => ({ kernels: e.kernels, threads: e.threads, maxThreads: e.maxThreads, threadNote: engineNote });
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 
@@ -94,6 +109,7 @@ function headTotals(pos, L, NH, T) {
 
 function run(id, q) {
   const m = need();
+  if (q.threads) engine.setThreads(q.threads); // else: as many as the module has
   const { clean, corrupt, answer, wrong } = prepare(m, q);
   const T = clean.length, L = m.info.nLayer, NH = m.info.nHead, steps = q.steps || 10;
   // progress over everything this run does, in units of forward-sized work
@@ -123,7 +139,9 @@ function run(id, q) {
   out.est.head = headTotals(out.est.headPos, L, NH, T);
   Object.assign(out, { mClean: r.mClean, mCorrupt: r.mCorrupt, unitsWarning: r.warning });
   out.seconds = (performance.now() - t0) / 1000;
+  out.threads = m.threadsUsed;
   progress(0);
+  const tAp = performance.now();
   if (q.ap) {
     out.ap = {};
     for (const node of NODES) {
@@ -136,6 +154,7 @@ function run(id, q) {
     out.apPos = m.attribute({ clean, corrupt, answer, wrong, method: 'ap', node: 'head', perPosition: true, onProgress: (d) => progress(d) }).scores;
     base += apPosUnits;
   }
+  if (q.ap || q.apPos) out.apSeconds = (performance.now() - tAp) / 1000;
   const tr = m.tokenRelevance({ ids: clean, answer, wrong, rules: RULES_OF[q.method] });
   out.tokenRelevance = { values: tr.relevance, total: tr.total, value: tr.value, rules: RULES_OF[q.method] };
   progress(1);
@@ -145,6 +164,7 @@ function run(id, q) {
 // AP of every head at every position (L x NH x T patches), for the per-position view
 function apPositions(id, q) {
   const m = need();
+  if (q.threads) engine.setThreads(q.threads);
   const { clean, corrupt, answer, wrong } = prepare(m, q);
   const r = m.attribute({ clean, corrupt, answer, wrong, method: 'ap', node: 'head', perPosition: true,
     onProgress: (d, t) => post({ id, type: 'progress', done: d, total: t }) });
@@ -176,7 +196,8 @@ async function handle(msg) {
       if (model) model.free();
       model = next;
       modelLabel = msg.source.label;
-      return { info: model.info, label: modelLabel, kernels: e.kernels, warning: model.warning, f16 };
+      if (msg.threads) e.setThreads(msg.threads);
+      return { info: model.info, label: modelLabel, warning: model.warning, f16, ...engineInfo(e) };
     }
     case 'check': return check(need(), msg.query);
     case 'run': return run(id, msg.query);

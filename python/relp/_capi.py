@@ -132,6 +132,7 @@ PROTOTYPES = {
     'relp_ctx_mem_required': (c_size_t, [model_p, P(relp_ctx_params)]),
     'relp_ctx_init': (c_enum, [P(ctx_p), model_p, P(relp_ctx_params)]),
     'relp_ctx_free': (None, [ctx_p]),
+    'relp_ctx_threads': (c_int32, [ctx_p]),
     'relp_ctx_last_error': (c_char_p, [ctx_p]),
     'relp_ctx_set_cancel': (None, [ctx_p, CANCEL_FN, c_void_p]),
     'relp_forward': (c_enum, [ctx_p, i32_p, c_int32, c_int32]),

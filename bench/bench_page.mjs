@@ -1,0 +1,77 @@
+// bench_page.mjs - the page in headless Chromium, timed from a click on Run
+// to the drawn maps: RelP and the activation-patching sweep (AP) beside it,
+// on 1 and 2 threads (the page served cross-origin isolated, as
+// tools/serve.mjs does, so that it runs the threaded module).
+//
+//   node bench/bench_page.mjs WEB_DIR CKPT_DIR [RUNS]
+//
+// CKPT_DIR: a checkpoint (tests/write_checkpoint.py writes GPT-2-shaped
+// random ones: the values do not change the time). The prompt is the IOI
+// demo's (15 tokens with BOS). Each timed run changes the corrupted prompt,
+// so the page computes afresh; the first run after opening warms the wasm
+// tiers up and is not counted. Prints a table, then one JSON line.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [webDir, ckpt, runsArg] = process.argv.slice(2);
+if (!webDir || !ckpt) {
+  console.error('usage: node bench/bench_page.mjs WEB_DIR CKPT_DIR [RUNS]');
+  process.exit(2);
+}
+const runs = Number(runsArg || 3);
+const here = path.dirname(new URL(import.meta.url).pathname);
+const serve = (root) => {
+  const p = spawn(process.execPath, [path.join(here, '..', 'tools', 'serve.mjs'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return [p, new Promise((resolve, reject) => { p.stdout.once('data', (d) => resolve(String(d).trim())); p.once('exit', (c) => reject(new Error(`server exited ${c}`))); })];
+};
+const [s1, b1] = serve(webDir), [s2, b2] = serve(path.dirname(path.resolve(ckpt)));
+const base = await b1, files = await b2;
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+const clean = 'When John and Mary went to the shops, John gave the bag to';
+const corrupts = ['When John and Mary went to the shops, Sid gave the bag to', 'When John and Mary went to the shops, Tom gave the bag to'];
+const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
+const out = { checkpoint: path.basename(path.resolve(ckpt)), runs, threads: {} };
+try {
+  for (const threads of [1, 2]) {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const q = new URLSearchParams({ url: `${files}${path.basename(path.resolve(ckpt))}/`, clean, corrupt: corrupts[0], answer: ' Mary', wrong: ' John',
+      method: 'relp', ap: '1', view: 'maps', node: 'resid', threads: String(threads) });
+    await page.goto(`${base}#${q}`);
+    const idle = () => page.waitForFunction(() => window.relp && window.relp.phase === 'idle' && window.relp.result, null, { timeout: 1800000 });
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 1800000 });
+    await idle(); // the link's own run: the warm-up
+    const info = await page.textContent('#model-info');
+    const rows = [];
+    for (let i = 0; i < runs; i++) {
+      await page.fill('#corrupt', corrupts[(i + 1) % 2]);
+      const t0 = Date.now();
+      await page.click('#run');
+      await page.waitForFunction(() => window.relp.phase === 'running', null, { timeout: 60000 }).catch(() => {});
+      await idle();
+      await page.waitForSelector('#view .cell[data-kind="ap"]');
+      const wall = (Date.now() - t0) / 1000;
+      const r = await page.evaluate(() => ({ seconds: window.relp.result.seconds, threads: window.relp.result.threads,
+        apSeconds: window.relp.store.apSeconds, T: window.relp.store.T }));
+      rows.push({ wall, ...r });
+    }
+    if (errors.length) throw new Error(errors.join(' | '));
+    out.T = rows[0].T;
+    out.threads[threads] = { used: rows[0].threads, run_to_maps_s: median(rows.map((r) => r.wall)), relp_s: median(rows.map((r) => r.seconds)),
+      ap_s: median(rows.map((r) => r.apSeconds)), info: info.split(', ').slice(-2).join(', ') };
+    await page.close();
+  }
+} finally {
+  await browser.close();
+  s1.kill();
+  s2.kill();
+}
+const t = out.threads;
+console.log(`| threads | Run to maps s | RelP s | AP sweep s |`);
+console.log(`|---|---|---|---|`);
+for (const n of [1, 2]) console.log(`| ${t[n].used} | ${t[n].run_to_maps_s.toFixed(2)} | ${t[n].relp_s.toFixed(3)} | ${t[n].ap_s.toFixed(2)} |`);
+console.log(`2 threads / 1 thread: Run to maps ${(t[2].run_to_maps_s / t[1].run_to_maps_s).toFixed(2)}, RelP ${(t[2].relp_s / t[1].relp_s).toFixed(2)}, AP ${(t[2].ap_s / t[1].ap_s).toFixed(2)} ` +
+            `(${out.checkpoint}, ${out.T} tokens, medians of ${runs})`);
+console.log(JSON.stringify(out));
