@@ -376,6 +376,8 @@ RELP_API const struct relp_rules *relp_rules_preset(const char *name);
 /* What the rules do on this model, in words, e.g. "LN-rule (RMSNorm rms
  * constant), Identity-rule (SiLU), Half-rule (gate x up), attention exact",
  * naming the rules the architecture has no part for as not applicable.
+ * model NULL: the rules alone, in short, e.g. "LN-rule, Identity-rule,
+ * attention exact" (what the page's method menu shows).
  * Writes at most cap bytes (NUL-terminated); returns buf. */
 RELP_API const char *relp_rules_describe(const struct relp_model *model, const struct relp_rules *rules, char *buf,
                                          size_t cap);

@@ -145,7 +145,7 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *m
 /* relp.h's name tables as one JSON object, for wasm/gen_constants.mjs (the
  * generated constants.mjs) and relp.mjs:
  *   {"methods":[{"name","method","rules","title"}],"nodes":[{"name","node","label"}],
- *    "presets":[{"name","title","source","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..]} */
+ *    "presets":[{"name","title","source","describe","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..]} */
 static size_t put_json_str(char *buf, size_t o, size_t cap, const char *s) {
     if (o < cap) buf[o] = '"';
     o++;
@@ -198,6 +198,9 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
         STR(ps[i].title);
         PUT(",\"source\":");
         STR(ps[i].source);
+        char what[160];
+        PUT(",\"describe\":");
+        STR(relp_rules_describe(NULL, &ps[i].rules, what, sizeof what));
         PUT(",\"rules\":{\"ln\":%d,\"gelu\":%d,\"attn\":%d,\"gate\":%d}}", (int)ps[i].rules.ln, (int)ps[i].rules.gelu,
             (int)ps[i].rules.attn, (int)ps[i].rules.gate);
     }

@@ -768,17 +768,16 @@ async function start() {
   document.body.dataset.ready = '1'; // tests wait for this
 }
 
-// The method menu, from the core's tables: each RelP preset with what its rules do, then AtP and the IG methods.
+// The method menu, from the core's tables: each RelP preset with what its rules do (the core's words:
+// relp_rules_describe), then AtP and the IG methods.
 function methodOptions() {
   const preset = Object.fromEntries(NAMES.presets.map((p) => [p.name, p]));
-  const rules = (r) => [r.ln ? 'LN sigma const' : 'LN exact', r.gelu ? 'GELU identity' : 'GELU exact',
-    ['', 'attention pattern frozen', '1/2 on V, 1/4 on Q and K'][r.attn]].filter(Boolean).join(', ');
   const kind = ['', 'gradient', 'integrated gradients per layer', 'integrated gradients along the input path']; // enum relp_method
   $('method').replaceChildren(...METHODS.map((name) => {
     const m = NAMES.methods.find((x) => x.name === name);
     const o = document.createElement('option');
     o.value = name;
-    o.textContent = `${m.title} (${preset[m.rules] && m.rules !== 'grad' ? rules(preset[m.rules].rules) : kind[m.method]})`;
+    o.textContent = `${m.title} (${preset[m.rules] && m.rules !== 'grad' ? preset[m.rules].describe : kind[m.method]})`;
     return o;
   }));
 }
