@@ -134,8 +134,11 @@ def ioi_text(tpl, io, s, place, obj, abba):
     return fill(t[: -len(" [A]")], io, s, place, obj), " " + io, " " + s
 
 
-def generated_template(rng):
+def generated_template(rng, initial=0.0):
+    """initial: the chance that the text starts with the pair's names (its first name right after BOS)"""
     act, tr = rng.choice(ACTIVITIES), rng.choice(TRANSFERS)
+    if initial and rng.random() < initial:
+        return f"[B] and [A] {act}{rng.choice(SEP_MAIN)}[B] {tr} [A]"
     if rng.random() < 0.4:
         return f"{rng.choice(SUBORDINATE)}[B] and [A] {act}, [B] {tr} [A]"
     sep = rng.choice(SEP_MAIN)
@@ -156,12 +159,12 @@ def check_held_out():
         assert any(re.search(r"(^|\W)" + re.escape(w) + r"($|\W)", p) for w in HELD_OUT_WORDS), p
 
 
-def train_ioi(rng, names):
+def train_ioi(rng, names, initial=0.0):
     """one training prompt: (text, " IO", " S")"""
     if rng.random() < 0.3:
         tpl = WANG[rng.choice([i for i in range(len(WANG)) if i not in HELD_OUT])]
     else:
-        tpl = generated_template(rng)
+        tpl = generated_template(rng, initial)
     io, s = rng.sample(names, 2)
     return ioi_text(tpl, io, s, rng.choice(PLACES), rng.choice(OBJECTS), rng.random() < 0.5)
 

@@ -116,7 +116,10 @@ GPT-2 tool (Hugging Face layout, Conv1D weights, tied unembedding).
 AdamW (lr with warm-up, constant, then a linear decay over the last 30% of the steps; the token embedding by lazy
 Adam on the rows each step uses), PyTorch {t['torch']}, fixed seeds (the result depends on the thread count). The
 second stage starts from the first's weights with new optimizer state, more induction, and IOI sentences in half
-of which each word but the names becomes a random token with chance 0.15. Each step: a batch of IOI prompts and a batch of random-token repeats
+of which each word but the names becomes a random token with chance 0.15. The third starts from the second's, with
+more induction still (40 documents a step) and a third of the generated sentences starting with the pair's names
+(`--initial-names 0.3`): the second stage failed the ABBA form of paraphrases that open with a name, where the
+indirect object stands right after BOS. Each step: a batch of IOI prompts and a batch of random-token repeats
 (`tools/ioi_text.py`, `tools/train_small.py`):
 
 - IOI: a compositional generator of IOI sentences (openings, activities, transfers; 28 places, 29 objects, 190

@@ -182,8 +182,9 @@ def write_safetensors(path, tensors):
 
 # ---------------------------------------------------------------- data
 class Batches:
-    def __init__(self, tok, seed, name_loss=False, lm_loss=False, noise=0.0):
+    def __init__(self, tok, seed, name_loss=False, lm_loss=False, noise=0.0, initial=0.0):
         self.tok, self.rng, self.name_loss, self.lm_loss, self.noise = tok, random.Random(seed), name_loss, lm_loss, noise
+        self.initial = initial
         self.and_id = tok.encode(" and")[0]
         if lm_loss:  # the tokens IOI sentences use: every piece of the generator, with every name
             rng, used = random.Random(seed + 1), {EOT}
@@ -201,7 +202,7 @@ class Batches:
         """ids (n, T), loss positions [(row, col)], targets"""
         docs, pos, tgt = [], [], []
         for r in range(n):
-            text, a, s = D.train_ioi(self.rng, self.names)
+            text, a, s = D.train_ioi(self.rng, self.names, self.initial)
             ids = [EOT] + self.tok.encode(text)
             ia, is_ = self.tok.encode(a)[0], self.tok.encode(s)[0]
             s2 = max(i for i, t in enumerate(ids) if t == is_)  # the subject's second mention
@@ -380,6 +381,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--noise", type=float, default=0.0,
                     help="in half the IOI sentences, each word but the names becomes a random token with this chance")
+    ap.add_argument("--initial-names", type=float, default=0.0,
+                    help="the chance that a generated sentence starts with the pair's names (none of Wang's training "
+                    "templates does, so otherwise the first name rarely stands right after BOS)")
     ap.add_argument("--init", help="start from this checkpoint directory (a model this script wrote), not from random")
     ap.add_argument("--name-loss", type=int, default=1, help="1: loss also at the second name of the pair")
     ap.add_argument("--lm-loss", type=int, default=0, help="1: loss at every other position of the IOI sentences, "
@@ -389,7 +393,7 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     tok = Tokenizer(TOKDIR)
-    data = Batches(tok, a.seed, a.name_loss, a.lm_loss, a.noise)
+    data = Batches(tok, a.seed, a.name_loss, a.lm_loss, a.noise, a.initial_names)
     model = GPT2(a.layers, a.width, a.heads, 64, emb_std=a.emb_std, pos_std=a.pos_std, pos_init=a.pos_init)
     if a.init:
         load_hf(model, a.init)
