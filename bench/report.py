@@ -31,8 +31,9 @@ commands = []
 
 
 def sh(cmd, env=None):
-    commands.append(" ".join(cmd))
-    print("+", " ".join(cmd), file=sys.stderr, flush=True)
+    shown = " ".join(c.replace(ROOT + os.sep, "") for c in cmd)  # paths relative to the repository
+    commands.append(shown)
+    print("+", shown, file=sys.stderr, flush=True)
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **(env or {})), cwd=ROOT)
     if r.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
@@ -241,6 +242,15 @@ def main():
         out = sh(["node", "bench/bench_wasm.mjs", web, ckpt, os.path.join(ROOT, "build/bench/gpt2-small.onnx"), str(runs * 2)])
         ort = json.loads(out.strip().splitlines()[-1])
 
+    # 7. the page in Chromium, cross-origin isolated: Run to the maps (RelP + the AP sweep), 1 and 2 threads
+    page = None
+    if os.path.exists(os.path.join(web, "relp_engine_mt.wasm")) and os.path.exists("/usr/bin/chromium"):
+        pck = os.path.join(ROOT, "build/bench/page-gpt2-small")
+        sh([PY, "tests/write_checkpoint.py", pck, "--shape", "12,768,12", "--tokenizer", os.path.join(ROOT, "models-small/ioi-4l")])
+        out = sh(["node", "bench/bench_page.mjs", web, pck, "1" if a.quick else "3"],
+                 env={**os.environ, "NODE_PATH": os.path.join(ROOT, "node_modules")})
+        page = json.loads(out.strip().splitlines()[-1])
+
     plots = os.path.join(os.path.dirname(a.out), "bench", "plots")
     chart(os.path.join(plots, "time_vs_length.svg"), "GPT-2 small shape, 2 threads: time against prompt length",
           "prompt length (tokens)", "ms",
@@ -336,6 +346,17 @@ def main():
         o.append(f"GPT-2-small shape, B = 1, T = 16, one thread each, in Node (`bench/bench_wasm.mjs`): relp's SIMD128 "
                  f"build takes {ort['relp_wasm_forward_ms']:.1f} ms and onnxruntime-web {ort['ort_web_forward_ms']:.1f} ms, "
                  f"a ratio of **{ort['ratio']:.2f}** (target ≤ 0.8).\n")
+    if page:
+        t1, t2 = page["threads"]["1"], page["threads"]["2"]
+        o.append("\n## The page in Chromium: threads\n")
+        o.append(f"GPT-2-small shape (random weights from a local URL), the IOI demo prompt ({page['T']} tokens), RelP "
+                 "with activation patching on every node type, the page served cross-origin isolated "
+                 f"(`bench/bench_page.mjs`, medians of {page['runs']} runs after a warm-up run):\n")
+        o.append("| threads | Run to maps s | RelP s | AP sweep s |\n|---|---|---|---|")
+        for t in (t1, t2):
+            o.append(f"| {t['used']} | {t['run_to_maps_s']:.2f} | {t['relp_s']:.3f} | {t['ap_s']:.2f} |")
+        o.append(f"\n2 threads / 1 thread: RelP **{t2['relp_s'] / t1['relp_s']:.2f}**, AP sweep **{t2['ap_s'] / t1['ap_s']:.2f}** "
+                 "(target ≤ 0.6 each).\n")
     o.append("\n## Commands\n")
     o.append("```\n" + "\n".join(commands) + "\n```\n")
     open(a.out, "w").write("\n".join(o))
