@@ -44,6 +44,32 @@ function weightDtype(weights) {
 }
 const IOI_RECORD = [256, 256, 32, 32]; // struct relp_ioi_prompt
 
+// The modules built (wasm/CMakeLists.txt), one per set of features, since an
+// engine rejects a whole module that holds one instruction it does not know:
+//   relp_engine          SIMD128 (every engine relp supports)
+//   relp_engine_relaxed  SIMD128 + f32x4.relaxed_madd (Chromium 114+; Safari
+//                        rejects any relaxed instruction, even one never run)
+//   relp_engine_scalar   the portable scalar kernels (tests)
+// engineName gives the base name of the files (.js glue and .wasm) to load.
+export function engineName({ relaxed = false } = {}) {
+  return relaxed ? 'relp_engine_relaxed' : 'relp_engine';
+}
+
+// Whether this engine validates f32x4.relaxed_madd. The module by hand:
+// one function (v128) -> v128 that returns f32x4.relaxed_madd(x, x, x).
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x06, 0x01, 0x60, 0x01, 0x7b, 0x01, 0x7b, // type section: 1 type, func (v128) -> (v128)
+  0x03, 0x02, 0x01, 0x00,                         // function section: 1 function of type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00,                   // code section: 1 body of 11 bytes, no locals
+  0x20, 0x00, 0x20, 0x00, 0x20, 0x00,             //   local.get 0, three times
+  0xfd, 0x85, 0x02,                               //   f32x4.relaxed_madd (0xfd, LEB128 0x105)
+  0x0b,                                           //   end
+]);
+export async function relaxedSimdSupported() {
+  try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
+}
+
 // Loads the Emscripten glue (a classic script defining createRelpEngine) and
 // instantiates it with the given wasm bytes. In the browser the glue is
 // fetched and evaluated in the global scope, which works in module workers
@@ -89,7 +115,7 @@ class Scratch {
 export class Engine {
   constructor(M) {
     this.M = M;
-    this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128" or the scalar path
+    this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128", "wasm simd128 + relaxed madd" or the scalar path
     // the rule presets, from the core: [{ name, title, source }] ('grad' first: the exact gradient)
     this.presets = NAMES.presets.map((p) => ({ ...p }));
   }

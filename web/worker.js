@@ -4,7 +4,7 @@
 // and gets back { id, type: 'progress' | 'result' | 'error', ... }.
 // Cancelling is done by the page terminating this worker and starting a new
 // one (see main.js): a synchronous WebAssembly call cannot read a message.
-import { loadEngine, RelpError } from './relp.mjs';
+import { loadEngine, engineName, relaxedSimdSupported, RelpError } from './relp.mjs';
 import { fetchModelFiles, estimateBytes, WASM_LIMIT, AUTO_F16 } from './loader.js';
 import { inputProblems } from './guard.js';
 import { METHOD, NODES } from './constants.mjs'; // the C core's name tables (generated at build time)
@@ -15,8 +15,10 @@ let modelLabel = '';
 
 async function getEngine() {
   if (!engine) {
-    const wasm = await (await fetch(new URL('relp_engine.wasm', import.meta.url))).arrayBuffer();
-    engine = await loadEngine({ glueUrl: new URL('relp_engine.js', import.meta.url), wasmBinary: wasm });
+    // the relaxed-SIMD module where this browser validates it, SIMD128 elsewhere (the page shows engine.kernels)
+    const name = engineName({ relaxed: await relaxedSimdSupported() });
+    const wasm = await (await fetch(new URL(`${name}.wasm`, import.meta.url))).arrayBuffer();
+    engine = await loadEngine({ glueUrl: new URL(`${name}.js`, import.meta.url), wasmBinary: wasm });
   }
   return engine;
 }
