@@ -214,7 +214,24 @@ int relp__wasm_f16_mismatches(void) {
 #define VBCAST(p) wasm_v128_load32_splat(p) /* one instruction: load and splat */
 #define VLOAD(p) wasm_v128_load(p)
 #define VSTORE(p, v) wasm_v128_store(p, v)
+#ifdef __wasm_relaxed_simd__
+/* The relaxed build (-mrelaxed-simd, relp_engine_relaxed): a * b + c in one
+ * f32x4.relaxed_madd, fused where the engine has FMA (V8 on x64 with FMA3,
+ * arm64), one rounding fewer than mul + add, so results differ from the plain
+ * build in the last bits. clang 16 and later name it
+ * __builtin_wasm_relaxed_madd_f32x4; clang 14 (Debian's emscripten 3.1.6)
+ * only knows the proposal's pre-standard f32x4.fma (same operands, opcode
+ * 0xfd 0xaf), which wasm/relaxed_opcodes.mjs renumbers after the link. */
+#if __has_builtin(__builtin_wasm_relaxed_madd_f32x4)
+#define VFMA(a, b, c) ((v128_t)__builtin_wasm_relaxed_madd_f32x4((__f32x4)(a), (__f32x4)(b), (__f32x4)(c)))
+#else
+#define VFMA(a, b, c) ((v128_t)__builtin_wasm_fma_f32x4((__f32x4)(a), (__f32x4)(b), (__f32x4)(c)))
+#endif
+#define W_KERNELS_NAME "wasm simd128 + relaxed madd"
+#else
 #define VFMA(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
+#define W_KERNELS_NAME "wasm simd128"
+#endif
 #define VADD(a, b) wasm_f32x4_add(a, b)
 #define VREDUCE(v) w_reduce(v)
 #define VLOADH(p) w_loadh(p)
@@ -274,7 +291,7 @@ static int cpu_has_avx2(void) {
 }
 #endif
 #ifdef RELP_HAVE_WASM_SIMD
-static const struct kernels k_wasm = {"wasm simd128", xwp_panels_wasm, xwtp_rows_wasm, xw_cols_wasm, xwt_rows_wasm, dot_wasm, axpy_wasm,
+static const struct kernels k_wasm = {W_KERNELS_NAME, xwp_panels_wasm, xwtp_rows_wasm, xw_cols_wasm, xwt_rows_wasm, dot_wasm, axpy_wasm,
                                       dots_wasm, wsum_wasm};
 #endif
 

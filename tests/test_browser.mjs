@@ -9,7 +9,8 @@
 //     position, and r, match `relp attribute --json`; p(answer), its rank,
 //     both metrics and the gap match `relp forward` / `relp attribute`; the
 //     token relevance's conservation gap matches `relp explain`; IG along the
-//     input path opened from a link matches the CLI.
+//     input path opened from a link matches the CLI. Chromium validates relaxed
+//     SIMD, so the page runs relp_engine_relaxed (its kernels are shown).
 //  2. Figures: the exported SVG is the one on screen, with its caption
 //     (model, prompts with the differing tokens marked, answer, wrong token,
 //     metric, method, r), axis titles and legend wording; PNG at 1x, 2x, 4x.
@@ -130,6 +131,12 @@ try {
   ok(st.clean === ex.clean && st.answer === ex.answer, 'the default prompts are the default model\'s IOI example');
   const opts = await page.$$eval('#bundled option', (os) => os.map((o) => o.value).filter(Boolean));
   ok(opts.join() === manifest.models.map((m) => m.name).join(), 'the model list is the manifest\'s', `(${opts.join(', ')})`);
+  { // the worker loads the relaxed-SIMD module where the browser validates it (Chromium 114+), SIMD128 elsewhere
+    const relaxed = await page.evaluate(async () => (await import('./relp.mjs')).relaxedSimdSupported());
+    const info = await page.textContent('#model-info');
+    ok(relaxed ? /wasm simd128 \+ relaxed madd$/.test(info) : /wasm simd128$/.test(info),
+       `the page runs the ${relaxed ? 'relaxed-SIMD' : 'SIMD128'} module this browser ${relaxed ? 'validates' : 'supports'}`, `("${info}")`);
+  }
   const common = ['--model', dir, '--clean', st.clean, '--corrupt', st.corrupt, '--answer', st.answer, '--wrong', st.wrong, '--json', '-'];
   const r = await page.evaluate(() => window.relp.result.r);
   for (const node of ['resid', 'attn', 'mlp', 'head']) {

