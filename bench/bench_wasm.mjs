@@ -68,6 +68,12 @@ for (let round = 0; round < 3; round++) {
   ot.push(await time(() => session.run(feeds)));
 }
 const r = Math.min(...rt), o = Math.min(...ot), x = modelX ? Math.min(...xt) : NaN;
+// the multiply-add peak of this engine, one thread (bench/wasm_peak.mjs), and the forward pass's share of it:
+// its FLOPs as bench/report.py counts them (block matrices, causal attention, logits at the last position)
+const { maddPeak } = await import('./wasm_peak.mjs');
+const peak = maddPeak(), peakX = modelX ? maddPeak({ relaxed: true }) : null;
+const { nLayer: L, nEmbd: C, vocabSize: V } = model.info;
+const gflop = (2 * T * 12 * L * C * C + 4 * L * C * T * (T + 1) / 2 + 2 * C * V) / 1e9;
 console.log(`GPT-2-small shape (random weights, f32), B=1, T=${T}, one thread, Node ${process.version}; medians of ${RUNS} runs, best of 3 rounds`);
 console.log(`logits agree: max|diff| ${d.toExponential(2)} of max|logit| ${m.toFixed(2)}` +
             (modelX ? `; relaxed vs plain module max|diff| ${dx.toExponential(2)}` : ''));
@@ -77,8 +83,13 @@ console.log(`| relp wasm (${engine.kernels}) | ${r.toFixed(1)} |`);
 if (modelX) console.log(`| relp wasm (${engineX.kernels}) | ${x.toFixed(1)} |`);
 console.log(`| onnxruntime-web ${ort.env.versions.web} (wasm) | ${o.toFixed(1)} |`);
 console.log(`| ratio relp / onnxruntime-web | **${(r / o).toFixed(2)}** (target <= 0.8) |`);
+console.log(`relp's forward: ${gflop.toFixed(2)} GFLOP at ${(gflop / r * 1e3).toFixed(1)} GFLOP/s, ${(100 * gflop / r * 1e3 / peak).toFixed(0)}% of ` +
+            `this engine's SIMD128 multiply-add peak, ${peak.toFixed(1)} GFLOP/s (bench/wasm_peak.mjs)` +
+            (modelX && peakX ? `; relaxed: ${(gflop / x * 1e3).toFixed(1)} GFLOP/s, ${(100 * gflop / x * 1e3 / peakX).toFixed(0)}% of its relaxed_madd peak, ${peakX.toFixed(1)}` : ''));
 if (modelX) console.log(`| ratio relaxed / plain SIMD128 | **${(x / r).toFixed(2)}** (target <= 0.75) |`);
 console.log(JSON.stringify({ relp_wasm_forward_ms: +r.toFixed(2), ort_web_forward_ms: +o.toFixed(2), ratio: +(r / o).toFixed(3),
+  gflop: +gflop.toFixed(3), simd128_peak_gflops: +peak.toFixed(1), share_of_peak: +(gflop / r * 1e3 / peak).toFixed(3),
+  ...(modelX && peakX ? { relaxed_peak_gflops: +peakX.toFixed(1), relaxed_share_of_peak: +(gflop / x * 1e3 / peakX).toFixed(3) } : {}),
   ...(modelX ? { relp_wasm_relaxed_forward_ms: +x.toFixed(2), relaxed_ratio: +(x / r).toFixed(3) } : {}) }));
 model.free();
 if (modelX) modelX.free();

@@ -346,6 +346,11 @@ def main():
         o.append(f"GPT-2-small shape, B = 1, T = 16, one thread each, in Node (`bench/bench_wasm.mjs`): relp's SIMD128 "
                  f"build takes {ort['relp_wasm_forward_ms']:.1f} ms and onnxruntime-web {ort['ort_web_forward_ms']:.1f} ms, "
                  f"a ratio of **{ort['ratio']:.2f}** (target ≤ 0.8).\n")
+        if "simd128_peak_gflops" in ort:
+            o.append(f"relp's forward pass ({ort['gflop']:.2f} GFLOP) attains {100 * ort['share_of_peak']:.0f}% of this engine's "
+                     f"SIMD128 multiply-add peak, {ort['simd128_peak_gflops']:.1f} GFLOP/s on one thread, measured in the same "
+                     "run by `bench/wasm_peak.mjs`" + (f"; the relaxed build {100 * ort['relaxed_share_of_peak']:.0f}% of the "
+                     f"relaxed_madd peak, {ort['relaxed_peak_gflops']:.1f} GFLOP/s" if "relaxed_peak_gflops" in ort else "") + ".\n")
         if "relaxed_ratio" in ort:
             o.append(f"The relaxed-SIMD build (`relp_engine_relaxed`, `f32x4.relaxed_madd`) takes "
                      f"{ort['relp_wasm_relaxed_forward_ms']:.1f} ms in the same run, **{ort['relaxed_ratio']:.2f}** times the "
