@@ -134,7 +134,7 @@ try {
   { // the worker loads the relaxed-SIMD module where the browser validates it (Chromium 114+), SIMD128 elsewhere
     const relaxed = await page.evaluate(async () => (await import('./relp.mjs')).relaxedSimdSupported());
     const info = await page.textContent('#model-info');
-    ok(relaxed ? /wasm simd128 \+ relaxed madd$/.test(info) : /wasm simd128$/.test(info),
+    ok(relaxed ? /wasm simd128 \+ relaxed madd, (up to \d+ threads|1 thread)/.test(info) : /wasm simd128, (up to \d+ threads|1 thread)/.test(info),
        `the page runs the ${relaxed ? 'relaxed-SIMD' : 'SIMD128'} module this browser ${relaxed ? 'validates' : 'supports'}`, `("${info}")`);
   }
   const common = ['--model', dir, '--clean', st.clean, '--corrupt', st.corrupt, '--answer', st.answer, '--wrong', st.wrong, '--json', '-'];
