@@ -46,18 +46,16 @@ const struct relp_rules *relp_rules_preset(const char *name) {
 
 const char *relp_rules_describe(const struct relp_model *m, const struct relp_rules *r, char *buf, size_t cap) {
     static const char *act_name[] = {"GELU", "GELU", "SiLU"};
-    if (!m) {
-        snprintf(buf, cap, "%s, %s%s, %s", r->ln == RELP_LN_SIGMA_CONST ? "LN-rule" : "norms exact",
-                 r->gelu == RELP_GELU_IDENTITY ? "Identity-rule" : "activation exact",
-                 r->gate == RELP_GATE_HALF ? ", Half-rule" : "",
-                 r->attn == RELP_ATTN_FROZEN ? "attention pattern frozen"
-                 : r->attn == RELP_ATTN_ATTNLRP ? "AttnLRP (1/2 on v, 1/4 on q and k)" : "attention exact");
-        return buf;
-    }
-    const char *norm = m->rms_norm ? "RMSNorm rms" : "LayerNorm sigma";
     const char *attn = r->attn == RELP_ATTN_FROZEN ? "attention pattern frozen"
                        : r->attn == RELP_ATTN_ATTNLRP ? "AttnLRP (v x 1/2, q and k x 1/4)"
                                                       : "attention exact";
+    if (!m) { /* the rules alone, in short */
+        snprintf(buf, cap, "%s, %s%s, %s", r->ln == RELP_LN_SIGMA_CONST ? "LN-rule" : "norms exact",
+                 r->gelu == RELP_GELU_IDENTITY ? "Identity-rule" : "activation exact",
+                 r->gate == RELP_GATE_HALF ? ", Half-rule" : "", attn);
+        return buf;
+    }
+    const char *norm = m->rms_norm ? "RMSNorm rms" : "LayerNorm sigma";
     char gate[96];
     if (!m->gated) snprintf(gate, sizeof gate, "%s", r->gate == RELP_GATE_HALF ? "Half-rule: not applicable (no gated MLP)" : "no gated MLP");
     else snprintf(gate, sizeof gate, "%s", r->gate == RELP_GATE_HALF ? "Half-rule (gate x up)" : "gate x up exact");

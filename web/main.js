@@ -110,7 +110,7 @@ async function loadModel(source, f16) {
   const me = begin('loading');
   say('load', `loading ${source.label} ...`);
   try {
-    const r = await worker.request('load', { source, f16, threads: state.threads }, (d, t, what) => progress(me, d, t, what || 'downloading'));
+    const r = await worker.request('load', { source, f16 }, (d, t, what) => progress(me, d, t, what || 'downloading'));
     loaded = { ...r, source, f16: r.f16, askedF16: f16 };
     const i = r.info;
     $('model-info').textContent = `${r.label}: ${i.nLayer} layers, ${i.nHead} heads, d=${i.nEmbd}, ` +

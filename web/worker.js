@@ -37,7 +37,7 @@ async function getEngine() {
   }
   return engine;
 }
-const engineInfo = (e) => ({ kernels: e.kernels, threads: e.threads, maxThreads: e.maxThreads, threadNote: engineNote });
+const engineInfo = (e) => ({ kernels: e.kernels, maxThreads: e.maxThreads, threadNote: engineNote });
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 
@@ -199,7 +199,6 @@ async function handle(msg) {
       if (model) model.free();
       model = next;
       modelLabel = msg.source.label;
-      if (msg.threads) e.setThreads(msg.threads);
       return { info: model.info, label: modelLabel, warning: model.warning, f16, ...engineInfo(e) };
     }
     case 'check': return check(need(), msg.query);
