@@ -130,7 +130,12 @@ static inline AVX_ATTR void a_transpose8(float *dst, size_t ds, const void *src,
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VADD(a, b) _mm256_add_ps(a, b)
 #define VREDUCE(v) a_reduce(v)
+#define KPREFETCH(P, wdt, i) _mm_prefetch((const char *)(P) + (i) * ((wdt) == RELP_DTYPE_F32 ? 4 : 2), _MM_HINT_T0)
+#ifndef KPREFETCH_DIST
+#define KPREFETCH_DIST 128
+#endif
 #include "kernels.inc"
+#undef KPREFETCH
 #undef K
 #undef KATTR
 #undef VEC
@@ -581,14 +586,41 @@ void rmsnorm_backward_acc(float *dx, const float *dout, const float *x, const fl
 
 /* ------------------------------------------------ GELU (tanh approximation) */
 
+/* exp(x) for f32 in plain arithmetic that compilers vectorise (a call to
+ * expf in a loop stays a call per element): Cephes' expf. x = n ln2 + r,
+ * |r| <= ln2 / 2, exp(r) by a degree-7 polynomial, times 2^n built from its
+ * bits. Within 2 ulp of expf over [-87, 88]; x is clamped to
+ * [-87.3, 88.3] (the result stays a normal number, 1.2e-38 to 2.2e38), and
+ * a NaN stays NaN. Every build evaluates it in the same order (no
+ * contraction: -std=c11), so native and WebAssembly agree bit for bit. */
+static inline float exp_fast(float x0) {
+    float x = x0 > -87.3f ? x0 : -87.3f; /* NaN goes to -87.3 here (no undefined int conversion) ... */
+    x = x < 88.3f ? x : 88.3f;
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float n = (x * 1.44269504088896341f + magic) - magic;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x0 == x0 ? p * scale : x0; /* ... and comes back out here */
+}
+
 #define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
 
 /* gelu_new(x) = 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3). Since
- * 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) = s, gelu(x) = x s: one expf
- * instead of a tanhf (3x cheaper in glibc, same accuracy). */
+ * 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) = s, gelu(x) = x s: one exp
+ * instead of a tanh. */
 static inline float gelu_s(float x) {
     float u = GELU_C * (x + 0.044715f * x * x * x);
-    return 1.0f / (1.0f + expf(-2.0f * u));
+    return 1.0f / (1.0f + exp_fast(-2.0f * u));
 }
 
 void gelu_forward(float *out, const float *x, int n) {
@@ -599,16 +631,16 @@ void gelu_forward(float *out, const float *x, int n) {
  * identity: gelu(x) / stab(x), stab(x) = x + 1e-6 (sign(x) + [x == 0]) - the
  *           official RelP code's ModifiedAct, so relevance passes unchanged. */
 void gelu_backward(float *dx, const float *dout, const float *x, int n, int identity) {
-    for (int i = 0; i < n; i++) {
-        float v = x[i], s = gelu_s(v), coef;
-        if (identity) {
-            float stab = v + 1e-6f * ((v > 0.0f) - (v < 0.0f) + (v == 0.0f));
-            coef = (v * s) / stab;
-        } else {
-            coef = s + v * 2.0f * s * (1.0f - s) * GELU_C * (1.0f + 3.0f * 0.044715f * v * v);
+    if (identity) /* two loops, each without a branch: vectorised */
+        for (int i = 0; i < n; i++) {
+            float v = x[i], stab = v + (v < 0.0f ? -1e-6f : 1e-6f); /* sign(v) + [v == 0] */
+            dx[i] = dout[i] * ((v * gelu_s(v)) / stab);
         }
-        dx[i] = dout[i] * coef;
-    }
+    else
+        for (int i = 0; i < n; i++) {
+            float v = x[i], s = gelu_s(v);
+            dx[i] = dout[i] * (s + v * 2.0f * s * (1.0f - s) * GELU_C * (1.0f + 3.0f * 0.044715f * v * v));
+        }
 }
 
 /* ------------------------------------------------ GELU (exact), SiLU, gated products */
@@ -616,7 +648,7 @@ void gelu_backward(float *dx, const float *dout, const float *x, int n, int iden
 static inline float act_value(float x, int kind) {
     if (kind == ACT_GELU_TANH) return x * gelu_s(x);
     if (kind == ACT_GELU) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    return x / (1.0f + expf(-x));
+    return x / (1.0f + exp_fast(-x));
 }
 
 /* d act / dx */
@@ -626,8 +658,8 @@ static inline float act_slope(float x, int kind) {
         return s + x * 2.0f * s * (1.0f - s) * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
     }
     if (kind == ACT_GELU) /* Phi(x) + x phi(x) */
-        return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
-    float s = 1.0f / (1.0f + expf(-x));
+        return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * exp_fast(-0.5f * x * x);
+    float s = 1.0f / (1.0f + exp_fast(-x));
     return s * (1.0f + x * (1.0f - s));
 }
 
@@ -720,11 +752,9 @@ static void attn_fwd_task(void *arg, int ti, int nt) {
             kk->dots(row, q, base + Q + g * HS, W, i + 1, HS, scale);
             float mx = -INFINITY;
             for (int t = 0; t <= i; t++) mx = row[t] > mx ? row[t] : mx;
+            for (int t = 0; t <= i; t++) row[t] = exp_fast(row[t] - mx); /* vectorised */
             float sum = 0.0f;
-            for (int t = 0; t <= i; t++) {
-                row[t] = expf(row[t] - mx);
-                sum += row[t];
-            }
+            for (int t = 0; t <= i; t++) sum += row[t];
             float inv = 1.0f / sum;
             for (int t = 0; t <= i; t++) row[t] *= inv;
             for (int t = i + 1; t < T; t++) row[t] = 0.0f;

@@ -54,6 +54,48 @@ static double max_diff(const float *a, const float *b, size_t n) {
 
 /* ---------------------------------------------------------------- kernels */
 
+/* activations (their exp is exp_fast, a polynomial) against double-precision
+ * libm: values and exact slopes over [-30, 30] and past exp's range, each
+ * within 1e-6 of max(1, |reference|) (slopes 5e-6: GELU's slope formula
+ * itself loses 2e-6 in f32, with libm's expf too); NaN in gives NaN out */
+static double act_ref(double x, int kind, int slope) {
+    if (kind == ACT_GELU_TANH) {
+        const double c = 0.7978845608028654, u = c * (x + 0.044715 * x * x * x), th = tanh(u);
+        return slope ? 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * c * (1 + 3 * 0.044715 * x * x) : 0.5 * x * (1 + th);
+    }
+    if (kind == ACT_GELU) {
+        const double cdf = 0.5 * (1 + erf(x / sqrt(2.0)));
+        return slope ? cdf + x * exp(-0.5 * x * x) / sqrt(2 * 3.14159265358979324) : x * cdf;
+    }
+    const double sg = 1 / (1 + exp(-x));
+    return slope ? sg * (1 + x * (1 - sg)) : x * sg;
+}
+
+static void test_activations(void) {
+    enum { N = 2407 };
+    static float x[N], y[N], ones[N], d[N];
+    for (int i = 0; i < N - 7; i++) x[i] = -30.0f + 60.0f * (float)i / (N - 8);
+    const float far[7] = {-200.0f, -90.0f, -87.5f, 88.5f, 90.0f, 200.0f, 1e-30f};
+    memcpy(x + N - 7, far, sizeof far);
+    for (int i = 0; i < N; i++) ones[i] = 1.0f;
+    for (int kind = ACT_GELU_TANH; kind <= ACT_SILU; kind++) {
+        act_forward(y, x, N, kind);
+        act_backward(d, ones, x, N, kind, 0);
+        double ev = 0, es = 0;
+        for (int i = 0; i < N; i++) {
+            double rv = act_ref(x[i], kind, 0), rs = act_ref(x[i], kind, 1);
+            double a = fabs(y[i] - rv) / (fabs(rv) > 1 ? fabs(rv) : 1), b = fabs(d[i] - rs) / (fabs(rs) > 1 ? fabs(rs) : 1);
+            if (!(a <= ev)) ev = a;
+            if (!(b <= es)) es = b;
+        }
+        CHECK(ev <= 1e-6, "activation %d: value off by %g (relative to max(1, |ref|))", kind, ev);
+        CHECK(es <= 5e-6, "activation %d: slope off by %g (relative to max(1, |ref|))", kind, es);
+        float nan_in = NAN, nan_out;
+        act_forward(&nan_out, &nan_in, 1, kind);
+        CHECK(isnan(nan_out), "activation %d: NaN in gives %g", kind, nan_out);
+    }
+}
+
 static void test_kernels(void) {
     static const int shapes[][3] = {{1, 8, 16}, {5, 13, 37}, {7, 64, 120}, {16, 40, 160}, {3, 100, 997}, {13, 33, 18},
                                      {9, 300, 48} /* K over several 128-row chunks of the f16 conversion */};
@@ -736,6 +778,7 @@ static void test_config_sizes(void) {
 
 int main(int argc, char **argv) {
     test_kernels();
+    test_activations();
     test_attention();
     test_finite_differences();
     test_patching();
