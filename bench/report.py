@@ -25,6 +25,7 @@ import sys
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 RELP = os.path.join(ROOT, "build/native-release/relp")
 LIMITS = os.path.join(ROOT, "build/native-release/machine_limits")
+KERNELS = os.path.join(ROOT, "build/native-release/bench_kernels")
 PY = "/usr/bin/python3"
 SIZES = [("small", "12,768,12"), ("medium", "24,1024,16"), ("large", "36,1280,20"), ("xl", "48,1600,25")]
 commands = []
@@ -78,6 +79,44 @@ def families(runs):
             pt = torch_family(info, T, runs)
             rows.append((shape, info, T, r1, r2, pt))
     return rows
+
+
+KERNEL_WORDS = {
+    "block_xw": "x @ W, packed panels: the forward pass's block products",
+    "block_xw_t": "dy @ W^T on the transposed copy: the backward pass's",
+    "block_xwt": "dy @ W^T from the forward panels (`--low-memory` backward)",
+    "attn_fwd": "causal attention: scores, softmax, weighted sums",
+    "attn_bwd": "attention's exact backward",
+    "unembed_row": "unembedding at one position (each weight read once)",
+}
+
+
+def kernels(quick):
+    """each kernel on its own (bench/kernels.c), one thread: one dict per case"""
+    lines = sh([KERNELS] + (["--quick"] if quick else [])).strip().splitlines()
+    return [json.loads(ln) for ln in lines if '"kernel"' in ln]
+
+
+def kernels_section(rows, lim, note=""):
+    o = ["\n### Each kernel on its own\n",
+         "`bench_kernels` (`bench/kernels.c`) times each kernel alone on one thread, on all the matrices of a GPT-2 "
+         "shape (random f32 weights, so a pass streams them from memory as a forward pass does), and divides by the "
+         "peaks `machine_limits` measured" + note + ". Multiply-adds count 2 FLOPs; softmax and the like are not "
+         "counted. A product at T = 16 is bound by reading its weights as much as by its multiply-adds; the "
+         "unembedding at one position only reads, so its share of the read bandwidth is the one that counts.\n",
+         "| kernel | shape | T | ms | GFLOP/s | % of multiply-add peak | weights read GB/s (% of bandwidth) |",
+         "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        bw = (f"{r['read_gbs']:.1f} ({100 * r['read_gbs'] / lim['read_gbs_1']:.0f}%)" if r["weight_mb"] > 0 else "")
+        share = 100 * r["gflops"] / lim["fma_gflops_1"]
+        bold = r["kernel"] in ("block_xw", "block_xw_t") and r["T"] >= 256
+        o.append(f"| {KERNEL_WORDS.get(r['kernel'], r['kernel'])} | {r['shape']} | {r['T']} | {r['ms']:.1f} | "
+                 f"{r['gflops']:.1f} | {'**' if bold else ''}{share:.0f}%{'**' if bold else ''} | {bw} |")
+    gemm = [r for r in rows if r["kernel"] in ("block_xw", "block_xw_t") and r["T"] >= 256]
+    if gemm:
+        o.append("\nTarget: ≥ 75% of the multiply-add peak in the GEMM-bound cases (T = 256): " +
+                 ", ".join(f"{r['shape']} {r['kernel']} {100 * r['gflops'] / lim['fma_gflops_1']:.0f}%" for r in gemm) + ".\n")
+    return o
 
 
 def _machine():
@@ -166,10 +205,32 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["families"],
+    ap.add_argument("--only", choices=["families", "kernels"],
                     help="measure one section and replace it in --out (which keeps the rest of its last full run)")
     a = ap.parse_args()
     runs = 3 if a.quick else 5
+    if a.only == "kernels":
+        t0 = datetime.datetime.now(datetime.timezone.utc)
+        load = os.getloadavg()[0]
+        lim = json.loads(sh([LIMITS, "2"]).strip().splitlines()[-1])
+        note = (f" in the same run ({lim['fma_gflops_1']:.0f} GFLOP/s and {lim['read_gbs_1']:.1f} GB/s on one core), "
+                f"on {t0:%Y-%m-%d %H:%M} UTC by `/usr/bin/python3 bench/report.py --only kernels"
+                f"{' --quick' if a.quick else ''}`, apart from the rest of this report ({_machine()}, load average "
+                f"{load:.1f} at the start)")
+        sec = kernels_section(kernels(a.quick), lim, note)
+        text = open(a.out).read()
+        head = sec[0]
+        if head in text:
+            i = text.index(head)
+            j = min((k for k in (text.find("\n## ", i + len(head)), text.find("\n### ", i + len(head))) if k >= 0),
+                    default=-1)
+            text = text[:i] + "\n".join(sec) + "\n" + (text[j:] if j >= 0 else "")
+        else:
+            j = text.find("\n## Every method")
+            text = text[:j] + "\n".join(sec) + "\n" + text[j:] if j >= 0 else text + "\n".join(sec) + "\n"
+        open(a.out, "w").write(text)
+        print(f"wrote the kernels section of {a.out}", file=sys.stderr)
+        return
     if a.only == "families":
         t0 = datetime.datetime.now(datetime.timezone.utc)
         load = os.getloadavg()[0]
@@ -198,6 +259,9 @@ def main():
 
     # 0. what the machine allows: multiply-add peak and read bandwidth, 1 and 2 threads
     lim = json.loads(sh([LIMITS, "2"]).strip().splitlines()[-1])
+
+    # 0b. each kernel on its own against that peak
+    kern = kernels(a.quick)
 
     # 1. forward against PyTorch, 1 thread, and relp's own 2-thread speed-up next to PyTorch's
     fwd = []
@@ -301,6 +365,7 @@ def main():
         o.append(f"| {size} | {T} | {flops / 1e9:.1f} | {gf:.0f} ({100 * gf / lim['fma_gflops_1']:.0f}%) | {fl1:.1f} / {fl2:.1f} | "
                  f"{fl1 / ta:.2f}{' (above 0.5: out of reach)' if fl1 / ta > 0.5 else ''} | "
                  f"{f2 / f1:.2f} / {ta2 / ta:.2f} / {fl2 / fl1:.2f} |")
+    o.extend(kernels_section(kern, lim, " in the same run"))
     o.append("")
     o.append("\n## Every method (B = 1, T = 16, 2 threads)\n")
     o.append("| shape | weights | forward ms | backward ms | RelP ms (× forward) | AtP ms (× forward) | IG(10) ms (× RelP) | IG-input(10) ms (× RelP) | AP sweep ms (× naive) | peak RSS MiB |")
