@@ -10,9 +10,9 @@
 // demo's (15 tokens with BOS). Each timed run changes the corrupted prompt,
 // so the page computes afresh; the first run after opening warms the wasm
 // tiers up and is not counted. Prints a table, then one JSON line.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { serveChild as serve } from '../tools/serve_child.mjs';
 
 const [webDir, ckpt, runsArg] = process.argv.slice(2);
 if (!webDir || !ckpt) {
@@ -20,11 +20,6 @@ if (!webDir || !ckpt) {
   process.exit(2);
 }
 const runs = Number(runsArg || 3);
-const here = path.dirname(new URL(import.meta.url).pathname);
-const serve = (root) => {
-  const p = spawn(process.execPath, [path.join(here, '..', 'tools', 'serve.mjs'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return [p, new Promise((resolve, reject) => { p.stdout.once('data', (d) => resolve(String(d).trim())); p.once('exit', (c) => reject(new Error(`server exited ${c}`))); })];
-};
 const [s1, b1] = serve(webDir), [s2, b2] = serve(path.dirname(path.resolve(ckpt)));
 const base = await b1, files = await b2;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });

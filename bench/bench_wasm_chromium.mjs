@@ -10,18 +10,13 @@
 // warm-up calls, then the modules alternate over 3 rounds of RUNS calls and
 // the best median counts (as bench/bench_wasm.mjs does in Node). Prints a
 // Markdown table and one JSON line.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { serveChild } from '../tools/serve_child.mjs';
 
 const [webDir, runsArg] = process.argv.slice(2);
 const RUNS = Number(runsArg || 10);
-const here = path.dirname(new URL(import.meta.url).pathname);
-const server = spawn(process.execPath, [path.join(here, '..', 'tools', 'serve.mjs'), webDir, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const base = await new Promise((resolve, reject) => {
-  server.stdout.once('data', (d) => resolve(String(d).trim()));
-  server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
-});
+const [server, url] = serveChild(webDir);
+const base = await url;
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
 try {
   const page = await browser.newPage();

@@ -37,11 +37,12 @@
 //     threads; served without them (--no-isolation, as most hosts) it says it
 //     runs on one thread. Every cell is the same with 1 thread, 2 threads and
 //     without isolation.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveChild as serve } from '../tools/serve_child.mjs';
 
 const [webDir, relpBin, modelsDir, outDir, python] = process.argv.slice(2);
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -71,10 +72,6 @@ function maxRel(got, want) {
 }
 
 // ------------------------------------------------------------ servers, browser
-const serve = (root, ...flags) => {
-  const p = spawn(process.execPath, [path.join(here, '..', 'tools', 'serve.mjs'), ...flags, root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return [p, new Promise((resolve, reject) => { p.stdout.once('data', (d) => resolve(String(d).trim())); p.once('exit', (c) => reject(new Error(`server exited ${c}`))); })];
-};
 const [server, baseP] = serve(webDir);
 const base = await baseP;
 // a second server for the test's own files (host pages, broken checkpoints, the big one), as another origin would be

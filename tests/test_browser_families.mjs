@@ -11,10 +11,11 @@
 // `relp attribute --method relp --node resid --json` (the page's values are
 // read from its rendered cells, with the weights it chose, compared in logit
 // units to 1e-5 of the largest logit).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { serveChild as serve } from '../tools/serve_child.mjs';
 
 const [webDir, relpBin, outDir, python, nodeModules] = process.argv.slice(2);
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -31,10 +32,6 @@ const PAIR = { clean: 'When John and Mary went to the shops, John gave the bag t
                corrupt: 'When John and Mary went to the shops, Mary gave the bag to', answer: ' Mary', wrong: ' John' };
 const SHAPES = ['smollm2-135m', 'pythia-160m', 'qwen2.5-0.5b'];
 
-const serve = (root) => {
-  const p = spawn(process.execPath, [path.join(here, '..', 'tools', 'serve.mjs'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return [p, new Promise((resolve, reject) => { p.stdout.once('data', (d) => resolve(String(d).trim())); p.once('exit', (c) => reject(new Error(`server exited ${c}`))); })];
-};
 const [server, baseP] = serve(webDir);
 const [server2, base2P] = serve(filesDir);
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
