@@ -9,10 +9,16 @@
  *   1x4u4      1 row
  *   2x4uUcC    k in chunks of C panel rows, all row tiles per chunk
  *   RxRrel     the weights reloaded for every row (fewer live registers)
+ *   RxRuU      R rows x 4 vectors, k unrolled U times
+ *   Rx2        R rows x 2 vectors: each half of the panel (8 columns) in turn
  * Build and run (Debian's emscripten 3.1.6 and Node 20):
  *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 \
  *       -sINITIAL_MEMORY=64MB bench/wasm_tiles.c -o /tmp/wasm_tiles.js
- *   node --no-experimental-fetch /tmp/wasm_tiles.js */
+ *   node --no-experimental-fetch /tmp/wasm_tiles.js
+ * With f32x4.relaxed_madd (fused where the engine has FMA) for every multiply-add:
+ *   ... -mrelaxed-simd -DRELAXED ... -o /tmp/wasm_tiles_relaxed.js
+ *   node wasm/relaxed_opcodes.mjs /tmp/wasm_tiles_relaxed.wasm
+ *   node --no-experimental-fetch --experimental-wasm-relaxed-simd /tmp/wasm_tiles_relaxed.js */
 #include <wasm_simd128.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +26,11 @@
 #include <emscripten.h>
 #define P 16
 typedef v128_t V;
+#ifdef RELAXED
+#define FMA(a,b,c) ((v128_t)__builtin_wasm_fma_f32x4((__f32x4)(a),(__f32x4)(b),(__f32x4)(c)))
+#else
 #define FMA(a,b,c) wasm_f32x4_add(wasm_f32x4_mul(a,b),c)
+#endif
 #define BC(p) wasm_v128_load32_splat(p)
 #define LD(p) wasm_v128_load(p)
 #define ST(p,v) wasm_v128_store(p,v)
@@ -93,13 +103,37 @@ RUN_CH(run_2x4_u2_c256, 2, 2, 256)
         for (; n < N; n++) t_rel(out,x,Pn,bias,K,O,n,ob*P,1); } }
 RUN_REL(run_3x4_rel, 3)
 RUN_REL(run_2x4_rel, 2)
+RUN_REL(run_4x4_rel, 4)
+RUN_UNR(run_3x4_u1, 3, 1)
+RUN_UNR(run_4x4_u1, 4, 1)
 
+
+// R rows x 2 vectors: half h of the panel (8 columns)
+static inline __attribute__((always_inline)) void t_half(float *out, const float *x, const float *Pn, const float *bias, int K, int O, int n, int o, const int R, int h) {
+    V acc[8][2];
+    for (int v = 0; v < 2; v++) { V b = LD(bias + o + h*8 + v*4); for (int r = 0; r < R; r++) acc[r][v] = b; }
+    const float *xr = x + (size_t)n*K;
+    const float *pp = Pn + h*8;
+    for (int k = 0; k < K; k++) {
+        V w0 = LD(pp + (size_t)k*P), w1 = LD(pp + (size_t)k*P + 4);
+        for (int r = 0; r < R; r++) { V xb = BC(&xr[(size_t)r*K+k]); acc[r][0] = FMA(xb, w0, acc[r][0]); acc[r][1] = FMA(xb, w1, acc[r][1]); }
+    }
+    for (int r = 0; r < R; r++) for (int v = 0; v < 2; v++) ST(out + (size_t)(n+r)*O + o + h*8 + v*4, acc[r][v]);
+}
+#define RUN_HALF(name, R) static void name(float *out, const float *x, const float *W, const float *bias, int N, int K, int O) { \
+    for (int ob = 0; ob < O/P; ob++) { const float *Pn = W + (size_t)ob*K*P; for (int h = 0; h < 2; h++) { int n = 0; \
+        for (; n + R <= N; n += R) t_half(out,x,Pn,bias,K,O,n,ob*P,R,h); \
+        for (; n < N; n++) t_half(out,x,Pn,bias,K,O,n,ob*P,1,h); } } }
+RUN_HALF(run_4x2, 4)
+RUN_HALF(run_5x2, 5)
+RUN_HALF(run_6x2, 6)
+RUN_HALF(run_8x2, 8)
 typedef void (*fn)(float *, const float *, const float *, const float *, int, int, int);
 static double now(void) { return emscripten_get_now(); }
 int main(int argc, char **argv) {
     const int N = 16; int shapes[4][2] = {{768,2304},{768,768},{768,3072},{3072,768}};
     struct { const char *name; fn f; } vs[] = {{"cur3x4",run_cur},{"2x4u1",run_2x4_u1},{"2x4u2",run_2x4_u2},{"2x4u4",run_2x4_u4},{"1x4u4",run_1x4_u4},
-        {"2x4u4c256",run_2x4_u4_c256},{"2x4u4c128",run_2x4_u4_c128},{"2x4u2c256",run_2x4_u2_c256},{"3x4rel",run_3x4_rel},{"2x4rel",run_2x4_rel}};
+        {"2x4u4c256",run_2x4_u4_c256},{"2x4u4c128",run_2x4_u4_c128},{"2x4u2c256",run_2x4_u2_c256},{"3x4rel",run_3x4_rel},{"2x4rel",run_2x4_rel},{"4x4rel",run_4x4_rel},{"3x4u1",run_3x4_u1},{"4x4u1",run_4x4_u1},{"4x2",run_4x2},{"5x2",run_5x2},{"6x2",run_6x2},{"8x2",run_8x2}};
     int nv = sizeof vs / sizeof vs[0];
     float *ref = NULL;
     for (int s = 0; s < 4; s++) {
