@@ -439,6 +439,20 @@ try {
     const steps = [];
     for (const m of ['relp', 'atp', 'ig', 'ig-input']) { await p.selectOption('#method', m); steps.push(await p.isDisabled('#steps')); }
     ok(steps.join() === 'true,true,false,false', 'B9: IG steps is enabled only for the IG methods', `(${steps})`);
+    const menu = []; // the closed menu shows each method whole (its label once ran past the panel at 1400 px), with what it computes below
+    for (const m of await p.$$eval('#method option', (os) => os.map((o) => o.value))) {
+      await p.selectOption('#method', m);
+      menu.push(await p.evaluate(() => {
+        const sel = document.getElementById('method'), cs = getComputedStyle(sel), ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+        const label = sel.selectedOptions[0].textContent;
+        return { m: sel.value, label, fits: ctx.measureText(label).width <= sel.clientWidth - 24, about: document.getElementById('method-about').textContent };
+      }));
+    }
+    const badMenu = menu.filter((x) => !x.fits || !x.about.startsWith(`${x.label}: `) || x.about.length <= x.label.length + 2 ||
+      (/^relp|^attnlrp/.test(x.m) && !/rule/.test(x.about)));
+    ok(menu.length >= 6 && !badMenu.length, 'B9: the method menu shows every method whole, and the line under it says what the chosen one computes',
+      `(${(badMenu.length ? badMenu : menu.slice(0, 2)).map((x) => `${x.m}: "${x.label}" fits ${x.fits}; "${x.about}"`).join(' | ')})`);
     await p.selectOption('#method', 'relp');
     await p.check('#f16');
     await idle(p);

@@ -449,6 +449,7 @@ function render() {
   $('node').value = state.node;
   $('node').disabled = state.view !== 'maps';
   $('steps').disabled = !(state.method === 'ig' || state.method === 'ig-input');
+  $('method-about').textContent = `${METHOD_TITLE[state.method]}: ${METHOD_ABOUT[state.method]}`;
   $('export-csv').hidden = state.view !== 'table';
   for (const id of ['export-png', 'export-svg', 'png-scale', 'embed']) $(id).hidden = state.view === 'table'; // the table exports as CSV
   $('readout').textContent = '';
@@ -768,16 +769,23 @@ async function start() {
   document.body.dataset.ready = '1'; // tests wait for this
 }
 
-// The method menu, from the core's tables: each RelP preset with what its rules do (the core's words:
-// relp_rules_describe), then AtP and the IG methods.
-function methodOptions() {
+// The method menu, from the core's tables: each method by its title, and under the menu what the
+// chosen one computes: a RelP preset's rules (the core's words: relp_rules_describe), else the kind
+// of method. The menu stays narrow enough for the panel; the line wraps.
+const METHOD_ABOUT = (() => {
   const preset = Object.fromEntries(NAMES.presets.map((p) => [p.name, p]));
   const kind = ['', 'gradient', 'integrated gradients per layer', 'integrated gradients along the input path']; // enum relp_method
-  $('method').replaceChildren(...METHODS.map((name) => {
+  return Object.fromEntries(METHODS.map((name) => {
     const m = NAMES.methods.find((x) => x.name === name);
+    return [name, preset[m.rules] && m.rules !== 'grad' ? preset[m.rules].describe : kind[m.method]];
+  }));
+})();
+function methodOptions() {
+  $('method').replaceChildren(...METHODS.map((name) => {
     const o = document.createElement('option');
     o.value = name;
-    o.textContent = `${m.title} (${preset[m.rules] && m.rules !== 'grad' ? preset[m.rules].describe : kind[m.method]})`;
+    o.textContent = METHOD_TITLE[name];
+    o.title = METHOD_ABOUT[name];
     return o;
   }));
 }
