@@ -156,6 +156,9 @@ int cmd_attribute(int argc, char **argv) {
     }
     const char *nname = get(&a, "--node") ? get(&a, "--node") : "resid";
     if (node_of(nname, &node)) return usage("attribute: --node must be %s, got '%s'", names_list(NAMES_NODES), nname);
+    if (node == RELP_NODE_MLP_POST && (get(&a, "--png") || get(&a, "--svg")))
+        return usage("attribute: --node neuron gives a score per layer, position and neuron, which has no map figure; "
+                     "use --json%s%s", "", "");
     int single = get(&a, "--clean") || get(&a, "--corrupt") || get(&a, "--answer") || get(&a, "--wrong");
     if (single == !!get(&a, "--prompts") ||
         (single && !(get(&a, "--clean") && get(&a, "--corrupt") && get(&a, "--answer") && get(&a, "--wrong"))))
@@ -274,6 +277,7 @@ int cmd_attribute(int argc, char **argv) {
         json_tokens(f, m, b.clean, b.T);
         fprintf(f, ",\"layers\":%d,\"positions\":%d,", c->n_layer, b.T);
         if (heads) fprintf(f, "\"heads\":%d,", c->n_head);
+        if (node == RELP_NODE_MLP_POST) fprintf(f, "\"neurons\":%d,", c->n_inner);
         if (ms->method == RELP_METHOD_IG || ms->method == RELP_METHOD_IG_INPUT) fprintf(f, "\"steps\":%ld,", steps);
         fprintf(f, "\"scores\":[");
         for (int l = 0; l < c->n_layer; l++) {
@@ -284,6 +288,11 @@ int cmd_attribute(int argc, char **argv) {
                     fprintf(f, i ? ",[" : "[");
                     for (int t = 0; t < b.T; t++)
                         fprintf(f, t ? ",%.7g" : "%.7g", scores[((size_t)l * c->n_head + i) * b.T + t]);
+                    fputc(']', f);
+                } else if (node == RELP_NODE_MLP_POST) { /* (T, I) per layer */
+                    fprintf(f, i ? ",[" : "[");
+                    for (int j = 0; j < c->n_inner; j++)
+                        fprintf(f, j ? ",%.7g" : "%.7g", scores[((size_t)l * b.T + i) * c->n_inner + j]);
                     fputc(']', f);
                 } else {
                     fprintf(f, i ? ",%.7g" : "%.7g", scores[(size_t)l * inner + i]);
@@ -331,6 +340,26 @@ int cmd_attribute(int argc, char **argv) {
     if (!jpath || strcmp(jpath, "-") != 0) { /* a readable summary unless JSON goes to stdout */
         printf("%s on %s, %d prompt(s) of %d tokens: metric clean %.4f, corrupted %.4f, %.3f s\n", ms->name, nname, b.n,
                b.T, mc, mr, secs);
+        if (node == RELP_NODE_MLP_POST) { /* the 10 neurons of largest |score| */
+            const int64_t I = c->n_inner;
+            int64_t top[10];
+            int nt = 0;
+            for (int64_t i = 0; i < count; i++) {
+                int k = nt < 10 ? nt++ : 10;
+                if (k == 10 && fabsf(scores[i]) <= fabsf(scores[top[9]])) continue;
+                if (k == 10) k = 9;
+                while (k > 0 && fabsf(scores[top[k - 1]]) < fabsf(scores[i])) {
+                    top[k] = top[k - 1];
+                    k--;
+                }
+                top[k] = i;
+            }
+            printf("largest |score|: layer position neuron score\n");
+            for (int k = 0; k < nt; k++)
+                printf("  L%-3lld %4lld %6lld %+9.4f\n", (long long)(top[k] / ((int64_t)b.T * I)),
+                       (long long)(top[k] / I % b.T), (long long)(top[k] % I), scores[top[k]]);
+            n_rows = 0;
+        }
         for (int r = 0; r < n_rows; r++) {
             printf("%-8s", rows && rows[r] ? rows[r] : "");
             for (int j = 0; j < n_cols; j++) printf(" %+7.3f", scores[(size_t)r * n_cols + j]);

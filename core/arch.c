@@ -232,7 +232,7 @@ static const struct relp_buf_spec act_bufs[] = {
     {AF(ln2_rstd), 1, ROWS_BT, DIM_ONE, BUF_ALWAYS},
     {AF(ln2_out), 0, ROWS_BT, DIM_C, BUF_ALWAYS},
     {AF(fc_pre), 1, ROWS_BT, DIM_FC, BUF_ALWAYS},
-    {AF(fc_post), 0, ROWS_BT, DIM_I, BUF_ALWAYS},
+    {AF(fc_post), 1, ROWS_BT, DIM_I, BUF_ALWAYS},
     {AF(mlp_out), 1, ROWS_BT, DIM_C, BUF_ALWAYS},
     {AF(lnf_mean), 0, ROWS_BT, DIM_ONE, BUF_ALWAYS},
     {AF(lnf_rstd), 0, ROWS_BT, DIM_ONE, BUF_ALWAYS},
@@ -244,7 +244,7 @@ static const struct relp_buf_spec grad_bufs[] = {
     {GF(resid_mid), 1, ROWS_BT, DIM_C, BUF_SEQUENTIAL},
     {GF(z), 1, ROWS_BT, DIM_Q, BUF_ALWAYS},
     {GF(fc), 0, ROWS_BT, DIM_FC, BUF_ALWAYS},
-    {GF(fc_out), 0, ROWS_BT, DIM_I, BUF_GATED},
+    {GF(mlp_post), 1, ROWS_BT, DIM_I, BUF_ALWAYS},
     {GF(qkv), 0, ROWS_BT, DIM_QKV, BUF_ALWAYS},
     {GF(qk), 0, ROWS_BT, DIM_Q_KV, BUF_QK_NORM},
     {GF(h), 0, ROWS_BT, DIM_C, BUF_ALWAYS},
@@ -262,7 +262,6 @@ int relp__buf_present(const struct relp_buf_spec *b, const struct relp_model *m)
     case BUF_ALWAYS: return 1;
     case BUF_SEQUENTIAL: return !m->parallel;
     case BUF_QK_NORM: return m->qk_norm;
-    case BUF_GATED: return m->gated;
     }
     return 0;
 }
@@ -276,6 +275,7 @@ static const struct relp_node_spec sequential_nodes[] = {
     {RELP_NODE_ATTN_OUT, AF(attn_out), GF(resid_mid), 0, 0, DIM_C, 2},
     {RELP_NODE_RESID_MID, AF(resid_mid), GF(resid_mid), 0, 0, DIM_C, 3},
     {RELP_NODE_MLP_OUT, AF(mlp_out), GF(resid), 1, 0, DIM_C, 4},
+    {RELP_NODE_MLP_POST, AF(fc_post), GF(mlp_post), 0, 0, DIM_I, 4},
 };
 /* A parallel block (gpt_neox): x + attn(norm1(x)) + mlp(norm2(x)); both
  * branch outputs get the next residual's coefficient. No resid_mid. */
@@ -284,6 +284,7 @@ static const struct relp_node_spec parallel_nodes[] = {
     {RELP_NODE_ATTN_Z, AF(z), GF(z), 0, 0, DIM_Q, 1},
     {RELP_NODE_ATTN_OUT, AF(attn_out), GF(resid), 1, 0, DIM_C, 2},
     {RELP_NODE_MLP_OUT, AF(mlp_out), GF(resid), 1, 0, DIM_C, 4},
+    {RELP_NODE_MLP_POST, AF(fc_post), GF(mlp_post), 0, 0, DIM_I, 4},
 };
 
 #undef AF

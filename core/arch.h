@@ -97,7 +97,7 @@ int relp__param_present(const struct relp_param_spec *p, const struct relp_confi
 /* ---- cached buffers: the activation and coefficient slabs ---- */
 
 enum relp_buf_rows { ROWS_BT, ROWS_THREADS };
-enum relp_buf_cond { BUF_ALWAYS, BUF_SEQUENTIAL, BUF_QK_NORM, BUF_GATED };
+enum relp_buf_cond { BUF_ALWAYS, BUF_SEQUENTIAL, BUF_QK_NORM };
 
 struct relp_buf_spec {
     uint16_t field;  /* offsetof(struct relp_acts or struct relp_grads, .) */

@@ -98,7 +98,7 @@ struct relp_acts {
     float *ln2_mean, *ln2_rstd; /* (L, B, T) */
     float *ln2_out;   /* (B, T, C) scratch */
     float *fc_pre;    /* (L, B, T, FC) */
-    float *fc_post;   /* (B, T, I) scratch */
+    float *fc_post;   /* (L, B, T, I) the MLP's hidden activation: the neurons (RELP_NODE_MLP_POST) */
     float *mlp_out;   /* (L, B, T, C) */
     float *lnf_mean, *lnf_rstd; /* (B, T) */
     float *lnf_out;   /* (B, T, C) */
@@ -113,7 +113,7 @@ struct relp_grads {
     float *resid_mid; /* (L, B, T, C) (sequential blocks only) */
     float *z;         /* (L, B, T, Q) */
     float *fc;        /* (B, T, FC) scratch */
-    float *fc_out;    /* (B, T, I) scratch (gated MLPs: the product's coefficient) */
+    float *mlp_post;  /* (L, B, T, I) the neurons' coefficient (W_mp^T times mlp_out's) */
     float *qkv;       /* (B, T, QKV) scratch */
     float *qk;        /* (B, T, Q + KV) scratch (qk_norm only) */
     float *h;         /* (B, T, C) scratch */
@@ -140,6 +140,15 @@ struct relp_ctx {
     void *act_block, *grad_block;
     float *rope_cos, *rope_sin; /* (max_tokens, ROT / 2): RoPE at every position, made at relp_ctx_init */
     struct relp_pool *pool;
+    /* Internal hooks (circuits.c, edges.c), NULL when unused. fwd_hook: after each node of the forward
+     * pass is computed and patched (resid_pre[l] for l = 0..L, z, attn_out, resid_mid, the neurons,
+     * mlp_out), for rows t0..T-1 of each prompt; it may change those rows in place. bwd_hook: in the
+     * backward pass at layer l, part RELP__BWD_ATTN once grads.qkv holds the coefficient of the q | k | v
+     * projection's output (after RoPE's and the q/k norms' backward), part RELP__BWD_MLP once grads.h
+     * holds the coefficient of the MLP's normed input (norm2's output); it must not change them. */
+    void (*fwd_hook)(void *user, struct relp_ctx *ctx, enum relp_node node, int layer, float *values, int t0);
+    void (*bwd_hook)(void *user, struct relp_ctx *ctx, int layer, int part);
+    void *hook_user;
     int32_t (*cancel)(void *);
     void *cancel_user;
     char error[RELP_ERROR_LEN];
@@ -166,10 +175,50 @@ double relp__metric_range(const struct relp_ctx *ctx, const struct relp_metric *
  * the embeddings of every row anyway) */
 enum relp_status relp__forward_deferred(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T);
 
+enum { RELP__BWD_ATTN = 0, RELP__BWD_MLP = 1 };
+
+/* model.c: dx (N, C) += the backward of dout through the model's norm (LayerNorm or RMSNorm) at x with its saved
+ * mean and rstd; rule: the LN-rule (the scale held constant) */
+void relp__norm_backward(const struct relp_model *m, float *dx, const float *dout, const float *x, const float *mean,
+                         const float *rstd, const float *g, int N, int C, int rule);
+
 /* model.c: relp_backward that stops after layer stop_layer: coefficients
  * are then valid only for nodes of layers >= stop_layer */
 enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_rules *rules,
                                    double *value, int stop_layer);
+
+/* methods.c: the pieces of the methods that the circuit code (circuits.c, edges.c) runs too --------------- */
+
+/* G copies of ctx's current batch in a context of their own (G = 1: ctx itself), with the metric's tokens
+ * repeated, so that several patched runs share one pass over the weights; base: compute the base run now. */
+struct relp__replica {
+    struct relp_ctx *run;
+    int G;
+    int32_t *ids, *ans, *wrong;
+    struct relp_metric mt;
+};
+enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, int base,
+                                 struct relp__replica *r);
+void relp__replica_free(struct relp_ctx *ctx, struct relp__replica *r);
+/* only the logit columns the metric reads (all for the log-probability) */
+enum relp_status relp__restrict_logits(struct relp_ctx *ctx, const struct relp_metric *mt, int B);
+/* 1 / (m_clean - m_corrupt), or 1 (with the warning on ctx) when they are equal */
+double relp__norm_of(struct relp_ctx *ctx, double mc, double mr);
+/* IG's steps per pass */
+int relp__ig_group(const struct relp_ctx *ctx, int steps);
+/* steps [k0, k0 + gn) of N in one pass of run: copy g gets node (layer) = base + (k0 + g) / N * delta, then a
+ * forward pass and a gradient backward pass down to stop_layer. vals: gn * n floats of scratch */
+enum relp_status relp__ig_pass(struct relp_ctx *ctx, struct relp_ctx *run, enum relp_node node, int layer,
+                               const float *base, const float *delta, float *vals, size_t n, int k0, int gn, int N,
+                               const struct relp_metric *scaled, int stop_layer);
+int relp__cancelled(const struct relp_ctx *ctx);
+/* Patched runs of ctx's current (base) batch, each patches[i] with values for all B prompts (first_prompt and
+ * n_prompts are set here), run several to a pass on a replica in the order that lets each start late;
+ * effects[i] = (metric - base_value) * norm. what: for the cancel message. */
+enum relp_status relp__run_patches(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_patch *patches,
+                                   int32_t n, double base_value, double norm, float *effects,
+                                   void (*progress)(void *user, int64_t done, int64_t total), void *progress_user,
+                                   const char *what);
 
 /* half precision ------------------------------------------------------------ */
 float relp__f16_to_f32(uint16_t h);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #ifdef RELP_HAVE_MMAP
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -96,4 +97,33 @@ void relp__unmap_file(struct relp_mapped_file *f) {
 #endif
     free((void *)f->data);
     f->data = NULL;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int relp__list_dir(const char *path, char ***names, int *n) {
+    *names = NULL;
+    *n = 0;
+#ifdef RELP_HAVE_MMAP
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    struct dirent *e;
+    int cap = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **grown = realloc(*names, (size_t)cap * sizeof *grown);
+            if (!grown) break;
+            *names = grown;
+        }
+        if (((*names)[*n] = malloc(strlen(e->d_name) + 1))) strcpy((*names)[(*n)++], e->d_name);
+    }
+    closedir(d);
+    if (*n) qsort(*names, (size_t)*n, sizeof **names, cmp_names);
+    return 0;
+#else
+    (void)path;
+    return -1;
+#endif
 }

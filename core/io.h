@@ -18,5 +18,8 @@ void relp__unmap_file(struct relp_mapped_file *f);
 /* 1 if path names an existing regular file. */
 int relp__file_exists(const char *path);
 int relp__dir_exists(const char *path);
+/* The names in a folder (no "." or ".."), sorted, into *names (each and the array malloc'd); 0, or -1 (also
+ * where the platform has no folders, as in WebAssembly). */
+int relp__list_dir(const char *path, char ***names, int *n);
 
 #endif

@@ -26,6 +26,7 @@ struct relp_attr_params relp_attr_default_params(void) {
 int64_t relp_attr_count(const struct relp_model *m, const struct relp_attr_params *p, int32_t T) {
     const int64_t L = m->d.L, NH = m->d.NH;
     if (p->node == RELP_NODE_ATTN_Z) return p->per_position ? L * NH * T : L * NH;
+    if (p->node == RELP_NODE_MLP_POST) return L * T * m->d.I;
     return L * T;
 }
 
@@ -59,7 +60,7 @@ static void save_node(const struct relp_ctx *ctx, enum relp_node node, float *ds
     for (int l = 0; l < ctx->model->d.L; l++) memcpy(dst + l * n, relp_ctx_node(ctx, node, l), n * sizeof(float));
 }
 
-static int cancelled(const struct relp_ctx *ctx) { return ctx->cancel && ctx->cancel(ctx->cancel_user); }
+int relp__cancelled(const struct relp_ctx *ctx) { return ctx->cancel && ctx->cancel(ctx->cancel_user); }
 
 /* Scores of one layer: sum over batch and width of delta * coef, per position
  * (or per head, or per head and position). delta and coef: (B, T, width):
@@ -68,6 +69,18 @@ static void reduce_scores(const struct relp_ctx *ctx, const struct relp_attr_par
                           const float *coef, float scale, float *scores) {
     const struct relp_dims *dm = &ctx->model->d;
     const int B = ctx->B, T = ctx->T, C = relp_node_width(ctx->model, p->node), NH = dm->NH, HS = dm->HS;
+    if (p->node == RELP_NODE_MLP_POST) { /* one score per neuron: (L, T, I) */
+        for (int t = 0; t < T; t++)
+            for (int d = 0; d < C; d++) {
+                double s = 0;
+                for (int b = 0; b < B; b++) {
+                    size_t o = ((size_t)b * T + t) * C + d;
+                    s += (double)delta[o] * coef[o];
+                }
+                scores[((size_t)l * T + t) * C + d] = (float)(s * scale);
+            }
+        return;
+    }
     if (p->node != RELP_NODE_ATTN_Z) {
         for (int t = 0; t < T; t++) {
             double s = 0;
@@ -98,9 +111,10 @@ static enum relp_status check_inputs(struct relp_ctx *ctx, const int32_t *clean,
                                      int32_t T, const struct relp_metric *mt, const struct relp_attr_params *p) {
     if (!clean || !corrupt || !mt || !p) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: NULL argument");
     if (p->node != RELP_NODE_RESID_PRE && p->node != RELP_NODE_ATTN_OUT && p->node != RELP_NODE_MLP_OUT &&
-        p->node != RELP_NODE_ATTN_Z)
+        p->node != RELP_NODE_ATTN_Z && p->node != RELP_NODE_MLP_POST)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
-                              "attribute: node must be resid_pre, attn_out, mlp_out or attention heads (z)");
+                              "attribute: node must be resid_pre, attn_out, mlp_out, attention heads (z) or neurons "
+                              "(mlp_post)");
     if ((int)p->method < 0 || p->method > RELP_METHOD_IG_INPUT)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "attribute: unknown method %d", (int)p->method);
     if ((p->method == RELP_METHOD_IG || p->method == RELP_METHOD_IG_INPUT) && (p->ig_steps < 1 || p->ig_steps > 100000))
@@ -132,7 +146,7 @@ static enum relp_status two_runs(struct relp_ctx *ctx, const int32_t *clean, con
 
 /* 1 / (m_clean - m_corrupt), or 1 when they are equal (then the scores are in
  * metric units, and the context's error text says so) */
-static double norm_of(struct relp_ctx *ctx, double mc, double mr) {
+double relp__norm_of(struct relp_ctx *ctx, double mc, double mr) {
     if (mc != mr) return 1.0 / (mc - mr);
     relp__ctx_fail(ctx, RELP_STATUS_OK,
                    "warning: the metric is the same on the clean and the corrupted prompts (%g); the normalised metric "
@@ -149,7 +163,7 @@ static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_m
     size_t nmax = 0;
     for (int i = 0; i < n_nodes; i++) nmax = node_size(ctx, nodes[i]) > nmax ? node_size(ctx, nodes[i]) : nmax;
     struct relp_metric scaled = *mt;
-    scaled.scale = (float)norm_of(ctx, mc, mr);
+    scaled.scale = (float)relp__norm_of(ctx, mc, mr);
     enum relp_status st = relp_backward(ctx, &scaled, &p->rules, NULL);
     if (st) return st;
     float *delta = malloc(nmax * sizeof(float));
@@ -171,7 +185,7 @@ static enum relp_status attribute_grad(struct relp_ctx *ctx, const struct relp_m
 /* A logit or logit-difference metric reads two columns of the logits: only
  * those are computed (the whole unembedding would be ~15% of a GPT-2 small
  * pass). The log-probability metric keeps them all. */
-static enum relp_status restrict_logits(struct relp_ctx *ctx, const struct relp_metric *mt, int B) {
+enum relp_status relp__restrict_logits(struct relp_ctx *ctx, const struct relp_metric *mt, int B) {
     if (mt->kind == RELP_METRIC_LOGPROB) return relp_ctx_set_logit_tokens(ctx, NULL, 0);
     int32_t *ids = malloc(sizeof(int32_t) * 2 * (size_t)B);
     if (!ids) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
@@ -198,14 +212,7 @@ static enum relp_status restrict_logits(struct relp_ctx *ctx, const struct relp_
  * their own, unless base is 0: then the first patched run computes it) with
  * the metric's tokens repeated; G = 1 is ctx itself. Falls back to G = 1
  * when memory is short. */
-struct replica {
-    struct relp_ctx *run;
-    int G;
-    int32_t *ids, *ans, *wrong;
-    struct relp_metric mt;
-};
-
-static void replica_free(struct relp_ctx *ctx, struct replica *r) {
+void relp__replica_free(struct relp_ctx *ctx, struct relp__replica *r) {
     if (r->run && r->run != ctx) relp_ctx_free(r->run);
     free(r->ids);
     free(r->ans);
@@ -213,8 +220,8 @@ static void replica_free(struct relp_ctx *ctx, struct replica *r) {
     memset(r, 0, sizeof *r);
 }
 
-static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, int base,
-                                  struct replica *r) {
+enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, int base,
+                                struct relp__replica *r) {
     const int B = ctx->B, T = ctx->T;
     memset(r, 0, sizeof *r);
     r->run = ctx;
@@ -230,7 +237,7 @@ static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric
     r->wrong = malloc(sizeof(int32_t) * (size_t)G * B);
     if (!r->ids || !r->ans || !r->wrong || relp_ctx_init(&run, ctx->model, &cp)) {
         relp_ctx_free(run);
-        replica_free(ctx, r); /* not enough memory for the copies: one run per pass */
+        relp__replica_free(ctx, r); /* not enough memory for the copies: one run per pass */
         r->run = ctx;
         r->G = 1;
         r->mt = *mt;
@@ -247,7 +254,7 @@ static enum relp_status replicate(struct relp_ctx *ctx, const struct relp_metric
     }
     r->mt.answer = r->ans;
     r->mt.wrong = mt->wrong ? r->wrong : NULL;
-    enum relp_status st = restrict_logits(run, mt, B);
+    enum relp_status st = relp__restrict_logits(run, mt, B);
     if (!st) st = base ? relp_forward(run, r->ids, G * B, T) : relp__forward_deferred(run, r->ids, G * B, T);
     if (st) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
     return st;
@@ -259,35 +266,45 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
     const struct relp_dims *dm = &ctx->model->d;
     const int B = ctx->B, T = ctx->T, C = relp_node_width(ctx->model, p->node), L = dm->L, NH = dm->NH, HS = dm->HS;
     const size_t n = (size_t)B * T * C;
-    const int heads = p->node == RELP_NODE_ATTN_Z;
+    const int heads = p->node == RELP_NODE_ATTN_Z, neurons = p->node == RELP_NODE_MLP_POST;
     const int per_pos = !heads || p->per_position;
-    const int units = heads ? NH : 1, per_layer = units * (per_pos ? T : 1);
+    const int units = heads ? NH : neurons ? C : 1, per_layer = units * (per_pos ? T : 1);
     const int64_t total = (int64_t)L * per_layer;
-    const double norm = norm_of(ctx, mc, mr);
+    const double norm = relp__norm_of(ctx, mc, mr);
     const double base_value = p->noising ? mc : mr; /* the base run's metric */
     int G = AP_GROUP;
     while (G > 1 && G * B * T > GROUP_ROWS) G--;
-    struct replica rep;
-    enum relp_status st = replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, 1, &rep);
+    struct relp__replica rep;
+    enum relp_status st = relp__replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, 1, &rep);
     struct relp_ctx *run = rep.run;
     const struct relp_metric rmt = rep.mt;
     G = rep.G;
-    float *vals = malloc(sizeof(float) * (size_t)G * (per_pos ? (size_t)B * C : n));
+    float *vals = malloc(sizeof(float) * ((size_t)G * (per_pos ? (size_t)B * C : n) + (neurons ? n : 0)));
+    float *base_l = neurons ? vals + (size_t)G * B * C : NULL; /* neurons: the base run's layer, (B, T, I) */
     if (!st && !vals) st = relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     struct relp_patch patches[AP_GROUP];
     int64_t done = 0;
     for (int l = L - 1; l >= 0 && !st; l--) {
         const float *sl = src + l * n;
+        /* a neuron's patch is its row with one value changed: the rest from the base run, as it is before
+         * any patch of this layer (earlier patches were of later layers and left this one untouched) */
+        if (neurons && !st) memcpy(base_l, relp_ctx_node(ctx, p->node, l), n * sizeof(float));
         /* items of this layer, latest position first: item i -> unit u, position t */
         for (int i0 = 0; i0 < per_layer && !st; i0 += G) {
             const int gn = per_layer - i0 < G ? per_layer - i0 : G;
             for (int g = 0; g < gn; g++) {
-                const int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1);
-                const int t = per_pos ? T - 1 - item % T : -1;
+                int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1), t = per_pos ? T - 1 - item % T : -1;
+                if (neurons) { /* position outer: a pass's patches share their position */
+                    t = T - 1 - item / units;
+                    u = units - 1 - item % units;
+                }
                 const int w = heads ? HS : C, off = heads ? u * HS : 0;
                 float *v = vals + (size_t)g * (per_pos ? (size_t)B * C : n);
                 for (int b = 0; b < B; b++) { /* the source values: (B, w) or (B, T, w) */
-                    if (t >= 0) memcpy(v + (size_t)b * w, sl + ((size_t)b * T + t) * C + off, (size_t)w * 4);
+                    if (neurons) {
+                        memcpy(v + (size_t)b * C, base_l + ((size_t)b * T + t) * C, (size_t)C * 4);
+                        v[(size_t)b * C + u] = sl[((size_t)b * T + t) * C + u];
+                    } else if (t >= 0) memcpy(v + (size_t)b * w, sl + ((size_t)b * T + t) * C + off, (size_t)w * 4);
                     else
                         for (int tt = 0; tt < T; tt++)
                             memcpy(v + ((size_t)b * T + tt) * w, sl + ((size_t)b * T + tt) * C + off, (size_t)w * 4);
@@ -300,27 +317,89 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
                 break;
             }
             for (int g = 0; g < gn; g++) {
-                const int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1);
-                const int t = per_pos ? T - 1 - item % T : 0;
+                int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1), t = per_pos ? T - 1 - item % T : 0;
+                if (neurons) {
+                    t = T - 1 - item / units;
+                    u = units - 1 - item % units;
+                }
                 double v = relp__metric_range(run, &rmt, g * B, B);
                 float score = (float)((v - base_value) * norm) + 0.0f; /* no -0 */
-                if (!heads) scores[(size_t)l * T + t] = score;
+                if (neurons) scores[((size_t)l * T + t) * C + u] = score;
+                else if (!heads) scores[(size_t)l * T + t] = score;
                 else if (per_pos) scores[((size_t)l * NH + u) * T + t] = score;
                 else scores[(size_t)l * NH + u] = score;
             }
             done += gn;
             if (p->progress) p->progress(p->progress_user, done, total);
-            if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "activation patching cancelled");
+            if (relp__cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "activation patching cancelled");
         }
     }
     if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
-    replica_free(ctx, &rep);
+    relp__replica_free(ctx, &rep);
     free(vals);
     return st;
 }
 
+/* the forward stage a patch of node (layer) starts its re-run at, as model.c orders them */
+static int patch_stage(const struct relp_patch *p) {
+    static const int stage[] = {0, 1, 2, 3, 4, 4}; /* by enum relp_node: model.c's stage of each node */
+    return p->layer * 5 + stage[p->node];
+}
+
+struct keyed {
+    int64_t key; /* later stage and position first */
+    int32_t i;
+};
+
+static int by_key(const void *a, const void *b) {
+    const struct keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key > y->key ? -1 : 1;
+    return x->i - y->i;
+}
+
+enum relp_status relp__run_patches(struct relp_ctx *ctx, const struct relp_metric *mt, const struct relp_patch *patches,
+                                   int32_t n, double base_value, double norm, float *effects,
+                                   void (*progress)(void *user, int64_t done, int64_t total), void *progress_user,
+                                   const char *what) {
+    const int B = ctx->B, T = ctx->T;
+    struct keyed *order = malloc(sizeof *order * (size_t)(n > 0 ? n : 1));
+    if (!order) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
+    for (int32_t i = 0; i < n; i++) {
+        order[i].key = (int64_t)patch_stage(&patches[i]) * (T + 1) + patches[i].position + 1;
+        order[i].i = i;
+    }
+    qsort(order, (size_t)n, sizeof *order, by_key);
+    int G = AP_GROUP;
+    while (G > 1 && G * B * T > GROUP_ROWS) G--;
+    struct relp__replica rep;
+    enum relp_status st = relp__replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, 1, &rep);
+    struct relp_ctx *run = rep.run;
+    G = rep.G;
+    struct relp_patch group[AP_GROUP];
+    for (int32_t i0 = 0; i0 < n && !st; i0 += G) {
+        const int gn = n - i0 < G ? (int)(n - i0) : G;
+        for (int g = 0; g < gn; g++) {
+            group[g] = patches[order[i0 + g].i];
+            group[g].first_prompt = g * B;
+            group[g].n_prompts = B;
+        }
+        if ((st = relp_forward_patched(run, group, gn))) {
+            if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
+            break;
+        }
+        for (int g = 0; g < gn; g++)
+            effects[order[i0 + g].i] = (float)((relp__metric_range(run, &rep.mt, g * B, B) - base_value) * norm) + 0.0f;
+        if (progress) progress(progress_user, i0 + gn, n);
+        if (relp__cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "%s cancelled", what);
+    }
+    if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
+    relp__replica_free(ctx, &rep);
+    free(order);
+    return st;
+}
+
 /* IG's steps per pass: up to GROUP_MAX copies of the batch within GROUP_ROWS rows */
-static int ig_group(const struct relp_ctx *ctx, int steps) {
+int relp__ig_group(const struct relp_ctx *ctx, int steps) {
     int G = steps < GROUP_MAX ? steps : GROUP_MAX;
     while (G > 1 && (size_t)G * ctx->B * ctx->T > GROUP_ROWS) G--;
     return G;
@@ -329,9 +408,9 @@ static int ig_group(const struct relp_ctx *ctx, int steps) {
 /* Steps [k0, k0 + gn) of N in one pass: copy g of run's batch gets node
  * (layer) = base + (k0 + g) / N * delta, then a forward pass and a backward
  * pass down to stop_layer. vals holds gn values of n floats. */
-static enum relp_status ig_pass(struct relp_ctx *ctx, struct relp_ctx *run, enum relp_node node, int layer,
-                                const float *base, const float *delta, float *vals, size_t n, int k0, int gn, int N,
-                                const struct relp_metric *scaled, int stop_layer) {
+enum relp_status relp__ig_pass(struct relp_ctx *ctx, struct relp_ctx *run, enum relp_node node, int layer,
+                              const float *base, const float *delta, float *vals, size_t n, int k0, int gn, int N,
+                              const struct relp_metric *scaled, int stop_layer) {
     struct relp_patch patches[GROUP_MAX];
     for (int g = 0; g < gn; g++) {
         const float a = (float)(k0 + g) / (float)N;
@@ -356,17 +435,17 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
                                      double mr) {
     const int L = ctx->model->d.L, N = p->ig_steps;
     const size_t n = node_size(ctx, p->node);
-    int G = ig_group(ctx, N);
+    int G = relp__ig_group(ctx, N);
     float *base = malloc(n * sizeof(float) * (size_t)(L + 2 + G));
     if (!base) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     save_node(ctx, p->node, base); /* the base run, (L, B, T, C) */
-    struct replica rep;
-    enum relp_status st = replicate(ctx, mt, G, 1, &rep);
+    struct relp__replica rep;
+    enum relp_status st = relp__replicate(ctx, mt, G, 1, &rep);
     struct relp_ctx *run = rep.run;
     G = rep.G;
     float *gsum = base + L * n, *delta = gsum + n, *vals = delta + n; /* vals: (G, B, T, C) */
     struct relp_metric scaled = rep.mt;
-    scaled.scale = (float)(norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
+    scaled.scale = (float)(relp__norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
     int64_t done = 0, total = (int64_t)L * N;
     for (int l = L - 1; l >= 0 && !st; l--) {
         const float *bl = base + l * n;
@@ -375,18 +454,18 @@ static enum relp_status attribute_ig(struct relp_ctx *ctx, const struct relp_met
         for (int k0 = 0; k0 < N && !st; k0 += G) {
             const int gn = N - k0 < G ? N - k0 : G; /* copies past the last step are left over, unused */
             /* the node's own layer is as deep as the coefficient has to go */
-            if ((st = ig_pass(ctx, run, p->node, l, bl, delta, vals, n, k0, gn, N, &scaled, l))) break;
+            if ((st = relp__ig_pass(ctx, run, p->node, l, bl, delta, vals, n, k0, gn, N, &scaled, l))) break;
             const float *gr = relp_ctx_node_grad(run, p->node, l);
             for (int g = 0; g < gn; g++)
                 for (size_t i = 0; i < n; i++) gsum[i] += gr[(size_t)g * n + i];
             done += gn;
             if (p->progress) p->progress(p->progress_user, done, total);
-            if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
+            if (relp__cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
         }
         if (!st) reduce_scores(ctx, p, l, delta, gsum, 1.0f / (float)N, scores);
     }
     if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
-    replica_free(ctx, &rep);
+    relp__replica_free(ctx, &rep);
     free(base);
     return st;
 }
@@ -401,7 +480,7 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
                                            double mr) {
     const int L = ctx->model->d.L, N = p->ig_steps;
     const size_t n = node_size(ctx, RELP_NODE_RESID_PRE); /* the embeddings */
-    int G = ig_group(ctx, N);
+    int G = relp__ig_group(ctx, N);
     /* per node type i: base (L, n_i) at off[i] and gradient sums (L, n_i)
      * after it; then the base embeddings, their step (n each) and the G
      * copies' values (later reused for one layer's delta) */
@@ -419,15 +498,15 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
     for (int i = 0; i < n_nodes; i++) memset(block + off[i] + (size_t)L * ni[i], 0, (size_t)L * ni[i] * sizeof(float));
     memcpy(emb, relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), n * sizeof(float));
     for (size_t k = 0; k < n; k++) emb_delta[k] = emb_src[k] - emb[k];
-    struct replica rep;
-    enum relp_status st = replicate(ctx, mt, G, 0, &rep);
+    struct relp__replica rep;
+    enum relp_status st = relp__replicate(ctx, mt, G, 0, &rep);
     struct relp_ctx *run = rep.run;
     G = rep.G;
     struct relp_metric scaled = rep.mt;
-    scaled.scale = (float)(norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
+    scaled.scale = (float)(relp__norm_of(ctx, mc, mr) * G); /* the seed divides by the G * B rows */
     for (int k0 = 0; k0 < N && !st; k0 += G) {
         const int gn = N - k0 < G ? N - k0 : G;
-        if ((st = ig_pass(ctx, run, RELP_NODE_RESID_PRE, 0, emb, emb_delta, vals, n, k0, gn, N, &scaled, 0))) break;
+        if ((st = relp__ig_pass(ctx, run, RELP_NODE_RESID_PRE, 0, emb, emb_delta, vals, n, k0, gn, N, &scaled, 0))) break;
         for (int i = 0; i < n_nodes; i++)
             for (int l = 0; l < L; l++) {
                 const float *gr = relp_ctx_node_grad(run, nodes[i], l);
@@ -436,7 +515,7 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
                     for (size_t k = 0; k < ni[i]; k++) gs[k] += gr[(size_t)g * ni[i] + k];
             }
         if (p->progress) p->progress(p->progress_user, k0 + gn, N);
-        if (cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
+        if (relp__cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "integrated gradients cancelled");
     }
     for (int i = 0; i < n_nodes && !st; i++) {
         struct relp_attr_params pn = *p;
@@ -450,7 +529,7 @@ static enum relp_status attribute_ig_input(struct relp_ctx *ctx, const struct re
         }
     }
     if (!st && run == ctx) st = relp_forward_patched(ctx, NULL, 0);
-    replica_free(ctx, &rep);
+    relp__replica_free(ctx, &rep);
     free(block);
     return st;
 }
@@ -491,7 +570,7 @@ static enum relp_status attribute(struct relp_ctx *ctx, const int32_t *clean, co
     float *src[9];
     for (int i = 0; i < n_all; i++) src[i] = i ? src[i - 1] + sz[i - 1] : block;
     double mc = 0, mr = 0;
-    if ((st = restrict_logits(ctx, mt, B))) {
+    if ((st = relp__restrict_logits(ctx, mt, B))) {
         free(block);
         return st;
     }

@@ -9,7 +9,8 @@
  *   s=1 z[l]         (norm1, q | k | v, [q/k norm], [RoPE], causal attention)
  *   s=2 attn_out[l]  (z W_O + b_O)
  *   s=3 resid_mid[l] (resid_pre[l] + attn_out[l]; none in a parallel block)
- *   s=4 mlp_out[l]   (norm2, fc, activation or gate x up, proj)
+ *   s=4 mlp_out[l]   (norm2, fc, activation or gate x up: the neurons, patched
+ *                    before proj; then proj)
  * and stage L*5 produces resid_pre[L], followed by the final norm and the
  * logits. A patched re-run starts at the stage of its earliest patched node
  * (or of the previous run's, to undo that one) and, by causality, at its
@@ -275,8 +276,8 @@ static void norm_rows(const struct relp_model *m, float *out, float *mean, float
     }
 }
 
-static void norm_backward(const struct relp_model *m, float *dx, const float *dout, const float *x, const float *mean,
-                          const float *rstd, const float *g, int N, int C, int rule) {
+void relp__norm_backward(const struct relp_model *m, float *dx, const float *dout, const float *x, const float *mean,
+                         const float *rstd, const float *g, int N, int C, int rule) {
     if (m->rms_norm) rmsnorm_backward_acc(dx, dout, x, rstd, g, N, C, rule);
     else layernorm_backward_acc(dx, dout, x, mean, rstd, g, N, C, rule);
 }
@@ -337,6 +338,7 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
                 add_rows(resid, a->resid_mid + (size_t)(l - 1) * BTC, a->mlp_out + (size_t)(l - 1) * BTC, NULL, B, T,
                          C, t0);
             apply_patches(ctx, resid, RELP_NODE_RESID_PRE, l, patches, n_patches);
+            if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_RESID_PRE, l, resid, t0);
             break;
         case 1: {
             float *qkv = a->qkv + (size_t)l * BT * d->QKV;
@@ -349,29 +351,35 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
             attention_forward(ctx->pool, a->z + (size_t)l * BT * d->Q, a->att + (size_t)l * B * NH * T * T, qkv, B, T,
                               NH, d->NKV, d->HS, t0);
             apply_patches(ctx, a->z + (size_t)l * BT * d->Q, RELP_NODE_ATTN_Z, l, patches, n_patches);
+            if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_ATTN_Z, l, a->z + (size_t)l * BT * d->Q, t0);
             break;
         }
         case 2:
             mm_rows(ctx, a->attn_out + (size_t)l * BTC, a->z + (size_t)l * BT * d->Q, w->w_o, w->b_o, d->Q, C, t0);
             apply_patches(ctx, a->attn_out + (size_t)l * BTC, RELP_NODE_ATTN_OUT, l, patches, n_patches);
+            if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_ATTN_OUT, l, a->attn_out + (size_t)l * BTC, t0);
             break;
         case 3:
             if (m->parallel) break; /* no resid_mid: the MLP reads resid_pre */
             add_rows(a->resid_mid + (size_t)l * BTC, resid, a->attn_out + (size_t)l * BTC, NULL, B, T, C, t0);
             apply_patches(ctx, a->resid_mid + (size_t)l * BTC, RELP_NODE_RESID_MID, l, patches, n_patches);
+            if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_RESID_MID, l, a->resid_mid + (size_t)l * BTC, t0);
             break;
         case 4: {
-            float *fc_pre = a->fc_pre + (size_t)l * BT * d->FC;
+            float *fc_pre = a->fc_pre + (size_t)l * BT * d->FC, *fc_post = a->fc_post + (size_t)l * BT * d->I;
             norm_rows(m, a->ln2_out, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT,
                       m->parallel ? resid : a->resid_mid + (size_t)l * BTC, w->ln2_g, w->ln2_b, B, T, C, t0, eps);
             mm_rows(ctx, fc_pre, a->ln2_out, w->w_fc, w->b_fc, C, d->FC, t0);
             for (int b = 0; b < B; b++) {
                 size_t r = (size_t)b * T + t0;
-                if (m->gated) glu_forward(a->fc_post + r * d->I, fc_pre + r * d->FC, T - t0, d->I, m->act);
-                else act_forward(a->fc_post + r * d->I, fc_pre + r * d->FC, (T - t0) * d->I, m->act);
+                if (m->gated) glu_forward(fc_post + r * d->I, fc_pre + r * d->FC, T - t0, d->I, m->act);
+                else act_forward(fc_post + r * d->I, fc_pre + r * d->FC, (T - t0) * d->I, m->act);
             }
-            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, a->fc_post, w->w_mp, w->b_mp, d->I, C, t0);
+            apply_patches(ctx, fc_post, RELP_NODE_MLP_POST, l, patches, n_patches);
+            if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_MLP_POST, l, fc_post, t0);
+            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, fc_post, w->w_mp, w->b_mp, d->I, C, t0);
             apply_patches(ctx, a->mlp_out + (size_t)l * BTC, RELP_NODE_MLP_OUT, l, patches, n_patches);
+            if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_MLP_OUT, l, a->mlp_out + (size_t)l * BTC, t0);
             break;
         }
         }
@@ -673,7 +681,7 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
     const int P = ctx->n_logit_pos, last = logit_row(ctx, P - 1);
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)b * T + last, q = (size_t)b * P + P - 1;
-        norm_backward(m, g_final + r * C, d_lnf + (size_t)b * C, a->resid + (size_t)L * BTC + r * C, a->lnf_mean + q,
+        relp__norm_backward(m, g_final + r * C, d_lnf + (size_t)b * C, a->resid + (size_t)L * BTC + r * C, a->lnf_mean + q,
                       a->lnf_rstd + q, m->lnf_g, 1, C, ln_const);
     }
 
@@ -684,25 +692,23 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
         const float *x_pre = a->resid + (size_t)l * BTC;
         /* mlp_out = act(norm2(x) W_fc + b_fc) W_mp + b_mp, or (act(gate) * up) W_mp + b_mp */
         const float *fc_pre = a->fc_pre + (size_t)l * BT * d->FC;
-        if (m->gated) {
-            bwd_matmul(ctx, g->fc_out, g_post, w->w_mp, w->wt_mp, (int)BT, C, d->I);
-            glu_backward(g->fc, g->fc_out, fc_pre, (int)BT, d->I, m->act, identity, half);
-        } else {
-            bwd_matmul(ctx, g->fc, g_post, w->w_mp, w->wt_mp, (int)BT, C, d->I);
-            act_backward(g->fc, g->fc, fc_pre, (int)BT * d->I, m->act, identity);
-        }
+        float *g_neurons = g->mlp_post + (size_t)l * BT * d->I;
+        bwd_matmul(ctx, g_neurons, g_post, w->w_mp, w->wt_mp, (int)BT, C, d->I);
+        if (m->gated) glu_backward(g->fc, g_neurons, fc_pre, (int)BT, d->I, m->act, identity, half);
+        else act_backward(g->fc, g_neurons, fc_pre, (int)BT * d->I, m->act, identity);
         bwd_matmul(ctx, g->h, g->fc, w->w_fc, w->wt_fc, (int)BT, d->FC, C);
+        if (ctx->bwd_hook) ctx->bwd_hook(ctx->hook_user, ctx, l, RELP__BWD_MLP);
         /* the attention branch's coefficient: resid_mid's (sequential) or the block output's (parallel) */
         const float *g_attn;
         if (!m->parallel) {
             float *g_mid = g->resid_mid + (size_t)l * BTC;
             memcpy(g_mid, g_post, BTC * sizeof(float)); /* resid_post = resid_mid + mlp_out */
-            norm_backward(m, g_mid, g->h, a->resid_mid + (size_t)l * BTC, a->ln2_mean + (size_t)l * BT,
+            relp__norm_backward(m, g_mid, g->h, a->resid_mid + (size_t)l * BTC, a->ln2_mean + (size_t)l * BT,
                           a->ln2_rstd + (size_t)l * BT, w->ln2_g, (int)BT, C, ln_const);
             g_attn = g_mid;
         } else {
             memcpy(g_pre, g_post, BTC * sizeof(float)); /* resid_post = resid_pre + attn_out + mlp_out */
-            norm_backward(m, g_pre, g->h, x_pre, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT, w->ln2_g,
+            relp__norm_backward(m, g_pre, g->h, x_pre, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT, w->ln2_g,
                           (int)BT, C, ln_const);
             g_attn = g_post;
         }
@@ -725,9 +731,10 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
                 memcpy(g->qkv + r * d->QKV, g->qk + r * QK, QK * sizeof(float));
             }
         }
+        if (ctx->bwd_hook) ctx->bwd_hook(ctx->hook_user, ctx, l, RELP__BWD_ATTN);
         bwd_matmul(ctx, g->h, g->qkv, w->w_qkv, w->wt_qkv, (int)BT, d->QKV, C);
         if (!m->parallel) memcpy(g_pre, g_attn, BTC * sizeof(float)); /* resid_mid = resid_pre + attn_out */
-        norm_backward(m, g_pre, g->h, x_pre, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, w->ln1_g,
+        relp__norm_backward(m, g_pre, g->h, x_pre, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, w->ln1_g,
                       (int)BT, C, ln_const);
     }
     ctx->have_grads = 1;

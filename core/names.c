@@ -94,10 +94,11 @@ int32_t relp_method_find(const char *name, struct relp_method_name *out) {
 /* --------------------------------------------------------------- nodes */
 
 static const struct relp_node_name nodes[] = {
-    {"resid", RELP_NODE_RESID_PRE, "residual stream"},
-    {"attn", RELP_NODE_ATTN_OUT, "attention output"},
-    {"mlp", RELP_NODE_MLP_OUT, "MLP output"},
-    {"head", RELP_NODE_ATTN_Z, "attention heads"},
+    {"resid", RELP_NODE_RESID_PRE, "residual stream", 1},
+    {"attn", RELP_NODE_ATTN_OUT, "attention output", 1},
+    {"mlp", RELP_NODE_MLP_OUT, "MLP output", 1},
+    {"head", RELP_NODE_ATTN_Z, "attention heads", 1},
+    {"neuron", RELP_NODE_MLP_POST, "MLP neurons", 0},
 };
 
 const struct relp_node_name *relp_node_name(int32_t i) {

@@ -276,7 +276,9 @@ enum relp_node {
     RELP_NODE_ATTN_Z = 1,    /* per-head attention output before W_O, (B, T, NH*HS) */
     RELP_NODE_ATTN_OUT = 2,
     RELP_NODE_RESID_MID = 3,
-    RELP_NODE_MLP_OUT = 4
+    RELP_NODE_MLP_OUT = 4,
+    RELP_NODE_MLP_POST = 5   /* neurons: the MLP's hidden activation after its activation function (gated MLPs:
+                                act(gate) * up), (B, T, I); TransformerLens's blocks.L.mlp.hook_post */
 };
 
 /* Full forward pass on B prompts of T tokens each (ids: B*T, row-major).
@@ -433,7 +435,9 @@ RELP_API const float *relp_ctx_node_grad(const struct relp_ctx *ctx, enum relp_n
  * in metric units and relp_ctx_last_error holds a warning (status is OK).
  * Score layout: node RESID_PRE, ATTN_OUT, MLP_OUT: (L, T) (resid_pre of
  * layers 0..L-1); node ATTN_Z (heads): (L, NH), or (L, NH, T) with
- * per_position. */
+ * per_position; node MLP_POST (neurons): (L, T, I), one score per neuron
+ * (their sum over neurons is the MLP_OUT score: the product with W_mp is
+ * linear). */
 enum relp_method { RELP_METHOD_AP = 0, RELP_METHOD_GRAD = 1, RELP_METHOD_IG = 2, RELP_METHOD_IG_INPUT = 3 };
 
 struct relp_attr_params {
@@ -513,6 +517,237 @@ RELP_API const char *relp_ioi_name(int32_t i); /* i in [0, relp_ioi_n_names()) *
 /* Pearson correlation of a and b (n values); NAN when either is constant. */
 RELP_API double relp_pearson(const float *a, const float *b, int64_t n);
 
+/* ----------------------------------------------------------- CIRCUITS
+ * Sparse feature circuits (Marks et al. 2024), neurons and edges (EAP-IG,
+ * Hanna et al. 2024), and their faithfulness. docs/circuits.md has every
+ * definition; in short:
+ *
+ * HOOKS are TransformerLens's names for the places a dictionary reads:
+ *   blocks.L.hook_resid_pre   resid_pre[L]            (C)
+ *   blocks.L.hook_attn_out    attn_out[L]             (C)
+ *   blocks.L.mlp.hook_post    the neurons of layer L  (I)
+ *   blocks.L.hook_mlp_out     mlp_out[L]              (C)
+ *   blocks.L.hook_resid_post  resid_pre[L+1]; for the last layer the
+ *                             residual before the final norm (C)
+ * A hook's layer is the L in its name. Forward order: by layer, then in
+ * the order above (resid_post L before resid_pre L+1, the same values).
+ *
+ * SAES are read in SAELens's layout: a folder per hook with cfg.json
+ * (d_in, d_sae, hook_name, architecture "standard" | "topk" | "jumprelu",
+ * apply_b_dec_to_input, normalize_activations "none" only,
+ * activation_fn_kwargs.k for topk) and sae_weights.safetensors (W_enc
+ * [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in],
+ * threshold [d_sae] for jumprelu; F32, F16 or BF16). A set is a folder of
+ * such folders (or one of them). Encode: pre = (x - [apply] b_dec) W_enc +
+ * b_enc; standard f = ReLU(pre); topk: the k largest entries of pre through
+ * ReLU, the others 0 (ties: the lower index first); jumprelu f = ReLU(pre)
+ * [pre > threshold]. Decode x^ = f W_dec + b_dec; the error e = x - x^.
+ *
+ * NODE SETS: features (every (hook, position, feature) of the SAEs given,
+ * and one error node per (hook, position)); neurons (every (layer,
+ * position, neuron) of blocks.L.mlp.hook_post); components (every
+ * (attention head, position), a head being its output z W_O, and every
+ * (MLP, position)). Each node set is a list of hooks, each with a width of
+ * units per position (relp_circuit_hooks).
+ *
+ * SCORES of a node on a clean / corrupted pair, for AtP ("grad" rules), a
+ * RelP preset (its rules) or IG, in units of the normalised metric as
+ * relp_attribute's (delta = clean - corrupted values, rho = the hook's
+ * coefficient on the corrupted run; noising swaps the runs):
+ *   feature i: sum_b delta f_i . (W_dec[i] . rho);  error: sum_b delta e . rho;
+ *   neuron j: sum_b delta a_j rho_j;  head / MLP: relp_attribute's per
+ *   position head and mlp scores.
+ * IG interpolates the whole hook (all positions and features at once) from
+ * the corrupted to the clean value and takes the mean coefficient there.
+ * Sum over features + error = the hook's node score (b_dec cancels).
+ *
+ * CIRCUITS AND FAITHFULNESS (Marks et al.'s ablation.py): a circuit C is
+ * the nodes with |score| >= a threshold, or the N largest (ties by index:
+ * hooks in forward order, position, unit, the error node last), among the
+ * hooks of layers >= start_layer. m(C): run the clean prompts; at each hook
+ * from start_layer on, in forward order, recompute the nodes from the
+ * activation as it now is, replace every node not in C by its mean over the
+ * corrupted prompts at that position (from the unablated corrupted run),
+ * and continue with x = f' W_dec + b_dec + e' (neurons and components: the
+ * activation itself). F(C) = (m(C) - m(empty)) / (m(M) - m(empty)) with M
+ * every node (the clean run) and m the mean over prompts; completeness =
+ * F(M \ C) (lower is more complete). */
+
+/* ---- SAEs ---- */
+enum relp_sae_arch { RELP_SAE_STANDARD = 0, RELP_SAE_TOPK = 1, RELP_SAE_JUMPRELU = 2 };
+struct relp_saes;
+struct relp_sae_info {
+    const char *hook_name;     /* cfg.json's hook_name, e.g. "blocks.2.hook_resid_pre" */
+    const char *path;          /* the SAE's folder (or its name among the files given) */
+    enum relp_node node;       /* the relp node it reads: RESID_PRE (resid_post L: RESID_PRE L+1), ATTN_OUT,
+                                  MLP_OUT or MLP_POST */
+    int32_t layer;             /* that node's layer */
+    int32_t hook_layer;        /* the L in hook_name */
+    int32_t d_in, d_sae;
+    enum relp_sae_arch arch;
+    int32_t k;                 /* topk: active features per row; else 0 */
+    int32_t apply_b_dec_to_input;
+    enum relp_dtype dtype;     /* of the file's matrices */
+};
+/* Loads the SAEs of dir (one SAE folder, or a folder of them) for a model:
+ * each one's hook must exist in the model with d_in its width. Matrices are
+ * used in place (memory-mapped) where their dtype and alignment allow,
+ * else converted to f32. Refused, naming the file: a missing or malformed
+ * cfg.json or tensor, an unknown architecture or hook name, a d_in that is
+ * not the hook's width, normalize_activations other than "none", a tensor
+ * of the wrong shape or dtype, NaN or Inf, two SAEs on one hook. The SAEs
+ * are kept in forward order of their hooks. On failure *out may hold an
+ * object carrying the message (relp_saes_last_error; free it). */
+RELP_API enum relp_status relp_saes_init_from_dir(struct relp_saes **out, const struct relp_model *model,
+                                                  const char *dir);
+/* The same from buffers the caller keeps alive until relp_saes_free: files
+ * named "<folder>/cfg.json" and "<folder>/sae_weights.safetensors" (one SAE
+ * per folder name). */
+RELP_API enum relp_status relp_saes_init_from_memory(struct relp_saes **out, const struct relp_model *model,
+                                                     const struct relp_file *files, int32_t n_files);
+RELP_API void relp_saes_free(struct relp_saes *saes);
+/* Last error text; saes NULL: the last error of a load that could not create the object (thread-local). */
+RELP_API const char *relp_saes_last_error(const struct relp_saes *saes);
+RELP_API int32_t relp_saes_count(const struct relp_saes *saes);
+/* SAE i in forward order; the strings live as long as saes. */
+RELP_API enum relp_status relp_saes_info(const struct relp_saes *saes, int32_t i, struct relp_sae_info *info);
+/* f (n, d_sae) = encode(x (n, d_in)); x_hat (n, d_in) = decode(f (n, d_sae)). pool: NULL. */
+RELP_API enum relp_status relp_sae_encode(const struct relp_saes *saes, int32_t i, const float *x, int64_t n,
+                                          float *f);
+RELP_API enum relp_status relp_sae_decode(const struct relp_saes *saes, int32_t i, const float *f, int64_t n,
+                                          float *x_hat);
+
+/* ---- node sets and their hooks ---- */
+enum relp_nodeset { RELP_NODESET_FEATURES = 0, RELP_NODESET_NEURONS = 1, RELP_NODESET_COMPONENTS = 2 };
+struct relp_circuit_hook {
+    char name[64];       /* "blocks.2.hook_resid_pre", "blocks.1.mlp.hook_post", "blocks.0.attn.hook_z" (the heads),
+                            "blocks.0.hook_mlp_out" (the MLP component) */
+    enum relp_node node; /* the relp node it reads and ablates */
+    int32_t layer;       /* that node's layer */
+    int32_t hook_layer;  /* the L in name (start_layer compares it) */
+    int32_t width;       /* units per position: d_sae (features), I (neurons), NH (heads), 1 (an MLP) */
+    int32_t error;       /* 1: an error node per position (features) */
+    int32_t sae;         /* features: the SAE's index; else -1 */
+};
+/* The hooks of a node set in forward order into out (cap entries at most);
+ * returns their count, or -1 (features without SAEs). */
+RELP_API int32_t relp_circuit_hooks(const struct relp_model *model, const struct relp_saes *saes,
+                                    enum relp_nodeset set, struct relp_circuit_hook *out, int32_t cap);
+
+/* Scores of every node of a node set: scores[h] (T, width) and, for
+ * features, errors[h] (T) per hook h of relp_circuit_hooks (errors may be
+ * NULL for the other sets). params: method GRAD (params->rules: AtP or a
+ * RelP preset) or IG (ig_steps), noising, progress; node and per_position
+ * are ignored. AP is relp_patch_circuit_nodes. B prompts of T tokens. */
+RELP_API enum relp_status relp_attribute_circuit(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
+                                                 int32_t B, int32_t T, const struct relp_metric *metric,
+                                                 const struct relp_saes *saes, enum relp_nodeset set,
+                                                 const struct relp_attr_params *params, float *const *scores,
+                                                 float *const *errors, double *m_clean, double *m_corrupt);
+
+/* One node: hook index (relp_circuit_hooks), position, unit (feature,
+ * neuron, head; 0 for an MLP); unit -1 is the hook's error node. */
+struct relp_circuit_node {
+    int32_t hook, position, unit;
+};
+/* Exact patching of each node on its own (the ground truth of the scores):
+ * on the corrupted run with no SAE spliced in, a feature adds delta f_i
+ * W_dec[i] to its hook at that position, the error node adds delta e, a
+ * neuron, head or MLP takes its clean value; effect = (m_patched -
+ * m_corrupt) / (m_clean - m_corrupt). Noising: on the clean run with the
+ * corrupted values, effect = (m_patched - m_clean) / (m_clean - m_corrupt),
+ * as relp_attribute's AP. effects: n floats. progress: after each pass. */
+RELP_API enum relp_status relp_patch_circuit_nodes(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
+                                                   int32_t B, int32_t T, const struct relp_metric *metric,
+                                                   const struct relp_saes *saes, enum relp_nodeset set,
+                                                   int32_t noising, const struct relp_circuit_node *nodes, int32_t n,
+                                                   float *effects, void (*progress)(void *user, int64_t done,
+                                                                                    int64_t total),
+                                                   void *progress_user);
+
+/* Faithfulness of circuits of one node set on one batch (all prompts one
+ * length): made once (the mean ablation values, m(M) and m(empty)), then
+ * any number of circuits evaluated, each a clean forward pass with the
+ * ablation at every hook. The context runs the passes (B, T within its
+ * capacity); the object borrows ctx, saes and the token arrays until
+ * relp_faithfulness_free. */
+struct relp_faithfulness;
+RELP_API enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct relp_ctx *ctx,
+                                                 const int32_t *clean, const int32_t *corrupt, int32_t B, int32_t T,
+                                                 const struct relp_metric *metric, const struct relp_saes *saes,
+                                                 enum relp_nodeset set, int32_t start_layer);
+RELP_API void relp_faithfulness_free(struct relp_faithfulness *fa);
+/* m(M) (the clean run) and m(empty) (every node at the hooks ablated), means over the prompts. */
+RELP_API void relp_faithfulness_ends(const struct relp_faithfulness *fa, double *m_full, double *m_empty);
+/* m(C) for the circuit keep[h] (T * width flags, 1 = in C) and keep_error[h] (T flags; features only, may be
+ * NULL otherwise) per hook h; hooks of layers < start_layer are never ablated. */
+RELP_API enum relp_status relp_faithfulness_eval(struct relp_faithfulness *fa, const uint8_t *const *keep,
+                                                 const uint8_t *const *keep_error, double *m_circuit);
+/* A curve from scores (as relp_attribute_circuit writes them): for each point i, the circuit of the n_nodes[i]
+ * nodes with the largest |score| (n_nodes NULL: the nodes with |score| >= thresholds[i]); writes the circuit's
+ * size to size[i], its faithfulness to faith[i] and the completeness (the complement's faithfulness) to
+ * completeness[i] (any output may be NULL). progress: after each point. */
+RELP_API enum relp_status relp_faithfulness_curve(struct relp_faithfulness *fa, const float *const *scores,
+                                                  const float *const *errors, const int64_t *n_nodes,
+                                                  const float *thresholds, int32_t n_points, int64_t *size,
+                                                  double *faith, double *completeness,
+                                                  void (*progress)(void *user, int64_t done, int64_t total),
+                                                  void *progress_user);
+/* The number of candidate nodes (hooks of layers >= start_layer, error nodes included). */
+RELP_API int64_t relp_faithfulness_n_nodes(const struct relp_faithfulness *fa);
+
+/* ---- edges (EAP-IG's graph) ----
+ * Upstream nodes: "input" (the embeddings), "a{L}.h{H}" (head H's output
+ * z W_O), "m{L}" (mlp_out). Downstream nodes: "a{L}.h{H}<q>", "<k>", "<v>"
+ * (the residual as head H's q, k or v projection reads it, before its
+ * norm; with grouped-query attention every query head's k and v input is
+ * its own), "m{L}" (the MLP's input), "logits" (the final residual). An
+ * edge u -> v exists when v reads the residual after u writes it
+ * (GPT-NeoX's parallel block: m{L} does not read a{L}.*). Indices:
+ * upstream 0 = input, then per layer its NH heads and its MLP; downstream
+ * per layer the NH q, NH k and NH v inputs and the MLP's, then logits.
+ * Edge scores are (n_up, n_down) row-major, 0 where no edge exists:
+ *   score(u -> v) = sum_{b,t} delta a_u[b,t] . rho_v[b,t]
+ * with rho_v the coefficient at v's own input copy from the one backward
+ * pass of the method (AtP, a RelP preset), or its mean along the input path
+ * (IG_INPUT: EAP-IG's integrated gradients). Sum over u = v's input copy's
+ * score; sum over v = u's node score summed over positions. */
+RELP_API void relp_graph_size(const struct relp_model *model, int32_t *n_up, int32_t *n_down);
+/* Names as EAP-IG writes them, into buf (cap bytes); returns buf, or NULL for an index out of range. */
+RELP_API const char *relp_graph_up_name(const struct relp_model *model, int32_t u, char *buf, size_t cap);
+RELP_API const char *relp_graph_down_name(const struct relp_model *model, int32_t v, char *buf, size_t cap);
+/* 1 if the edge u -> v exists. */
+RELP_API int32_t relp_graph_edge(const struct relp_model *model, int32_t u, int32_t v);
+/* Every edge's score for one method (GRAD with its rules, or IG_INPUT). scores: n_up * n_down floats. */
+RELP_API enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
+                                               int32_t B, int32_t T, const struct relp_metric *metric,
+                                               const struct relp_attr_params *params, float *scores,
+                                               double *m_clean, double *m_corrupt);
+/* Exact patching of each edge on its own: on the corrupted run, only v's
+ * input copy reads delta a_u added (a_u clean - corrupted, at every
+ * position); effect = (m_patched - m_corrupt) / (m_clean - m_corrupt);
+ * noising: on the clean run with (corrupted - clean), (m_patched -
+ * m_clean) / (m_clean - m_corrupt). edges: n pairs (u, v). */
+RELP_API enum relp_status relp_patch_edges(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
+                                           int32_t B, int32_t T, const struct relp_metric *metric, int32_t noising,
+                                           const int32_t *edges, int32_t n, float *effects,
+                                           void (*progress)(void *user, int64_t done, int64_t total),
+                                           void *progress_user);
+/* Edge circuits' metric (EAP-IG's evaluate_graph) on one batch: made once (the corrupted run's node outputs,
+ * the clean and corrupted metrics), then any number of circuits evaluated. In a circuit's run the clean prompts
+ * run, and every downstream node v reads its input minus the sum over upstream u with (u -> v) not in the
+ * circuit of (a_u - a_u^corrupted), a_u being u's output in this run. Faithfulness = (m(C) - m_corrupt) /
+ * (m_clean - m_corrupt). Borrows ctx and the token arrays until relp_edge_eval_free. */
+struct relp_edge_eval;
+RELP_API enum relp_status relp_edge_eval_init(struct relp_edge_eval **out, struct relp_ctx *ctx, const int32_t *clean,
+                                              const int32_t *corrupt, int32_t B, int32_t T,
+                                              const struct relp_metric *metric);
+RELP_API void relp_edge_eval_free(struct relp_edge_eval *ev);
+RELP_API void relp_edge_eval_ends(const struct relp_edge_eval *ev, double *m_clean, double *m_corrupt);
+/* m(C) for in_graph (n_up * n_down flags, 1 = the edge is in the circuit; flags of edges that do not exist are
+ * ignored), the mean over the prompts. */
+RELP_API enum relp_status relp_edge_eval_run(struct relp_edge_eval *ev, const uint8_t *in_graph, double *m_circuit);
+
 /* ---------------------------------------------------------------- NAMES
  * The names the CLI, the WebAssembly API (and its generated constants.mjs)
  * and the page use, written once (core/names.c). */
@@ -529,9 +764,11 @@ RELP_API int32_t relp_method_name(int32_t i, struct relp_method_name *out);
 RELP_API int32_t relp_method_find(const char *name, struct relp_method_name *out);
 
 struct relp_node_name {
-    const char *name;  /* "resid", "attn", "mlp", "head": --node, relp.mjs, the page */
+    const char *name;  /* "resid", "attn", "mlp", "head", "neuron": --node, relp.mjs, the page */
     enum relp_node node;
     const char *label; /* "residual stream", ... */
+    int32_t map;       /* 1: drawn as a layer x position (or head) map: the page's node types; 0: neurons
+                          (a score per layer, position and neuron: the circuit commands' node set) */
 };
 /* Index past the end: NULL. */
 RELP_API const struct relp_node_name *relp_node_name(int32_t i);

@@ -20,8 +20,8 @@ export const METHODS = NAMES.methods.map((m) => m.name);
 // name -> [enum relp_method, rules preset]
 export const METHOD = Object.fromEntries(NAMES.methods.map((m) => [m.name, [m.method, m.rules]]));
 export const METHOD_TITLE = Object.fromEntries(NAMES.methods.map((m) => [m.name, m.title]));
-// --node / the page's node types; name -> enum relp_node
-export const NODES = NAMES.nodes.map((n) => n.name);
+// the page's node types (drawn as maps); NAMES.nodes also has the neurons (map: false); name -> enum relp_node
+export const NODES = NAMES.nodes.filter((n) => n.map).map((n) => n.name);
 export const NODE_ID = Object.fromEntries(NAMES.nodes.map((n) => [n.name, n.node]));
 export const NODE_LABEL = Object.fromEntries(NAMES.nodes.map((n) => [n.name, n.label]));
 export const PRESETS = NAMES.presets.map((p) => p.name); // rules presets: NAMES.presets has their titles and sources

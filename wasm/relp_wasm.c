@@ -186,7 +186,7 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
         STR(n->name);
         PUT(",\"node\":%d,\"label\":", (int)n->node);
         STR(n->label);
-        PUT("}");
+        PUT(",\"map\":%s}", n->map ? "true" : "false");
     }
     PUT("],\"presets\":[");
     int32_t np = 0;
