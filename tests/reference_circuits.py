@@ -329,6 +329,8 @@ def _g(t):
 
 
 def _track(x):
+    if not torch.is_grad_enabled():
+        return x.detach()
     if not x.requires_grad:
         x = x.detach().requires_grad_(True)
     else:
@@ -471,9 +473,11 @@ def sae_split(sae, x):
     return f, x - decode(sae, f)
 
 
-def random_sae(d_in, d_sae, arch, seed, acts=None, k=None, frac=0.25, apply_b_dec_to_input=True):
+def random_sae(d_in, d_sae, arch, seed, acts=None, k=None, frac=0.25, apply_b_dec_to_input=True, ridge=0.3):
     """SAE parameters (float64) with a healthy sparse code on acts (N, d_in) when given: about frac
-    of the features fire on them (standard / jumprelu); topk takes k (default max(1, d_sae // 4))."""
+    of the features fire on them (standard / jumprelu); topk takes k (default max(1, d_sae // 4)); the
+    decoder is then the ridge regression (penalty ridge * mean diag(f'f)) of acts - b_dec on the code, so
+    that the reconstruction is partial and both features and error nodes carry weight."""
     g = torch.Generator().manual_seed(seed)
     W_dec = torch.randn(d_sae, d_in, generator=g).double()
     W_dec = W_dec / W_dec.norm(dim=1, keepdim=True)
@@ -503,6 +507,11 @@ def random_sae(d_in, d_sae, arch, seed, acts=None, k=None, frac=0.25, apply_b_de
         p["threshold"] = th
     else:
         raise ValueError(arch)
+    if acts is not None:  # a ridge least-squares decoder for this code: a partial, not perfect, reconstruction
+        f = encode(as_sae(p, arch, "", k=p.get("k"), apply_b_dec_to_input=apply_b_dec_to_input), acts)
+        G = f.T @ f
+        lam = ridge * G.trace() / d_sae + 1e-9
+        p["W_dec"] = torch.linalg.solve(G + lam * torch.eye(d_sae, dtype=torch.float64), f.T @ (acts - b_dec))
     return p
 
 
