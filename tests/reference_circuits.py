@@ -838,16 +838,35 @@ def faithfulness_curve(case, groups, scores, Ns=None, thresholds=None, start_lay
     means = ablation_means(case, groups)
     empty = [torch.zeros(s.shape, dtype=torch.bool) for s in scores]
     base = (case.m_clean.mean().item(), ablated_metric(case, groups, empty, means, start_layer).mean().item())
+    cand = candidates(groups, start_layer)
+    a = torch.cat([s.reshape(-1) for s, c in zip(scores, cand) if c]).abs()
     out = []
     if Ns is not None:
         for N in Ns:
             keep = select_nodes(groups, scores, N=N, start_layer=start_layer)
-            out.append(dict(N=N, **faithfulness(case, groups, keep, start_layer, means, base)))
+            out.append(dict(N=N, gap=selection_gap(a, N=N), **faithfulness(case, groups, keep, start_layer, means, base)))
     else:
         for tau in (thresholds or THRESHOLDS):
             keep = select_nodes(groups, scores, tau=tau, start_layer=start_layer)
-            out.append(dict(tau=tau, **faithfulness(case, groups, keep, start_layer, means, base)))
+            out.append(dict(tau=tau, gap=selection_gap(a, tau=tau),
+                            **faithfulness(case, groups, keep, start_layer, means, base)))
     return out
+
+
+def selection_gap(a, N=None, tau=None):
+    """how far the selection is from changing, relative to max |score| (a: the candidates' |scores|):
+    top N: (a_(N) - a_(N+1)) / max a (0: a tie at the boundary, broken by node order; None: N covers every
+    node); threshold: min |a_i - tau| / max a. A comparison with a float32 engine should skip a selection
+    whose gap is within its rounding."""
+    top = a.max().item()
+    if top == 0:
+        return 0.0
+    if N is not None:
+        if N >= a.numel():
+            return None
+        v = torch.sort(a, descending=True).values
+        return ((v[N - 1] - v[N]) / top).item() if N > 0 else None
+    return ((a - tau).abs().min() / top).item()
 
 
 # ---------------------------------------------------------------------------------------------- edges

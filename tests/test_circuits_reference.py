@@ -73,9 +73,11 @@ MODELS = [  # name, cfg, seed
 SAE_SPECS = [  # hook, arch, d_sae, apply_b_dec_to_input, file dtype
     ("blocks.0.hook_resid_pre", "standard", 40, True, "F32"),
     ("blocks.0.hook_attn_out", "topk", 32, True, "F16"),
+    ("blocks.0.hook_resid_post", "standard", 36, False, "BF16"),
     ("blocks.1.hook_mlp_out", "jumprelu", 48, False, "BF16"),
-    ("blocks.1.hook_resid_post", "standard", 36, False, "F32"),
+    ("blocks.1.hook_resid_post", "jumprelu", 40, True, "F32"),  # the final residual: scores only, not circuits
 ]
+FINAL = "blocks.1.hook_resid_post"
 METHODS = RC.GRAD_METHODS + ["ig", "ig-input"]
 EDGE_METHODS = RC.GRAD_METHODS + ["ig-input"]
 STEPS = 3
@@ -160,6 +162,38 @@ def make_saes(case, d, seed):
     return saes
 
 
+# ------------------------------------------------------------------------------------ methods_reference
+
+
+def check_methods_reference(name, p, cfg, case):
+    """node scores, IG, IG-input and AP of this module against reference.methods_reference (which returns
+    float32: compared at 2e-6 of the largest entry)"""
+    model = case.model
+    run_metric = R.run_metric if name == "gpt2" else FAM.run_metric_fn(p, cfg)
+    presets = R.RULES if name == "gpt2" else FAM.RULES
+    ref = R.methods_reference(p, cfg, case.clean, case.corrupt, case.answer, case.wrong, STEPS, run_metric=run_metric,
+                              presets=presets)
+    hk = {"resid": "hook_resid_pre", "attn": "hook_attn_out", "mlp": "hook_mlp_out"}
+    for dname, noising in (("denoise", False), ("noise", True)):
+        for method in RC.GRAD_METHODS + ["ig", "ig-input"]:
+            tag = "grad" if method == "atp" else method
+            ns = RC.node_scores(case, method, noising, STEPS, hooks=[f"blocks.{l}.{k}" for l in range(model.L)
+                                                                     for k in hk.values()])
+            for node, k in hk.items():
+                mine = torch.stack([ns[f"blocks.{l}.{k}"] for l in range(model.L)])
+                check("node scores vs methods_reference (float32)", rel(mine, ref[f"{tag}.{node}.{dname}"].double()),
+                      2e-6)
+            cs = RC.component_scores(case, method, noising, STEPS)
+            check("head scores vs methods_reference (float32)",
+                  rel(cs["heads"].transpose(1, 2), ref[f"{tag}.head_pos.{dname}"].double()), 2e-6)
+        ap = torch.tensor([[RC.patch_node(case, ("mlp", l, t), noising) for t in range(case.T)] for l in range(model.L)],
+                          dtype=torch.float64)
+        check("AP of mlp vs methods_reference (float32)", rel(ap, ref[f"ap.mlp.{dname}"].double()), 2e-6)
+        ap = torch.tensor([[[RC.patch_node(case, ("head", l, t, h), noising) for t in range(case.T)]
+                            for h in range(model.NH)] for l in range(model.L)], dtype=torch.float64)
+        check("AP of heads vs methods_reference (float32)", rel(ap, ref[f"ap.head_pos.{dname}"].double()), 2e-6)
+
+
 # ------------------------------------------------------------------------------------ brute-force graph forward
 
 
@@ -234,6 +268,8 @@ def test_model(name, cfg, seed, out):
                 check("ig = ig-input at blocks.0.hook_resid_pre", rel(ig0["blocks.0.hook_resid_pre"],
                                                                       igi["blocks.0.hook_resid_pre"]))
 
+    check_methods_reference(name, p, cfg, case)
+
     # exact patching against direct arithmetic
     g = torch.Generator().manual_seed(seed)
     for noising in (False, True):
@@ -286,8 +322,9 @@ def test_model(name, cfg, seed, out):
                   1e-10)
 
     # circuits
+    circuit_saes = {h: v for h, v in saes.items() if h != FINAL}
     for kind in ("saes", "neurons", "components"):
-        groups = RC.node_groups(model, kind, saes=saes)
+        groups = RC.node_groups(model, kind, saes=circuit_saes)
         scores = RC.group_scores(case, groups, "atp")
         for start in (None, 1):
             full = RC.select_nodes(groups, scores, N=10 ** 9, start_layer=start)
@@ -491,6 +528,26 @@ def check_prompts(out):
     check("prompt files: relp and Marks et al. lines", float(got != want), 0)
 
 
+def check_fixture(out):
+    """tests/circuits_fixtures.py: the written case is self-consistent (a smoke test of its layout)"""
+    import circuits_fixtures as CF
+    for arch in ("gpt2", "llama"):
+        d = os.path.join(out, "fixture_" + arch)
+        r = CF.make_case(d, arch, seed=3)
+        worst = 0.0
+        for method, dirs in r["features"].items():
+            for dname, hooks in dirs.items():
+                for h, v in hooks.items():
+                    f, e, n = (torch.tensor(v[k], dtype=torch.float64) for k in ("features", "error", "node"))
+                    worst = max(worst, rel(f.sum(1) + e, n))
+        check("fixture: sum features + error = node in reference.json", worst)
+        bad = [c["graph"] for c in r["edge_circuits"] if RC.check_graph_json(os.path.join(d, c["graph"]), top=c["N"])]
+        check("fixture: every graph JSON passes the checker", len(bad), 0)
+        check("fixture: SAEs load from saes/ and saes_final/",
+              abs(len(RC.load_saes(os.path.join(d, "saes"))) + len(RC.load_saes(os.path.join(d, "saes_final")))
+                  - len(r["sae_dirs"])), 0)
+
+
 def main():
     t0 = time.time()
     out = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="circuits_ref_")
@@ -500,6 +557,7 @@ def main():
     check_prompts(out)
     for name, cfg, seed in MODELS:
         test_model(name, cfg, seed, out)
+    check_fixture(out)
     print("\nchecks (worst error):")
     for k, v in WORST.items():
         print(f"  {v:10.3e}  {k}")
