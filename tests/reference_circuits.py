@@ -473,9 +473,11 @@ def sae_split(sae, x):
     return f, x - decode(sae, f)
 
 
-def random_sae(d_in, d_sae, arch, seed, acts=None, k=None, frac=0.25, apply_b_dec_to_input=True, ridge=0.3):
+def random_sae(d_in, d_sae, arch, seed, acts=None, k=None, frac=0.25, apply_b_dec_to_input=True, ridge=0.3,
+               negative_every=8):
     """SAE parameters (float64) with a healthy sparse code on acts (N, d_in) when given: about frac
-    of the features fire on them (standard / jumprelu); topk takes k (default max(1, d_sae // 4)); the
+    of the features fire on them (standard / jumprelu: thresholds >= 0.05, except every negative_every-th
+    feature's, which is negative); topk takes k (default max(1, d_sae // 4)); the
     decoder is then the ridge regression (penalty ridge * mean diag(f'f)) of acts - b_dec on the code, so
     that the reconstruction is partial and both features and error nodes carry weight."""
     g = torch.Generator().manual_seed(seed)
@@ -502,7 +504,9 @@ def random_sae(d_in, d_sae, arch, seed, acts=None, k=None, frac=0.25, apply_b_de
         b = 0.1 * torch.randn(d_sae, generator=g).double()
         p["b_enc"] = b
         th = (q + b).clamp(min=0.05)
-        neg = torch.arange(d_sae) % 8 == 3  # a few negative thresholds: ReLU(pre)[pre > th] != pre[pre > th]
+        # a few negative thresholds (every negative_every-th feature; 0: none), where ReLU(pre)[pre > th]
+        # differs from pre [pre > th]
+        neg = (torch.arange(d_sae) % negative_every == 3) if negative_every else torch.zeros(d_sae, dtype=torch.bool)
         th[neg] = -0.05 - 0.1 * torch.rand(int(neg.sum()), generator=g).double()
         p["threshold"] = th
     else:

@@ -261,6 +261,22 @@ def test_model(name, cfg, seed, out):
             ns = RC.neuron_scores(case, method, noising, rho=rho)
             for l, r in ns.items():
                 check(f"sum neurons = mlp_out node score ({method})", rel(r["neurons"].sum(1), r["node"]))
+            if method == "ig" and noising:
+                # Marks et al.'s _pe_ig_sparseact route: f and eps interpolated, x = decode(f) + eps, gradient at f
+                base, src, ids = case.runs(noising)
+                for h, s in saes.items():
+                    fb, eb = RC.sae_split(s, base.acts[h].detach())
+                    fsrc, esrc = RC.sae_split(s, src.acts[h].detach())
+                    gsum = torch.zeros_like(fb)
+                    for k in range(STEPS):
+                        a = k / STEPS
+                        f = (fb + a * (fsrc - fb)).requires_grad_(True)
+                        e = eb + a * (esrc - eb)
+                        r = RC.forward(model, ids, hooks={h: (lambda x, rr, f=f, e=e, s=s: RC.decode(s, f) + e)})
+                        (r.metric(answer, wrong).mean() * case.scale).backward()
+                        gsum += f.grad
+                    check("ig feature scores vs interpolating f and eps (Marks et al.)",
+                          rel(((fsrc - fb) * gsum / STEPS).sum(0), fs[h]["features"]))
             if method == "ig":
                 ig0 = RC.node_scores(case, "ig", noising, hooks=["blocks.0.hook_resid_pre"], rho=rho)
                 rr = RC.coefficients(case, "ig-input", noising, STEPS, ["blocks.0.hook_resid_pre"])[0]
