@@ -1,6 +1,6 @@
 /* cli.h - shared pieces of the relp command (cli_common.c) and its
  * commands (relp_cli.c: info, forward, tokenize, bench; cmd_attribute.c:
- * attribute, explain, ioi; cmd_paper.c: paper). */
+ * attribute, explain, ioi; cmd_paper.c: paper; cmd_sva.c: sva). */
 #ifndef RELP_CLI_H
 #define RELP_CLI_H
 
@@ -75,5 +75,8 @@ int cmd_attribute(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_ioi(int argc, char **argv);
 int cmd_paper(int argc, char **argv);
+int cmd_sva(int argc, char **argv);
+/* the SVA kinds of the core (relp_sva_kind_name) joined as method_names joins methods */
+void sva_kind_names(char *buf, size_t cap, const char *sep);
 
 #endif

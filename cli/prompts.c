@@ -3,6 +3,7 @@
 
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,17 +143,34 @@ int load_prompts_text(struct relp_model *m, const char *text, size_t size, const
             char where[600];
             snprintf(where, sizeof where, "--prompts %s line %d", path, line);
             struct relp_json_doc doc;
-            const char *keys[4] = {"clean", "corrupt", "answer", "wrong"};
+            /* relp's keys, or Marks et al.'s (sparse feature circuits' data/ files: relp sva writes them) */
+            static const char *const relp_keys[4] = {"clean", "corrupt", "answer", "wrong"};
+            static const char *const marks_keys[4] = {"clean_prefix", "patch_prefix", "clean_answer", "patch_answer"};
             const char *vals[4] = {0};
             if (relp_json_parse(&doc, text + s, e - s)) {
                 fprintf(stderr, "relp: %s: not valid JSON (%s)\n", where, doc.error);
                 rc = 2;
+            } else if (doc.v[0].type != RELP_JSON_OBJECT) {
+                fprintf(stderr, "relp: %s: a line must be a JSON object, got %s\n", where,
+                        relp_json_type_name(doc.v[0].type));
+                rc = 2;
             } else {
+                const int marks = !relp_json_get(&doc, &doc.v[0], "clean") &&
+                                  relp_json_get(&doc, &doc.v[0], "clean_prefix") != NULL;
+                const char *const *keys = marks ? marks_keys : relp_keys;
+                if (!marks && !relp_json_get(&doc, &doc.v[0], "clean")) {
+                    fprintf(stderr, "relp: %s: has neither relp's keys {\"clean\", \"corrupt\", \"answer\", "
+                                    "\"wrong\"} nor Marks et al.'s {\"clean_prefix\", \"patch_prefix\", "
+                                    "\"clean_answer\", \"patch_answer\"}; each line needs one set, as strings\n",
+                            where);
+                    rc = 2;
+                }
                 for (int k = 0; k < 4 && !rc; k++) {
                     const struct relp_json_value *v = relp_json_get(&doc, &doc.v[0], keys[k]);
                     if (!v || v->type != RELP_JSON_STRING) {
-                        fprintf(stderr, "relp: %s: needs a string \"%s\" (each line: {\"clean\", \"corrupt\", "
-                                        "\"answer\", \"wrong\"})\n", where, keys[k]);
+                        fprintf(stderr, "relp: %s: needs a string \"%s\" (each line: {\"%s\", \"%s\", \"%s\", "
+                                        "\"%s\"}%s)\n", where, keys[k], keys[0], keys[1], keys[2], keys[3],
+                                marks ? ", Marks et al.'s keys" : "");
                         rc = 2;
                     } else {
                         vals[k] = v->str;
@@ -188,6 +206,31 @@ static void field(FILE *f, const char *key, const char *v) {
     fprintf(f, ",\"%s\":", key);
     if (v && v[0]) json_str(f, v, (int)strlen(v));
     else fputs("null", f);
+}
+
+/* Marks et al.'s line: their keys in their order, spaced as Python's json.dumps writes them */
+int write_sva_prompts(const char *path, const struct relp_sva_prompt *p, int n) {
+    const int out = strcmp(path, "-") == 0;
+    FILE *f = out ? stdout : fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "relp: --out %s: cannot write the file (%s)\n", path, strerror(errno));
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *keys[5] = {"clean_prefix", "patch_prefix", "clean_answer", "patch_answer", "case"};
+        const char *vals[5] = {p[i].clean_prefix, p[i].patch_prefix, p[i].clean_answer, p[i].patch_answer,
+                               p[i].case_label};
+        for (int k = 0; k < 5; k++) {
+            fprintf(f, "%s\"%s\": ", k ? ", " : "{", keys[k]);
+            json_str(f, vals[k], (int)strlen(vals[k]));
+        }
+        fputs("}\n", f);
+    }
+    if (out ? fflush(f) != 0 : fclose(f) != 0) {
+        fprintf(stderr, "relp: --out %s: cannot write the file (%s)\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
 }
 
 int write_ioi_prompts(const char *path, const char *dataset, const struct relp_ioi_prompt *p, int n) {

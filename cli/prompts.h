@@ -1,6 +1,8 @@
 /* prompts.h - clean/corrupted prompt pairs for the CLI: tokenizing with
  * readable errors, the single-token checks of answers, and the --prompts
- * JSON Lines reader (one {"clean", "corrupt", "answer", "wrong"} per line).
+ * JSON Lines reader (one {"clean", "corrupt", "answer", "wrong"} per line, or
+ * Marks et al.'s {"clean_prefix", "patch_prefix", "clean_answer",
+ * "patch_answer", ...}).
  * Messages go to stderr; functions return 0, or the CLI's exit code. */
 #ifndef RELP_CLI_PROMPTS_H
 #define RELP_CLI_PROMPTS_H
@@ -31,5 +33,8 @@ int load_prompts_file(struct relp_model *m, const char *path, int bos, struct ba
  * (clean, corrupt, answer, wrong) and how it was made (dataset, index, template, order, template_text,
  * io, s, io_new, s_new, s1_new, place, object; null where not applicable). */
 int write_ioi_prompts(const char *path, const char *dataset, const struct relp_ioi_prompt *p, int n);
+/* relp sva --out: subject-verb agreement pairs as Marks et al.'s JSON Lines, one {"clean_prefix", "patch_prefix",
+ * "clean_answer", "patch_answer", "case"} per pair; path "-": stdout. */
+int write_sva_prompts(const char *path, const struct relp_sva_prompt *p, int n);
 
 #endif

@@ -383,9 +383,10 @@ out:
 }
 
 static void help(FILE *f) {
-    char methods[512], presets[512]; /* from the core's preset table */
+    char methods[512], presets[512], kinds[128]; /* from the core's preset table and SVA kinds */
     method_names(methods, sizeof methods, "|");
     preset_names(presets, sizeof presets, "|");
+    sva_kind_names(kinds, sizeof kinds, "|");
     fprintf(f,
             "relp - transformer language models in C: forward, gradients and relevance patching\n\n"
             "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json]\n"
@@ -403,14 +404,20 @@ static void help(FILE *f) {
             "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"
             "  relp paper    --model DIR [--reference small|medium|large] [--json FILE|-] [--threads N] [--prompts-out FILE.jsonl]\n"
             "                (the official RelP demo: Pearson r of AtP, relp and relp-ln with AP beside the published numbers)\n"
+            "  relp sva      --model DIR --kind %s --out FILE.jsonl|- [--n N] [--seed S] [--no-bos]\n"
+            "                (subject-verb agreement pairs as Marks et al.'s sparse feature circuits data: JSON Lines of\n"
+            "                clean_prefix, patch_prefix, clean_answer, patch_answer, case; filtered with DIR's tokenizer to\n"
+            "                one-token answers and the shortest prefix length; --n 100 and --seed 1 by default)\n"
             "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
             "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
             "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.json +\n"
             "merges.txt) of model_type gpt2, llama (Llama 2/3, SmolLM2), qwen2, qwen3 or gpt_neox (Pythia).\n"
             "SHAPE builds random weights in memory: %s, or random:L,C,NH (GPT-2).\n"
             "--tokenizer DIR attaches the tokenizer files from DIR to a model that has none.\n"
-            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n",
-            methods, names_list(NAMES_NODES), presets, names_list(NAMES_SHAPES));
+            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n"
+            "--prompts FILE.jsonl reads one JSON object a line: relp's keys (clean, corrupt, answer, wrong) or Marks et\n"
+            "al.'s (clean_prefix, patch_prefix, clean_answer, patch_answer), as relp sva writes them.\n",
+            methods, names_list(NAMES_NODES), presets, kinds, names_list(NAMES_SHAPES));
 }
 
 static int dispatch(int argc, char **argv) {
@@ -431,6 +438,7 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "ioi")) return cmd_ioi(argc - 2, argv + 2);
     if (!strcmp(cmd, "paper")) return cmd_paper(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sva")) return cmd_sva(argc - 2, argv + 2);
     return usage("unknown command '%s'%s", cmd, "");
 }
 

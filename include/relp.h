@@ -514,6 +514,72 @@ RELP_API int32_t relp_ioi_n_templates(void);
 RELP_API int32_t relp_ioi_n_names(void);      /* 99, as in ioi_dataset.py */
 RELP_API const char *relp_ioi_name(int32_t i); /* i in [0, relp_ioi_n_names()) */
 
+/* ------------------------------------------------------------------ SVA
+ * Subject-verb agreement pairs as Marks et al. (2024, "Sparse Feature
+ * Circuits", saprmarks/feature-circuits data/) build them from Finlayson et
+ * al. (2021)'s structures, nouns and relative-clause verbs (core/sva.c
+ * names each list's source). Four kinds, "[...]" the answer:
+ *   simple     "The parent" [is]                           case "singular"
+ *   nounpp     "The parent near the cars" [is]             case "singular_plural"
+ *   within_rc  "The parents that the chef" [is]: the verb of the relative
+ *              clause, agreeing with its subject           case "plural_singular"
+ *   rc         "The parent that the chefs like" [is]: the main verb, across
+ *              the relative clause                         case "singular_plural"
+ * The patch prefix flips the number of the noun the answer agrees with (the
+ * subject; within_rc: the relative clause's subject), so patch_answer is the
+ * other form of the same verb. case names the clean prefix's numbers, the
+ * subject's first. Answers: " is"/" are", " has"/" have", " does"/" do",
+ * " goes"/" go". */
+enum relp_sva_kind { RELP_SVA_SIMPLE = 0, RELP_SVA_NOUNPP = 1, RELP_SVA_WITHIN_RC = 2, RELP_SVA_RC = 3 };
+
+struct relp_sva_prompt {
+    char clean_prefix[96], patch_prefix[96]; /* "The parent", "The parents" */
+    char clean_answer[16], patch_answer[16]; /* " is", " are" (with the leading space) */
+    char case_label[24];                     /* Marks et al.'s "case": "singular", "plural_singular", ... */
+    int32_t case_index;                      /* numbers 0 singular, 1 plural: simple the subject's; else
+                                                2 x the subject's + the other noun's */
+    int32_t n_tokens;                        /* tokens of each prefix (BOS included if asked); 0 from
+                                                relp_sva_candidate */
+};
+
+/* What relp_sva_generate found, for a one-line summary. */
+struct relp_sva_stats {
+    int32_t n_candidates;  /* pairs of the kind's word lists (relp_sva_n_candidates) */
+    int32_t n_valid;       /* of them, passing the token filters */
+    int32_t n_kept;        /* of those, with prefixes of the shortest length */
+    int32_t n_tokens;      /* that length (BOS included if asked) */
+    int32_t n_written;     /* pairs written: min(n, n_kept) */
+    int32_t n_cases;       /* 2 (simple) or 4 */
+    int32_t per_case[4];   /* pairs written per case_index */
+    int32_t n_verbs, n_verbs_ok; /* answer verb pairs, and those of one token each in this vocabulary */
+};
+
+/* "simple", "nounpp", "within_rc", "rc" for kind 0..3; NULL past the end. */
+RELP_API const char *relp_sva_kind_name(int32_t kind);
+RELP_API int32_t relp_sva_kind_from_name(const char *name); /* enum relp_sva_kind, or -1 */
+/* Every pair the kind's word lists make (before any token filter): 160,
+ * 9600, 3200, 35200; -1 for an unknown kind. */
+RELP_API int32_t relp_sva_n_candidates(int32_t kind);
+/* Candidate i in [0, relp_sva_n_candidates(kind)), text only (n_tokens 0).
+ * Returns 0, or -1 for i or kind out of range. */
+RELP_API int32_t relp_sva_candidate(int32_t kind, int32_t i, struct relp_sva_prompt *out);
+/* Up to n distinct pairs of a kind, filtered with the model's tokenizer as
+ * Marks et al.'s loader filters them (load_examples with
+ * use_min_length_only): both answers one token each (the verb sets cut to
+ * such pairs first, as they cut theirs for Pythia; rc's relative-clause
+ * verbs too), clean and patch prefix of equal token length, prefix + answer
+ * tokenized as the prefix's tokens then the answer's, and only the shortest
+ * prefix length that any pair has (add_bos: BOS counted, as relp_tokenize).
+ * Drawn with relp's seeded generator, balanced over the cases (one of each
+ * in turn, a used-up case skipped), in shuffled order: same model, kind and
+ * seed, same pairs. out holds n; *stats (may be NULL) says how many were
+ * written (fewer than n when fewer pairs pass). Fails (message in
+ * relp_last_error) without a tokenizer, for a bad kind or n, or when no
+ * pair passes. */
+RELP_API enum relp_status relp_sva_generate(struct relp_model *model, enum relp_sva_kind kind, int32_t n,
+                                            uint64_t seed, int32_t add_bos, struct relp_sva_prompt *out,
+                                            struct relp_sva_stats *stats);
+
 /* Pearson correlation of a and b (n values); NAN when either is constant. */
 RELP_API double relp_pearson(const float *a, const float *b, int64_t n);
 
