@@ -97,10 +97,10 @@ static enum relp_status two_runs(struct relp_ctx *ctx, const int32_t *clean, con
 }
 
 /* one block of hook buffers: (B, T, node width) per hook, twice (src, base) */
-static float *hook_buffers(struct relp_ctx *ctx, const struct relp_circuit_hook *hooks, int32_t nh, float **xs,
-                           float **xb) {
+static float *hook_buffers(struct relp_ctx *ctx, int B, int T, const struct relp_circuit_hook *hooks, int32_t nh,
+                           float **xs, float **xb) {
     size_t total = 0;
-    for (int32_t h = 0; h < nh; h++) total += 2 * (size_t)ctx->B * ctx->T * node_width(ctx->model, &hooks[h]);
+    for (int32_t h = 0; h < nh; h++) total += 2 * (size_t)B * T * node_width(ctx->model, &hooks[h]);
     float *block = malloc((total ? total : 1) * sizeof(float));
     if (!block) {
         relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for %zu floats of hook values", total);
@@ -108,7 +108,7 @@ static float *hook_buffers(struct relp_ctx *ctx, const struct relp_circuit_hook 
     }
     float *p = block;
     for (int32_t h = 0; h < nh; h++) {
-        const size_t n = (size_t)ctx->B * ctx->T * node_width(ctx->model, &hooks[h]);
+        const size_t n = (size_t)B * T * node_width(ctx->model, &hooks[h]);
         xs[h] = p, p += n;
         xb[h] = p, p += n;
     }
@@ -170,7 +170,7 @@ static enum relp_status attribute_features(struct relp_ctx *ctx, const int32_t *
                                            const struct relp_circuit_hook *hooks, int32_t nh, float *const *scores,
                                            float *const *errors, double *m_clean, double *m_corrupt) {
     float **xs = calloc((size_t)nh + 1, sizeof *xs), **xb = calloc((size_t)nh + 1, sizeof *xb);
-    float *block = xs && xb ? hook_buffers(ctx, hooks, nh, xs, xb) : NULL;
+    float *block = xs && xb ? hook_buffers(ctx, B, T, hooks, nh, xs, xb) : NULL;
     double mc = 0, mr = 0;
     enum relp_status st = block ? RELP_STATUS_OK : RELP_STATUS_ALLOC_FAILED;
     if (!st) st = relp__restrict_logits(ctx, mt, B);
@@ -312,7 +312,7 @@ enum relp_status relp_patch_circuit_nodes(struct relp_ctx *ctx, const int32_t *c
                                 q->hook, q->position, q->unit);
     }
     float **xs = calloc((size_t)nh + 1, sizeof *xs), **xb = calloc((size_t)nh + 1, sizeof *xb);
-    float *block = !st && xs && xb ? hook_buffers(ctx, hooks, nh, xs, xb) : NULL;
+    float *block = !st && xs && xb ? hook_buffers(ctx, B, T, hooks, nh, xs, xb) : NULL;
     const struct relp_dims *d = &ctx->model->d;
     size_t wmax = (size_t)(d->C > d->I ? d->C : d->I);
     float *vals = malloc(sizeof(float) * ((size_t)n * B * wmax + 1));
