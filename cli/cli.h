@@ -75,6 +75,9 @@ int cmd_attribute(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_ioi(int argc, char **argv);
 int cmd_paper(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+int cmd_faithfulness(int argc, char **argv);
+int cmd_edges(int argc, char **argv);
 int cmd_sva(int argc, char **argv);
 /* the SVA kinds of the core (relp_sva_kind_name) joined as method_names joins methods */
 void sva_kind_names(char *buf, size_t cap, const char *sep);

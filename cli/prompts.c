@@ -130,9 +130,73 @@ out:
     return rc;
 }
 
+/* Where each line's pair goes: one batch (every line must have its length), or a batch per token length. */
+struct sink {
+    struct batch *one;
+    struct batch *by_len; /* (n_len) */
+    int n_len;
+};
+
+static int sink_add(struct relp_model *m, struct sink *k, const char *const vals[4], int bos, const char *where) {
+    if (k->one) return add_prompt(m, k->one, vals[0], vals[1], vals[2], vals[3], bos, where);
+    int32_t *c = NULL;
+    int64_t n = 0;
+    char what[640];
+    snprintf(what, sizeof what, "%s clean prompt", where);
+    int rc = tokenize_prompt(m, vals[0], bos, what, &c, &n);
+    free(c);
+    if (rc) return rc;
+    int i = 0;
+    while (i < k->n_len && k->by_len[i].T != n) i++;
+    if (i == k->n_len) {
+        struct batch *grown = realloc(k->by_len, sizeof *grown * (size_t)(k->n_len + 1));
+        if (!grown) return 1;
+        k->by_len = grown;
+        memset(&grown[k->n_len++], 0, sizeof *grown);
+    }
+    return add_prompt(m, &k->by_len[i], vals[0], vals[1], vals[2], vals[3], bos, where);
+}
+
+static int load_lines(struct relp_model *m, const char *text, size_t size, const char *path, int bos, struct sink *b);
+
 int load_prompts_text(struct relp_model *m, const char *text, size_t size, const char *path, int bos,
                       struct batch *b) {
-    int rc = 0, line = 0;
+    struct sink k = {b, NULL, 0};
+    return load_lines(m, text, size, path, bos, &k);
+}
+
+int load_prompts_one_length(struct relp_model *m, const char *path, int bos, struct batch *b) {
+    size_t size = 0;
+    char *text = read_file(path, &size);
+    if (!text) {
+        fprintf(stderr, "relp: --prompts %s: cannot read the file\n", path);
+        return 1;
+    }
+    struct sink k = {NULL, NULL, 0};
+    int rc = load_lines(m, text, size, path, bos, &k);
+    free(text);
+    int best = -1, total = 0;
+    for (int i = 0; i < k.n_len; i++) {
+        total += k.by_len[i].n;
+        if (best < 0 || k.by_len[i].n > k.by_len[best].n ||
+            (k.by_len[i].n == k.by_len[best].n && k.by_len[i].T < k.by_len[best].T))
+            best = i;
+    }
+    if (!rc && best >= 0) {
+        *b = k.by_len[best];
+        memset(&k.by_len[best], 0, sizeof k.by_len[best]);
+        if (b->n < total)
+            fprintf(stderr, "relp: --prompts %s: using the %d prompts of %d tokens (the most common length); %d of "
+                            "other lengths are left out, as a circuit is one set of positions\n",
+                    path, b->n, b->T, total - b->n);
+    }
+    for (int i = 0; i < k.n_len; i++) batch_free(&k.by_len[i]);
+    free(k.by_len);
+    return rc;
+}
+
+static int load_lines(struct relp_model *m, const char *text, size_t size, const char *path, int bos, struct sink *b) {
+    int rc = 0, line = 0, added = 0;
     for (size_t i = 0; i < size && !rc;) {
         size_t e = i;
         while (e < size && text[e] != '\n') e++;
@@ -176,13 +240,14 @@ int load_prompts_text(struct relp_model *m, const char *text, size_t size, const
                         vals[k] = v->str;
                     }
                 }
-                if (!rc) rc = add_prompt(m, b, vals[0], vals[1], vals[2], vals[3], bos, where);
+                if (!rc) rc = sink_add(m, b, vals, bos, where);
+                if (!rc) added++;
             }
             relp_json_free(&doc);
         }
         i = e + 1;
     }
-    if (!rc && b->n == 0) {
+    if (!rc && added == 0) {
         fprintf(stderr, "relp: --prompts %s: no prompts in the file\n", path);
         rc = 2;
     }

@@ -29,6 +29,9 @@ int add_prompt(struct relp_model *m, struct batch *b, const char *clean, const c
 int load_prompts_text(struct relp_model *m, const char *text, size_t size, const char *label, int bos,
                       struct batch *b);
 int load_prompts_file(struct relp_model *m, const char *path, int bos, struct batch *b);
+/* The circuit commands' --prompts: every line read, the pairs of the most common token length kept (ties: the
+ * shortest), the number left out said on stderr. */
+int load_prompts_one_length(struct relp_model *m, const char *path, int bos, struct batch *b);
 /* --prompts-out: generated IOI prompts as JSON Lines, one object per prompt with the --prompts fields
  * (clean, corrupt, answer, wrong) and how it was made (dataset, index, template, order, template_text,
  * io, s, io_new, s_new, s1_new, place, object; null where not applicable). */

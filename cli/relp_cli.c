@@ -408,6 +408,20 @@ static void help(FILE *f) {
             "                (subject-verb agreement pairs as Marks et al.'s sparse feature circuits data: JSON Lines of\n"
             "                clean_prefix, patch_prefix, clean_answer, patch_answer, case; filtered with DIR's tokenizer to\n"
             "                one-token answers and the shortest prefix length; --n 100 and --seed 1 by default)\n"
+            "  relp features --model DIR (--saes DIR | --neurons | --components) (--clean .. --corrupt .. --answer ..\n"
+            "                --wrong .. | --prompts FILE.jsonl) --method atp|relp|relp-ln|relp-cp|attnlrp|ig [--steps N]\n"
+            "                [--noising] [--top K] [--validate K] [--json FILE|-]\n"
+            "                (scores of SAE features and their error nodes, neurons, or heads and MLPs per position;\n"
+            "                --validate K patches the K largest exactly)\n"
+            "  relp faithfulness --model DIR (--saes DIR | --neurons | --components) --prompts FILE.jsonl\n"
+            "                [--methods relp,atp,ig] [--steps N] [--nodes N1,N2,..] [--start-layer L] [--json FILE|-]\n"
+            "                (Marks et al.'s faithfulness and completeness of each method's circuits, by mean ablation;\n"
+            "                at thresholds logspace(-4, 0, 15) unless --nodes)\n"
+            "  relp edges    --model DIR (--clean .. --corrupt .. --answer .. --wrong .. | --prompts FILE.jsonl)\n"
+            "                --method atp|relp|relp-ln|relp-cp|attnlrp|ig-input|ap [--steps N] [--noising] [--top N]\n"
+            "                [--evaluate] [--curve N1,N2,..] [--validate K] [--json FILE|-]\n"
+            "                (EAP-IG's graph: every edge's score, its JSON; --top N the circuit, pruned; --evaluate and\n"
+            "                --curve its faithfulness; --method ap patches every edge exactly)\n"
             "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
             "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
             "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.json +\n"
@@ -438,6 +452,9 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "ioi")) return cmd_ioi(argc - 2, argv + 2);
     if (!strcmp(cmd, "paper")) return cmd_paper(argc - 2, argv + 2);
+    if (!strcmp(cmd, "features")) return cmd_features(argc - 2, argv + 2);
+    if (!strcmp(cmd, "faithfulness")) return cmd_faithfulness(argc - 2, argv + 2);
+    if (!strcmp(cmd, "edges")) return cmd_edges(argc - 2, argv + 2);
     if (!strcmp(cmd, "sva")) return cmd_sva(argc - 2, argv + 2);
     return usage("unknown command '%s'%s", cmd, "");
 }
