@@ -407,6 +407,7 @@ out:
 int cmd_faithfulness(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL},   {"--saes", 1, NULL},    {"--neurons", 0, NULL}, {"--components", 0, NULL},
                       {"--prompts", 1, NULL}, {"--methods", 1, NULL}, {"--steps", 1, NULL},   {"--nodes", 1, NULL},
+                      {"--clean", 1, NULL},   {"--corrupt", 1, NULL}, {"--answer", 1, NULL},  {"--wrong", 1, NULL},
                       {"--start-layer", 1, NULL}, {"--json", 1, NULL}, {"--svg", 1, NULL},   {"--png", 1, NULL},
                       {"--threads", 1, NULL}, {"--no-bos", 0, NULL},  {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
@@ -706,10 +707,26 @@ int cmd_edges(int argc, char **argv) {
         rc = 1;
         goto out;
     }
+    /* the edges in EAP-IG's order (Graph.from_model): per layer, each upstream node's edges to every head's q, k
+     * and v, and to the MLP (parallel: beside them; sequential: once the heads are upstream too); the logits last */
     int64_t q = 0;
-    for (int32_t u = 0; u < nu; u++)
-        for (int32_t v = 0; v < nd; v++)
-            if (relp_graph_edge(m, u, v)) pairs[2 * q] = u, pairs[2 * q + 1] = v, q++;
+    const int NH = relp_model_config(m)->n_head, L = relp_model_config(m)->n_layer, per = 3 * NH + 1;
+    for (int l = 0; l <= L; l++) {
+        const int ml = l * per + 3 * NH; /* v of m{l} */
+        for (int32_t u = 0; u < nu && l < L; u++) {
+            for (int h = 0; h < NH; h++)
+                for (int kind = 0; kind < 3; kind++)
+                    if (relp_graph_edge(m, u, l * per + kind * NH + h)) pairs[2 * q] = u, pairs[2 * q + 1] = l * per + kind * NH + h, q++;
+            if (relp_model_config(m)->arch == RELP_ARCH_GPT_NEOX && !relp_model_config(m)->sequential_residual &&
+                relp_graph_edge(m, u, ml))
+                pairs[2 * q] = u, pairs[2 * q + 1] = ml, q++;
+        }
+        for (int32_t u = 0; u < nu && l < L; u++)
+            if (!(relp_model_config(m)->arch == RELP_ARCH_GPT_NEOX && !relp_model_config(m)->sequential_residual) &&
+                relp_graph_edge(m, u, ml))
+                pairs[2 * q] = u, pairs[2 * q + 1] = ml, q++;
+        for (int32_t u = 0; u < nu && l == L; u++) pairs[2 * q] = u, pairs[2 * q + 1] = nd - 1, q++;
+    }
     double mc = 0, mr = 0, t0 = now_ms(), seconds;
     if (ms.method == RELP_METHOD_AP) { /* every edge patched on its own */
         float *e = malloc(sizeof(float) * (size_t)n_edges);

@@ -12,6 +12,7 @@
  * Exit status: 0 success, 1 the work failed (message on stderr), 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "prompts.h"
 #include "runs.h"
 
 #include <errno.h>
@@ -24,13 +25,92 @@
 
 /* ------------------------------------------------------------ commands */
 
+/* relp info --saes DIR: each SAE, and its mean L0 and fraction of variance unexplained on a prompt's positions
+ * (BOS left out: its activations are not the text's) */
+static int info_saes(const struct args *a, struct relp_model *m) {
+    struct relp_saes *s = NULL;
+    if (relp_saes_init_from_dir(&s, m, get(a, "--saes"))) {
+        fprintf(stderr, "relp: --saes %s: %s\n", get(a, "--saes"), relp_saes_last_error(s));
+        relp_saes_free(s);
+        return 1;
+    }
+    const char *prompt = get(a, "--prompt") ? get(a, "--prompt") : "When John and Mary went to the shops, John gave the bag to";
+    int32_t *ids = NULL;
+    int64_t T = 0;
+    int rc = 0;
+    struct relp_ctx *ctx = NULL;
+    if (!relp_has_tokenizer(m)) {
+        fprintf(stderr, "relp: %s has no tokenizer, needed for the prompt the SAEs are measured on\n", model_path(a));
+        rc = 1;
+    }
+    if (!rc) rc = tokenize_prompt(m, prompt, 1, "--prompt", &ids, &T);
+    if (!rc) rc = make_ctx(m, 1, (int)T, 1, &ctx);
+    if (!rc && relp_forward(ctx, ids, 1, (int32_t)T)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+        rc = 1;
+    }
+    const int t0 = relp_token_bos(m) >= 0 && T > 1 ? 1 : 0, json = get(a, "--json") != NULL;
+    static const char *arch[] = {"standard", "topk", "jumprelu"};
+    if (!rc && json) printf("{\"prompt_tokens\":%lld,\"saes\":[", (long long)T);
+    if (!rc && !json)
+        printf("%-28s %7s %7s %-9s %4s %-5s %8s %7s  (on %lld tokens of --prompt, BOS left out)\n", "hook", "d_in", "d_sae",
+               "arch", "k", "dtype", "L0", "FVU", (long long)(T - t0));
+    for (int32_t i = 0; !rc && i < relp_saes_count(s); i++) {
+        struct relp_sae_info in;
+        relp_saes_info(s, i, &in);
+        const float *x = relp_ctx_node(ctx, in.node, in.layer) + (size_t)t0 * in.d_in;
+        const int n = (int)T - t0;
+        float *f = malloc(sizeof(float) * (size_t)n * in.d_sae), *xh = malloc(sizeof(float) * (size_t)n * in.d_in);
+        double l0 = 0, err = 0, var = 0;
+        if (f && xh && !relp_sae_encode(s, i, x, n, f) && !relp_sae_decode(s, i, f, n, xh)) {
+            for (size_t k = 0; k < (size_t)n * in.d_sae; k++) l0 += f[k] != 0.0f;
+            for (int d = 0; d < in.d_in; d++) {
+                double mu = 0;
+                for (int r = 0; r < n; r++) mu += x[(size_t)r * in.d_in + d];
+                mu /= n;
+                for (int r = 0; r < n; r++) {
+                    const double v = x[(size_t)r * in.d_in + d], e = v - xh[(size_t)r * in.d_in + d];
+                    err += e * e;
+                    var += (v - mu) * (v - mu);
+                }
+            }
+        } else {
+            rc = 1;
+        }
+        free(f), free(xh);
+        if (rc) break;
+        const double fvu = var > 0 ? err / var : NAN;
+        if (json) {
+            printf("%s{\"hook\":\"%s\",\"path\":", i ? "," : "", in.hook_name);
+            json_str(stdout, in.path, (int)strlen(in.path));
+            printf(",\"d_in\":%d,\"d_sae\":%d,\"architecture\":\"%s\",\"k\":%d,\"dtype\":\"%s\",\"l0\":%.4f,\"fvu\":",
+                   in.d_in, in.d_sae, arch[in.arch], in.k, dtype_name(in.dtype), l0 / n);
+            if (isfinite(fvu)) printf("%.6f}", fvu);
+            else printf("null}");
+        } else {
+            printf("%-28s %7d %7d %-9s %4d %-5s %8.2f %7.4f\n", in.hook_name, in.d_in, in.d_sae, arch[in.arch], in.k,
+                   dtype_name(in.dtype), l0 / n, fvu);
+        }
+    }
+    if (!rc && json) printf("]}\n");
+    free(ids);
+    relp_ctx_free(ctx);
+    relp_saes_free(s);
+    return rc;
+}
+
 static int cmd_info(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--weights", 1, NULL}, {"--json", 0, NULL}, {"--tokenizer", 1, NULL},
-                      {"--low-memory", 0, NULL}};
-    struct args a = {o, 5};
+                      {"--low-memory", 0, NULL}, {"--saes", 1, NULL}, {"--prompt", 1, NULL}};
+    struct args a = {o, 7};
     int rc = parse_args(argc, argv, "info", &a);
     struct relp_model *m = NULL;
     if (rc || (rc = load_model(&a, &m))) return rc;
+    if (get(&a, "--saes")) {
+        rc = info_saes(&a, m);
+        relp_model_free(m);
+        return rc;
+    }
     const struct relp_config *c = relp_model_config(m);
     int64_t np = relp_model_n_params(m);
     double wmb = relp_model_weight_bytes(m) / 1048576.0;
@@ -389,7 +469,7 @@ static void help(FILE *f) {
     sva_kind_names(kinds, sizeof kinds, "|");
     fprintf(f,
             "relp - transformer language models in C: forward, gradients and relevance patching\n\n"
-            "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json]\n"
+            "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json] [--saes DIR [--prompt TEXT]]\n"
             "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"
             "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"
             "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
