@@ -165,7 +165,7 @@ def norm(t):
     return ' '.join(t.split())
 
 
-C_SCALARS = {'int32_t': 'c_int', 'int64_t': 'c_long', 'uint64_t': 'c_ulong', 'uint32_t': 'c_uint',
+C_SCALARS = {'int32_t': 'c_int', 'int64_t': 'c_long', 'uint64_t': 'c_ulong', 'uint32_t': 'c_uint', 'uint8_t': 'c_ubyte',
              'size_t': 'c_ulong', 'double': 'c_double', 'float': 'c_float', 'char': 'c_char', 'void': 'None'}
 
 
@@ -286,6 +286,13 @@ def test_cli_parity(model):
             n_same += 1
         else:
             same_json(f'attribute {method} mlp noising', r.to_json(), want.stdout)
+    # neurons (mlp.hook_post): (L, T, I), the CLI's --node neuron JSON
+    for method in ('relp', 'atp'):
+        want = cli('attribute', *base, '--method', method, '--node', 'neuron', '--json', '-')
+        r = m.attribute(CLEAN, CORRUPT, ' Mary', ' John', method=method, node='neuron')
+        check(f'attribute {method} neuron: (L, T, I) and the JSON of relp attribute --node neuron',
+              r.scores.shape == (m.n_layer, len(r.tokens), m.n_inner) and
+              strip_seconds(r.to_json()) == strip_seconds(want.stdout), r.scores.shape)
     total = len(relp.METHODS) * (2 if SANITIZE else 6)
     check(f'attribute: {n_same}/{total} JSON texts identical to relp attribute --json (every method, node type, '
           f'heads per position, noising)', n_same == total)
@@ -293,7 +300,7 @@ def test_cli_parity(model):
     for method in (('relp', 'ig-input', 'ap') if SANITIZE else relp.METHODS):
         allr = m.attribute_all(CLEAN, CORRUPT, ' Mary', ' John', method=method, steps=3, relevance=False)
         bad = []
-        for node in relp.NODES:
+        for node in relp.MAP_NODES:
             want = cli('attribute', *base, '--method', method, '--node', node, '--steps', '3', '--json', '-')
             if strip_seconds(allr[node].to_json()) != strip_seconds(want.stdout):
                 bad.append(node)
@@ -357,7 +364,7 @@ def test_cli_parity(model):
               a == b, f'ours {a[:400]} cli {b[:400]}')
         jw = json.loads(want)
         check(f'ioi {ds}: a dict estimator -> node -> r, the CLI\'s estimators',
-              list(t) == list(jw['pearson']) and all(list(t[e]) == list(relp.NODES) for e in t))
+              list(t) == list(jw['pearson']) and all(list(t[e]) == list(relp.MAP_NODES) for e in t))
     m.close()
 
 
@@ -489,7 +496,7 @@ def test_errors(model):
     ok, msg = raises(lambda: m.attribute(CLEAN, CORRUPT + ' again', ' Mary', ' John'),
                      'the clean prompt is 15 tokens and the corrupted one 16', '" John"')
     check('prompts of different lengths: relp.Error with both token lists', ok, msg)
-    for kw, want in ((dict(method='shap'), "method 'shap'"), (dict(node='neuron'), "node 'neuron'"),
+    for kw, want in ((dict(method='shap'), "method 'shap'"), (dict(node='neurons'), "node 'neurons'"),
                      (dict(steps=0), 'steps must be an integer in [1, 100000], got 0'),
                      (dict(max_batch=0), 'max_batch')):
         ok, msg = raises(lambda: m.attribute(CLEAN, CORRUPT, ' Mary', ' John', **kw), want)

@@ -33,7 +33,7 @@ from ._capi import (METHOD_AP, METHOD_GRAD, METHOD_IG, METHOD_IG_INPUT, METRIC_L
                     NODE_ATTN_OUT, NODE_ATTN_Z, NODE_MLP_OUT, NODE_RESID_PRE)
 
 __all__ = ['load', 'Model', 'Result', 'Results', 'Explanation', 'IOITable', 'Error', 'RelpWarning', 'show', 'METHODS', 'NODES',
-           'default_model', 'library_path']
+           'default_model', 'library_path', 'load_saes', 'Saes', 'FeatureScores', 'Faithfulness', 'EdgeScores']
 
 
 
@@ -51,15 +51,19 @@ _METHODS = {'ap': (METHOD_AP, 'grad'), 'atp': (METHOD_GRAD, 'grad')}
 _METHODS.update((r, (METHOD_GRAD, r)) for r in RULES if r != 'grad')
 _METHODS.update({'ig': (METHOD_IG, 'grad'), 'ig-input': (METHOD_IG_INPUT, 'grad')})
 METHODS = tuple(_METHODS)
-_NODES = {'resid': NODE_RESID_PRE, 'attn': NODE_ATTN_OUT, 'mlp': NODE_MLP_OUT, 'head': NODE_ATTN_Z}
+_NODES = {'resid': NODE_RESID_PRE, 'attn': NODE_ATTN_OUT, 'mlp': NODE_MLP_OUT, 'head': NODE_ATTN_Z,
+          'neuron': _capi.NODE_MLP_POST}
 NODES = tuple(_NODES)
+MAP_NODES = ('resid', 'attn', 'mlp', 'head')  # the node types drawn as maps (attribute_all, ioi, the views)
 # the estimators of `relp ioi`'s table, in its order (cli/cmd_attribute.c cmd_ioi): every method but AP
 IOI_ESTIMATORS = tuple(m for m in METHODS if m != 'ap')
 # TransformerLens hook names (blocks.{layer}.<hook>) for each node type
 _HOOKS = {'hook_resid_pre': 'resid', 'hook_attn_out': 'attn', 'hook_mlp_out': 'mlp', 'attn.hook_z': 'head',
-          'hook_z': 'head'}
-_HOOK_OF = {'resid': 'hook_resid_pre', 'attn': 'hook_attn_out', 'mlp': 'hook_mlp_out', 'head': 'attn.hook_z'}
-_HOOK_RE = re.compile(r'^(?:blocks\.(\d+)\.)?(hook_resid_pre|hook_attn_out|hook_mlp_out|attn\.hook_z|hook_z)$')
+          'hook_z': 'head', 'mlp.hook_post': 'neuron'}
+_HOOK_OF = {'resid': 'hook_resid_pre', 'attn': 'hook_attn_out', 'mlp': 'hook_mlp_out', 'head': 'attn.hook_z',
+            'neuron': 'mlp.hook_post'}
+_HOOK_RE = re.compile(r'^(?:blocks\.(\d+)\.)?(hook_resid_pre|hook_attn_out|hook_mlp_out|attn\.hook_z|hook_z|'
+                      r'mlp\.hook_post)$')
 IOI_MAX = 4096  # the CLI's limit on --n
 
 
@@ -258,7 +262,7 @@ class Model:
         self._handle = handle
         self.path = path
         cfg = L.relp_model_config(handle).contents
-        self.n_layer, self.n_head, self.n_embd = cfg.n_layer, cfg.n_head, cfg.n_embd
+        self.n_layer, self.n_head, self.n_embd, self.n_inner = cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.n_inner
         self.n_positions, self.vocab_size = cfg.n_positions, cfg.vocab_size
         self.n_params = int(L.relp_model_n_params(handle))
         self.weights = {0: 'f32', 1: 'f16', 2: 'bf16'}[L.relp_model_weight_dtype(handle)]
@@ -273,6 +277,7 @@ class Model:
         self._cancel_cb = _capi.CANCEL_FN(lambda user: 1 if flag[0] else 0)
         self._lock = threading.RLock()
         self._progress_error = None
+        self._saes_loaded = []  # relp.Saes read for this model (freed with it)
 
     # ------------------------------------------------------------ lifetime
     def close(self):
@@ -283,6 +288,9 @@ class Model:
         if getattr(self, '_ctx', None):
             L.relp_ctx_free(self._ctx)
             self._ctx = None
+        for saes in getattr(self, '_saes_loaded', []):
+            saes._release(self)
+        self._saes_loaded = []
         if getattr(self, '_handle', None):
             L.relp_model_free(self._handle)
             self._handle = None
@@ -682,7 +690,7 @@ class Model:
         Returns Results, a mapping node -> Result."""
         mid, rules = self._method(method)
         c, x, a, w, _ = self._pairs(clean, corrupt, answer, wrong, bos)
-        names = list(_NODES)
+        names = list(MAP_NODES)
 
         def run_nodes(meth):
             def run(c, x, a, w):
@@ -778,7 +786,7 @@ class Model:
         if skipped:
             warnings.warn(f'relp ioi: {skipped} prompts left out (more than 64 batches of equal length)', RelpWarning)
         est = list(IOI_ESTIMATORS) + ['ap']
-        cells = {e: {k: [] for k in NODES} for e in est}
+        cells = {e: {k: [] for k in MAP_NODES} for e in est}
         seconds = {e: 0.0 for e in est}
         mc_sum = mr_sum = 0.0
         counted = 0
@@ -792,7 +800,7 @@ class Model:
             a = self._answers([p[3] for p in gr['p']], len(gr['p']), 'answer')
             w = self._answers([p[4] for p in gr['p']], len(gr['p']), 'wrong')
             mc_b = mr_b = None
-            for k in NODES:
+            for k in MAP_NODES:
                 for e in est:
                     outs, mc, mr, secs, _ = self._attribute_nodes(c, x, a, w, e, [_NODES[k]], steps, False, False,
                                                                   progress)
@@ -803,17 +811,17 @@ class Model:
             mc_sum += mc_b * len(gr['p'])
             mr_sum += mr_b * len(gr['p'])
             counted += len(gr['p'])
-        cat = {e: {k: np.concatenate(cells[e][k]) for k in NODES} for e in est}
+        cat = {e: {k: np.concatenate(cells[e][k]) for k in MAP_NODES} for e in est}
         table = {}
         for e in IOI_ESTIMATORS:
             table[e] = {}
-            for k in NODES:
+            for k in MAP_NODES:
                 a_, b_ = cat[e][k], cat['ap'][k]
                 table[e][k] = float(L.relp_pearson(_ptr(a_), _ptr(b_), len(a_)))
         return IOITable(table, model=self.path, dataset=dataset, prompts=counted, batches=len(groups), ig_steps=steps,
                         metric_clean=mc_sum / counted if counted else math.nan,
                         metric_corrupt=mr_sum / counted if counted else math.nan, seconds=seconds,
-                        ap_scores={k: cat['ap'][k] for k in NODES})
+                        ap_scores={k: cat['ap'][k] for k in MAP_NODES})
 
 
 # ------------------------------------------------------------------ results
@@ -845,7 +853,8 @@ class Result(_Views):
     def __init__(self, model, method, node, layer, clean_ids, scores, mc, mr, secs, warning, steps, noising,
                  per_position):
         L, H, T = model.n_layer, model.n_head, clean_ids.shape[1]
-        shape = (L, H, T) if per_position else (L, H) if node == 'head' else (L, T)
+        shape = (L, H, T) if per_position else (L, H) if node == 'head' else (L, T, model.n_inner) if node == 'neuron' \
+            else (L, T)
         self.map = scores.reshape(shape)
         self.method, self.node, self.layer = method, node, layer
         self.rules = 'none' if method == 'ap' else _METHODS[method][1]
@@ -902,6 +911,9 @@ class Result(_Views):
             if heads and self.per_position:
                 rows.append('[' + ','.join('[' + ','.join(_g(v, 7) for v in self.map[l, h]) + ']'
                                            for h in range(self.n_head)) + ']')
+            elif self.node == 'neuron':
+                rows.append('[' + ','.join('[' + ','.join(_g(v, 7) for v in self.map[l, t]) + ']'
+                                           for t in range(self.positions)) + ']')
             else:
                 rows.append('[' + ','.join(_g(v, 7) for v in self.map[l]) + ']')
         s = (f'{{"method":"{self.method}","node":"{self.node}","rules":"{self.rules}","direction":"{self.direction}",'
@@ -909,6 +921,8 @@ class Result(_Views):
              f'"tokens":[{",".join(self._pieces_json)}],"layers":{self.n_layer},"positions":{self.positions},')
         if heads:
             s += f'"heads":{self.n_head},'
+        if self.node == 'neuron':
+            s += f'"neurons":{self.map.shape[2]},'
         if self.method in ('ig', 'ig-input'):
             s += f'"steps":{self.steps},'
         secs = self.seconds if seconds is None else seconds
@@ -1040,3 +1054,12 @@ def show(result, view=None, node=None, ap=None):
     ap: an AP Result to draw beside a Result (as Result.compare)."""
     from . import _views
     return _views.show(result, view, node, ap)
+
+
+# circuits (python/relp/_circuits.py): SAE features, neurons, components, faithfulness, edges
+from . import _circuits  # noqa: E402
+from ._circuits import EdgeScores, Faithfulness, FeatureScores, Saes, load_saes  # noqa: E402,F401
+
+Model.features = _circuits.features
+Model.faithfulness = _circuits.faithfulness
+Model.edges = _circuits.edges

@@ -41,7 +41,7 @@ RELP_STATUS_OK = 0
 RELP_STATUS_BAD_ARGUMENT = -4
 RELP_STATUS_CANCELLED = -7
 DTYPES = {'f32': 0, 'f16': 1, 'bf16': 2}
-NODE_RESID_PRE, NODE_ATTN_Z, NODE_ATTN_OUT, NODE_RESID_MID, NODE_MLP_OUT = 0, 1, 2, 3, 4
+NODE_RESID_PRE, NODE_ATTN_Z, NODE_ATTN_OUT, NODE_RESID_MID, NODE_MLP_OUT, NODE_MLP_POST = 0, 1, 2, 3, 4, 5
 METHOD_AP, METHOD_GRAD, METHOD_IG, METHOD_IG_INPUT = 0, 1, 2, 3
 METRIC_LOGIT_DIFF, METRIC_LOGPROB, METRIC_LOGIT = 0, 1, 2
 
@@ -101,6 +101,24 @@ class relp_ioi_prompt(Structure):
                 ('io_new', c_char * 16), ('s_new', c_char * 16), ('s1_new', c_char * 16), ('place', c_char * 16),
                 ('object', c_char * 16)]
 
+
+class relp_sae_info(Structure):
+    _fields_ = [('hook_name', c_char_p), ('path', c_char_p), ('node', c_enum), ('layer', c_int32),
+                ('hook_layer', c_int32), ('d_in', c_int32), ('d_sae', c_int32), ('arch', c_enum), ('k', c_int32),
+                ('apply_b_dec_to_input', c_int32), ('dtype', c_enum)]
+
+
+class relp_circuit_hook(Structure):
+    _fields_ = [('name', c_char * 64), ('node', c_enum), ('layer', c_int32), ('hook_layer', c_int32),
+                ('width', c_int32), ('error', c_int32), ('sae', c_int32)]
+
+
+class relp_circuit_node(Structure):
+    _fields_ = [('hook', c_int32), ('position', c_int32), ('unit', c_int32)]
+
+
+NODESET_FEATURES, NODESET_NEURONS, NODESET_COMPONENTS = 0, 1, 2
+SAE_ARCHS = ('standard', 'topk', 'jumprelu')
 
 P = POINTER
 model_p = c_void_p  # struct relp_model *
@@ -167,11 +185,43 @@ PROTOTYPES = {
     'relp_ioi_n_names': (c_int32, []),
     'relp_ioi_name': (c_char_p, [c_int32]),
     'relp_pearson': (c_double, [f32_p, f32_p, c_int64]),
+    'relp_saes_init_from_dir': (c_enum, [P(c_void_p), model_p, c_char_p]),
+    'relp_saes_free': (None, [c_void_p]),
+    'relp_saes_last_error': (c_char_p, [c_void_p]),
+    'relp_saes_count': (c_int32, [c_void_p]),
+    'relp_saes_info': (c_enum, [c_void_p, c_int32, P(relp_sae_info)]),
+    'relp_sae_encode': (c_enum, [c_void_p, c_int32, f32_p, c_int64, f32_p]),
+    'relp_sae_decode': (c_enum, [c_void_p, c_int32, f32_p, c_int64, f32_p]),
+    'relp_circuit_hooks': (c_int32, [model_p, c_void_p, c_enum, P(relp_circuit_hook), c_int32]),
+    'relp_attribute_circuit': (c_enum, [ctx_p, i32_p, i32_p, c_int32, c_int32, P(relp_metric), c_void_p, c_enum,
+                                        P(relp_attr_params), P(f32_p), P(f32_p), P(c_double), P(c_double)]),
+    'relp_patch_circuit_nodes': (c_enum, [ctx_p, i32_p, i32_p, c_int32, c_int32, P(relp_metric), c_void_p, c_enum,
+                                          c_int32, P(relp_circuit_node), c_int32, f32_p, PROGRESS_FN, c_void_p]),
+    'relp_faithfulness_init': (c_enum, [P(c_void_p), ctx_p, i32_p, i32_p, c_int32, c_int32, P(relp_metric), c_void_p,
+                                        c_enum, c_int32]),
+    'relp_faithfulness_free': (None, [c_void_p]),
+    'relp_faithfulness_ends': (None, [c_void_p, P(c_double), P(c_double)]),
+    'relp_faithfulness_curve': (c_enum, [c_void_p, P(f32_p), P(f32_p), P(c_int64), f32_p, c_int32, P(c_int64),
+                                         P(c_double), P(c_double), PROGRESS_FN, c_void_p]),
+    'relp_faithfulness_n_nodes': (c_int64, [c_void_p]),
+    'relp_graph_size': (None, [model_p, i32_p, i32_p]),
+    'relp_graph_up_name': (c_char_p, [model_p, c_int32, c_char_p, c_size_t]),
+    'relp_graph_down_name': (c_char_p, [model_p, c_int32, c_char_p, c_size_t]),
+    'relp_graph_edge': (c_int32, [model_p, c_int32, c_int32]),
+    'relp_attribute_edges': (c_enum, [ctx_p, i32_p, i32_p, c_int32, c_int32, P(relp_metric), P(relp_attr_params),
+                                      f32_p, P(c_double), P(c_double)]),
+    'relp_patch_edges': (c_enum, [ctx_p, i32_p, i32_p, c_int32, c_int32, P(relp_metric), c_int32, i32_p, c_int32,
+                                  f32_p, PROGRESS_FN, c_void_p]),
+    'relp_edge_eval_init': (c_enum, [P(c_void_p), ctx_p, i32_p, i32_p, c_int32, c_int32, P(relp_metric)]),
+    'relp_edge_eval_free': (None, [c_void_p]),
+    'relp_edge_eval_ends': (None, [c_void_p, P(c_double), P(c_double)]),
+    'relp_edge_eval_run': (c_enum, [c_void_p, P(ctypes.c_uint8), P(c_double)]),
 }
 
 # the structures, by their C name (for the header check)
 STRUCTS = {cls.__name__: cls for cls in (relp_config, relp_load_params, relp_file, relp_ctx_params, relp_patch,
-                                          relp_rules, relp_preset, relp_metric, relp_attr_params, relp_ioi_prompt)}
+                                          relp_rules, relp_preset, relp_metric, relp_attr_params, relp_ioi_prompt,
+                                          relp_sae_info, relp_circuit_hook, relp_circuit_node)}
 
 _lib = None
 
