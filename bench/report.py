@@ -26,6 +26,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 RELP = os.path.join(ROOT, "build/native-release/relp")
 LIMITS = os.path.join(ROOT, "build/native-release/machine_limits")
 KERNELS = os.path.join(ROOT, "build/native-release/bench_kernels")
+CIRCUITS = os.path.join(ROOT, "build/native-release/bench_circuits")
 PY = "/usr/bin/python3"
 SIZES = [("small", "12,768,12"), ("medium", "24,1024,16"), ("large", "36,1280,20"), ("xl", "48,1600,25")]
 commands = []
@@ -279,11 +280,87 @@ def web_section(ort, page, note=""):
     return o
 
 
+def circuits(runs):
+    """bench_circuits (bench/circuits.c): the bundled model with its SAEs on a batch like the faithfulness
+    experiment's (64 prompts of 15 tokens), and the GPT-2 shapes' edges (one prompt of 16 tokens)"""
+    out = []
+    saes = os.path.join(ROOT, "models-small/ioi-4l/saes")
+    for threads in (1, 2):
+        cmd = [CIRCUITS, "--model", os.path.join(ROOT, "models-small/ioi-4l"), "--tokens", "15", "--batch", "64",
+               "--threads", str(threads), "--runs", str(runs)]
+        if os.path.isdir(saes):
+            cmd += ["--saes", saes]
+        out.append(json.loads(sh(cmd).strip().splitlines()[-1]))
+    for size in ("small", "medium"):
+        out.append(json.loads(sh([CIRCUITS, "--model", f"gpt2-{size}-random", "--tokens", "16", "--threads", "2",
+                                  "--runs", str(runs)]).strip().splitlines()[-1]))
+    return out
+
+
+def edge_memory_mib(L, C, NH, T, B=1):
+    """what relp_attribute_edges allocates (core/edges.c): both runs' upstream outputs (n_up x B T C each, the
+    differences kept in one), one layer's coefficients rho_v ((3 NH + 1) x B T C) and a few rows of scratch"""
+    n_up, n1 = 1 + L * (NH + 1), B * T * C
+    HS = C // NH
+    floats = 2 * n_up * n1 + (3 * NH + 1) * n1 + B * T * (HS + 2 * C) + 2 * n1
+    return floats * 4 / 2 ** 20, (3 * NH + 1) * n1 * 4 / 2 ** 20
+
+
+def circuits_section(rows, note=""):
+    o = ["\n## Circuits: features, faithfulness and edges\n",
+         "Targets (issues \"sparse feature circuits\" and \"edge circuits\"): every SAE's RelP feature scores ≤ 1.5x the "
+         "RelP node pass (every node type from two forward passes and one backward); IG on features costs per hook what "
+         "per-layer IG costs per layer; one faithfulness point ≤ 1.5x a forward pass; every edge's RelP score ≤ 2x the "
+         "RelP node pass; one edge-circuit point ≤ 2x a forward pass. `bench/circuits.c` (`bench_circuits`) times them "
+         "in one run." + note + "\n",
+         "| model | B x T | threads | forward ms | RelP nodes ms | features RelP ms (/ nodes) | IG features ms per hook "
+         "(/ per-layer IG per layer) | faithfulness point ms (/ forward) | edges ms (/ nodes) | edge circuit ms "
+         "(/ forward) |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        name = os.path.basename(r["model"].rstrip("/"))
+        feat = (f"{r['features_relp_ms']:.1f} ({r['features_relp_ms'] / r['relp_nodes_ms']:.2f})" if r["saes"] else "-")
+        ig = (f"{r['features_ig_ms'] / r['saes']:.1f} ({(r['features_ig_ms'] / r['saes']) / (r['ig_resid_ms'] / r['layers']):.2f})"
+              if r["saes"] else "-")
+        pt = f"{r['faith_point_ms']:.1f} ({r['faith_point_ms'] / r['forward_ms']:.2f})" if r["saes"] else "-"
+        o.append(f"| {name}{' + ' + str(r['saes']) + ' SAEs' if r['saes'] else ''} | {r['batch']} x {r['tokens']} | "
+                 f"{r['threads']} | {r['forward_ms']:.1f} | {r['relp_nodes_ms']:.1f} | {feat} | {ig} | {pt} | "
+                 f"{r['edges_ms']:.1f} ({r['edges_ms'] / r['relp_nodes_ms']:.2f}) | "
+                 f"{r['edge_eval_ms']:.1f} ({r['edge_eval_ms'] / r['forward_ms']:.2f}) |")
+    o.append("\nThe faithfulness point is the top 1% of nodes with every SAE spliced in (its forward computes two logit "
+             "columns, as a metric of two tokens needs); the edge circuit the top 5% of edges by |RelP score|.\n")
+    o.append("Memory of every edge's score for one prompt (what `relp_attribute_edges` allocates, beside the context): "
+             "the upstream nodes' outputs of both runs, and the coefficients rho_v of one layer's downstream nodes at a "
+             "time (the backward pass's hook scores a layer's edges as soon as its coefficients exist).\n")
+    o.append("| shape | edges | T | total MiB | rho_v of one layer MiB |")
+    o.append("|---|---|---|---|---|")
+    for size, shape in SIZES:
+        L, C, NH = (int(x) for x in shape.split(","))
+        n_up = 1 + L * (NH + 1)
+        n_edges = sum((1 + l * (NH + 1)) * 3 * NH + (1 + l * (NH + 1) + NH) for l in range(L)) + n_up
+        for T in (16, 256):
+            tot, rho = edge_memory_mib(L, C, NH, T)
+            o.append(f"| {size} | {n_edges:,} | {T} | {tot:,.0f} | {rho:,.1f} |")
+    return o
+
+
+def replace_section(path, sec, head, before):
+    text = open(path).read()
+    if head in text:
+        i = text.index(head)
+        j = text.find("\n## ", i + len(head))
+        text = text[:i] + "\n".join(sec) + "\n" + (text[j:] if j >= 0 else "")
+    else:
+        j = text.find(before)
+        text = text[:j] + "\n".join(sec) + "\n" + text[j:] if j >= 0 else text + "\n".join(sec) + "\n"
+    open(path, "w").write(text)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["families", "kernels", "web"],
+    ap.add_argument("--only", choices=["families", "kernels", "web", "circuits"],
                     help="measure one section and replace it in --out (which keeps the rest of its last full run)")
     a = ap.parse_args()
     runs = 3 if a.quick else 5
@@ -308,6 +385,15 @@ def main():
             text = text[:j] + "\n".join(sec) + "\n" + text[j:] if j >= 0 else text + "\n".join(sec) + "\n"
         open(a.out, "w").write(text)
         print(f"wrote the kernels section of {a.out}", file=sys.stderr)
+        return
+    if a.only == "circuits":
+        t0 = datetime.datetime.now(datetime.timezone.utc)
+        load = os.getloadavg()[0]
+        sec = circuits_section(circuits(runs), f" Measured on {t0:%Y-%m-%d %H:%M} UTC by `/usr/bin/python3 bench/report.py "
+                               f"--only circuits{' --quick' if a.quick else ''}` ({_machine()}, load average {load:.1f} "
+                               f"at the start; medians of {runs} runs after a warm-up).")
+        replace_section(a.out, sec, "\n## Circuits", "\n## Other architectures")
+        print(f"wrote the circuits section of {a.out}", file=sys.stderr)
         return
     if a.only == "web":
         t0 = datetime.datetime.now(datetime.timezone.utc)
@@ -386,6 +472,9 @@ def main():
 
     # 5. the other architectures against PyTorch
     fam = families(runs)
+
+    # 5b. circuits: features, faithfulness and edges against the passes they are measured by
+    circ = circuits(runs)
 
     # 6-7. onnxruntime-web and relp's WebAssembly build; the page in Chromium
     ort, page = web(a.quick)
@@ -474,6 +563,7 @@ def main():
              "steps as copies of the batch in a context of up to 256 rows (prompts × tokens): at most "
              f"{xl_info['ctx_mb_b1_t128'] * 2 / 1024:.2f} GiB more at XL (`relp info --json`, ctx_mb_b1_t128 × 2).\n")
     o.extend(families_section(fam))
+    o.extend(circuits_section(circ))
     o.append("\n## Time against prompt length and model size\n")
     o.append("| T | forward ms | backward ms | RelP ms |\n|---|---|---|---|")
     for T in lengths:

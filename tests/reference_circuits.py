@@ -1,4 +1,4 @@
-"""Independent float64 PyTorch reference for relp's circuit work (/work/shared/circuits.md):
+"""Independent float64 PyTorch reference for relp's circuit work (docs/circuits.md):
 SAE features, error nodes, neurons, components, exact patching of one node, circuits with mean
 ablation and their faithfulness / completeness, EAP-IG edges (scores, exact patching, circuit
 evaluation, top-N + prune, graph JSON and a schema checker), and prompt files.
