@@ -13,7 +13,7 @@
  *                     [--svg FILE] [--png FILE] [--threads N] [--no-bos]
  *
  * --prompts files may mix token lengths: a circuit is one set of positions, so the pairs of the most common
- * length are used, saying how many were left out. */
+ * length are used, saying how many were left out; --limit N keeps the first N of them. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "prompts.h"
@@ -70,7 +70,14 @@ static int prompts_of(const struct args *a, const char *cmd, struct relp_model *
     if (single)
         return add_prompt(m, b, get(a, "--clean"), get(a, "--corrupt"), get(a, "--answer"), get(a, "--wrong"), bos,
                           "--clean/--corrupt");
-    return load_prompts_one_length(m, get(a, "--prompts"), bos, b);
+    long limit;
+    int rc = get_int(a, "--limit", 1, 1L << 30, 0, &limit);
+    if (!rc) rc = load_prompts_one_length(m, get(a, "--prompts"), bos, b);
+    if (!rc && limit > 0 && b->n > limit) {
+        fprintf(stderr, "relp: --limit %ld: using the first %ld of those %d pairs\n", limit, limit, b->n);
+        b->n = (int)limit;
+    }
+    return rc;
 }
 
 /* --method: a method of relp.h's table among those allowed (a NULL-ended list) */
@@ -245,7 +252,8 @@ int cmd_features(int argc, char **argv) {
                       {"--clean", 1, NULL},    {"--corrupt", 1, NULL},   {"--answer", 1, NULL},   {"--wrong", 1, NULL},
                       {"--prompts", 1, NULL},  {"--method", 1, NULL},    {"--steps", 1, NULL},    {"--noising", 0, NULL},
                       {"--top", 1, NULL},      {"--validate", 1, NULL},  {"--json", 1, NULL},     {"--threads", 1, NULL},
-                      {"--no-bos", 0, NULL},   {"--weights", 1, NULL},   {"--tokenizer", 1, NULL}};
+                      {"--no-bos", 0, NULL},   {"--weights", 1, NULL},   {"--tokenizer", 1, NULL},
+                      {"--limit", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long steps, threads, top, validate;
     int rc = parse_args(argc, argv, "features", &a);
@@ -409,7 +417,8 @@ int cmd_faithfulness(int argc, char **argv) {
                       {"--prompts", 1, NULL}, {"--methods", 1, NULL}, {"--steps", 1, NULL},   {"--nodes", 1, NULL},
                       {"--clean", 1, NULL},   {"--corrupt", 1, NULL}, {"--answer", 1, NULL},  {"--wrong", 1, NULL},
                       {"--start-layer", 1, NULL}, {"--json", 1, NULL}, {"--svg", 1, NULL},   {"--png", 1, NULL},
-                      {"--threads", 1, NULL}, {"--no-bos", 0, NULL},  {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}};
+                      {"--threads", 1, NULL}, {"--no-bos", 0, NULL},  {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
+                      {"--limit", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long steps, threads, start;
     int rc = parse_args(argc, argv, "faithfulness", &a);
@@ -653,7 +662,8 @@ int cmd_edges(int argc, char **argv) {
                       {"--wrong", 1, NULL},   {"--prompts", 1, NULL},  {"--method", 1, NULL},  {"--steps", 1, NULL},
                       {"--noising", 0, NULL}, {"--top", 1, NULL},      {"--evaluate", 0, NULL}, {"--curve", 1, NULL},
                       {"--validate", 1, NULL}, {"--json", 1, NULL},    {"--svg", 1, NULL},     {"--png", 1, NULL},
-                      {"--threads", 1, NULL}, {"--no-bos", 0, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}};
+                      {"--threads", 1, NULL}, {"--no-bos", 0, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
+                      {"--limit", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long steps, threads, top, validate;
     int rc = parse_args(argc, argv, "edges", &a);
