@@ -10,13 +10,14 @@
  *   relp edges        --model DIR (--clean ... | --prompts FILE.jsonl)
  *                     --method atp|relp|relp-ln|relp-cp|attnlrp|ig-input|ap [--steps N] [--noising]
  *                     [--top N] [--evaluate] [--curve N1,N2,...] [--validate K] [--json FILE|-]
- *                     [--svg FILE] [--png FILE] [--threads N] [--no-bos]
+ *                     [--svg FILE] [--png FILE] [--threads N] [--no-bos] [--out RUN.jsonl [--resume]] (ap)
  *
  * --prompts files may mix token lengths: a circuit is one set of positions, so the pairs of the most common
  * length are used, saying how many were left out; --limit N keeps the first N of them. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "prompts.h"
+#include "runs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -663,7 +664,7 @@ int cmd_edges(int argc, char **argv) {
                       {"--noising", 0, NULL}, {"--top", 1, NULL},      {"--evaluate", 0, NULL}, {"--curve", 1, NULL},
                       {"--validate", 1, NULL}, {"--json", 1, NULL},    {"--svg", 1, NULL},     {"--png", 1, NULL},
                       {"--threads", 1, NULL}, {"--no-bos", 0, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
-                      {"--limit", 1, NULL}};
+                      {"--limit", 1, NULL},   {"--out", 1, NULL},      {"--resume", 0, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long steps, threads, top, validate;
     int rc = parse_args(argc, argv, "edges", &a);
@@ -678,6 +679,9 @@ int cmd_edges(int argc, char **argv) {
     if (get(&a, "--steps") && ms.method != RELP_METHOD_IG_INPUT)
         return usage("edges: --steps is for --method ig-input (integrated gradients along the input path), not %s%s",
                      ms.name, "");
+    if ((get(&a, "--out") || get(&a, "--resume")) && ms.method != RELP_METHOD_AP)
+        return usage("edges: --out and --resume are for --method ap (the long exact sweep; the others take one "
+                     "backward pass)%s%s", "", "");
     if (get(&a, "--evaluate") && top < 0)
         return usage("edges: --evaluate needs --top N (the circuit: the N edges of largest |score|)%s%s", "", "");
     int64_t *curve = NULL;
@@ -738,20 +742,60 @@ int cmd_edges(int argc, char **argv) {
         for (int32_t u = 0; u < nu && l == L; u++) pairs[2 * q] = u, pairs[2 * q + 1] = nd - 1, q++;
     }
     double mc = 0, mr = 0, t0 = now_ms(), seconds;
-    if (ms.method == RELP_METHOD_AP) { /* every edge patched on its own */
-        float *e = malloc(sizeof(float) * (size_t)n_edges);
-        struct progress pr = {"exact edge patching", 0, 0};
-        fprintf(stderr, "relp: patching each of the %lld edges on its own (a forward pass from its layer each)\n",
-                (long long)n_edges);
-        if (!e || relp_patch_edges(ctx, b.clean, b.corrupt, b.n, b.T, &mt, noising, pairs, (int32_t)n_edges, e,
-                                   on_progress, &pr)) {
-            fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", e ? relp_ctx_last_error(ctx) : "out of memory");
-            free(e);
-            rc = 1;
-            goto out;
+    if (ms.method == RELP_METHOD_AP) { /* every edge patched on its own, in chunks: the records of a run log */
+        const int chunk = 64, n_chunks = (int)((n_edges + chunk - 1) / chunk);
+        char header[1200], mp[600];
+        size_t psize = 0;
+        char *ptext = get(&a, "--prompts") ? read_file(get(&a, "--prompts"), &psize) : NULL;
+        unsigned long long ph = ptext ? hash_bytes(ptext, psize) : hash_bytes(b.clean, sizeof(int32_t) * (size_t)b.n * b.T);
+        free(ptext);
+        json_str_buf(mp, sizeof mp, model_path(&a));
+        snprintf(header, sizeof header,
+                 "{\"command\":\"edges\",\"model\":%s,\"weights\":\"%s\",\"prompts_fnv64\":\"%016llx\",\"prompts\":%d,"
+                 "\"tokens\":%d,\"method\":\"ap\",\"noising\":%d,\"edges\":%lld,\"chunk\":%d}",
+                 mp, dtype_name(relp_model_weight_dtype(m)), ph, b.n, b.T, noising, (long long)n_edges, chunk);
+        struct run_log log;
+        if ((rc = run_log_open(&log, get(&a, "--out"), get(&a, "--resume") != NULL, header, n_chunks))) goto out;
+        if (log.n_done_before < n_chunks)
+            fprintf(stderr, "relp: patching each of the %lld edges on its own (a forward pass from its layer each), in "
+                            "%d chunks of %d\n", (long long)n_edges, n_chunks, chunk);
+        for (int g = 0; g < n_chunks && !rc; g++) {
+            if (!run_log_mine(&log, g)) continue;
+            const int k = (int)(n_edges - (int64_t)g * chunk < chunk ? n_edges - (int64_t)g * chunk : chunk);
+            float e[64];
+            struct record rec;
+            memset(&rec, 0, sizeof rec);
+            rec.batch = g, rec.n_prompts = b.n;
+            double tc = now_ms();
+            if (relp_patch_edges(ctx, b.clean, b.corrupt, b.n, b.T, &mt, noising, pairs + 2 * (size_t)g * chunk, k, e,
+                                 NULL, NULL)) {
+                fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+                rc = 1;
+                break;
+            }
+            if (record_add(&rec, "effects", e, k, (now_ms() - tc) / 1000.0)) rc = 1;
+            if (!rc) rc = run_log_put(&log, &rec);
+            record_free(&rec);
         }
-        for (int64_t i = 0; i < n_edges; i++) s[(size_t)pairs[2 * i] * nd + pairs[2 * i + 1]] = e[i];
-        free(e);
+        if (!rc) rc = run_log_gather(&log);
+        for (int g = 0; g < n_chunks && !rc && log.rank == 0; g++) {
+            int len = 0;
+            double sg;
+            const float *v = record_get(&log.recs[g], "effects", &len, &sg);
+            const int k = (int)(n_edges - (int64_t)g * chunk < chunk ? n_edges - (int64_t)g * chunk : chunk);
+            if (!v || len != k) {
+                fprintf(stderr, "relp: chunk %d of the run has %d effects, expected %d\n", g, len, k);
+                rc = 1;
+                break;
+            }
+            for (int i = 0; i < k; i++) {
+                const int64_t q = (int64_t)g * chunk + i;
+                s[(size_t)pairs[2 * q] * nd + pairs[2 * q + 1]] = v[i];
+            }
+        }
+        const int rank = log.rank;
+        run_log_close(&log);
+        if (rc || rank != 0) goto out;
         mc = NAN, mr = NAN;
     } else {
         struct relp_attr_params p = params_of(&ms, steps, noising);

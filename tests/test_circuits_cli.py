@@ -204,6 +204,24 @@ ref = RC.edge_scores(case, "ig-input", steps=4)[0]
 close([js["edges"][n]["score"] for n in sorted(ref)], [ref[n] for n in sorted(ref)], "edges ig-input scores")
 ok(all(v["in_graph"] for v in js["edges"].values()), "edges without --top: every edge in the graph")
 
+# exact patching of every edge, as a run log that resumes
+log = os.path.join(OUT, "edges_ap.jsonl")
+full = os.path.join(OUT, "edges_ap.json")
+relp("edges", "--model", MODEL, "--prompts", pfile, "--method", "ap", "--out", log, "--json", full)
+js = json.load(open(full))
+names = list(js["edges"])[::9]
+apx = [RC.patch_edge(case, n) for n in names]
+close([js["edges"][n]["score"] for n in names], apx, "edges --method ap: every edge's exact effect (each 9th checked)",
+      scale=max(abs(x) for x in apx))
+lines = open(log).read().splitlines()
+open(log, "w").write("\n".join(lines[:2]) + "\n")
+resumed = os.path.join(OUT, "edges_ap_resumed.json")
+r = relp("edges", "--model", MODEL, "--prompts", pfile, "--method", "ap", "--out", log, "--resume", "--json", resumed)
+a, b = json.load(open(full)), json.load(open(resumed))
+a.pop("seconds"), b.pop("seconds")
+ok(a == b and "1 of 3 batches already done" in r.stderr, "edges --method ap --out/--resume: a resumed run gives the same "
+   "JSON", f"({r.stderr.strip()[-200:]})")
+
 # ---------------------------------------------------------------- relp info --saes
 r = relp("info", "--model", MODEL, "--saes", sdir, "--json")
 js = json.loads(r.stdout)
