@@ -17,14 +17,17 @@
  *     cp.max_batch = 1; cp.max_tokens = 64;
  *     struct relp_ctx *ctx = NULL;
  *     relp_ctx_init(&ctx, model, &cp);
- *     int32_t toks[64]; int32_t n = 0;
+ *     int32_t toks[64]; int64_t n = 0;
  *     relp_tokenize(model, "When John and Mary went to the shops,", -1, 1, toks, 64, &n);
- *     relp_forward(ctx, toks, 1, n);                         // caches every node
+ *     relp_forward(ctx, toks, 1, (int32_t)n);                // caches every node
  *     const float *logits = relp_ctx_logits(ctx, NULL);      // (B, V) at the last position
- *     int32_t mary = 5335, john = 1757;
+ *     int32_t mary = 5335, john = 1757;                      // " Mary", " John" in GPT-2's vocabulary
+ *     printf("logit(Mary) - logit(John) = %.3f\n", logits[mary] - logits[john]);
  *     struct relp_metric m = { RELP_METRIC_LOGIT_DIFF, &mary, &john, 1.0f };
  *     relp_backward(ctx, &m, relp_rules_preset("grad"), NULL); // gradient at every node
  *     const float *g = relp_ctx_node_grad(ctx, RELP_NODE_RESID_PRE, 3); // (B, T, C)
+ *     printf("its gradient at resid_pre[3], last position, dim 0: %g\n",
+ *            g[(n - 1) * relp_model_config(model)->n_embd]);
  *     relp_ctx_free(ctx);
  *     relp_model_free(model);
  *
