@@ -4,6 +4,7 @@
 
 #include "cli.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -160,6 +161,46 @@ out:
 
 /* ------------------------------------------------------------ the log */
 
+/* The first field where two run headers differ ("key": this run's value against the file's), for a refused
+ * --resume: which flag or input to change back. */
+static void header_difference(const char *mine, const char *theirs, size_t theirs_len, char *out, size_t cap) {
+    struct relp_json_doc a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    snprintf(out, cap, "its first line is not a relp run header");
+    if (relp_json_parse(&a, mine, strlen(mine)) == 0 && relp_json_parse(&b, theirs, theirs_len) == 0) {
+        const struct relp_json_value *ra = relp_json_get(&a, &a.v[0], "relp_run"), *rb = relp_json_get(&b, &b.v[0], "relp_run");
+        if (ra && rb) {
+            snprintf(out, cap, "its header differs");
+            for (const struct relp_json_value *x = relp_json_first(&a, ra); x; x = relp_json_next(&a, x)) {
+                const struct relp_json_value *y = relp_json_get(&b, rb, x->key);
+                char va[160], vb[160];
+                if (x->type == RELP_JSON_STRING) snprintf(va, sizeof va, "\"%s\"", x->str);
+                else snprintf(va, sizeof va, "%.17g", x->num);
+                if (!y) snprintf(vb, sizeof vb, "(none)");
+                else if (y->type == RELP_JSON_STRING) snprintf(vb, sizeof vb, "\"%s\"", y->str);
+                else snprintf(vb, sizeof vb, "%.17g", y->num);
+                if (!y || y->type != x->type || strcmp(va, vb) != 0) {
+                    snprintf(out, cap, "\"%s\" is %s in this run but %s in the file", x->key, va, vb);
+                    break;
+                }
+            }
+        }
+    }
+    relp_json_free(&a);
+    relp_json_free(&b);
+}
+
+/* Ctrl-C during a logged run: the finished batches are on disk; say how to continue (async-signal-safe: write) */
+static char interrupt_msg[4400];
+static size_t interrupt_len;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    if (write(STDERR_FILENO, interrupt_msg, interrupt_len) < 0) interrupt_len = 0;
+    _exit(130);
+}
+
 static int load_existing(struct run_log *L, const char *path, const char *head_line) {
     size_t size = 0;
     char *text = read_file(path, &size);
@@ -176,9 +217,10 @@ static int load_existing(struct run_log *L, const char *path, const char *head_l
         line++;
         if (line == 1) {
             if (e - i != strlen(head_line) || memcmp(text + i, head_line, e - i) != 0) {
-                fprintf(stderr, "relp: --resume: %s was written by another run (its first line differs from this run's "
-                                "header %s); resume with the same model, inputs and options, or use another --out\n",
-                        path, head_line);
+                char why[512];
+                header_difference(head_line, text + i, e - i, why, sizeof why);
+                fprintf(stderr, "relp: --resume: %s was written by another run: %s; resume with the same model, inputs "
+                                "and options, or use another --out\n", path, why);
                 rc = 2;
             }
         } else {
@@ -236,6 +278,20 @@ int run_log_open(struct run_log *L, const char *path, int resume, const char *he
             int r = load_existing(L, path, head_line);
             if (r > 0) rc = r;
             else fresh = r < 0;
+        } else if (resume) {
+            fprintf(stderr, "relp: --resume: %s does not exist yet; starting the run there\n", path);
+        } else if (access(path, F_OK) == 0) { /* never overwrite a run's work in silence */
+            size_t size = 0;
+            char *text = read_file(path, &size);
+            int lines = 0;
+            for (size_t k = 0; text && k < size; k++) lines += text[k] == '\n';
+            if (text && size > 0) {
+                fprintf(stderr, "relp: --out %s already holds %s (%d line%s); add --resume to continue it, or remove "
+                                "the file or choose another --out to start afresh\n", path,
+                        strncmp(text, "{\"relp_run\":", strlen("{\"relp_run\":")) == 0 ? "a run" : "something", lines, lines == 1 ? "" : "s");
+                rc = 2;
+            }
+            free(text);
         }
         if (!rc) {
             L->out = fopen(path, fresh ? "w" : "a");
@@ -249,6 +305,14 @@ int run_log_open(struct run_log *L, const char *path, int resume, const char *he
         }
         if (!rc && L->n_done_before)
             fprintf(stderr, "relp: resuming %s: %d of %d batches already done\n", path, L->n_done_before, n_batches);
+        if (!rc) {
+            interrupt_len = (size_t)snprintf(interrupt_msg, sizeof interrupt_msg,
+                                             "\nrelp: interrupted; the finished batches are in %s: run the same command with "
+                                             "--resume to continue\n", path);
+            if (interrupt_len >= sizeof interrupt_msg) interrupt_len = sizeof interrupt_msg - 1;
+            signal(SIGINT, on_interrupt);
+            signal(SIGTERM, on_interrupt);
+        }
         free(head_line);
     }
 #ifdef RELP_MPI

@@ -22,6 +22,7 @@ import sys
 import time
 
 RELP, RELP_MPI, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+shutil.rmtree(WORK, ignore_errors=True)  # runs' files from an earlier test run: --out refuses to overwrite a run
 os.makedirs(WORK, exist_ok=True)
 passed = failed = 0
 NAMES = [" Mary", " John", " Tom", " James", " Dan", " Sid", " Martin", " Amy", " Kate", " Lisa", " Paul", " Anna", " Jack", " Ben"]
@@ -114,6 +115,28 @@ check(same, "ioi: killed after some batches + --resume == uninterrupted", f"(kil
 # 3. refusals and repairs
 r = run(ioi[:-1] + ["--seed", "7", "--out", os.path.join(WORK, "ioi.jsonl"), "--resume"])
 check(r.returncode == 2 and "another run" in r.stderr, "--resume refuses a file from another run", f"({r.stderr.strip()[:120]})")
+# --out without --resume never overwrites a run in silence; --resume on a file that is not there says so
+r = run(ioi + [os.path.join(WORK, "again.json"), "--out", os.path.join(WORK, "ioi.jsonl")])
+check(r.returncode == 2 and "already holds a run" in r.stderr and "--resume" in r.stderr,
+      "--out on a file holding a run: refused, pointing to --resume", f"({r.stderr.strip()[-200:]})")
+new_path = os.path.join(WORK, "new.jsonl")
+r = run(ioi + [os.path.join(WORK, "new.json"), "--out", new_path, "--resume"])
+check(r.returncode == 0 and "does not exist yet; starting the run there" in r.stderr,
+      "--resume on a missing file: says it starts the run there", f"({r.stderr.strip()[-200:]})")
+r = run(ioi[:-1] + ["--seed", "7", "--out", os.path.join(WORK, "ioi.jsonl"), "--resume"])
+check(r.returncode == 2 and '"seed" is 7 in this run but' in r.stderr,
+      "a refused --resume names the field that differs", f"({r.stderr.strip()[-200:]})")
+# Ctrl-C: the hint to rerun with --resume
+sig_out = os.path.join(WORK, "sigint.jsonl")
+p = subprocess.Popen(ioi + [os.path.join(WORK, "sigint.json"), "--out", sig_out], stdout=subprocess.DEVNULL,
+                     stderr=subprocess.PIPE, text=True)
+t0 = time.time()
+while time.time() - t0 < 60 and not (os.path.exists(sig_out) and open(sig_out).read().count("\n") >= 2) and p.poll() is None:
+    time.sleep(0.05)
+p.send_signal(signal.SIGINT)
+err = p.communicate(timeout=60)[1]
+check(p.returncode == 130 and "run the same command with --resume to continue" in err and sig_out in err,
+      "Ctrl-C during a logged run: exit 130, saying to rerun with --resume", f"(exit {p.returncode}: {err.strip()[-200:]})")
 path = os.path.join(WORK, "cut.jsonl")
 shutil.copy(os.path.join(WORK, "ioi.jsonl"), path)
 text = open(path).read()
