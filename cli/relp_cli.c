@@ -99,13 +99,50 @@ static int info_saes(const struct args *a, struct relp_model *m) {
     return rc;
 }
 
+/* relp info --model SHAPE: the shape's numbers from its config alone (making a billion random weights to print
+ * them would take minutes and gigabytes) */
+static int info_shape(const struct args *a, const struct relp_config *c) {
+    const char *wt = get(a, "--weights");
+    if (wt && relp_dtype_from_name(wt) < 0) return usage("--weights must be %s, got '%s'", names_list(NAMES_DTYPES), wt);
+    const enum relp_dtype dt = wt ? (enum relp_dtype)relp_dtype_from_name(wt) : RELP_DTYPE_F32;
+    struct relp_load_params lp = relp_load_default_params();
+    const int transposed = get(a, "--low-memory") ? 0 : lp.transposed_copy;
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_tokens = cp.max_tokens < c->n_positions ? cp.max_tokens : c->n_positions;
+    const int64_t np = relp_config_n_params(c);
+    const double wmb = relp_config_weight_bytes(c, dt, transposed) / 1048576.0;
+    const double ctx_mb = relp_config_ctx_mem_required(c, &cp) / 1048576.0;
+    if (get(a, "--json")) {
+        printf("{\"arch\":\"%s\",\"n_layer\":%d,\"n_head\":%d,\"n_kv_head\":%d,\"head_dim\":%d,\"n_embd\":%d,"
+               "\"n_inner\":%d,\"n_positions\":%d,\"vocab_size\":%d,\"layer_norm_epsilon\":%g,\"rotary_dim\":%d,"
+               "\"rope_theta\":%g,\"tied_embeddings\":%s,\"n_params\":%lld,\"file_dtype\":\"%s\",\"weight_dtype\":\"%s\","
+               "\"weight_mb\":%.1f,\"ctx_mb_b1_t128\":%.1f,\"tokenizer\":false,\"random_shape\":true}\n",
+               relp_arch_name(c->arch), c->n_layer, c->n_head, c->n_kv_head ? c->n_kv_head : c->n_head,
+               c->head_dim ? c->head_dim : c->n_embd / c->n_head, c->n_embd, c->n_inner, c->n_positions, c->vocab_size,
+               c->layer_norm_epsilon, c->rotary_dim, c->rope_theta, c->untied_embeddings ? "false" : "true",
+               (long long)np, dtype_name(dt), dtype_name(dt), wmb, ctx_mb);
+        return 0;
+    }
+    printf("model        %s (random weights, made when a command runs; nothing made for info)\n", model_path(a));
+    printf("architecture %s\nlayers       %d\nheads        %d\nwidth        %d\npositions    %d\nvocabulary   %d\n",
+           relp_arch_name(c->arch), c->n_layer, c->n_head, c->n_embd, c->n_positions, c->vocab_size);
+    printf("parameters   %lld (%.1f M)\n", (long long)np, np / 1e6);
+    printf("weights      %.1f MiB as %s%s\n", wmb, dtype_name(dt), transposed ? ", with the backward pass's transposed copy" : "");
+    printf("context      %.1f MiB for 1 prompt of up to %d tokens (activations + coefficients)\n", ctx_mb, cp.max_tokens);
+    return 0;
+}
+
 static int cmd_info(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--weights", 1, NULL}, {"--json", 0, NULL}, {"--tokenizer", 1, NULL},
                       {"--low-memory", 0, NULL}, {"--saes", 1, NULL}, {"--prompt", 1, NULL}};
     struct args a = {o, 7};
     int rc = parse_args(argc, argv, "info", &a);
     struct relp_model *m = NULL;
-    if (rc || (rc = load_model(&a, &m))) return rc;
+    if (rc) return rc;
+    struct relp_config shape;
+    if (!get(&a, "--saes") && model_path(&a) && relp_config_from_shape_name(model_path(&a), &shape))
+        return info_shape(&a, &shape); /* a random shape: from its config, without making its weights */
+    if ((rc = load_model(&a, &m))) return rc;
     if (get(&a, "--saes")) {
         rc = info_saes(&a, m);
         relp_model_free(m);

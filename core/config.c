@@ -417,12 +417,19 @@ const char *relp_shape_name(int32_t i) {
     return i >= 0 && (size_t)i < sizeof shapes / sizeof shapes[0] ? shapes[i].name : NULL;
 }
 
+/* a shape's config with its zero defaults filled in (head_dim, n_inner, ...), as a loaded model reports them */
+static int32_t shape_resolved(struct relp_config *c, const char *name) {
+    struct relp_dims d;
+    char err[RELP_ERROR_LEN];
+    return relp__resolve(c, &d, name, err) == RELP_STATUS_OK;
+}
+
 int32_t relp_config_from_shape_name(const char *name, struct relp_config *c) {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; name && i < sizeof shapes / sizeof shapes[0]; i++) {
         if (strcmp(name, shapes[i].name) == 0) {
             *c = shapes[i].c;
-            return 1;
+            return shape_resolved(c, name);
         }
     }
     int L, C, H, used = 0;
@@ -430,7 +437,7 @@ int32_t relp_config_from_shape_name(const char *name, struct relp_config *c) {
         C > 0 && C <= 65536 && H > 0 && C % H == 0) {
         struct relp_config r = GPT2(L, H, C);
         *c = r;
-        return 1;
+        return shape_resolved(c, name);
     }
     return 0;
 }

@@ -196,6 +196,11 @@ int64_t relp_config_n_params(const struct relp_config *c) {
     return config_only(&m, c) ? -1 : relp__count_params(&m);
 }
 
+size_t relp_config_ctx_mem_required(const struct relp_config *c, const struct relp_ctx_params *params) {
+    struct relp_model m;
+    return !params || config_only(&m, c) ? 0 : relp_ctx_mem_required(&m, params);
+}
+
 int64_t relp_config_weight_bytes(const struct relp_config *c, enum relp_dtype weights, int32_t transposed_copy) {
     struct relp_model m;
     if (config_only(&m, c) || (weights != RELP_DTYPE_F32 && weights != RELP_DTYPE_F16 && weights != RELP_DTYPE_BF16))

@@ -158,6 +158,7 @@ struct relp_config {
 
 struct relp_model;
 struct relp_ctx;
+struct relp_ctx_params;
 
 /* ---------------------------------------------------------------- loading */
 
@@ -214,6 +215,9 @@ RELP_API enum relp_status relp_config_from_json(const struct relp_file *config_j
 RELP_API int64_t relp_config_n_params(const struct relp_config *config);
 RELP_API int64_t relp_config_weight_bytes(const struct relp_config *config, enum relp_dtype weights,
                                           int32_t transposed_copy);
+/* Bytes relp_ctx_init would allocate for these params on a model of this config (relp_ctx_mem_required without
+ * the weights); 0 for a config that is not valid. */
+RELP_API size_t relp_config_ctx_mem_required(const struct relp_config *config, const struct relp_ctx_params *params);
 /* Attaches a tokenizer to a model that has none (e.g. a random one):
  * GPT-2's vocab.json + merges.txt, or a tokenizer.json with its
  * tokenizer_config.json (which may be NULL). */
