@@ -167,6 +167,13 @@ PROTOTYPES = {
     'relp_ioi_n_names': (c_int32, []),
     'relp_ioi_name': (c_char_p, [c_int32]),
     'relp_pearson': (c_double, [f32_p, f32_p, c_int64]),
+    # FIGURES: the views, drawn from relp.h's JSON form of a request (relp/_views.py)
+    'relp_figure_init': (c_void_p, []),
+    'relp_figure_free': (None, [c_void_p]),
+    'relp_figure_last_error': (c_char_p, [c_void_p]),
+    'relp_figure_draw_json': (c_enum, [c_void_p, c_char_p, c_size_t, f32_p, c_size_t]),
+    'relp_figure_svg': (c_void_p, [c_void_p, P(c_size_t)]),
+    'relp_figure_png': (c_enum, [c_void_p, c_int32, P(P(c_char)), P(c_size_t)]),
 }
 
 # the structures, by their C name (for the header check)
