@@ -10,7 +10,9 @@
 //    text; numbers (geometry, data-v, numbers inside texts) equal within 1e-9
 //    relative (the old CLI wrote %.9g where the page writes every digit).
 // 2. The CLI's figures: `relp attribute/explain --svg --png` for each
-//    cli-NAME.json against cli-NAME.svg, the old CLI's (cli/heatmap.c).
+//    cli-NAME.json against cli-NAME.svg, the old CLI's (cli/heatmap.c); their
+//    axis titles, caption and legend, and the warnings where the run's own
+//    numbers (--json, `relp forward`) say they belong.
 // 3. The PNGs (the CLI's at 1x, the library's at 2x): the SVG's size times the
 //    scale, and every cell's centre pixel has the cell's fill.
 // 4. The circuit views (faithfulness curves, circuit graph) on synthetic
@@ -147,12 +149,25 @@ const model = path.join(modelsDir, manifest.default);
 for (const f of fs.readdirSync(fixDir).filter((x) => /^cli-.*\.json$/.test(x)).sort()) {
   const n = f.slice(0, -5), { about, args } = JSON.parse(fs.readFileSync(path.join(fixDir, f), 'utf8'));
   const svgPath = path.join(outDir, `${n}.svg`), pngPath = path.join(outDir, `${n}.png`);
-  const r = spawnSync(relpBin, [args[0], '--model', model, ...args.slice(1), '--svg', svgPath, '--png', pngPath], { encoding: 'utf8' });
+  const r = spawnSync(relpBin, [args[0], '--model', model, ...args.slice(1), '--json', '-', '--svg', svgPath, '--png', pngPath], { encoding: 'utf8' });
   if (r.status !== 0) { ok(false, `${n}: relp ${args.join(' ')}`, r.stderr); continue; }
   const got = fs.readFileSync(svgPath, 'utf8'), want = fs.readFileSync(path.join(fixDir, `${n}.svg`), 'utf8');
   const d = firstDifference(got, want, 1e-8); // the old CLI wrote values with 9 significant digits
   ok(!d, `${n}: relp ${args[0]} --svg draws the same ${parse(want).length} elements as the old CLI (${about})`, d);
   checkPng(n, got, pngPath, 1);
+  // the caption, axis titles and warnings where they belong, from the run's own numbers
+  const j = JSON.parse(r.stdout), opt = (k) => args[args.indexOf(k) + 1], explain = args[0] === 'explain';
+  const fwd = JSON.parse(spawnSync(relpBin, ['forward', '--model', model, '--prompt', explain ? opt('--prompt') : opt('--clean'), '--top', '1', '--json'],
+    { encoding: 'utf8' }).stdout);
+  const predicted = fwd.top[0].piece === opt('--answer');
+  const els = parse(got), texts = els.filter((e) => e.tag === 'text' || e.tag === 'tspan').map((e) => decode(e.text).replace(/\u00a0/g, ' ')).join(' ');
+  const axis = els.filter((e) => e.attrs.class === 'axis-title').map((e) => decode(e.text));
+  if (!explain) ok(axis.length === 2 && /layer/.test(axis[0]) && /position|head/.test(axis[1]), `${n}: axis titles`, `(${axis.join(' | ')})`);
+  ok(texts.includes(`model: ${manifest.default}`) && texts.includes('colour:') && (explain || /corrupted:/.test(texts)), `${n}: caption (model, prompts, metric) and legend wording`);
+  const warns = els.filter((e) => e.attrs.class === 'warning').map((e) => decode(e.text).replace(/\u00a0/g, ' ')).join(' ');
+  const wantUnits = !explain && j.metric_clean === j.metric_corrupt, wantGap = !explain && !(j.metric_clean - j.metric_corrupt >= 0.5);
+  ok(/does not predict/.test(warns) === !predicted && /metric units/.test(warns) === wantUnits && /gap/.test(warns) === wantGap,
+     `${n}: warnings where they belong`, `(top token ${JSON.stringify(fwd.top[0].piece)}, metric clean ${j.metric_clean}, corrupted ${j.metric_corrupt}: "${warns.slice(0, 120)}")`);
 }
 
 // ---------------------------------------------------------------- 4. the circuit views
