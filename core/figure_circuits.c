@@ -165,10 +165,13 @@ enum relp_status relp_figure_curves(struct relp_figure *fig, const struct relp_f
     const char *part[4] = {c->model, c->nodes, c->data, c->metric}, *label[4] = {"model", "nodes", "data", "metric"};
     for (int i = 0; i < 4; i++)
         if (part[i] && *part[i]) relp__str_printf(&t, "%s%s: %s", t.n ? "; " : "", label[i], part[i]);
-    const char *lines[1 + 64];
-    int warn[1 + 64], n = 0;
+    const char *lines[2 + 64];
+    int warn[2 + 64], n = 0;
     if (t.n) lines[n] = t.s, warn[n++] = 0;
-    for (int32_t i = 0; i < c->n_warnings && c->warnings && n < 65; i++) lines[n] = c->warnings[i], warn[n++] = 1;
+    lines[n] = "F = (m(C) - m(none)) / (m(model) - m(none)), m the metric's mean over the prompts, C the circuit of the n nodes "
+               "(every other node mean-ablated); completeness: F of the model without C (lower is more complete)";
+    warn[n++] = 0;
+    for (int32_t i = 0; i < c->n_warnings && c->warnings && n < 66; i++) lines[n] = c->warnings[i], warn[n++] = 1;
     y += relp__fig_caption_text(fig, P, y, W - 2 * P, lines, warn, n);
     if (t.oom) fig->oom = 1;
     free(t.s);
