@@ -3,7 +3,6 @@
  * without the engine. Its exports are relp.h's own figure functions, taken
  * as they are (they pass only pointers, sizes and ints; see
  * wasm/CMakeLists.txt); wasm/relp.mjs loadFigures wraps them. This file only
- * gives the module its entry: there is nothing else to run. */
+ * names the module's source: it is linked with --no-entry, there is nothing
+ * to run. */
 #include "relp.h"
-
-int main(void) { return 0; }
