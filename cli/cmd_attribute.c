@@ -16,7 +16,7 @@
  * (runs.h): --out, --resume and MPI work on them. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
-#include "heatmap.h"
+#include "figures.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -107,18 +107,7 @@ static void free_labels(char **l, int n) {
     free(l);
 }
 
-static int pictures(const struct args *a, const struct heatmap *h) {
-    const char *png = get(a, "--png"), *svg = get(a, "--svg");
-    if (png && heatmap_write_png(png, h)) {
-        fprintf(stderr, "relp: --png %s: cannot write the file\n", png);
-        return 1;
-    }
-    if (svg && heatmap_write_svg(svg, h)) {
-        fprintf(stderr, "relp: --svg %s: cannot write the file\n", svg);
-        return 1;
-    }
-    return 0;
-}
+static int pictures(const struct args *a, const struct figure *h) { return figure_write(h, get(a, "--png"), get(a, "--svg")); }
 
 static void json_tokens(FILE *f, const struct relp_model *m, const int32_t *ids, int T) {
     fprintf(f, "\"token_ids\":[");
@@ -312,13 +301,13 @@ int cmd_attribute(int argc, char **argv) {
     }
     n_cols = heads && !per_pos ? c->n_head : b.T;
     cols = heads && !per_pos ? index_labels("H", n_cols) : token_labels(m, b.clean, b.T);
-    if (get(&a, "--png") || get(&a, "--svg")) { /* the page's figure layout (heatmap.c), with its caption */
+    if (get(&a, "--png") || get(&a, "--svg")) { /* the figure (core/figure*.c, as the page draws it), with its caption */
         char uw[512] = "";
         if (mc == mr) snprintf(uw, sizeof uw, "%s", relp_ctx_last_error(ctx));
         char **ct = token_labels(m, b.clean, b.T), **xt = token_labels(m, b.corrupt, b.T);
         char **aw = token_labels(m, b.answer, 1), **ww = token_labels(m, b.wrong, 1), **tp = NULL;
-        struct heatmap h = {heads ? (per_pos ? HEATMAP_HEAD_POSITIONS : HEATMAP_HEADS) : HEATMAP_POSITIONS, scores,
-                            c->n_layer, c->n_head, nname, NULL, {0}};
+        struct figure h = {heads ? (per_pos ? FIGURE_HEAD_POSITIONS : FIGURE_HEADS) : FIGURE_POSITIONS, scores,
+                           c->n_layer, c->n_head, c->n_kv_head, nname, NULL, {0}};
         struct figure_caption *cap = &h.cap;
         const char *slash = strrchr(model_path(&a), '/');
         cap->model = slash && slash[1] ? slash + 1 : model_path(&a);
@@ -435,9 +424,9 @@ int cmd_explain(int argc, char **argv) {
         close_out(f);
     }
     cols = token_labels(m, ids, (int)T);
-    if (get(&a, "--png") || get(&a, "--svg")) { /* the page's token figure (heatmap.c), with its caption */
+    if (get(&a, "--png") || get(&a, "--svg")) { /* the token figure (core/figure*.c), with its caption */
         char **aw = token_labels(m, &answer, 1), **ww = wrong >= 0 ? token_labels(m, &wrong, 1) : NULL, **tp = NULL;
-        struct heatmap h = {HEATMAP_TOKENS, rel, relp_model_config(m)->n_layer, relp_model_config(m)->n_head, NULL, rname, {0}};
+        struct figure h = {FIGURE_TOKENS, rel, relp_model_config(m)->n_layer, relp_model_config(m)->n_head, 0, NULL, rname, {0}};
         struct figure_caption *cap = &h.cap;
         const char *slash = strrchr(model_path(&a), '/');
         cap->model = slash && slash[1] ? slash + 1 : model_path(&a);

@@ -14,7 +14,7 @@
  * ../shared/relp-method.md b.2 and d.1b (the official code is FarnoushRJ/RelP,
  * whose LRP_rules default is LN-rule, Identity-rule, Half-rule). */
 static const struct relp_preset presets[] = {
-    {"grad", "AtP", {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT, RELP_GATE_EXACT},
+    {"grad", "gradient x input", {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT, RELP_GATE_EXACT},
      "the exact gradient: attribution patching (AtP)"},
     {"relp", "RelP", {RELP_LN_SIGMA_CONST, RELP_GELU_IDENTITY, RELP_ATTN_EXACT, RELP_GATE_HALF},
      "LN + Identity rules (+ the Half-rule on gated MLPs), attention exact: the official code's initial commit "
@@ -94,7 +94,7 @@ int32_t relp_method_find(const char *name, struct relp_method_name *out) {
 /* --------------------------------------------------------------- nodes */
 
 static const struct relp_node_name nodes[] = {
-    {"resid", RELP_NODE_RESID_PRE, "residual stream", 1},
+    {"resid", RELP_NODE_RESID_PRE, "residual stream (resid_pre)", 1},
     {"attn", RELP_NODE_ATTN_OUT, "attention output", 1},
     {"mlp", RELP_NODE_MLP_OUT, "MLP output", 1},
     {"head", RELP_NODE_ATTN_Z, "attention heads", 1},

@@ -373,7 +373,7 @@ struct relp_rules {
  * relp_rules_describe says what a preset does on a model. */
 struct relp_preset {
     const char *name;         /* "grad", "relp", "relp-ln", "relp-cp", "attnlrp" */
-    const char *title;        /* for tables: "AtP", "RelP", "RelP-LN", "RelP-CP", "AttnLRP" */
+    const char *title;        /* for tables: "gradient x input", "RelP", "RelP-LN", "RelP-CP", "AttnLRP" */
     struct relp_rules rules;
     const char *source;       /* one line: the rules and where the preset comes from */
 };
@@ -839,7 +839,7 @@ RELP_API int32_t relp_method_find(const char *name, struct relp_method_name *out
 struct relp_node_name {
     const char *name;  /* "resid", "attn", "mlp", "head", "neuron": --node, relp.mjs, the page */
     enum relp_node node;
-    const char *label; /* "residual stream", ... */
+    const char *label; /* "residual stream (resid_pre)", "attention output", ...: the figures' titles */
     int32_t map;       /* 1: drawn as a layer x position (or head) map: the page's node types; 0: neurons
                           (a score per layer, position and neuron: the circuit commands' node set) */
 };
@@ -851,6 +851,258 @@ RELP_API const char *relp_arch_name(int32_t arch);        /* config.json model_t
 RELP_API const char *relp_shape_name(int32_t i);          /* "gpt2-small-random", ...; NULL past the end */
 RELP_API const char *relp_dtype_name(int32_t dtype);      /* "f32", "f16", "bf16" */
 RELP_API int32_t relp_dtype_from_name(const char *name);  /* enum relp_dtype, or -1 */
+
+/* -------------------------------------------------------------- FIGURES
+ * relp's figures, drawn once, in C, for every front end: the CLI's --svg and
+ * --png, the page (through WebAssembly: wasm/figure_wasm.c, relp.mjs
+ * loadFigures), its exports and embeds, and the Python package's inline
+ * views. A view turns plain data (scores, token strings, the caption's facts)
+ * into a display list of rects, lines, circles, paths and texts, written as
+ * SVG or rasterised to PNG. The layout (sizes, colours, fonts, the wording of
+ * titles, axes, legends, captions) lives in core/figure*.c only; titles of
+ * methods and nodes come from the NAMES tables above.
+ *
+ *     struct relp_figure *fig = relp_figure_init();
+ *     struct relp_figure_caption cap = {0};          // what the run was
+ *     cap.model = "ioi-4l"; cap.method = "relp"; ...
+ *     struct relp_figure_maps m = {0};
+ *     m.layout = RELP_FIGURE_POSITIONS; m.n_layer = L; m.n_tokens = T; m.tokens = toks;
+ *     m.method = "relp"; m.node = "mlp"; m.est = scores; m.r = NAN; m.caption = &cap;
+ *     if (relp_figure_maps(fig, &m) == RELP_STATUS_OK) {
+ *         size_t n; const char *svg = relp_figure_svg(fig, &n);    // owned by fig
+ *         const char *png; relp_figure_png(fig, 2, &png, &n);      // 2x, owned by fig
+ *     } else fprintf(stderr, "%s\n", relp_figure_last_error(fig));
+ *     relp_figure_free(fig);
+ *
+ * The SVG's elements carry what the page's interaction reads: cells are
+ * <rect class='cell' data-kind data-r data-c data-v> with a <title> tooltip
+ * holding the exact value (data-v: the number as JavaScript writes it);
+ * scatter points <circle class='pt' data-kind data-i data-v data-ap>; the
+ * attention grid's heads <g class='mini' data-layer data-head data-which>;
+ * circuit nodes <g class='node' data-name data-score data-i>, edges
+ * <path class='edge' data-u data-v data-score>; curves' points <circle
+ * class='pt' data-method data-x data-v>. Captions are <g class='caption'>,
+ * warnings in them <text class='warning'>, legends <g class='legend'>.
+ *
+ * A relp_figure holds one figure at a time: each draw call replaces the last.
+ * Strings and arrays passed in are read during the call only. Pointers
+ * returned (SVG, PNG, error text) belong to the figure and stay valid until
+ * the next call on it or relp_figure_free. A figure must not be used by two
+ * threads at once; different figures may. Doubles given as NAN mean "not
+ * known": they are left out of the figure. */
+struct relp_figure;
+
+/* Returns NULL if out of memory. */
+RELP_API struct relp_figure *relp_figure_init(void);
+RELP_API void relp_figure_free(struct relp_figure *fig);
+/* Why the last call on fig failed ("" after a success). */
+RELP_API const char *relp_figure_last_error(const struct relp_figure *fig);
+
+/* What a figure's caption says about the run. Every field may be left 0 /
+ * NULL (NAN for the doubles) to say nothing of it. */
+struct relp_figure_caption {
+    const char *model;               /* the model's name as shown */
+    const char *method;              /* a method or rules preset name: its title is shown (relp_method_find,
+                                        relp_rules_presets), or any other text as it is */
+    int32_t steps;                   /* IG steps to say; 0: none */
+    int32_t n_tokens;
+    const char *const *clean;        /* n_tokens token strings of the (first) clean prompt */
+    const char *const *corrupt;      /* n_tokens of its corrupted prompt (the differing ones are marked); NULL: one prompt */
+    const char *answer;              /* NULL: the metric is "logit difference" */
+    const char *wrong;               /* NULL: the answer's logit */
+    double metric_clean, metric_corrupt; /* the metric on both prompts */
+    int32_t n_prompts;               /* > 1: the figure is their mean, the first is shown */
+    double p_answer;                 /* the answer's probability after the clean prompt ... */
+    int32_t rank;                    /* ... and its rank (1: predicted); 0: not said */
+    int32_t n_r;                     /* Pearson r of the method with AP, per node type: "resid 0.912, ..." */
+    const char *const *r_names;
+    const double *r_values;          /* NAN: "n/a" */
+    int32_t relevance;               /* 1: token relevance: the sum and its conservation gap are said */
+    double relevance_total, relevance_value;
+    int32_t n_warnings;              /* each on its own line in the warning colour: "WARNING: ..." */
+    const char *const *warnings;
+};
+
+/* The colour legend's meaning */
+enum relp_figure_units {
+    RELP_FIGURE_SHARE = 0,  /* share of the logit difference restored (0 = corrupted run, 1 = clean run) */
+    RELP_FIGURE_METRIC = 1, /* logit units: the clean and corrupted runs are equal, nothing to divide by */
+};
+
+/* Heatmaps of scores: layer x position (resid, attn, mlp), layer x head, or
+ * layer.head x position; the estimate, and AP beside it on one colour scale. */
+enum relp_figure_layout {
+    RELP_FIGURE_POSITIONS = 0,      /* est (n_layer, n_tokens) */
+    RELP_FIGURE_HEADS = 1,          /* est (n_layer, n_head) */
+    RELP_FIGURE_HEAD_POSITIONS = 2  /* est (n_layer * n_head, n_tokens) */
+};
+struct relp_figure_maps {
+    enum relp_figure_layout layout;
+    int32_t n_layer, n_head;
+    int32_t n_kv_head;               /* < n_head: grouped-query attention, said on the head axis; 0: = n_head */
+    int32_t n_tokens;
+    const char *const *tokens;       /* the column labels of POSITIONS and HEAD_POSITIONS */
+    const char *method;              /* the estimate's method name ("relp", "atp", "ap", ...) */
+    const char *node;                /* POSITIONS: "resid", "attn" or "mlp" (the figure's title) */
+    const float *est;
+    const float *ap;                 /* AP of the same shape, or NULL */
+    double r;                        /* Pearson r of est with ap, in the AP panel's title; NAN: none */
+    enum relp_figure_units units;
+    const struct relp_figure_caption *caption; /* NULL: none */
+};
+/* Returns RELP_STATUS_OK, or RELP_STATUS_BAD_ARGUMENT (message on fig). */
+RELP_API enum relp_status relp_figure_maps(struct relp_figure *fig, const struct relp_figure_maps *maps);
+
+/* Token relevance: the prompt's tokens as chips coloured by relevance. */
+struct relp_figure_tokens {
+    int32_t n_tokens;
+    const char *const *tokens;
+    const float *relevance;          /* n_tokens, metric units */
+    const char *rules;               /* the rules preset's name, in the title */
+    const struct relp_figure_caption *caption;
+};
+RELP_API enum relp_status relp_figure_tokens(struct relp_figure *fig, const struct relp_figure_tokens *tokens);
+
+/* An estimate (y) against AP (x), every node of every type, with r per type. */
+struct relp_figure_scatter {
+    const char *method;
+    int32_t n_types;                 /* node types, in the legend's order */
+    const char *const *types;        /* "resid", "attn", "mlp", "head": each has its colour */
+    const int32_t *n_values;         /* per type */
+    const float *const *est;         /* per type, n_values[i] each */
+    const float *const *ap;
+    const double *r;                 /* per type; NAN: "n/a" */
+    enum relp_figure_units units;
+    const struct relp_figure_caption *caption;
+};
+RELP_API enum relp_status relp_figure_scatter(struct relp_figure *fig, const struct relp_figure_scatter *scatter);
+
+/* Every head's attention pattern (rows: layers, columns: heads), clean and
+ * corrupted side by side, and one head drawn large with its token labels. */
+struct relp_figure_attention {
+    int32_t n_layer, n_head, n_kv_head, n_tokens;
+    const char *const *clean_tokens;
+    const char *const *corrupt_tokens;
+    const float *clean, *corrupt;    /* (n_layer, n_head, n_tokens, n_tokens), row: the query */
+    int32_t focus_layer, focus_head; /* the head drawn large */
+    int32_t focus_row;               /* >= 0: that query row marked */
+    int32_t focus_only;              /* 1: only the focus group's content (the page swaps it in on hover): no PNG */
+    const struct relp_figure_caption *caption;
+};
+RELP_API enum relp_status relp_figure_attention(struct relp_figure *fig, const struct relp_figure_attention *att);
+
+/* The node table (HTML, not SVG: relp_figure_svg returns it, there is no
+ * PNG): the k nodes with the largest |sort| of all, a value and a rank per
+ * method. */
+struct relp_figure_table {
+    int32_t n_rows;
+    const char *const *node;         /* per row: its type, layer, position or head, and label */
+    const int32_t *layer;
+    const int32_t *index;
+    const char *const *label;
+    int32_t n_methods;
+    const char *const *methods;      /* the columns: method names, "ap" last where AP was run */
+    const float *values;             /* (n_methods, n_rows) */
+    const char *sort;                /* the column to sort by; unknown: "ap", else the first */
+    int32_t k;
+};
+RELP_API enum relp_status relp_figure_table(struct relp_figure *fig, const struct relp_figure_table *table);
+
+/* Faithfulness curves: two panels side by side, the faithfulness F of the
+ * circuit of the n highest-scored nodes and its completeness, against n on a
+ * log axis; a line and markers per method in the method's colour, reference
+ * lines at 0 and 1, a legend with each method's time, and a caption. */
+struct relp_figure_series {
+    const char *method;              /* a method name: its title and colour; other text: shown as it is */
+    int32_t n;
+    const double *n_nodes;           /* x, > 0 */
+    const double *faithfulness;      /* NAN: that point not drawn (in that panel) */
+    const double *completeness;
+    double seconds;                  /* in the legend; NAN: not said */
+};
+struct relp_figure_curves {
+    int32_t n_series;
+    const struct relp_figure_series *series;
+    const char *model, *nodes, *data, *metric; /* the caption: "model: ...; nodes: ...; data: ...; metric: ..." */
+    int32_t n_warnings;
+    const char *const *warnings;
+};
+RELP_API enum relp_status relp_figure_curves(struct relp_figure *fig, const struct relp_figure_curves *curves);
+
+/* A circuit: nodes in rows by where they sit in the model, input at the
+ * bottom and the logits at the top (a row per layer and part: resid_pre,
+ * attention, MLP; SAE features grouped by hook), edges as curves whose width
+ * grows with |score| and whose colour says its sign (the maps' palette). An
+ * edge that ends on a head's query, key or value ends on that port, marked
+ * q, k or v. */
+enum relp_figure_node_kind {
+    RELP_FIGURE_NODE_EMBED = 0,      /* the input embeddings (the bottom row) */
+    RELP_FIGURE_NODE_RESID = 1,      /* resid_pre[layer] */
+    RELP_FIGURE_NODE_HEAD = 2,       /* an attention head (column: the head) */
+    RELP_FIGURE_NODE_ATTN = 3,       /* attn_out[layer] */
+    RELP_FIGURE_NODE_MLP = 4,        /* mlp_out[layer] (or a neuron: column) */
+    RELP_FIGURE_NODE_FEATURE = 5,    /* an SAE feature: hook, position, feature */
+    RELP_FIGURE_NODE_LOGITS = 6      /* the metric (the top row) */
+};
+struct relp_figure_node {
+    const char *name;                /* the label, e.g. "a3.7", "m2", "L3 mlp f1234@5" */
+    int32_t layer;
+    int32_t column;                  /* order within its row (head, neuron, feature) */
+    enum relp_figure_node_kind kind;
+    int32_t hook;                    /* FEATURE: the part it reads (RELP_FIGURE_NODE_RESID, _ATTN, _MLP) */
+    int32_t position;                /* FEATURE: the token position, or -1 */
+    double score;                    /* its attribution: the node's fill */
+};
+struct relp_figure_edge {
+    int32_t u, v;                    /* indices into nodes: from u (upstream) to v */
+    double score;
+    char letter;                     /* 'q', 'k', 'v' (v a head: the port it enters), or 0 */
+};
+struct relp_figure_circuit {
+    int32_t n_nodes;
+    const struct relp_figure_node *nodes;
+    int32_t n_edges;
+    const struct relp_figure_edge *edges;
+    const char *title;               /* NULL: "circuit" */
+    int32_t n_lines;                 /* caption lines (model, node set, data, metric, ...) */
+    const char *const *lines;
+    int32_t n_warnings;
+    const char *const *warnings;
+};
+RELP_API enum relp_status relp_figure_circuit(struct relp_figure *fig, const struct relp_figure_circuit *circuit);
+
+/* Any of the above from a JSON request, for bindings (the WebAssembly module,
+ * the Python package): {"kind": "maps" | "tokens" | "scatter" | "attention" |
+ * "table" | "curves" | "circuit", ...the struct's fields by name}, with these
+ * forms: a caption is an object of relp_figure_caption's fields, "r" an
+ * object {name: value}, "relevance" {"total", "value"} or null; token lists
+ * arrays of strings; a layout "positions" | "heads" | "head_positions"; units
+ * "share" | "metric"; the scatter's est, ap and r objects keyed by node type;
+ * focus {"layer", "head", "row"}; the table's "rows" {"node", "layer",
+ * "index", "label"} of arrays; curves' "series" [{"method", "n_nodes",
+ * "faithfulness", "completeness", "seconds"}]; the circuit's "nodes" [{"name",
+ * "layer", "column", "kind": "embed" | "resid" | "head" | "attn" | "mlp" |
+ * "feature" | "logits", "hook", "position", "score"}] and "edges" [{"u", "v",
+ * "score", "letter"}]. null stands for NAN. A list of numbers is a JSON
+ * array, or {"offset": i, "length": n}: n floats of data from i (exact
+ * float32 values with no text between). */
+RELP_API enum relp_status relp_figure_draw_json(struct relp_figure *fig, const char *request, size_t len,
+                                                const float *data, size_t n_data);
+
+/* The figure drawn: SVG (the node table: HTML; a focus group: its SVG
+ * elements), owned by fig; *len (may be NULL) its length. NULL if nothing
+ * was drawn. */
+RELP_API const char *relp_figure_svg(struct relp_figure *fig, size_t *len);
+/* Its size in CSS pixels (the SVG's width and height). */
+RELP_API void relp_figure_size(const struct relp_figure *fig, int32_t *width, int32_t *height);
+/* A PNG of the figure at scale x its size (1 to 8), owned by fig. Returns
+ * RELP_STATUS_OK, or BAD_ARGUMENT (no figure, a table, a scale out of range),
+ * ALLOC_FAILED. */
+RELP_API enum relp_status relp_figure_png(struct relp_figure *fig, int32_t scale, const char **png, size_t *len);
+
+/* Below this clean - corrupted gap of the logit difference (logit units), a
+ * figure's caller warns that the shares, divided by it, are unstable. */
+#define RELP_FIGURE_MIN_GAP 0.5
 
 /* ----------------------------------------------------------------- JSON
  * A small strict JSON reader (RFC 8259), the one the loader uses, for the

@@ -1,5 +1,5 @@
-"""Stages the package for use and installation (`make python` runs it): copies librelp.so and the page's
-renderer web/render.js into relp/, and records the checkout (for the bundled models).
+"""Stages the package for use and installation (`make python` runs it): copies librelp.so (the engine, and the
+renderer of the views) into relp/, and records the checkout (for the bundled models).
 
     python3 python/stage.py LIBRELP_SO [PACKAGE_DIR]     (PACKAGE_DIR: default, this python/ folder)
 """
@@ -13,9 +13,7 @@ repo = os.path.dirname(here)
 lib = sys.argv[1]
 pkg = os.path.join(sys.argv[2] if len(sys.argv) > 2 else here, 'relp')
 os.makedirs(os.path.join(pkg, '_lib'), exist_ok=True)
-os.makedirs(os.path.join(pkg, '_web'), exist_ok=True)
 shutil.copyfile(lib, os.path.join(pkg, '_lib', 'librelp.so'))
-shutil.copyfile(os.path.join(repo, 'web', 'render.js'), os.path.join(pkg, '_web', 'render.js'))
 with open(os.path.join(pkg, '_build_info.json'), 'w') as f:
     json.dump({'repo': repo}, f)
-print(f'staged {lib} and web/render.js in {pkg}')
+print(f'staged {lib} in {pkg}')

@@ -57,7 +57,11 @@ const native = (args) => JSON.parse(execFileSync(relpBin, args, { encoding: 'utf
 const manifest = JSON.parse(fs.readFileSync(path.join(modelsDir, 'models.json'), 'utf8'));
 const NAME = manifest.default, dir = path.join(modelsDir, NAME);
 const other = manifest.models.map((m) => m.name).find((n) => n !== NAME);
-const { SPEC } = await import(pathToFileURL(path.resolve(webDir, 'render.js')).href);
+// the figures' wording (core/figure_views.c draws them; tests/test_figures.mjs holds them to the old renderer's)
+// and the gap below which a run is warned about (relp.h RELP_FIGURE_MIN_GAP, through the generated constants.mjs)
+const SPEC = { axes: { layer: 'layer', position: 'position (token)' },
+  legends: { share: 'colour: share of the logit difference restored (0 = corrupted run, 1 = clean run)' },
+  minGap: (await import(pathToFileURL(path.resolve(webDir, 'constants.mjs')).href)).MIN_GAP };
 
 function pearson(a, b) {
   const n = a.length, ma = a.reduce((s, v) => s + v, 0) / n, mb = b.reduce((s, v) => s + v, 0) / n;

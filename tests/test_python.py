@@ -12,7 +12,7 @@
   for broken checkpoints and bad arguments; Ctrl-C (SIGINT) cancels a long run and the model still works.
 - Memory: RSS stable over 1,000 load / attribute / free cycles of a small random model and 100 of the
   bundled one; arrays outlive their model.
-- Views: the HTML holds render.js's SVGs (one per view, no script, unique ids, hover titles with the exact
+- Views: the HTML holds the renderer's SVGs (one per view, no script, unique ids, hover titles with the exact
   scores), save_svg writes the SVG, save_png a PNG at 2x whose pixels are the SVG's cell colours.
 With --sanitize (the ASan build, librelp.so preloaded with libasan) the cycle counts are cut down and the
 Chromium PNG check is skipped: the leak check is the release build's.
@@ -709,7 +709,7 @@ def test_views(model):
     check('a view the result cannot have: relp.Error saying what it needs', ok, msg)
     pp = m.attribute(CLEAN, CORRUPT, ' Mary', ' John', method='relp', node='head', per_position=True)
     check('per-position heads: a note instead of a view', 'no page view' in pp._repr_html_())
-    # files: save_svg writes render.js's string; save_png that SVG at 2x through Chromium
+    # files: save_svg writes the view's SVG; save_png the figure at 2x (librelp.so's rasteriser)
     svg_path = os.path.join(WORK, 'resid.svg')
     allr.save_svg(svg_path, view='maps', node='resid')
     saved = open(svg_path, encoding='utf-8').read()
@@ -773,7 +773,7 @@ def test_install():
     lines = p.stdout.splitlines()
     site = os.path.join(venv, 'lib')
     ok = p.returncode == 0 and len(lines) == 6 and all(x.startswith(site) for x in lines[:3]) and int(lines[3]) > 1000
-    check('the installed package uses its own librelp.so and render.js, and finds the bundled models', ok,
+    check('the installed package uses its own librelp.so (engine and renderer), and finds the bundled models', ok,
           p.stdout[-800:] + p.stderr[-800:])
     if ok:
         want = cli('attribute', '--model', lines[4], '--clean', CLEAN, '--corrupt', CORRUPT, '--answer', ' Mary',

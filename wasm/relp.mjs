@@ -11,6 +11,8 @@
 //   const r = model.attribute({ clean, corrupt, answer, wrong, method: 'relp', node: 'mlp' });
 //   // r.scores: Float32Array (L, T), r.mClean, r.mCorrupt
 //   model.free();
+//   const figures = await loadFigures({ glueUrl: 'relp_figure.js', wasmBinary });  // the figures alone
+//   const { svg, width, height } = figures.draw({ kind: 'maps', layout: 'positions', ... }); // relp.h FIGURES
 //
 // Rules kept here (Emscripten's memory can grow, which replaces the heap's
 // ArrayBuffer): every heap view is taken afresh from the module after a call
@@ -98,17 +100,18 @@ export async function relaxedSimdSupported() {
 // context will use; the module starts that many workers as it loads (a
 // pool for a context and one for AP's batched copy of it), and
 // engine.setThreads() picks any count up to it later.
-export async function loadEngine({ glueUrl, gluePath, wasmBinary, factory, threads = 1 }) {
-  if (!factory) {
-    if (gluePath) {
-      const { createRequire } = await import('node:module');
-      factory = createRequire(import.meta.url)(gluePath);
-    } else {
-      const src = await (await fetch(glueUrl)).text();
-      (0, eval)(src); // eslint-disable-line no-eval
-      factory = globalThis.createRelpEngine;
-    }
+async function glueFactory({ glueUrl, gluePath, factory }, name) {
+  if (factory) return factory;
+  if (gluePath) {
+    const { createRequire } = await import('node:module');
+    return createRequire(import.meta.url)(gluePath);
   }
+  const src = await (await fetch(glueUrl)).text();
+  (0, eval)(src); // eslint-disable-line no-eval
+  return globalThis[name];
+}
+export async function loadEngine({ glueUrl, gluePath, wasmBinary, factory, threads = 1 }) {
+  factory = await glueFactory({ glueUrl, gluePath, factory }, 'createRelpEngine');
   const opts = { wasmBinary, print: () => {}, printErr: () => {} };
   threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(threads) || 1));
   if (threads > 1) {
@@ -557,5 +560,75 @@ export class Model {
     const p = this.M._relp_ctx_attn_pattern(this.ctx, layer) >>> 0;
     const off = (p >> 2) + head * T * T;
     return this.M.HEAPF32.slice(off, off + T * T);
+  }
+}
+
+// ---------------------------------------------------------------- figures
+// relp's figures (relp.h, FIGURES: core/figure*.c) from the figure module, relp_figure.js/.wasm: small, with
+// no engine, so that the page's main thread draws every view (and its PNG export) at once. A request is
+// relp.h's JSON form of a view, as a plain object; every typed array in it travels beside the text as floats
+// (exact, no printing), every other array as JSON. One figure object is reused: draw() returns copies.
+export async function loadFigures({ glueUrl, gluePath, wasmBinary, factory }) {
+  factory = await glueFactory({ glueUrl, gluePath, factory }, 'createRelpFigure');
+  return new Figures(await factory({ wasmBinary, print: () => {}, printErr: () => {} }));
+}
+
+class Figures {
+  constructor(M) {
+    this.M = M;
+    this.fig = M._relp_figure_init() >>> 0;
+    if (!this.fig) throw new RelpError('out of memory starting the figure module', -5);
+  }
+
+  _draw(request) {
+    const arrays = [];
+    let n = 0;
+    const text = JSON.stringify(request, (k, v) => {
+      if (!ArrayBuffer.isView(v)) return v;
+      arrays.push([n, v]);
+      n += v.length;
+      return { offset: n - v.length, length: v.length };
+    });
+    const s = new Scratch(this.M);
+    try {
+      const data = s.alloc(4 * n);
+      for (const [off, a] of arrays) this.M.HEAPF32.set(a, (data >> 2) + off);
+      const len = this.M.lengthBytesUTF8(text), p = s.alloc(len + 1);
+      this.M.stringToUTF8(text, p, len + 1);
+      const st = this.M._relp_figure_draw_json(this.fig, p, len, data, n);
+      if (st) throw new RelpError(this.M.UTF8ToString(this.M._relp_figure_last_error(this.fig)), st);
+    } finally { s.free(); }
+  }
+
+  // -> { svg, width, height }: the SVG (the node table: HTML; focus_only: the focus group's elements)
+  draw(request) {
+    this._draw(request);
+    const s = new Scratch(this.M);
+    try {
+      const lp = s.alloc(8), wh = s.alloc(8);
+      const p = this.M._relp_figure_svg(this.fig, lp) >>> 0;
+      if (!p) throw new RelpError(this.M.UTF8ToString(this.M._relp_figure_last_error(this.fig)), -4);
+      const bytes = this.M.HEAPU8.slice(p, p + (this.M.HEAP32[lp >> 2] >>> 0));
+      this.M._relp_figure_size(this.fig, wh, wh + 4);
+      return { svg: new TextDecoder().decode(bytes), width: this.M.HEAP32[wh >> 2], height: this.M.HEAP32[(wh >> 2) + 1] };
+    } finally { s.free(); }
+  }
+
+  // -> Uint8Array: the figure as a PNG at scale (1 to 8) times its size, rasterised by the same C code
+  png(request, scale = 2) {
+    this._draw(request);
+    const s = new Scratch(this.M);
+    try {
+      const pp = s.alloc(4), lp = s.alloc(4);
+      const st = this.M._relp_figure_png(this.fig, scale, pp, lp);
+      if (st) throw new RelpError(this.M.UTF8ToString(this.M._relp_figure_last_error(this.fig)), st);
+      const p = this.M.HEAP32[pp >> 2] >>> 0;
+      return this.M.HEAPU8.slice(p, p + (this.M.HEAP32[lp >> 2] >>> 0));
+    } finally { s.free(); }
+  }
+
+  free() {
+    if (this.fig) this.M._relp_figure_free(this.fig);
+    this.fig = 0;
   }
 }

@@ -145,7 +145,8 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *m
 /* relp.h's name tables as one JSON object, for wasm/gen_constants.mjs (the
  * generated constants.mjs) and relp.mjs:
  *   {"methods":[{"name","method","rules","title"}],"nodes":[{"name","node","label"}],
- *    "presets":[{"name","title","source","describe","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..]} */
+ *    "presets":[{"name","title","source","describe","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..],
+ *    "minGap": RELP_FIGURE_MIN_GAP} */
 static size_t put_json_str(char *buf, size_t o, size_t cap, const char *s) {
     if (o < cap) buf[o] = '"';
     o++;
@@ -213,7 +214,7 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
             STR(lists[k](i));
         }
     }
-    PUT("]}");
+    PUT("],\"minGap\":%g}", RELP_FIGURE_MIN_GAP);
 #undef PUT
 #undef STR
     buf[cap] = '\0';

@@ -3,12 +3,12 @@
 // the warnings of a run go to the page, into the caption of every exported
 // figure and into embeds.
 
-import { SPEC } from './render.js';
+import { MIN_GAP } from './constants.mjs';
 
-// Below this clean - corrupted gap of the logit difference (logit units) the
-// scores, which are divided by it, say more about noise than about the circuit
-// (cli/heatmap.c's figures warn with the same words).
-export const MIN_GAP = SPEC.minGap;
+// Below MIN_GAP, the clean - corrupted gap of the logit difference (logit units;
+// relp.h RELP_FIGURE_MIN_GAP), the scores, which are divided by it, say more
+// about noise than about the circuit (cli/figures.c warns with the same words).
+export { MIN_GAP };
 const q = (s) => JSON.stringify(s);
 
 // Inputs that cannot give a meaningful map, as readable sentences (empty: runnable).

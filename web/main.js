@@ -1,13 +1,15 @@
 // main.js - the page's UI. No compute here: the worker (worker.js) owns the
-// WebAssembly module; this file sends it requests, shows progress, and draws
-// results with render.js. One state object (state.js) drives the controls and
+// WebAssembly engine; this file sends it requests, shows progress, and draws
+// results with the figure module (relp_figure.wasm: relp's figures, drawn in C
+// as the CLI and the Python package draw them), adding hover readouts, clicks
+// and keyboard from the SVG's data attributes. One state object (state.js) drives the controls and
 // the URL; results live in one store, keyed by the model and the prompts they
 // were computed for, so that every picture, export and embed shows what was
 // computed (and says so when the inputs have changed since).
-import { mapsFigure, tokensFigure, scatterFigure, attentionFigure, attentionFocusBody, nodeTable, captionLines, fmt, showToken,
-  METHOD_TITLE } from './render.js';
+import { fmt, showToken } from './render.js';
+import { loadFigures } from './relp.mjs';
 import { parseState, encodeState, setManifest, examplesOf, MANIFEST, BUNDLED, DEFAULT_STATE, METHODS } from './state.js';
-import { NAMES } from './constants.mjs';
+import { NAMES, METHOD_TITLE } from './constants.mjs';
 import { runWarnings, unitsOf } from './guard.js';
 
 const $ = (id) => document.getElementById(id);
@@ -49,6 +51,10 @@ class WorkerClient {
 const cancelled = (e) => e && e.message === 'cancelled';
 
 const worker = new WorkerClient();
+// the figure module: small, loaded with the page; every view is drawn with it on this thread
+const figuresReady = (async () => loadFigures({ glueUrl: new URL('./relp_figure.js', import.meta.url),
+  wasmBinary: await (await fetch(new URL('./relp_figure.wasm', import.meta.url))).arrayBuffer() }))();
+let figures = null;
 let state = { ...DEFAULT_STATE };
 let loaded = null;  // { label, info, kernels, source, f16, warning } of the model in the worker
 let store = null;   // results for one model and one set of prompts (see newStore)
@@ -373,47 +379,59 @@ async function ensureAttention() {
 // ---------------------------------------------------------------- views
 function warningsOf(res) { return store ? runWarnings({ answer: store.query.answer, mClean: store.mClean, mCorrupt: store.mCorrupt, pred: store.pred, unitsWarning: store.unitsWarning }) : []; }
 
-function captionInfo(res, { relevance = null, withR = true } = {}) {
+// the caption of a figure request (relp.h FIGURES: struct relp_figure_caption)
+function captionOf(res, { relevance = null, withR = true } = {}) {
   const r = rOf(res), ws = warningsOf(res).filter((w) => !relevance || w.kind === 'predict');
-  const names = { resid: 'resid', attn: 'attn', mlp: 'mlp', head: 'heads' };
-  const rLine = withR && store.ap ? `Pearson r of ${METHOD_TITLE[res.method]} with AP: ${Object.keys(names).map((n) => `${names[n]} ${Number.isFinite(r[n]) ? r[n].toFixed(3) : 'n/a'}`).join(', ')}` : '';
   return {
     // token relevance is one backward pass with the method's rules (gradient x input for AtP and IG)
     model: store.model, method: relevance ? res.tokenRelevance.rules : res.method,
     steps: !relevance && (res.method === 'ig' || res.method === 'ig-input') ? res.steps : 0,
     clean: store.tokens, corrupt: relevance ? null : store.corruptTokens, answer: store.query.answer, wrong: store.query.wrong,
-    mClean: store.mClean, mCorrupt: store.mCorrupt, pAnswer: store.pred.pAnswer, rank: store.pred.rank, rLine: relevance ? '' : rLine,
+    metric_clean: store.mClean, metric_corrupt: store.mCorrupt, n_prompts: 1, p_answer: store.pred.pAnswer, rank: store.pred.rank,
+    r: !relevance && withR && store.ap ? { resid: r.resid, attn: r.attn, mlp: r.mlp, heads: r.head } : {},
     relevance, warnings: ws.map((w) => w.text),
   };
 }
 
-// The SVG of the current view, or null with a hint (HTML) to show instead.
+// The request (relp.h FIGURES) of the current view and its SVG, or a hint or HTML (the table) to show instead.
 function figureFor(view) {
+  const f = requestFor(view);
+  return f.request ? { ...f, svg: figures.draw(f.request).svg } : f;
+}
+function requestFor(view) {
   const res = shown();
   if (!res) return { hint: `<p class='hint'>${store ? `${METHOD_TITLE[state.method]} has not been run on these prompts yet: press Run. ` +
     `Results of ${Object.keys(store.est).map((m) => METHOD_TITLE[m]).join(', ')} are kept; choose one as the method to see it.` : ''}</p>` };
   const units = unitsOf(store), r = rOf(res);
-  const common = { L: store.L, NH: store.NH, NKV: store.NKV, tokens: store.tokens, method: res.method, units, caption: captionLines(captionInfo(res)) };
+  const maps = (layout, node, est, ap, rr) => ({ request: { kind: 'maps', layout, n_layer: store.L, n_head: store.NH, n_kv_head: store.NKV,
+    tokens: store.tokens, method: res.method, node, est, ap: ap || null, r: rr, units, caption: captionOf(res) } });
   switch (view) {
-    case 'heads': return { svg: mapsFigure({ ...common, layout: 'heads', node: 'head', est: res.est.head, ap: store.ap && store.ap.head, r: r.head }) };
+    case 'heads': return maps('heads', 'head', res.est.head, store.ap && store.ap.head, r.head);
     case 'positions':
       if (state.ap && !store.apPos) ensureApPos();
-      return { svg: mapsFigure({ ...common, layout: 'headPositions', node: 'head', est: res.est.headPos, ap: store.apPos, r: r.headPos }) };
+      return maps('head_positions', 'head', res.est.headPos, store.apPos, r.headPos);
     case 'tokens': {
       const tr = res.tokenRelevance;
-      return { svg: tokensFigure({ tokens: store.tokens, relevance: tr.values, rules: tr.rules,
-        caption: captionLines(captionInfo(res, { relevance: { total: tr.total, value: tr.value } })) }) };
+      return { request: { kind: 'tokens', tokens: store.tokens, relevance: tr.values, rules: tr.rules,
+        caption: captionOf(res, { relevance: { total: tr.total, value: tr.value } }) } };
     }
-    case 'scatter':
+    case 'scatter': {
       if (!store.ap) return { hint: "<p class='hint'>The scatter plot needs activation patching: tick \"with AP\" and run.</p>" };
-      return { svg: scatterFigure({ est: res.est, ap: { resid: store.ap.resid, attn: store.ap.attn, mlp: store.ap.mlp, head: store.ap.head }, r, method: res.method, units, caption: common.caption }) };
+      const nodes = ['resid', 'attn', 'mlp', 'head'], of = (o) => Object.fromEntries(nodes.map((n) => [n, o[n]]));
+      return { request: { kind: 'scatter', method: res.method, est: of(res.est), ap: of(store.ap), r: of(r), units, caption: captionOf(res) } };
+    }
     case 'attention':
       if (!store.attention) { ensureAttention(); return { hint: "<p class='hint'>computing the attention patterns ...</p>" }; }
-      return { svg: attentionFigure(store.attention, { layer: Math.min(state.layer, store.L - 1), head: Math.min(state.head, store.NH - 1), row: -1 }, captionLines(captionInfo(res, { withR: false }))) };
+      return { request: attentionRequest({ layer: Math.min(state.layer, store.L - 1), head: Math.min(state.head, store.NH - 1), row: -1 }, res) };
     case 'table': return { html: tableHTML() };
-    default: return { svg: mapsFigure({ ...common, layout: 'positions', node: state.node, est: res.est[state.node], ap: store.ap && store.ap[state.node], r: r[state.node] }) };
+    default: return maps('positions', state.node, res.est[state.node], store.ap && store.ap[state.node], r[state.node]);
   }
 }
+const attentionRequest = (focus, res, focusOnly = false) => {
+  const a = store.attention;
+  return { kind: 'attention', n_layer: a.L, n_head: a.NH, n_kv_head: a.NKV, tokens: a.tokens, corrupt_tokens: a.corruptTokens, clean: a.clean,
+    corrupt: a.corrupt, focus, focus_only: focusOnly, caption: focusOnly ? null : captionOf(res, { withR: false }) };
+};
 
 // every node of every type, with every method computed so far and AP
 function tableRows() {
@@ -435,9 +453,13 @@ let tableK = 30;
 function tableHTML() {
   const { rows, methods } = tableRows();
   const ks = [10, 30, 100, rows.length].filter((k, i, a) => k <= rows.length && a.indexOf(k) === i);
+  const cols = [...methods, ...(store.ap ? ['ap'] : [])], n = rows.length, values = new Float32Array(cols.length * n);
+  cols.forEach((m, k) => rows.forEach((r, i) => { values[k * n + i] = m === 'ap' ? r.ap : r.values[m]; }));
+  const table = figures.draw({ kind: 'table', rows: { node: rows.map((r) => r.node), layer: rows.map((r) => r.layer), index: rows.map((r) => r.index),
+    label: rows.map((r) => r.label) }, methods: cols, values, sort: state.sort, k: tableK }).svg;
   return `<div class='table-bar'><label>rows <select id='table-k'>${ks.map((k) => `<option value='${k}'${k === tableK ? ' selected' : ''}>${k === rows.length ? `all ${k}` : k}</option>`).join('')}</select></label> ` +
     `<span class='info'>Every method run on these prompts is a column; switch the method and Run to add one.</span></div>` +
-    `<div class='table-wrap'>${nodeTable(rows, methods, !!store.ap, state.sort, tableK)}</div>`;
+    `<div class='table-wrap'>${table}</div>`;
 }
 
 let current = null; // what #view shows: { svg } | { html } | { hint }
@@ -527,7 +549,7 @@ function focusHead(layer, head, row) {
   state.layer = layer; state.head = head;
   const g = $('view').querySelector('g.focus');
   if (!g) return;
-  g.innerHTML = attentionFocusBody(store.attention, { layer, head, row });
+  g.innerHTML = figures.draw(attentionRequest({ layer, head, row }, null, true)).svg;
   for (const m of $('view').querySelectorAll('g.mini > rect:first-of-type')) {
     const on = +m.parentNode.dataset.layer === layer && +m.parentNode.dataset.head === head;
     m.setAttribute('stroke', on ? '#111111' : '#cccccc');
@@ -591,23 +613,10 @@ function download(blob, name) {
 function fileStem() { return `relp-${state.view === 'maps' ? state.node : state.view}-${state.method}`; }
 export function svgString() { return current && current.svg ? current.svg : ''; }
 
-// PNG at `scale` times the SVG's size, drawn from the same SVG string
+// PNG at `scale` times the SVG's size: the figure shown, rasterised by the same C code as the CLI's --png
 export async function pngBlob(scale = Number($('png-scale').value) || 2) {
-  const s = svgString();
-  if (!s) throw new Error('nothing to export yet: run a method first');
-  const svg = currentSVG();
-  const w = Number(svg.getAttribute('width')), h = Number(svg.getAttribute('height'));
-  const img = new Image();
-  img.src = URL.createObjectURL(new Blob([s], { type: 'image/svg+xml' }));
-  await img.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = w * scale;
-  canvas.height = h * scale;
-  const g = canvas.getContext('2d');
-  g.scale(scale, scale);
-  g.drawImage(img, 0, 0, w, h);
-  URL.revokeObjectURL(img.src);
-  return new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+  if (!current || !current.request) throw new Error('nothing to export yet: run a method first');
+  return new Blob([figures.png(current.request, scale)], { type: 'image/png' });
 }
 function csvString() {
   const { rows, methods } = tableRows();
@@ -737,6 +746,7 @@ function reportSize() {
 
 async function start() {
   await readManifest();
+  figures = await figuresReady;
   const { state: s, problems } = parseState(location.hash);
   state = s;
   syncControls();

@@ -1046,11 +1046,12 @@ class IOITable(dict):
 
 
 def show(result, view=None, node=None, ap=None):
-    """A page view of a result, drawn by the page's own renderer (web/render.js): a View, which Jupyter shows
-    inline (self-contained HTML + SVG) and which saves as .svg or .png (save_svg, save_png).
+    """A page view of a result, drawn by relp's renderer in librelp.so (relp.h FIGURES, as the page and the CLI
+    draw it): a View, which Jupyter shows inline (self-contained HTML + SVG) and which saves as .svg or .png
+    (save_svg, save_png).
 
     view: "maps" (layer x position, AP beside when there is AP; node picks resid/attn/mlp), "heads",
-        "tokens", "scatter", or any other view render.js draws; None: every view the result has.
+        "positions", "tokens" or "scatter"; None: every view the result has.
     ap: an AP Result to draw beside a Result (as Result.compare)."""
     from . import _views
     return _views.show(result, view, node, ap)

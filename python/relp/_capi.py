@@ -216,6 +216,13 @@ PROTOTYPES = {
     'relp_edge_eval_free': (None, [c_void_p]),
     'relp_edge_eval_ends': (None, [c_void_p, P(c_double), P(c_double)]),
     'relp_edge_eval_run': (c_enum, [c_void_p, P(ctypes.c_uint8), P(c_double)]),
+    # FIGURES: the views, drawn from relp.h's JSON form of a request (relp/_views.py)
+    'relp_figure_init': (c_void_p, []),
+    'relp_figure_free': (None, [c_void_p]),
+    'relp_figure_last_error': (c_char_p, [c_void_p]),
+    'relp_figure_draw_json': (c_enum, [c_void_p, c_char_p, c_size_t, f32_p, c_size_t]),
+    'relp_figure_svg': (c_void_p, [c_void_p, P(c_size_t)]),
+    'relp_figure_png': (c_enum, [c_void_p, c_int32, P(P(c_char)), P(c_size_t)]),
 }
 
 # the structures, by their C name (for the header check)

@@ -1,26 +1,19 @@
-"""_views.py - the page's views in Jupyter and as files, drawn by the page's own renderer.
+"""_views.py - the page's views in Jupyter and as files, drawn by relp's one renderer, in C.
 
-web/render.js (plain data -> SVG string) draws every view for the page, its export and its embeds; here
-it runs under Node (Debian `nodejs`) on the same data the page's worker builds, so a notebook shows the
-same SVG the page shows. The inline HTML is the SVG itself with its tooltips (<title>: hover shows the
-exact value): no script, no server, nothing fetched, so a saved notebook shows it again when reopened
-(trusted or not) and on any static viewer. save_svg writes render.js's string as the page's SVG export
-does; save_png rasterises that SVG at `scale` times its size with headless Chromium (Debian `chromium`),
-as the page's PNG export draws it on a canvas at 2x.
-
-The renderer is found, first match wins: $RELP_RENDER_JS; web/render.js of the checkout this package sits
-in; the copy `make python` / `pip install ./python` puts in relp/_web/render.js.
+librelp.so draws every view (relp.h, FIGURES: core/figure*.c), as it does for the page (through WebAssembly),
+its exports and embeds, and the CLI's --svg and --png: this module turns a result into the page's request for
+a view (the JSON form relp.h describes, the scores passed as float32 beside it, exactly) and gets back the SVG,
+or a PNG rasterised by the same C code. The inline HTML is the SVG itself with its tooltips (<title>: hover
+shows the exact value): no script, no server, nothing fetched, so a saved notebook shows it again when
+reopened (trusted or not) and on any static viewer. Nothing else is needed: no Node, no browser.
 """
+import ctypes
 import html as _html
 import itertools
 import json
 import math
-import os
 import re
-import shutil
 import struct
-import subprocess
-import tempfile
 import zlib
 
 import numpy as np
@@ -32,59 +25,115 @@ _uid = itertools.count(1)
 
 
 def renderer_path():
-    cands = []
-    if os.environ.get('RELP_RENDER_JS'):
-        cands.append(os.environ['RELP_RENDER_JS'])
-    if _capi.in_checkout():
-        cands.append(os.path.join(_capi.REPO, 'web', 'render.js'))
-    cands.append(os.path.join(_capi.HERE, '_web', 'render.js'))
-    for c in cands:
-        if os.path.isfile(c):
-            return c
-    raise Error('relp views: the page renderer render.js was not found (looked in ' + ', '.join(cands) +
-                '); run `make python`, or set $RELP_RENDER_JS to web/render.js', -1)
+    """Where the figures are drawn: the library itself (librelp.so, relp.h FIGURES)."""
+    return _capi.lib().relp_path
 
 
-def _node_binary():
-    for c in (os.environ.get('RELP_NODE'), shutil.which('node'), shutil.which('nodejs')):
-        if c:
-            return c
-    raise Error('relp views need Node.js to run the page renderer web/render.js: install Debian\'s nodejs '
-                '(apt-get install nodejs), or set $RELP_NODE to a node binary', -1)
+def _request_json(request):
+    """relp.h's JSON form of a request: numpy arrays go beside the text as one float32 buffer ({"offset",
+    "length"}), NaN and infinities become null (not known)."""
+    chunks, n = [], 0
+
+    def plain(v):
+        nonlocal n
+        if isinstance(v, np.ndarray):
+            a = np.ascontiguousarray(v, dtype=np.float32).ravel()
+            chunks.append(a)
+            n += a.size
+            return {'offset': n - a.size, 'length': int(a.size)}
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, (float, np.floating)):
+            return float(v) if math.isfinite(v) else None
+        if isinstance(v, np.integer):
+            return int(v)
+        return v
+
+    text = json.dumps(plain(request), allow_nan=False).encode()
+    data = np.concatenate(chunks) if chunks else np.zeros(1, dtype=np.float32)
+    return text, data, n
 
 
-def _chromium_binary():
-    for c in (os.environ.get('RELP_CHROMIUM'), shutil.which('chromium'), shutil.which('chromium-browser'),
-              shutil.which('google-chrome')):
-        if c:
-            return c
-    raise Error('save_png rasterises the SVG with headless Chromium: install Debian\'s chromium (apt-get install '
-                'chromium), or set $RELP_CHROMIUM to a Chromium or Chrome binary', -1)
+def draw(request, png_scale=None):
+    """The SVG (str) of a request, or with png_scale (1 to 8) the PNG (bytes) at that scale."""
+    L = _capi.lib()
+    text, data, n = _request_json(request)
+    fig = L.relp_figure_init()
+    if not fig:
+        raise Error('relp views: out of memory', -5)
+    try:
+        st = L.relp_figure_draw_json(fig, text, len(text), data.ctypes.data_as(_capi.f32_p), n)
+        if st != _capi.RELP_STATUS_OK:
+            raise Error(f'relp views: {L.relp_figure_last_error(fig).decode(errors="replace")}', st)
+        size = ctypes.c_size_t(0)
+        if png_scale is None:
+            p = L.relp_figure_svg(fig, ctypes.byref(size))
+            if not p:
+                raise Error(f'relp views: {L.relp_figure_last_error(fig).decode(errors="replace")}', -4)
+            return ctypes.string_at(p, size.value).decode()
+        out = ctypes.POINTER(ctypes.c_char)()
+        st = L.relp_figure_png(fig, int(png_scale), ctypes.byref(out), ctypes.byref(size))
+        if st != _capi.RELP_STATUS_OK:
+            raise Error(f'save_png: {L.relp_figure_last_error(fig).decode(errors="replace")}', st)
+        return ctypes.string_at(out, size.value)
+    finally:
+        L.relp_figure_free(fig)
+
+
+def request(res, view):
+    """The figure request (relp.h FIGURES) of one view of a result as page_data builds it. view: { view: maps |
+    heads | positions | tokens | scatter, node, method }."""
+    method = view.get('method') or res.get('method') or 'relp'
+    est, ap, r = res.get('est') or {}, res.get('ap') or {}, res.get('r') or {}
+    warning = str(res.get('warning') or '')
+    units = 'metric' if 'metric units' in warning else 'share'
+    pred = res.get('pred') or {}
+    cap = {'model': res.get('model') or '', 'method': method, 'steps': 0, 'clean': res['tokens'],
+           'corrupt': res.get('corruptTokens'), 'answer': res.get('answer'), 'wrong': res.get('wrong'),
+           'metric_clean': res.get('mClean'), 'metric_corrupt': res.get('mCorrupt'), 'n_prompts': 1,
+           'p_answer': pred.get('pAnswer', 0), 'rank': pred.get('rank', 0), 'r': dict(r), 'relevance': None,
+           'warnings': [re.sub(r'^warning: ', '', warning)] if warning else []}
+    has = lambda o, k: k in o and len(o[k])  # noqa: E731
+
+    def maps(layout, node, key):
+        return {'kind': 'maps', 'layout': layout, 'n_layer': res['L'], 'n_head': res['NH'],
+                'n_kv_head': res.get('NKV') or res['NH'], 'tokens': res['tokens'], 'method': method, 'node': node,
+                'est': est[key], 'ap': ap[key] if has(ap, key) else None, 'r': r.get(key), 'units': units,
+                'caption': cap}
+    v = view.get('view')
+    if v == 'tokens':
+        rel = res.get('tokenRelevance')
+        rel = np.zeros(0, dtype=np.float32) if rel is None else rel
+        rules = res.get('tokenRelevanceRules') or 'relp'
+        total = 0.0
+        for x in rel:  # summed in order in double, as the page sums them
+            total += float(x)
+        return {'kind': 'tokens', 'tokens': res['tokens'], 'relevance': rel, 'rules': rules,
+                'caption': {**cap, 'method': rules, 'corrupt': None, 'r': {},
+                            'relevance': {'total': total, 'value': res.get('metricValue')}}}
+    if v == 'heads':
+        return maps('heads', 'head', 'head')
+    if v == 'positions':
+        return maps('head_positions', 'head', 'headPos')
+    if v == 'scatter':
+        return {'kind': 'scatter', 'method': method, 'est': est, 'ap': ap, 'r': dict(r), 'units': units, 'caption': cap}
+    if v in ('maps', None):
+        node = view.get('node') or 'resid'
+        return maps('positions', node, node)
+    raise Error(f'view {v!r}: relp draws maps, heads, positions, tokens and scatter')
 
 
 def render(items):
-    """[(res, view)] -> [svg], one Node process for all."""
-    req = {'renderer': renderer_path(), 'items': [{'res': r, 'view': v} for r, v in items]}
-    text = json.dumps(req, allow_nan=True)  # NaN / Infinity: JavaScript literals, read as such by _render.mjs
-    script = os.path.join(_capi.HERE, '_render.mjs')
-    try:
-        p = subprocess.run([_node_binary(), script], input=text.encode(), capture_output=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise Error(f'relp views: running node failed: {e}', -1) from None
-    if p.returncode != 0:
-        raise Error(f'relp views: node {script} failed (exit {p.returncode}): {p.stderr.decode(errors="replace")}',
-                    -1)
-    out = json.loads(p.stdout)
-    for o in out:
-        if 'error' in o:
-            raise Error(o['error'])
-    return [o['svg'] for o in out]
+    """[(res, view)] -> [svg]"""
+    return [draw(request(r, v)) for r, v in items]
 
 
 # ------------------------------------------------------------------ the page's data
 
 def _floats(a):
-    return [float(v) for v in np.asarray(a, dtype=np.float32).ravel()]
+    return np.ascontiguousarray(a, dtype=np.float32).ravel()
 
 
 def page_data(obj, ap=None):
@@ -140,7 +189,7 @@ def default_views(obj, res):
         return [{'view': 'maps', 'node': obj.node, 'method': method}]
     out = [{'view': 'maps', 'node': n, 'method': method} for n in ('resid', 'attn', 'mlp')]
     out.append({'view': 'heads', 'method': method})
-    if 'tokenRelevance' in res:
+    if res.get('tokenRelevance') is not None:
         out.append({'view': 'tokens', 'method': method})
     if res['ap']:
         out.append({'view': 'scatter', 'method': method})
@@ -153,7 +202,7 @@ def views_for(obj, res, view, node):
         if node is not None:
             vs = [v for v in vs if v.get('node') == node] or vs
         return vs
-    if view == 'tokens' and 'tokenRelevance' not in res:
+    if view == 'tokens' and res.get('tokenRelevance') is None:
         raise Error('view "tokens" needs token relevance: use m.explain(...) or attribute_all(..., relevance=True)')
     if view == 'scatter' and not res['ap']:
         raise Error('view "scatter" needs activation patching: attribute_all(..., ap=True), or show(result, '
@@ -211,10 +260,11 @@ def caption(obj, res):
 
 
 class View:
-    """Rendered views: shows inline in Jupyter (_repr_html_), .svg / .svgs hold render.js's strings."""
+    """Rendered views: shows inline in Jupyter (_repr_html_), .svg / .svgs hold the SVGs (librelp.so's)."""
 
-    def __init__(self, states, svgs, cap):
+    def __init__(self, states, svgs, cap, requests=None):
         self.states, self.svgs, self.caption = states, svgs, cap
+        self.requests = requests or []
 
     @property
     def svg(self):
@@ -234,15 +284,17 @@ class View:
         return f'<relp.View {", ".join(st["view"] + ("/" + st["node"] if "node" in st else "") for st in self.states)}>'
 
     def save_svg(self, path):
-        """Writes the SVG of the first view, byte for byte render.js's string (the page's SVG export)."""
+        """Writes the SVG of the first view, byte for byte the page's SVG export of it."""
         with open(path, 'w', encoding='utf-8') as f:
             f.write(self.svg)
         return path
 
     def save_png(self, path, scale=2):
-        """Writes the first view as PNG at scale x the SVG's size (the page's PNG export is scale 2), drawn
-        by headless Chromium from the same SVG."""
-        png = rasterise(self.svg, scale)
+        """Writes the first view as PNG at scale (1 to 8) x the SVG's size (the page's PNG export is scale 2
+        by default), rasterised by librelp.so, as the page and the CLI do."""
+        if not isinstance(scale, (int, np.integer)) or isinstance(scale, bool) or not 1 <= scale <= 8:
+            raise Error(f'scale must be an integer from 1 to 8, got {scale!r}')
+        png = draw(self.requests[0], png_scale=int(scale))
         with open(path, 'wb') as f:
             f.write(png)
         return path
@@ -255,11 +307,8 @@ def show(obj, view=None, node=None, ap=None):
         raise Error(f'node {node!r}: expected one of {", ".join(NODE_ORDER)}')
     res = page_data(obj, ap)
     states = views_for(obj, res, view, node)
-    svgs = render([(res, st) for st in states])
-    for st, s in zip(states, svgs):
-        if not s:
-            raise Error(f'render.js drew nothing for view {st}')
-    return View(states, svgs, caption(obj, res))
+    requests = [request(res, st) for st in states]
+    return View(states, [draw(q) for q in requests], caption(obj, res), requests)
 
 
 def html(obj):
@@ -286,37 +335,6 @@ def svg_size(svg):
     if not m:
         raise Error('save_png: the SVG has no width and height')
     return math.ceil(float(m.group(1))), math.ceil(float(m.group(2)))
-
-
-def rasterise(svg, scale=2):
-    """PNG bytes of an SVG at scale x its size, by headless Chromium (offline: a local file, no network)."""
-    if not isinstance(scale, (int, float)) or not 0 < scale <= 16:
-        raise Error(f'scale must be a number in (0, 16], got {scale!r}')
-    w, h = svg_size(svg)
-    with tempfile.TemporaryDirectory(prefix='relp-png-') as d:
-        page = os.path.join(d, 'view.html')
-        out = os.path.join(d, 'view.png')
-        with open(page, 'w', encoding='utf-8') as f:
-            f.write('<!doctype html><html><head><meta charset="utf-8"><style>html,body{margin:0;padding:0;'
-                    'background:#fff;overflow:hidden}svg{display:block}</style></head><body>' + svg + '</body></html>')
-        cmd = [_chromium_binary(), '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-extensions', '--no-first-run', '--hide-scrollbars', '--mute-audio',
-               f'--user-data-dir={os.path.join(d, "profile")}', f'--force-device-scale-factor={scale}',
-               f'--window-size={w},{h}', f'--screenshot={out}', 'file://' + page]
-        try:
-            p = subprocess.run(cmd, capture_output=True, timeout=120, env=dict(os.environ, HOME=d))
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise Error(f'save_png: running Chromium failed: {e}', -1) from None
-        if not os.path.isfile(out):
-            raise Error(f'save_png: Chromium wrote no screenshot (exit {p.returncode}): '
-                        f'{p.stderr.decode(errors="replace")[-800:]}', -1)
-        with open(out, 'rb') as f:
-            png = f.read()
-    pw, ph = png_size(png)
-    want = (round(w * scale), round(h * scale))
-    if (pw, ph) != want:
-        raise Error(f'save_png: Chromium drew {pw}x{ph} pixels, expected {want[0]}x{want[1]}', -1)
-    return png
 
 
 def png_size(png):

@@ -1,8 +1,9 @@
-/* heatmap.h - relp's figures as SVG and PNG files (see heatmap.c): the same
- * layout, colours and wording as the page's exported figures (web/render.js),
- * both read from the SPEC at the top of web/render.js. */
-#ifndef RELP_HEATMAP_H
-#define RELP_HEATMAP_H
+/* figures.h - the CLI's --svg and --png: relp's figures (relp.h, FIGURES,
+ * drawn by core/figure*.c as for the page and the Python package) written to
+ * files, with the caption's facts the CLI knows and the warnings it derives
+ * from them. */
+#ifndef RELP_CLI_FIGURES_H
+#define RELP_CLI_FIGURES_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +13,7 @@ struct relp_ctx;
 /* What a figure's caption says about the run. */
 struct figure_caption {
     const char *model;               /* the model's name as shown */
-    const char *method;              /* a key of the spec's "methods": relp, ap, atp, ... */
+    const char *method;              /* a method or rules preset name: relp, ap, atp, ... */
     int steps;                       /* IG steps to mention; 0: none */
     const char *const *clean;        /* T token strings of the (first) clean prompt */
     const char *const *corrupt;      /* T token strings of its corrupted prompt; NULL: one prompt (explain) */
@@ -29,25 +30,25 @@ struct figure_caption {
     const char *units_warning;       /* the core's warning when the scores are in metric units, or NULL */
 };
 
-enum heatmap_layout {
-    HEATMAP_POSITIONS,      /* (L, T): layer x position of one node type */
-    HEATMAP_HEADS,          /* (L, NH): layer x head */
-    HEATMAP_HEAD_POSITIONS, /* (L, NH, T): layer.head x position */
-    HEATMAP_TOKENS          /* (T): one relevance per token of the prompt, as chips */
+enum figure_layout {
+    FIGURE_POSITIONS,      /* (L, T): layer x position of one node type */
+    FIGURE_HEADS,          /* (L, NH): layer x head */
+    FIGURE_HEAD_POSITIONS, /* (L, NH, T): layer.head x position */
+    FIGURE_TOKENS          /* (T): one relevance per token of the prompt, as chips */
 };
 
-struct heatmap {
-    enum heatmap_layout layout;
+struct figure {
+    enum figure_layout layout;
     const float *values;
-    int L, NH;
-    const char *node;        /* HEATMAP_POSITIONS: a key of the spec's "nodes" (resid, attn, mlp) */
-    const char *rules;       /* HEATMAP_TOKENS: the rule preset's name */
+    int L, NH, NKV;
+    const char *node;        /* FIGURE_POSITIONS: resid, attn or mlp */
+    const char *rules;       /* FIGURE_TOKENS: the rule preset's name */
     struct figure_caption cap;
 };
 
-/* Return 0 on success, -1 if the file cannot be written. */
-int heatmap_write_png(const char *path, const struct heatmap *h);
-int heatmap_write_svg(const char *path, const struct heatmap *h);
+/* Draws the figure and writes it to png (1x: the SVG's size) and svg, either may be NULL.
+ * Returns 0, or 1 after saying on stderr what failed. */
+int figure_write(const struct figure *f, const char *png, const char *svg);
 
 /* The model's prediction after ids (one prompt of T tokens; V: the
  * vocabulary's size): the answer's probability and rank, and the top token's
