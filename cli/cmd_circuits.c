@@ -16,6 +16,7 @@
  * length are used, saying how many were left out; --limit N keeps the first N of them. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "figures.h"
 #include "prompts.h"
 #include "runs.h"
 
@@ -551,10 +552,27 @@ int cmd_faithfulness(int argc, char **argv) {
         fprintf(f, "}}\n");
         if ((rc = close_json(f, jpath))) goto out;
     }
-    if (get(&a, "--svg") || get(&a, "--png")) {
-        fprintf(stderr, "relp: --svg/--png: the curves' figure is not built yet (use --json)\n");
-        rc = 1;
-        goto out;
+    if (get(&a, "--svg") || get(&a, "--png")) { /* the curves of every method, F and completeness against nodes */
+        struct relp_figure_series sr[8];
+        double *x = malloc(sizeof(double) * (size_t)n_points * n_ms);
+        for (int k = 0; x && k < n_ms; k++) {
+            for (int i = 0; i < n_points; i++) x[(size_t)k * n_points + i] = (double)size[(size_t)k * n_points + i];
+            sr[k] = (struct relp_figure_series){ms[k].name, n_points, x + (size_t)k * n_points, F + (size_t)k * n_points,
+                                                Cm + (size_t)k * n_points, secs[k]};
+        }
+        char data[512], what[96];
+        const char *pf = strrchr(get(&a, "--prompts"), '/');
+        snprintf(data, sizeof data, "%d prompts of %d tokens from %s%s", b.n, b.T, pf ? pf + 1 : get(&a, "--prompts"),
+                 start ? "; nodes from --start-layer on" : "");
+        snprintf(what, sizeof what, "%s (%lld candidates)", set_name(set), (long long)relp_faithfulness_n_nodes(fa));
+        const char *slash = strrchr(model_path(&a), '/');
+        struct relp_figure_curves cv = {n_ms, sr, slash && slash[1] ? slash + 1 : model_path(&a), what, data,
+                                        "logit difference (answer - wrong), mean ablation", 0, NULL};
+        struct relp_figure *fig = x ? relp_figure_init() : NULL;
+        rc = fig ? figure_save(fig, relp_figure_curves(fig, &cv), get(&a, "--png"), get(&a, "--svg")) : 1;
+        relp_figure_free(fig);
+        free(x);
+        if (rc) goto out;
     }
     if (!jpath || strcmp(jpath, "-") != 0) {
         printf("faithfulness of %s circuits, %d prompts of %d tokens, %lld candidate nodes%s: m(M) %.4f, m(empty) %.4f\n",
@@ -656,6 +674,79 @@ static void top_edges(const struct relp_model *m, const float *s, int64_t n, uin
     for (int64_t i = 0; i < n && i < ne; i++) in[k[i].idx] = 1;
     free(k);
     prune(m, in, node_in);
+}
+
+/* The circuit graph of the in-graph edges in: nodes by layer (input at the bottom, logits at the top), edges by
+ * width and colour of score, q/k/v ports; node scores: the sum of their in-graph edges' scores leaving them */
+static int draw_graph(const struct args *a, const struct relp_model *m, const float *s, const uint8_t *in,
+                      const struct method_spec *ms, const struct batch *b, long top, double mc, double mr, double faith) {
+    int32_t nu, nd;
+    relp_graph_size(m, &nu, &nd);
+    const int NH = relp_model_config(m)->n_head, per = 3 * NH + 1;
+    struct relp_figure_node *nodes = calloc((size_t)nu + 1, sizeof *nodes);
+    struct relp_figure_edge *edges = calloc((size_t)nu * nd + 1, sizeof *edges);
+    int *index = malloc(sizeof(int) * ((size_t)nu + 1));
+    char (*names)[24] = calloc((size_t)nu + 1, sizeof *names);
+    if (!nodes || !edges || !index || !names) {
+        free(nodes), free(edges), free(index), free(names);
+        return 1;
+    }
+    int n_nodes = 0, n_edges = 0;
+    for (int32_t u = 0; u <= nu; u++) index[u] = -1;
+    /* the nodes that have an in-graph edge, upstream index order, the logits last */
+    for (int32_t u = 0; u < nu; u++) {
+        int used = 0;
+        for (int32_t v = 0; v < nd && !used; v++) used = in[(size_t)u * nd + v];
+        for (int32_t w = 0; w < nu && !used && u > 0; w++)
+            for (int32_t v = 0; v < nd - 1 && !used; v++) {
+                const int l = v / per, r = v % per;
+                used = in[(size_t)w * nd + v] && 1 + l * (NH + 1) + (r == 3 * NH ? NH : r % NH) == u;
+            }
+        if (!used) continue;
+        const int l = u ? (u - 1) / (NH + 1) : -1, unit = u ? (u - 1) % (NH + 1) : 0;
+        relp_graph_up_name(m, u, names[n_nodes], sizeof names[n_nodes]);
+        double sum = 0;
+        for (int32_t v = 0; v < nd; v++)
+            if (in[(size_t)u * nd + v]) sum += s[(size_t)u * nd + v];
+        nodes[n_nodes] = (struct relp_figure_node){names[n_nodes], l, u == 0 || unit == NH ? 0 : unit,
+                                                   u == 0 ? RELP_FIGURE_NODE_EMBED : unit == NH ? RELP_FIGURE_NODE_MLP
+                                                                                                : RELP_FIGURE_NODE_HEAD,
+                                                   0, -1, sum};
+        index[u] = n_nodes++;
+    }
+    const int logits = n_nodes;
+    double sum = 0;
+    for (int32_t u = 0; u < nu; u++)
+        if (in[(size_t)u * nd + nd - 1]) sum += s[(size_t)u * nd + nd - 1];
+    nodes[n_nodes++] = (struct relp_figure_node){"logits", relp_model_config(m)->n_layer, 0, RELP_FIGURE_NODE_LOGITS, 0,
+                                                 -1, sum};
+    for (int32_t u = 0; u < nu; u++)
+        for (int32_t v = 0; v < nd; v++) {
+            if (!in[(size_t)u * nd + v] || index[u] < 0) continue;
+            int dst = logits;
+            char letter = 0;
+            if (v < nd - 1) {
+                const int l = v / per, r = v % per;
+                dst = index[1 + l * (NH + 1) + (r == 3 * NH ? NH : r % NH)];
+                letter = r == 3 * NH ? 0 : "qkv"[r / NH];
+            }
+            if (dst >= 0) edges[n_edges++] = (struct relp_figure_edge){index[u], dst, s[(size_t)u * nd + v], letter};
+        }
+    char l0[512], l1[512], l2[512];
+    const char *slash = strrchr(model_path(a), '/');
+    snprintf(l0, sizeof l0, "model: %s; %s edges, the %ld of largest |score| (%d after EAP-IG's pruning)",
+             slash && slash[1] ? slash + 1 : model_path(a), ms->title, top, n_edges);
+    snprintf(l1, sizeof l1, "%d prompt%s of %d tokens; metric: logit difference, clean %.3f, corrupted %.3f", b->n,
+             b->n == 1 ? "" : "s", b->T, mc, mr);
+    if (isfinite(faith)) snprintf(l2, sizeof l2, "faithfulness of this circuit: %.3f", faith);
+    else snprintf(l2, sizeof l2, "edge scores in units of the normalised metric (1: the whole clean - corrupted gap)");
+    const char *lines[3] = {l0, l1, l2};
+    const struct relp_figure_circuit c = {n_nodes, nodes, n_edges, edges, "edge circuit", 3, lines, 0, NULL};
+    struct relp_figure *fig = relp_figure_init();
+    int rc = fig ? figure_save(fig, relp_figure_circuit(fig, &c), get(a, "--png"), get(a, "--svg")) : 1;
+    relp_figure_free(fig);
+    free(nodes), free(edges), free(index), free(names);
+    return rc;
 }
 
 int cmd_edges(int argc, char **argv) {
@@ -951,11 +1042,20 @@ int cmd_edges(int argc, char **argv) {
             goto out;
         }
     }
-    if (get(&a, "--svg") || get(&a, "--png")) {
-        fprintf(stderr, "relp: --svg/--png: the circuit graph's figure is not built yet (use --json)\n");
-        free(vp);
-        rc = 1;
-        goto out;
+    if (get(&a, "--svg") || get(&a, "--png")) { /* the circuit graph: the in-graph edges (--top N; else the top 30) */
+        uint8_t *gin = in;
+        uint8_t *tmp = NULL, *tmpn = NULL;
+        if (top < 0) {
+            tmp = malloc((size_t)nu * nd), tmpn = malloc((size_t)nu);
+            if (tmp && tmpn) top_edges(m, s, 30, tmp, tmpn);
+            gin = tmp;
+        }
+        rc = gin ? draw_graph(&a, m, s, gin, &ms, &b, top < 0 ? 30 : top, mc, mr, faith) : 1;
+        free(tmp), free(tmpn);
+        if (rc) {
+            free(vp);
+            goto out;
+        }
     }
     if (!jpath || strcmp(jpath, "-") != 0) {
         int64_t kept = 0;

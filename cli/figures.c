@@ -91,14 +91,20 @@ int figure_write(const struct figure *f, const char *png, const char *svg) {
                                            NAN, c->units_warning ? RELP_FIGURE_METRIC : RELP_FIGURE_SHARE, &cap};
         st = relp_figure_maps(fig, &m);
     }
-    int rc = 0;
-    if (st != RELP_STATUS_OK) {
+    int rc = figure_save(fig, st, png, svg);
+    relp_figure_free(fig);
+    return rc;
+}
+
+int figure_save(struct relp_figure *fig, int drawn, const char *png, const char *svg) {
+    if (drawn != RELP_STATUS_OK) {
         fprintf(stderr, "relp: %s\n", relp_figure_last_error(fig));
-        rc = 1;
+        return 1;
     }
+    int rc = 0;
     size_t n = 0;
     const char *bytes = NULL;
-    if (!rc && png) {
+    if (png) {
         if (relp_figure_png(fig, 1, &bytes, &n) != RELP_STATUS_OK) {
             fprintf(stderr, "relp: --png %s: %s\n", png, relp_figure_last_error(fig));
             rc = 1;
@@ -109,7 +115,6 @@ int figure_write(const struct figure *f, const char *png, const char *svg) {
         rc = bytes ? write_file(svg, "--svg", bytes, n) : 1;
         if (!bytes) fprintf(stderr, "relp: --svg %s: %s\n", svg, relp_figure_last_error(fig));
     }
-    relp_figure_free(fig);
     return rc;
 }
 

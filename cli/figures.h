@@ -49,6 +49,10 @@ struct figure {
 /* Draws the figure and writes it to png (1x: the SVG's size) and svg, either may be NULL.
  * Returns 0, or 1 after saying on stderr what failed. */
 int figure_write(const struct figure *f, const char *png, const char *svg);
+/* Writes a figure drawn with status drawn (relp.h FIGURES) to png (1x) and svg, either may be NULL; 0, or 1 after
+ * saying on stderr what failed. */
+struct relp_figure;
+int figure_save(struct relp_figure *fig, int drawn, const char *png, const char *svg);
 
 /* The model's prediction after ids (one prompt of T tokens; V: the
  * vocabulary's size): the answer's probability and rank, and the top token's
