@@ -204,6 +204,22 @@ ref = RC.edge_scores(case, "ig-input", steps=4)[0]
 close([js["edges"][n]["score"] for n in sorted(ref)], [ref[n] for n in sorted(ref)], "edges ig-input scores")
 ok(all(v["in_graph"] for v in js["edges"].values()), "edges without --top: every edge in the graph")
 
+# the figures: curves and the circuit graph, SVG and PNG of one size
+import struct  # noqa: E402
+for args, words in ((["faithfulness", "--model", MODEL, "--components", "--prompts", pfile, "--methods", "relp,atp",
+                      "--nodes", "1,4,16"], ["RelP", "AtP", "completeness", "number of nodes"]),
+                    (["edges", "--model", MODEL, "--prompts", pfile, "--method", "relp", "--top", "12", "--evaluate"],
+                     ["logits", "input", "faithfulness of this circuit"])):
+    svg, png = os.path.join(OUT, args[0] + ".svg"), os.path.join(OUT, args[0] + ".png")
+    relp(*args, "--svg", svg, "--png", png)
+    text = open(svg).read() if os.path.exists(svg) else ""
+    head = open(png, "rb").read(24) if os.path.exists(png) else b""
+    w, h = (struct.unpack(">II", head[16:24]) if len(head) == 24 else (0, 0))
+    import re  # noqa: E402
+    mw = re.search(r'<svg[^>]*width=["\'](\d+)["\'][^>]*height=["\'](\d+)["\']', text)
+    ok(all(x in text for x in words) and mw and (int(mw.group(1)), int(mw.group(2))) == (w, h),
+       f"{args[0]} --svg/--png: the figure, with {', '.join(words)}; the PNG the SVG's size", f"({w}x{h})")
+
 # exact patching of every edge, as a run log that resumes
 log = os.path.join(OUT, "edges_ap.jsonl")
 full = os.path.join(OUT, "edges_ap.json")

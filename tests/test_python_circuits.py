@@ -90,6 +90,16 @@ same([F], [js['faithfulness']], 'evaluate(top=12) = --evaluate')
 val, r = e.validate(3)
 same([v['ap'] for v in val], [v['ap'] for v in js['validated']], 'edges validate(3) = --validate 3')
 
+# figures: the curves and the graph, drawn by the renderer, inline and as files
+svg = fa._repr_html_()
+ok(svg.startswith('<svg') and 'RelP' in svg and 'AtP' in svg and 'completeness' in svg,
+   'Faithfulness: the curves inline (SVG with each method and both panels)')
+g = e.graph(top=12)
+ok(g.svg.startswith('<svg') and sum(1 for n in g._request['edges']) == sum(v['in_graph'] for v in js['edges'].values()),
+   'EdgeScores.graph(top=12): the pruned circuit\'s edges, as the CLI\'s in_graph flags',
+   f"({len(g._request['edges'])} edges)")
+png = g.save_png(os.path.join(OUT, 'g.png'))
+ok(open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n', 'graph.save_png writes a PNG')
 for call, want, label in (
         (lambda: m.features(C, X, A, W), 'give one node set', 'features without a node set'),
         (lambda: m.features(C, X, A, W, neurons=True, method='ap'), "method 'ap'", 'features method ap'),

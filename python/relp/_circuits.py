@@ -236,6 +236,32 @@ class FeatureScores:
                  for t, v in zip(top, eff)], r)
 
 
+class Figure:
+    """A figure drawn by relp's renderer (relp.h FIGURES): shown inline in Jupyter, saved as SVG or PNG."""
+
+    def __init__(self, request):
+        from . import _views
+        self._request = request
+        self.svg = _views.draw(request)
+
+    def _repr_html_(self):
+        return self.svg
+
+    def __repr__(self):
+        return f'<relp.Figure {self._request.get("kind")}>'
+
+    def save_svg(self, path):
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(self.svg)
+        return path
+
+    def save_png(self, path, scale=2):
+        from . import _views
+        with open(path, 'wb') as f:
+            f.write(_views.draw(self._request, png_scale=scale))
+        return path
+
+
 class Faithfulness:
     """Faithfulness and completeness curves of each method's circuits (Model.faithfulness), as `relp
     faithfulness --json`: .curves[method] = [{n_nodes, threshold, faithfulness, completeness}], .m_full,
@@ -251,6 +277,24 @@ class Faithfulness:
 
     def to_dict(self):
         return {k: v for k, v in self.__dict__.items() if not k.startswith('_')}
+
+    def figure(self):
+        """The curves as `relp faithfulness --svg` draws them: F and completeness against the number of nodes."""
+        series = [{'method': m, 'n_nodes': [max(1, p['n_nodes']) for p in c], 'faithfulness': [p['faithfulness'] for p in c],
+                   'completeness': [p['completeness'] for p in c], 'seconds': self.seconds.get(m)} for m, c in self.curves.items()]
+        return Figure({'kind': 'curves', 'series': series, 'model': os.path.basename(str(self.model).rstrip('/')),
+                       'nodes': f'{self.nodes} ({self.candidates} candidates)',
+                       'data': f'{self.prompts} prompts of {self.positions} tokens',
+                       'metric': 'logit difference (answer - wrong), mean ablation'})
+
+    def _repr_html_(self):
+        return self.figure()._repr_html_()
+
+    def save_svg(self, path):
+        return self.figure().save_svg(path)
+
+    def save_png(self, path, scale=2):
+        return self.figure().save_png(path, scale)
 
 
 class EdgeScores:
@@ -344,6 +388,34 @@ class EdgeScores:
         edges = {f'{self.up[u]}->{self.down[v]}': {'score': float(self.matrix[u, v]), 'in_graph': bool(inn[u, v])}
                  for u, v in self._order}
         return json.dumps({'cfg': self.cfg, 'nodes': nodes, 'edges': edges})
+
+    def graph(self, top=30):
+        """The circuit graph of the top edges (pruned), as `relp edges --top N --svg` draws it: a Figure."""
+        inn, keep = self.top(top)
+        NH, nd = self.cfg['n_heads'], len(self.down)
+        per = 3 * NH + 1
+        idx, nodes = {}, []
+        feeds = lambda v: 1 + (v // per) * (NH + 1) + (NH if v % per == 3 * NH else (v % per) % NH)  # noqa: E731
+        used = set(np.nonzero(inn)[0].tolist()) | {feeds(v) for v in np.nonzero(inn)[1].tolist() if v < nd - 1}
+        for u in sorted(used):
+            l, unit = ((u - 1) // (NH + 1), (u - 1) % (NH + 1)) if u else (-1, 0)
+            idx[u] = len(nodes)
+            nodes.append({'name': self.up[u], 'layer': l, 'column': 0 if u == 0 or unit == NH else unit,
+                          'kind': 'embed' if u == 0 else 'mlp' if unit == NH else 'head',
+                          'score': float(sum(self.matrix[u, v] for v in range(nd) if inn[u, v]))})
+        nodes.append({'name': 'logits', 'layer': self.cfg['n_layers'], 'column': 0, 'kind': 'logits',
+                      'score': float(sum(self.matrix[u, nd - 1] for u in range(len(self.up)) if inn[u, nd - 1]))})
+        edges = []
+        for u, v in zip(*np.nonzero(inn)):
+            dst = len(nodes) - 1 if v == nd - 1 else idx.get(feeds(v))
+            if dst is None or u not in idx:
+                continue
+            r = v % per
+            edges.append({'u': idx[u], 'v': dst, 'score': float(self.matrix[u, v]),
+                          'letter': None if v == nd - 1 or r == 3 * NH else 'qkv'[r // NH]})
+        lines = [f'{self.method} edges, the {top} of largest |score| ({len(edges)} after EAP-IG\'s pruning)',
+                 f'metric: logit difference, clean {self.metric_clean:.3f}, corrupted {self.metric_corrupt:.3f}']
+        return Figure({'kind': 'circuit', 'nodes': nodes, 'edges': edges, 'title': 'edge circuit', 'lines': lines})
 
     def evaluate(self, top=None, in_graph=None):
         """Faithfulness of an edge circuit (EAP-IG's evaluate_graph): the top N edges (pruned), or in_graph flags
@@ -459,7 +531,7 @@ def faithfulness(self, prompts, saes=None, neurons=False, components=False, meth
                               'faithfulness': float(F[i]), 'completeness': float(Cm[i])} for i in range(npts)]
     finally:
         self._L.relp_faithfulness_free(fa)
-    return Faithfulness(nodes=set_name, prompts=B, positions=T, start_layer=int(start_layer), candidates=int(n_nodes),
+    return Faithfulness(model=self.path, nodes=set_name, prompts=B, positions=T, start_layer=int(start_layer), candidates=int(n_nodes),
                         metric_clean=mc, metric_corrupt=mr, m_full=mfull.value, m_empty=mempty.value, steps=steps,
                         curves=curves, seconds=secs, left_out=left)
 
