@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Evaluate the SAEs of models-small/ioi-4l (tools/train_saes.py runs this after training).
 
-    /usr/bin/python3 tools/eval_saes.py [--saes models-small/ioi-4l/saes] [--dump DIR]
+    /usr/bin/python3 tools/eval_saes.py [--saes models-small/ioi-4l/saes] [--dump DIR]     (2 to 3 minutes)
+    /usr/bin/python3 tools/eval_saes.py --table                                      (the table of saes.json)
 
 writes SAES/saes.json and prints a Markdown table. --dump DIR also writes the exact inputs as JSON Lines, for
 another implementation (relp's C engine) to recompute every figure: heldout.jsonl (one document a line:
@@ -30,7 +31,8 @@ What each figure is:
 - CE: the cross-entropy (natural log, softmax over all 50,257 tokens) at the positions where the model was
   trained (tools/train_small.py's loss: in IOI documents before the subject's second mention, before the answer,
   and before the pair's second name; in induction documents up to 6 positions of the repeats), over the first
-  CE_DRAWS held-out draws, averaged over those positions. ce_increase = CE spliced - CE clean; with the hook's
+  CE_DRAWS held-out draws, averaged over those positions (ce_ioi, ce_induction: over the IOI or the induction
+  documents' positions alone). ce_increase = CE spliced - CE clean; with the hook's
   activation set to 0 instead (zero ablation), loss_recovered = (CE_zero - CE_spliced) / (CE_zero - CE_clean).
 """
 import argparse
@@ -79,15 +81,17 @@ def heldout(tok, n_draws):
 
 @torch.no_grad()
 def ce(model, draws, splice=None):
-    tot, n = 0.0, 0
+    """mean cross-entropy at the loss positions: (all, IOI documents, induction documents); draws alternate
+    IOI (even index) and induction (odd index), as text_draws yields them"""
+    tot, n = [0.0, 0.0], [0, 0]
     W = model.P["wte"]
-    for ids, pos, tgt in draws:
+    for i, (ids, pos, tgt) in enumerate(draws):
         h = S.forward(model, ids, splice)
         r, c = zip(*pos)
         logits = h[list(r), list(c)] @ W.T
-        tot += torch.nn.functional.cross_entropy(logits, torch.tensor(tgt), reduction="sum").item()
-        n += len(tgt)
-    return tot / n
+        tot[i % 2] += torch.nn.functional.cross_entropy(logits, torch.tensor(tgt), reduction="sum").item()
+        n[i % 2] += len(tgt)
+    return sum(tot) / sum(n), tot[0] / n[0], tot[1] / n[1]
 
 
 def ioi_rows(tok):
@@ -132,18 +136,24 @@ def short(h):
     return h.replace("blocks.", "").replace(".hook_", " ")
 
 
+def num(v):
+    return f"{v:.4f}" if abs(v) >= 1e-3 else f"{v:.1e}"
+
+
 def table(res):
     out = ["| hook | FVU | L0 | dead | BOS rel. err. | logit diff (alone) | accuracy (alone) | CE increase (alone) "
            "| loss recovered |", "|---|---|---|---|---|---|---|---|---|"]
     for h, r in res["saes"].items():
         a = r["alone"]
-        out.append(f"| `{h}` | {r['fvu']:.4f} | {r['l0']:.1f} | {r['dead_fraction']:.3f} | {r['bos_rel_error']:.3f} "
+        out.append(f"| `{h}` | {num(r['fvu'])} | {r['l0']:.1f} | {r['dead_fraction']:.3f} | {num(r['bos_rel_error'])} "
                    f"| {a['logit_diff']:.2f} | {a['accuracy']:.3f} | {a['ce_increase']:+.4f} | {a['loss_recovered']:.3f} |")
     i, c = res["ioi"], res["ce"]
-    out += ["", "| model | IOI logit diff | IOI accuracy | CE |", "|---|---|---|---|"]
+    out += ["", "| model | IOI logit diff | IOI accuracy | CE | CE, IOI documents | CE, induction documents |",
+            "|---|---|---|---|---|---|"]
     for k, name in (("clean", "unspliced"), ("all_spliced", "all 13 SAEs spliced"),
                     ("all_spliced_bos_kept", "all 13 SAEs spliced, BOS kept")):
-        out.append(f"| {name} | {i[k]['logit_diff']:.2f} | {i[k]['accuracy']:.3f} | {c[k]:.4f} |")
+        out.append(f"| {name} | {i[k]['logit_diff']:.2f} | {i[k]['accuracy']:.3f} | {c[k]:.4f} "
+                   f"| {res['ce_ioi'][k]:.4f} | {res['ce_induction'][k]:.4f} |")
     return "\n".join(out)
 
 
@@ -155,7 +165,11 @@ def main(argv=None):
     ap.add_argument("--ce-draws", type=int, default=CE_DRAWS)
     ap.add_argument("--dump", help="also write the inputs (heldout.jsonl, wang.jsonl) to this folder")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table", action="store_true", help="only print the table of an existing saes.json")
     a = ap.parse_args(argv)
+    if a.table:
+        print(table(json.load(open(a.out or os.path.join(a.saes, "saes.json")))))
+        return None
     torch.set_num_threads(a.threads)
     t0 = time.time()
     tok, model = S.tokenizer(), S.load_model()
@@ -189,7 +203,8 @@ def main(argv=None):
     res = {"model": "ioi-4l", "saes_folder": os.path.relpath(a.saes, S.ROOT),
            "heldout": {"seed": S.EVAL_SEED, "draws": a.draws, "documents_per_draw": {"ioi": S.N_IOI,
                        "induction": S.N_INDUCTION}, "tokens": n_tok, "ce_draws": a.ce_draws},
-           "ioi": {"set": f"tools/ioi_text.py wang_all(seed={IOI_SEED})", "prompts": len(rows)}, "ce": {}, "saes": {}}
+           "ioi": {"set": f"tools/ioi_text.py wang_all(seed={IOI_SEED})", "prompts": len(rows)}, "ce": {}, "ce_ioi": {},
+           "ce_induction": {}, "saes": {}}
     for h, s in sums.items():
         x = torch.cat(s["x"])
         res["saes"][h] = {"k": saes[h].k, "d_sae": S.D_SAE, "fvu": s["err"] / (x - x.mean(0)).pow(2).sum().item(),
@@ -198,12 +213,12 @@ def main(argv=None):
     ce_draws = draws[:a.ce_draws]
     res["heldout"]["ce_positions"] = sum(len(t) for _, _, t in ce_draws)
     res["ioi"]["clean"] = ioi(model, rows)
-    res["ce"]["clean"] = ce(model, ce_draws)
+    res["ce"]["clean"], res["ce_ioi"]["clean"], res["ce_induction"]["clean"] = ce(model, ce_draws)
     for h, sae in saes.items():
         alone = ioi(model, rows, {h: splicer(sae)})
-        alone["ce"] = ce(model, ce_draws, {h: splicer(sae)})
+        alone["ce"], alone["ce_ioi"], alone["ce_induction"] = ce(model, ce_draws, {h: splicer(sae)})
         alone["ce_increase"] = alone["ce"] - res["ce"]["clean"]
-        alone["ce_zero_ablation"] = ce(model, ce_draws, {h: torch.zeros_like})
+        alone["ce_zero_ablation"] = ce(model, ce_draws, {h: torch.zeros_like})[0]
         alone["loss_recovered"] = (alone["ce_zero_ablation"] - alone["ce"]) / (alone["ce_zero_ablation"]
                                                                               - res["ce"]["clean"])
         res["saes"][h]["alone"] = alone
@@ -211,7 +226,7 @@ def main(argv=None):
     for key, keep in (("all_spliced", False), ("all_spliced_bos_kept", True)):
         sp = {h: splicer(sae, keep) for h, sae in saes.items()}
         res["ioi"][key] = ioi(model, rows, sp)
-        res["ce"][key] = ce(model, ce_draws, sp)
+        res["ce"][key], res["ce_ioi"][key], res["ce_induction"][key] = ce(model, ce_draws, sp)
     res["seconds"] = time.time() - t0
     out = a.out or os.path.join(a.saes, "saes.json")
     with open(out, "w") as f:
