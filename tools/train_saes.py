@@ -6,7 +6,8 @@
 writes models-small/ioi-4l/saes/<hook>/{cfg.json,sae_weights.safetensors} (SAELens's layout, F16),
 models-small/ioi-4l/saes/training.json (the command, the time and the loss along the way) and, through
 tools/eval_saes.py, models-small/ioi-4l/saes/saes.json (the evaluation). Options: --out DIR, --k, --steps,
---hooks (a comma list, for trials), --weighting (a loss weighting that was tried), --no-eval. PyTorch on the CPU (Debian python3-torch), one thread, fixed seeds.
+--hooks (a comma list, for trials), --weighting (a loss weighting that was tried), --no-eval. PyTorch on the
+CPU (Debian python3-torch), one thread, fixed seeds.
 
 Hooks (TransformerLens names, forward order; 13 SAEs, d_in 128, d_sae 512):
     blocks.L.hook_resid_pre, blocks.L.hook_attn_out, blocks.L.hook_mlp_out for L = 0..3, blocks.3.hook_resid_post
