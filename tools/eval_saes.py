@@ -146,7 +146,8 @@ def table(res):
     for h, r in res["saes"].items():
         a = r["alone"]
         out.append(f"| `{h}` | {num(r['fvu'])} | {r['l0']:.1f} | {r['dead_fraction']:.3f} | {num(r['bos_rel_error'])} "
-                   f"| {a['logit_diff']:.2f} | {a['accuracy']:.3f} | {a['ce_increase']:+.4f} | {a['loss_recovered']:.3f} |")
+                   f"| {a['logit_diff']:.2f} | {a['accuracy']:.3f} | {a['ce_increase']:+.4f} "
+                   f"| {a['loss_recovered']:.3f} |")
     i, c = res["ioi"], res["ce"]
     out += ["", "| model | IOI logit diff | IOI accuracy | CE | CE, IOI documents | CE, induction documents |",
             "|---|---|---|---|---|---|"]
