@@ -167,9 +167,9 @@ def main():
     for name, s in sds.items():
         if not ok:
             break
-        hook = convert_sae.marks_hook(name) if name != "embed" else "blocks.0.hook_resid_pre"
-        hook = {"resid_out_layer0": "blocks.0.hook_resid_post", "resid_out_layer1": "blocks.1.hook_resid_post",
-                "attn_out_layer0": "blocks.0.hook_attn_out", "mlp_out_layer0": "blocks.0.hook_mlp_out"}.get(name, hook)
+        hook = {"embed": "blocks.0.hook_resid_pre", "attn_out_layer0": "blocks.0.hook_attn_out",
+                "mlp_out_layer0": "blocks.0.hook_mlp_out", "resid_out_layer0": "blocks.0.hook_resid_post",
+                "resid_out_layer1": "blocks.1.hook_resid_post"}[name]
         f, xh, cfg, t = sae_lens(os.path.join(tmp, "set", hook), x)
         ok = cfg["hook_name"] == hook and np.abs(xh - dictionary_learning(s, x)[1]).max() < 1e-5
     check(ok, "--folder: each converted SAE reads its dictionary's hook and decodes as dictionary_learning")
