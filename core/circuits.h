@@ -17,8 +17,7 @@ struct relp_sae {
     enum relp_sae_arch arch;
     int32_t k, apply_b_dec_to_input;
     enum relp_dtype file_dtype;
-    const void *W_enc;         /* (d_in, d_sae) row-major, enc_dtype */
-    enum relp_dtype enc_dtype;
+    const float *W_enc;        /* (d_in, d_sae) packed in RELP_PANEL panels (ops.h), f32 */
     const float *W_dec;        /* (d_sae, d_in) row-major, f32 */
     const float *b_enc, *b_dec, *threshold; /* (d_sae), (d_in), (d_sae) jumprelu */
 };

@@ -1,10 +1,10 @@
 /* sae.c - sparse autoencoders in SAELens's layout (relp.h, CIRCUITS): a
  * folder per hook with cfg.json and sae_weights.safetensors, loaded for a
  * model, checked against its hooks, kept in forward order; encode and
- * decode. Matrices are used in place (memory-mapped natively) when their
- * dtype and alignment allow: W_enc in any of F32, F16, BF16 (the product
- * kernels read them), W_dec in F32 (decode reads its rows, the feature
- * scores multiply by its transpose); the rest is converted to f32. */
+ * decode. The files are memory-mapped; W_dec is used in place when it is F32
+ * and aligned (decode reads its rows, the feature scores multiply by its
+ * transpose), else converted to f32; W_enc is packed in f32 panels for the
+ * forward product kernel (ops.h). */
 #include "circuits.h"
 #include "ops.h"
 #include "safetensors.h"
@@ -218,10 +218,20 @@ static enum relp_status load_one(struct relp_saes *s, const char *label, const s
         goto out;
     }
     const void *p;
-    if ((st = tensor(s, wlabel, list, n, "W_enc", d_in, d_sae, 1, &sae.W_enc, &sae.enc_dtype)) ||
+    const void *w_enc;
+    enum relp_dtype enc_dtype;
+    if ((st = tensor(s, wlabel, list, n, "W_enc", d_in, d_sae, 1, &w_enc, &enc_dtype)) ||
         (st = tensor(s, wlabel, list, n, "W_dec", d_sae, d_in, 0, &p, NULL)))
         goto out;
     sae.W_dec = p;
+    /* the encoder packed in panels for the forward product kernel (f32: the scores' precision) */
+    float *packed = owned(s, relp__packed_count((int)d_in, (int)d_sae) * sizeof(float));
+    if (!packed) {
+        st = sfail(s, RELP_STATUS_ALLOC_FAILED, "out of memory for %s's encoder", label);
+        goto out;
+    }
+    relp__pack(packed, RELP_DTYPE_F32, w_enc, enc_dtype, (int)d_in, (int)d_sae);
+    sae.W_enc = packed;
     if ((st = tensor(s, wlabel, list, n, "b_enc", d_sae, 0, 0, &p, NULL))) goto out;
     sae.b_enc = p;
     if ((st = tensor(s, wlabel, list, n, "b_dec", d_in, 0, 0, &p, NULL))) goto out;
@@ -434,7 +444,7 @@ void relp__sae_encode(const struct relp_sae *e, struct relp_pool *pool, const fl
             for (int d = 0; d < D; d++) scratch[r * D + d] = x[r * D + d] - e->b_dec[d];
         in = scratch;
     }
-    matmul_xw(pool, f, in, e->W_enc, e->enc_dtype, e->b_enc, (int)n, D, S);
+    matmul_xw_packed(pool, f, in, e->W_enc, RELP_DTYPE_F32, e->b_enc, (int)n, D, S, D, 0);
     float *hv = scratch + (size_t)n * D;
     int32_t *hi = (int32_t *)(hv + (e->k > 0 ? e->k : 1));
     for (int64_t r = 0; r < n; r++) {

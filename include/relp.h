@@ -663,9 +663,10 @@ struct relp_sae_info {
     enum relp_dtype dtype;     /* of the file's matrices */
 };
 /* Loads the SAEs of dir (one SAE folder, or a folder of them) for a model:
- * each one's hook must exist in the model with d_in its width. Matrices are
- * used in place (memory-mapped) where their dtype and alignment allow,
- * else converted to f32. Refused, naming the file: a missing or malformed
+ * each one's hook must exist in the model with d_in its width. The files are
+ * memory-mapped; the decoder is used in place when it is F32 (else
+ * converted to f32) and the encoder is packed in f32 panels for the product
+ * kernel. Refused, naming the file: a missing or malformed
  * cfg.json or tensor, an unknown architecture or hook name, a d_in that is
  * not the hook's width, normalize_activations other than "none", a tensor
  * of the wrong shape or dtype, NaN or Inf, two SAEs on one hook. The SAEs
