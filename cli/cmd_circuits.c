@@ -25,27 +25,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ------------------------------------------------------------ shared */
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return path[0] && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 static const char *set_name(enum relp_nodeset s) {
     return s == RELP_NODESET_FEATURES ? "features" : s == RELP_NODESET_NEURONS ? "neurons" : "components";
 }
 
 /* --saes DIR | --neurons | --components: the node set (and its SAEs); 0 or an exit status */
-static int node_set(const struct args *a, const char *cmd, struct relp_model *m, int allow_none,
-                    enum relp_nodeset *set, struct relp_saes **saes) {
+static int node_set(const struct args *a, const char *cmd, struct relp_model *m, enum relp_nodeset *set,
+                    struct relp_saes **saes) {
     const int n = !!get(a, "--saes") + !!get(a, "--neurons") + !!get(a, "--components");
-    if (n != 1 && !(n == 0 && allow_none))
+    char own[4096] = "";
+    if (n == 0 && model_path(a)) /* the model's own SAEs: a saes/ folder beside its weights (models-small/<model>) */
+        snprintf(own, sizeof own, "%s/saes", model_path(a));
+    if (n > 1 || (n == 0 && !is_dir(own)))
         return usage("%s: give one node set: --saes DIR (SAE features and their error nodes), --neurons or "
-                     "--components%s", cmd, "");
+                     "--components (a model with a saes/ folder uses its SAEs when none is given)%s", cmd, "");
     *saes = NULL;
     if (get(a, "--neurons")) *set = RELP_NODESET_NEURONS;
     else if (get(a, "--components")) *set = RELP_NODESET_COMPONENTS;
     else {
+        const char *dir = get(a, "--saes") ? get(a, "--saes") : own;
+        if (!get(a, "--saes")) fprintf(stderr, "relp: %s: the model's own SAEs, %s\n", cmd, own);
         *set = RELP_NODESET_FEATURES;
-        if (relp_saes_init_from_dir(saes, m, get(a, "--saes"))) {
-            fprintf(stderr, "relp: --saes %s: %s\n", get(a, "--saes"), relp_saes_last_error(*saes));
+        if (relp_saes_init_from_dir(saes, m, dir)) {
+            fprintf(stderr, "relp: --saes %s: %s\n", dir, relp_saes_last_error(*saes));
             relp_saes_free(*saes);
             *saes = NULL;
             return 1;
@@ -280,7 +291,7 @@ int cmd_features(int argc, char **argv) {
     struct relp_circuit_node *vn = NULL;
     enum relp_nodeset set;
     if ((rc = load_model(&a, &m))) return rc;
-    if ((rc = node_set(&a, "features", m, 0, &set, &saes)) || (rc = prompts_of(&a, "features", m, 0, &b)) ||
+    if ((rc = node_set(&a, "features", m, &set, &saes)) || (rc = prompts_of(&a, "features", m, 0, &b)) ||
         (rc = make_ctx(m, b.n, b.T, threads, &ctx)))
         goto out;
     const int noising = get(&a, "--noising") != NULL;
@@ -474,7 +485,7 @@ int cmd_faithfulness(int argc, char **argv) {
         free(nodes);
         return rc;
     }
-    if ((rc = node_set(&a, "faithfulness", m, 0, &set, &saes)) || (rc = prompts_of(&a, "faithfulness", m, 1, &b)) ||
+    if ((rc = node_set(&a, "faithfulness", m, &set, &saes)) || (rc = prompts_of(&a, "faithfulness", m, 1, &b)) ||
         (rc = make_ctx(m, b.n, b.T, threads, &ctx)))
         goto out;
     if (start >= relp_model_config(m)->n_layer) {

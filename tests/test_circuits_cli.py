@@ -296,7 +296,8 @@ r = relp("features", "--model", MODEL, "--saes", dup, "--prompts", pfile, expect
 ok("both SAEs of blocks.2.hook_resid_pre" in r.stderr, "two SAEs on one hook refused", f"({r.stderr.strip()[:200]})")
 P = ["--prompts", pfile]
 for args, want, label in (
-        (["features", "--model", MODEL, *P], "give one node set", "features without a node set"),
+        (["features", "--model", "gpt2-small-random", *P], "give one node set", "features without a node set (a model "
+         "without SAEs)"),
         (["features", "--model", MODEL, "--neurons", "--components", *P], "give one node set", "two node sets"),
         (["features", "--model", MODEL, "--neurons", *P, "--method", "ap"], "--method must be", "features --method ap"),
         (["features", "--model", MODEL, "--neurons", *P, "--steps", "5"], "--steps is for --method ig", "--steps with relp"),
@@ -309,6 +310,9 @@ for args, want, label in (
         (["edges", "--model", MODEL, *P, "--curve", "-1"], "--curve must be", "edges bad --curve")):
     r = relp(*args, expect=2, label=label)
     ok(r.returncode == 2 and want in r.stderr, f"bad usage: {label}", f"({r.stderr.strip()[:200]})")
+r = relp("features", "--model", MODEL, *P, "--top", "3", "--json", "-")
+ok(r.returncode == 0 and "the model's own SAEs" in r.stderr and len(json.loads(r.stdout)["hooks"]) == 13,
+   "features without a node set on the bundled model: its own 13 SAEs (models-small/ioi-4l/saes)")
 r = relp("edges", "--model", MODEL, *P, "--json", "/nonexistent/dir/g.json", expect=1)
 ok(r.returncode == 1 and "--json /nonexistent/dir/g.json: cannot write" in r.stderr and "edges (" not in r.stdout,
    "edges: an unwritable --json is refused before the work", f"({r.stderr.strip()[:200]})")

@@ -101,7 +101,7 @@ ok(g.svg.startswith('<svg') and sum(1 for n in g._request['edges']) == sum(v['in
 png = g.save_png(os.path.join(OUT, 'g.png'))
 ok(open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n', 'graph.save_png writes a PNG')
 for call, want, label in (
-        (lambda: m.features(C, X, A, W), 'give one node set', 'features without a node set'),
+        (lambda: m.features(C, X, A, W, neurons=True, components=True), 'give one node set', 'two node sets'),
         (lambda: m.features(C, X, A, W, neurons=True, method='ap'), "method 'ap'", 'features method ap'),
         (lambda: m.features(C, X, A, W, saes='/nonexistent'), 'not a folder of SAEs', 'saes missing'),
         (lambda: m.edges(C, X, A, W, method='ig'), "method 'ig'", 'edges method ig'),
@@ -111,6 +111,8 @@ for call, want, label in (
         ok(False, f'{label}: raises relp.Error')
     except relp.Error as ex:
         ok(want in str(ex), f'{label}: raises relp.Error', f'({ex})')
+f = m.features(C, X, A, W, method='relp')
+ok(len(f.hooks) == 13 and f.nodes == 'features', 'features without a node set on the bundled model: its own 13 SAEs')
 m.close()
 print(f'{checks - len(failures)} of {checks} checks passed')
 for f_ in failures:

@@ -87,9 +87,12 @@ def load_saes(path):
 
 def _node_set(model, saes, neurons, components):
     n = (saes is not None) + bool(neurons) + bool(components)
+    own = os.path.join(model.path, 'saes') if isinstance(model.path, str) else ''
+    if n == 0 and own and os.path.isdir(own):  # the model's own SAEs (models-small/<model>/saes), as the CLI
+        saes, n = own, 1
     if n != 1:
         raise _err()('give one node set: saes=relp.load_saes(DIR) (SAE features and their error nodes), '
-                     'neurons=True or components=True')
+                     'neurons=True or components=True (a model with a saes/ folder uses its SAEs when none is given)')
     if saes is not None:
         if isinstance(saes, (str, os.PathLike)):
             saes = Saes(saes)
