@@ -298,11 +298,11 @@ def circuits(runs):
 
 
 def edge_memory_mib(L, C, NH, T, B=1):
-    """what relp_attribute_edges allocates (core/edges.c): both runs' upstream outputs (n_up x B T C each, the
-    differences kept in one), one layer's coefficients rho_v ((3 NH + 1) x B T C) and a few rows of scratch"""
+    """what relp_attribute_edges allocates (core/edges.c): the upstream nodes' differences (n_up x B T C), the
+    source run's z (L x B T x C), one layer's coefficients rho_v ((3 NH + 1) x B T C) and a few rows of scratch"""
     n_up, n1 = 1 + L * (NH + 1), B * T * C
     HS = C // NH
-    floats = 2 * n_up * n1 + (3 * NH + 1) * n1 + B * T * (HS + 2 * C) + 2 * n1
+    floats = n_up * n1 + L * n1 + (3 * NH + 1) * n1 + B * T * (HS + 2 * C) + 2 * n1
     return floats * 4 / 2 ** 20, (3 * NH + 1) * n1 * 4 / 2 ** 20
 
 
@@ -330,7 +330,8 @@ def circuits_section(rows, note=""):
     o.append("\nThe faithfulness point is the top 1% of nodes with every SAE spliced in (its forward computes two logit "
              "columns, as a metric of two tokens needs); the edge circuit the top 5% of edges by |RelP score|.\n")
     o.append("Memory of every edge's score for one prompt (what `relp_attribute_edges` allocates, beside the context): "
-             "the upstream nodes' outputs of both runs, and the coefficients rho_v of one layer's downstream nodes at a "
+             "the upstream nodes' differences (clean - corrupted outputs), the source run's z, and the coefficients rho_v of "
+             "one layer's downstream nodes at a "
              "time (the backward pass's hook scores a layer's edges as soon as its coefficients exist).\n")
     o.append("| shape | edges | T | total MiB | rho_v of one layer MiB |")
     o.append("|---|---|---|---|---|")

@@ -143,7 +143,7 @@ static enum relp_status feature_reduce(struct relp_ctx *ctx, const struct relp_s
         relp__sae_encode(e, ctx->pool, xb + r0 * D, n, fb, scr);
         relp__sae_decode(e, fs, n, hs);
         relp__sae_decode(e, fb, n, hb);
-        matmul_xwt(ctx->pool, P, rho + r0 * D, e->W_dec, RELP_DTYPE_F32, n, D, S); /* W_dec[i] . rho */
+        matmul_xw_packed(ctx->pool, P, rho + r0 * D, e->W_decT, RELP_DTYPE_F32, NULL, n, D, S, D, 0); /* W_dec[i] . rho */
         for (int r = 0; r < n; r++) {
             const int t = (int)((r0 + r) % T);
             const float *a = fs + (size_t)r * S, *b = fb + (size_t)r * S, *p = P + (size_t)r * S;
@@ -441,13 +441,17 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
             if (all) continue;
             const struct relp_sae *e = &fa->saes->s[hk->sae];
             const int S = e->d_sae;
-            for (int b = 0; b < B; b++) {
-                float *x = values + ((size_t)b * T + t0) * W;
-                const int n = T - t0;
-                relp__sae_encode(e, NULL, x, n, fa->f, fa->scr);
+            /* rows t0..T-1 of each prompt: one block of every row when t0 = 0; in chunks of ROW_CHUNK rows */
+            const int64_t span = t0 == 0 ? (int64_t)B * T : T - t0, blocks = t0 == 0 ? 1 : B;
+            for (int64_t bl = 0; bl < blocks; bl++)
+            for (int64_t r0 = 0; r0 < span; r0 += ROW_CHUNK) {
+                const int n = span - r0 < ROW_CHUNK ? (int)(span - r0) : ROW_CHUNK;
+                const int64_t first = t0 == 0 ? r0 : bl * T + t0 + r0; /* the chunk's first row in (B T) */
+                float *x = values + first * W;
+                relp__sae_encode(e, ctx->pool, x, n, fa->f, fa->scr);
                 relp__sae_decode(e, fa->f, n, fa->xhat);
                 for (int r = 0; r < n; r++) {
-                    const int t = t0 + r;
+                    const int t = (int)((first + r) % T);
                     float *xr = x + (size_t)r * W;
                     const float *fr = fa->f + (size_t)r * S, *mu = fa->mu[h] + (size_t)t * S, *hat = fa->xhat + (size_t)r * W;
                     const uint8_t *kt = keep + (size_t)t * S;
@@ -569,7 +573,7 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
             const struct relp_sae *e = &saes->s[fa->hooks[h].sae];
             floats += (size_t)T * (e->d_sae + 2 * (size_t)W);
             smax = (size_t)e->d_sae > smax ? (size_t)e->d_sae : smax;
-            scmax = relp__sae_scratch(e, T) > scmax ? relp__sae_scratch(e, T) : scmax;
+            scmax = relp__sae_scratch(e, ROW_CHUNK) > scmax ? relp__sae_scratch(e, ROW_CHUNK) : scmax;
         } else {
             floats += (size_t)T * W;
         }
@@ -580,15 +584,15 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
     size_t fl_floats = (flags + sizeof(float) - 1) / sizeof(float);
     fa->block = malloc(sizeof(float) * (floats + fl_floats + 1));
     if (set == RELP_NODESET_FEATURES)
-        fa->f = malloc(sizeof(float) * ((size_t)T * smax + (size_t)T * wmax + wmax + scmax + 8));
+        fa->f = malloc(sizeof(float) * ((size_t)ROW_CHUNK * smax + (size_t)ROW_CHUNK * wmax + wmax + scmax + 8));
     if (!fa->mu || !fa->mu_err || !fa->mu_dec || !fa->all_keep || !fa->all_err || !fa->block ||
         (set == RELP_NODESET_FEATURES && !fa->f)) {
         relp_faithfulness_free(fa);
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for the faithfulness of %d prompts", B);
     }
     if (fa->f) {
-        fa->xhat = fa->f + (size_t)T * smax;
-        fa->row = fa->xhat + (size_t)T * wmax;
+        fa->xhat = fa->f + (size_t)ROW_CHUNK * smax;
+        fa->row = fa->xhat + (size_t)ROW_CHUNK * wmax;
         fa->scr = fa->row + wmax;
     }
     float *p = fa->block;
@@ -630,13 +634,15 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
             st = relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
             break;
         }
-        for (int b = 0; b < B; b++) {
-            relp__sae_encode(e, NULL, x + (size_t)b * T * W, T, fa->f, fa->scr);
-            relp__sae_decode(e, fa->f, T, fa->xhat);
-            for (int t = 0; t < T; t++) {
-                for (int i = 0; i < S; i++) acc[(size_t)t * S + i] += fa->f[(size_t)t * S + i];
+        for (int64_t r0 = 0; r0 < (int64_t)B * T; r0 += ROW_CHUNK) {
+            const int n = (int64_t)B * T - r0 < ROW_CHUNK ? (int)((int64_t)B * T - r0) : ROW_CHUNK;
+            relp__sae_encode(e, ctx->pool, x + r0 * W, n, fa->f, fa->scr);
+            relp__sae_decode(e, fa->f, n, fa->xhat);
+            for (int r = 0; r < n; r++) {
+                const size_t t = (size_t)((r0 + r) % T);
+                for (int i = 0; i < S; i++) acc[t * S + i] += fa->f[(size_t)r * S + i];
                 for (int k = 0; k < W; k++)
-                    acc[(size_t)T * S + (size_t)t * W + k] += x[((size_t)b * T + t) * W + k] - fa->xhat[(size_t)t * W + k];
+                    acc[(size_t)T * S + t * W + k] += x[(r0 + r) * W + k] - fa->xhat[(size_t)r * W + k];
             }
         }
         for (size_t i = 0; i < (size_t)T * S; i++) fa->mu[h][i] = (float)(acc[i] / B);

@@ -19,6 +19,7 @@ struct relp_sae {
     enum relp_dtype file_dtype;
     const float *W_enc;        /* (d_in, d_sae) packed in RELP_PANEL panels (ops.h), f32 */
     const float *W_dec;        /* (d_sae, d_in) row-major, f32 */
+    const float *W_decT;       /* W_dec^T (d_in, d_sae) packed in panels: rho W_dec^T, the features' coefficients */
     const float *b_enc, *b_dec, *threshold; /* (d_sae), (d_in), (d_sae) jumprelu */
 };
 

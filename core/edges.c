@@ -76,14 +76,18 @@ const char *relp_graph_down_name(const struct relp_model *m, int32_t v, char *bu
     return buf;
 }
 
+/* The upstream nodes a downstream node reads are a prefix of the upstream order (input, then each layer's heads
+ * and MLP): v reads u exactly when u < n_reads(v). */
+static int n_reads(const struct relp_model *m, int v) {
+    const struct relp_dims *d = &m->d;
+    const int per = 3 * d->NH + 1, l = v / per;
+    if (v == d->L * per) return n_up_of(d);               /* the logits: every node */
+    return v % per == 3 * d->NH ? n_up_mlp(m, l) : n_up_qkv(d, l);
+}
+
 int32_t relp_graph_edge(const struct relp_model *m, int32_t u, int32_t v) {
     if (!m || u < 0 || u >= n_up_of(&m->d) || v < 0 || v >= n_down_of(&m->d)) return 0;
-    int lu, unit, lv, kind, h;
-    up_of(&m->d, u, &lu, &unit);
-    down_of(&m->d, v, &lv, &kind, &h);
-    if (kind == 4 || lu < 0) return 1;
-    if (kind < 3) return lu < lv;
-    return lu < lv || (lu == lv && unit < m->d.NH && !m->parallel);
+    return u < n_reads(m, v);
 }
 
 /* ------------------------------------------------------------ shared pieces */
@@ -176,6 +180,35 @@ static void up_outputs(struct relp_ctx *ctx, float *A, float *zh) {
         for (int h = 0; h < d->NH; h++) head_out(ctx, l, h, z, N, zh, A + (size_t)up_head(d, l, h) * n);
         memcpy(A + (size_t)up_mlp(d, l) * n, relp_ctx_node(ctx, RELP_NODE_MLP_OUT, l), n * sizeof(float));
     }
+}
+
+/* Runs the source then the base batch (left in the cache) and writes the upstream nodes' differences, source minus
+ * base, into U (n_up, B T C): the embeddings', each head's delta z_h W_O[h] (one product: the output is linear in
+ * z) and each mlp_out's. zs: (L, B T, Q) scratch; zh: (B T, HS). v: the two runs' metrics. */
+static enum relp_status up_differences(struct relp_ctx *ctx, const int32_t *src, const int32_t *base, int32_t B,
+                                       int32_t T, const struct relp_metric *mt, float *U, float *zs, float *zh,
+                                       double v[2]) {
+    const struct relp_dims *d = &ctx->model->d;
+    const size_t N = (size_t)B * T, n = N * d->C, nz = N * d->Q;
+    enum relp_status st;
+    if ((st = relp_forward(ctx, src, B, T)) || (st = relp_metric_value(ctx, mt, &v[0]))) return st;
+    memcpy(U, relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), n * sizeof(float));
+    for (int l = 0; l < d->L; l++) {
+        memcpy(zs + (size_t)l * nz, relp_ctx_node(ctx, RELP_NODE_ATTN_Z, l), nz * sizeof(float));
+        memcpy(U + (size_t)up_mlp(d, l) * n, relp_ctx_node(ctx, RELP_NODE_MLP_OUT, l), n * sizeof(float));
+    }
+    if ((st = relp_forward(ctx, base, B, T)) || (st = relp_metric_value(ctx, mt, &v[1]))) return st;
+    const float *e = relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0);
+    for (size_t i = 0; i < n; i++) U[i] -= e[i];
+    for (int l = 0; l < d->L; l++) {
+        float *dz = zs + (size_t)l * nz;
+        const float *zb = relp_ctx_node(ctx, RELP_NODE_ATTN_Z, l), *mb = relp_ctx_node(ctx, RELP_NODE_MLP_OUT, l);
+        for (size_t i = 0; i < nz; i++) dz[i] -= zb[i];
+        for (int h = 0; h < d->NH; h++) head_out(ctx, l, h, dz, (int)N, zh, U + (size_t)up_head(d, l, h) * n);
+        float *um = U + (size_t)up_mlp(d, l) * n;
+        for (size_t i = 0; i < n; i++) um[i] -= mb[i];
+    }
+    return RELP_STATUS_OK;
 }
 
 static enum relp_status check_pair(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
@@ -315,7 +348,7 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
     int G = p->method == RELP_METHOD_IG_INPUT ? relp__ig_group(ctx, N) : 1;
     /* the upstream differences, the scores and the hook's scratch (sized for G copies) */
     const size_t rows = (size_t)G * BT, threads = (size_t)relp_ctx_threads(ctx);
-    const size_t floats = (size_t)nu * n1 * 2 + (size_t)(3 * NH + 1) * n1 + rows * ((size_t)d->HS + 2 * C) +
+    const size_t floats = (size_t)nu * n1 + (size_t)d->L * BT * Q + (size_t)(3 * NH + 1) * n1 + rows * ((size_t)d->HS + 2 * C) +
                           (d->NKV < NH ? 6 * rows * Q : 0) + 2 * (size_t)Q + threads * T + (size_t)nu * 3 * NH +
                           (size_t)B * T * d->HS + 2 * n1;
     float *block = malloc(floats * sizeof(float));
@@ -330,7 +363,7 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
     }
     struct edge_bwd e;
     memset(&e, 0, sizeof e);
-    float *U = block, *A = U + (size_t)nu * n1, *p0 = A + (size_t)nu * n1;
+    float *U = block, *A = U + (size_t)nu * n1, *p0 = A + (size_t)d->L * BT * Q; /* A: the source's z (L, B T, Q) */
     e.B = B, e.T = T, e.U = U, e.S = S;
     e.R = p0, p0 += (size_t)(3 * NH + 1) * n1;
     e.blk = p0, p0 += rows * d->HS;
@@ -344,19 +377,14 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
     e.att_scratch = p0, p0 += threads * T;
     e.gemm = p0, p0 += (size_t)nu * 3 * NH;
     float *zh = p0, *emb = zh + BT * d->HS, *emb_delta = emb + n1;
-    /* the two runs: the source's upstream outputs, then the base's (left in the cache) */
-    double v[2];
-    const int32_t *runs[2] = {p->noising ? corrupt : clean, p->noising ? clean : corrupt};
+    /* the upstream differences: the source run, then the base (left in the cache); A holds the source's z */
+    double v[2] = {0, 0};
     if (!st) st = relp__restrict_logits(ctx, mt, B);
-    for (int r = 0; r < 2 && !st; r++) {
-        if ((st = relp_forward(ctx, runs[r], B, T)) || (st = relp_metric_value(ctx, mt, &v[r]))) break;
-        up_outputs(ctx, r == 0 ? U : A, zh);
-    }
+    if (!st) st = up_differences(ctx, p->noising ? corrupt : clean, p->noising ? clean : corrupt, B, T, mt, U, A, zh, v);
     const double mc = p->noising ? v[1] : v[0], mr = p->noising ? v[0] : v[1];
     if (!st) {
         ctx->error[0] = '\0';
-        for (size_t i = 0; i < (size_t)nu * n1; i++) U[i] -= A[i];
-        memcpy(emb, A, n1 * sizeof(float)); /* the base's embeddings (IG-input's path starts there) */
+        memcpy(emb, relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), n1 * sizeof(float)); /* IG-input's path starts there */
         memcpy(emb_delta, U, n1 * sizeof(float));
     }
     const double norm = st ? 1.0 : relp__norm_of(ctx, mc, mr);
@@ -392,9 +420,10 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
         relp__replica_free(ctx, &rep);
         free(vals);
     }
-    for (int u = 0; u < nu && !st; u++)
-        for (int vv = 0; vv < nd; vv++)
-            scores[(size_t)u * nd + vv] = relp_graph_edge(m, u, vv) ? (float)S[(size_t)u * nd + vv] + 0.0f : 0.0f;
+    for (int vv = 0; vv < nd && !st; vv++) {
+        const int reads = n_reads(m, vv);
+        for (int u = 0; u < nu; u++) scores[(size_t)u * nd + vv] = u < reads ? (float)S[(size_t)u * nd + vv] + 0.0f : 0.0f;
+    }
     relp_ctx_set_logit_tokens(ctx, NULL, 0);
     free(block);
     free(S);
@@ -460,7 +489,7 @@ enum relp_status relp_patch_edges(struct relp_ctx *ctx, const int32_t *clean, co
                                   i, edges[2 * i], edges[2 * i + 1]);
     const int nu = n_up_of(d), C = d->C, HS = d->HS;
     const size_t N = (size_t)B * T, n1 = N * C;
-    const size_t floats = 2 * (size_t)nu * n1 + (size_t)EDGE_CHUNK * n1 + 2 * n1 + 2 * N + N * (d->FC + d->I + HS) +
+    const size_t floats = (size_t)nu * n1 + (size_t)d->L * N * d->Q + (size_t)EDGE_CHUNK * n1 + 2 * n1 + 2 * N + N * (d->FC + d->I + HS) +
                           3 * N * HS + (size_t)B * T * T + N + N * HS;
     float *block = malloc(floats * sizeof(float));
     struct relp_patch *patches = malloc(sizeof *patches * EDGE_CHUNK);
@@ -470,21 +499,14 @@ enum relp_status relp_patch_edges(struct relp_ctx *ctx, const int32_t *clean, co
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for exact edge patching: %.1f MiB",
                               floats * 4.0 / 1048576.0);
     }
-    float *U = block, *A = U + (size_t)nu * n1, *vals = A + (size_t)nu * n1, *x = vals + (size_t)EDGE_CHUNK * n1,
+    float *U = block, *A = U + (size_t)nu * n1, *vals = A + (size_t)d->L * N * d->Q, *x = vals + (size_t)EDGE_CHUNK * n1,
           *ln = x + n1, *mean = ln + n1, *rstd = mean + N, *fc = rstd + N, *post = fc + N * d->FC, *part = post + N * d->I,
           *qkv1 = part + N * HS, *att1 = qkv1 + 3 * N * HS, *rs1 = att1 + (size_t)B * T * T, *zh = rs1 + N;
-    double v[2];
-    const int32_t *runs[2] = {noising ? corrupt : clean, noising ? clean : corrupt};
+    double v[2] = {0, 0};
     st = relp__restrict_logits(ctx, mt, B);
-    for (int r = 0; r < 2 && !st; r++) {
-        if ((st = relp_forward(ctx, runs[r], B, T)) || (st = relp_metric_value(ctx, mt, &v[r]))) break;
-        up_outputs(ctx, r == 0 ? U : A, zh);
-    }
+    if (!st) st = up_differences(ctx, noising ? corrupt : clean, noising ? clean : corrupt, B, T, mt, U, A, zh, v);
     const double mc = noising ? v[1] : v[0], mr = noising ? v[0] : v[1];
-    if (!st) {
-        ctx->error[0] = '\0';
-        for (size_t i = 0; i < (size_t)nu * n1; i++) U[i] -= A[i]; /* delta a_u: source - base */
-    }
+    if (!st) ctx->error[0] = '\0';
     const double norm = st ? 1.0 : relp__norm_of(ctx, mc, mr);
     for (int32_t i0 = 0; i0 < n && !st; i0 += EDGE_CHUNK) {
         const int k = n - i0 < EDGE_CHUNK ? n - i0 : EDGE_CHUNK;

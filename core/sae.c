@@ -232,6 +232,13 @@ static enum relp_status load_one(struct relp_saes *s, const char *label, const s
     }
     relp__pack(packed, RELP_DTYPE_F32, w_enc, enc_dtype, (int)d_in, (int)d_sae);
     sae.W_enc = packed;
+    float *packed_t = owned(s, relp__packed_count((int)d_in, (int)d_sae) * sizeof(float));
+    if (!packed_t) {
+        st = sfail(s, RELP_STATUS_ALLOC_FAILED, "out of memory for %s's decoder", label);
+        goto out;
+    }
+    relp__pack_transposed(packed_t, RELP_DTYPE_F32, sae.W_dec, RELP_DTYPE_F32, (int)d_sae, (int)d_in);
+    sae.W_decT = packed_t;
     if ((st = tensor(s, wlabel, list, n, "b_enc", d_sae, 0, 0, &p, NULL))) goto out;
     sae.b_enc = p;
     if ((st = tensor(s, wlabel, list, n, "b_dec", d_in, 0, 0, &p, NULL))) goto out;
