@@ -264,6 +264,8 @@ struct relp_ctx_params {
     int32_t max_batch;   /* B capacity (default 1) */
     int32_t max_tokens;  /* T capacity (default: min(n_positions, 128)) */
     int32_t n_threads;   /* threads, the caller included (default 1); where threads are unavailable, 1 */
+    int32_t scratch_kb;  /* what one method call may allocate beyond the context, KiB (default 1 GiB, 256 MiB in
+                            WebAssembly): every edge's score (relp_attribute_edges) works in row chunks beyond it */
 };
 RELP_API struct relp_ctx_params relp_ctx_default_params(void);
 /* Bytes relp_ctx_init would allocate for these params. */

@@ -66,7 +66,7 @@ class relp_file(Structure):
 
 
 class relp_ctx_params(Structure):
-    _fields_ = [('max_batch', c_int32), ('max_tokens', c_int32), ('n_threads', c_int32)]
+    _fields_ = [('max_batch', c_int32), ('max_tokens', c_int32), ('n_threads', c_int32), ('scratch_kb', c_int32)]
 
 
 class relp_patch(Structure):
