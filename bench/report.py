@@ -298,11 +298,13 @@ def circuits(runs):
 
 
 def edge_memory_mib(L, C, NH, T, B=1):
-    """what relp_attribute_edges allocates (core/edges.c): the upstream nodes' differences (n_up x B T C), the
-    source run's z (L x B T x C), one layer's coefficients rho_v ((3 NH + 1) x B T C) and a few rows of scratch"""
+    """what relp_attribute_edges allocates (core/edges.c) with every row at once: the upstream nodes' differences
+    (n_up x B T C), their compact form (embeddings, mlp_out and z: (2 L + 1) x B T C), one layer's coefficients rho_v
+    ((3 NH + 1) x B T C) and a few rows of scratch; past the context's scratch budget (1 GiB) the differences are
+    made a chunk of rows at a time instead"""
     n_up, n1 = 1 + L * (NH + 1), B * T * C
     HS = C // NH
-    floats = n_up * n1 + L * n1 + (3 * NH + 1) * n1 + B * T * (HS + 2 * C) + 2 * n1
+    floats = n_up * n1 + (2 * L + 1) * n1 + (3 * NH + 1) * n1 + B * T * (2 * HS + 2 * C) + 2 * n1
     return floats * 4 / 2 ** 20, (3 * NH + 1) * n1 * 4 / 2 ** 20
 
 
@@ -333,15 +335,15 @@ def circuits_section(rows, note=""):
              "the upstream nodes' differences (clean - corrupted outputs), the source run's z, and the coefficients rho_v of "
              "one layer's downstream nodes at a "
              "time (the backward pass's hook scores a layer's edges as soon as its coefficients exist).\n")
-    o.append("| shape | edges | T | total MiB | rho_v of one layer MiB |")
-    o.append("|---|---|---|---|---|")
+    o.append("| shape | edges | T | every row at once MiB | allocated MiB (1 GiB budget) | rho_v of one layer MiB |")
+    o.append("|---|---|---|---|---|---|")
     for size, shape in SIZES:
         L, C, NH = (int(x) for x in shape.split(","))
         n_up = 1 + L * (NH + 1)
         n_edges = sum((1 + l * (NH + 1)) * 3 * NH + (1 + l * (NH + 1) + NH) for l in range(L)) + n_up
         for T in (16, 256):
             tot, rho = edge_memory_mib(L, C, NH, T)
-            o.append(f"| {size} | {n_edges:,} | {T} | {tot:,.0f} | {rho:,.1f} |")
+            o.append(f"| {size} | {n_edges:,} | {T} | {tot:,.0f} | {min(tot, 1024):,.0f}{' (in chunks of rows)' if tot > 1024 else ''} | {rho:,.1f} |")
     return o
 
 
