@@ -20,11 +20,7 @@
 #include <string.h>
 
 #include "relp.h"
-
-const char *relp__ops_name(void); /* core/ops.h: the kernel path in use */
-#ifdef __wasm_simd128__
-int relp__wasm_f16_mismatches(void); /* core/ops.c */
-#endif
+#include "ops.h" /* private: relp__ops_name (the kernel path in use), relp__wasm_f16_mismatches */
 
 EM_JS(void, relpw_js_progress, (double done, double total), {
     if (Module["onProgress"]) Module["onProgress"](done, total);
