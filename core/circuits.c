@@ -143,14 +143,26 @@ static enum relp_status feature_reduce(struct relp_ctx *ctx, const struct relp_s
         relp__sae_encode(e, ctx->pool, xb + r0 * D, n, fb, scr);
         relp__sae_decode(e, fs, n, hs);
         relp__sae_decode(e, fb, n, hb);
-        matmul_xw_packed(ctx->pool, P, rho + r0 * D, e->W_decT, RELP_DTYPE_F32, NULL, n, D, S, D, 0); /* W_dec[i] . rho */
+        /* W_dec[i] . rho is needed only where the two runs' features differ: with sparse codes (topk, and most
+         * ReLU SAEs) a dot product per such feature; with dense ones one product for every feature */
+        int64_t differ = 0;
+        for (size_t i = 0; i < (size_t)n * S; i++) differ += fs[i] != fb[i];
+        const int dense = differ * 8 > (int64_t)n * S;
+        if (dense) matmul_xw_packed(ctx->pool, P, rho + r0 * D, e->W_decT, RELP_DTYPE_F32, NULL, n, D, S, D, 0);
         for (int r = 0; r < n; r++) {
             const int t = (int)((r0 + r) % T);
             const float *a = fs + (size_t)r * S, *b = fb + (size_t)r * S, *p = P + (size_t)r * S;
+            const float *g = rho + (r0 + r) * D;
             double *o = acc + (size_t)t * S;
-            for (int i = 0; i < S; i++)
-                if (a[i] != b[i]) o[i] += (double)(a[i] - b[i]) * p[i];
-            const float *x1 = xs + (r0 + r) * D, *x0 = xb + (r0 + r) * D, *g = rho + (r0 + r) * D;
+            for (int i = 0; i < S; i++) {
+                if (a[i] == b[i]) continue;
+                double pi = 0;
+                if (dense) pi = p[i];
+                else
+                    for (int d = 0; d < D; d++) pi += (double)e->W_dec[(size_t)i * D + d] * g[d];
+                o[i] += (double)(a[i] - b[i]) * pi;
+            }
+            const float *x1 = xs + (r0 + r) * D, *x0 = xb + (r0 + r) * D;
             const float *h1 = hs + (size_t)r * D, *h0 = hb + (size_t)r * D;
             double s = 0;
             for (int d = 0; d < D; d++) s += (double)((x1[d] - h1[d]) - (x0[d] - h0[d])) * g[d];
