@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+
 /* ------------------------------------------------------------ hooks */
 
 int32_t relp_circuit_hooks(const struct relp_model *m, const struct relp_saes *saes, enum relp_nodeset set,
@@ -119,56 +120,93 @@ static float *hook_buffers(struct relp_ctx *ctx, int B, int T, const struct relp
 
 #define ROW_CHUNK 256 /* rows encoded at once */
 
+/* One chunk of rows' reduction, split between the pool's threads by position (a thread owns the positions
+ * t = i, i + n, ... of every row, so no two write one accumulator and the sums never depend on scheduling). */
+struct reduce_job {
+    const struct relp_sae *e;
+    const float *fs, *fb, *P, *xs, *xb, *rho; /* the chunk's codes, coefficients and values, gathered */
+    const int32_t *pos;                       /* each gathered row's position */
+    int n, dense;
+    double *acc, *acc_e;
+};
+
+static void reduce_task(void *arg, int ti, int nt) {
+    const struct reduce_job *j = arg;
+    const struct relp_sae *e = j->e;
+    const int D = e->d_in, S = e->d_sae;
+    for (int r = 0; r < j->n; r++) {
+        const int t = j->pos[r];
+        if (t % nt != ti) continue;
+        const float *a = j->fs + (size_t)r * S, *b = j->fb + (size_t)r * S, *p = j->P + (size_t)r * S;
+        const float *g = j->rho + (size_t)r * D, *x1 = j->xs + (size_t)r * D, *x0 = j->xb + (size_t)r * D;
+        double *o = j->acc + (size_t)t * S, feat = 0, s = 0;
+        for (int i = 0; i < S; i++) {
+            if (a[i] == b[i]) continue;
+            float pi;
+            if (j->dense) pi = p[i];
+            else { /* W_dec[i] . rho in eight lanes (vectorised), summed pairwise */
+                const float *w = e->W_dec + (size_t)i * D;
+                float l[8] = {0};
+                int d = 0;
+                for (; d + 8 <= D; d += 8)
+                    for (int k = 0; k < 8; k++) l[k] += w[d + k] * g[d + k];
+                for (; d < D; d++) l[d & 7] += w[d] * g[d];
+                pi = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+            }
+            const double c = (double)(a[i] - b[i]) * pi;
+            o[i] += c;
+            feat += c;
+        }
+        for (int d = 0; d < D; d++) s += (double)(x1[d] - x0[d]) * g[d];
+        j->acc_e[t] += s - feat;
+    }
+}
+
 /* Scores of one SAE's features and error nodes from the two runs' values xs, xb (B, T, d_in) and the coefficient
  * rho (B, T, d_in): score[t][i] = scale sum_b (fs - fb)[b,t,i] (W_dec[i] . rho[b,t]), err[t] = scale sum_b
- * (es - eb)[b,t] . rho[b,t]; accumulated in double, rows in chunks. */
+ * (es - eb)[b,t] . rho[b,t]; accumulated in double. A row whose two values are equal (a position before the
+ * prompts differ) has equal codes and adds nothing: only the others are gathered, R at a time, and encoded. The
+ * error needs no decoding: x_hat is linear in f (f W_dec + b_dec), so (es - eb) . rho = (xs - xb) . rho -
+ * sum_i (fs - fb)_i (W_dec[i] . rho), the node's score less its features' (features + error = the node). */
 static enum relp_status feature_reduce(struct relp_ctx *ctx, const struct relp_sae *e, const float *xs,
                                        const float *xb, const float *rho, double scale, float *score, float *err) {
     const int B = ctx->B, T = ctx->T, D = e->d_in, S = e->d_sae, R = ROW_CHUNK;
     const int64_t BT = (int64_t)B * T;
     const size_t sc = relp__sae_scratch(e, R);
-    float *buf = malloc(sizeof(float) * ((size_t)3 * R * S + 2 * (size_t)R * D + sc + 8));
+    float *buf = malloc(sizeof(float) * ((size_t)3 * R * S + (size_t)3 * R * D + sc + 8) + sizeof(int32_t) * R);
     double *acc = calloc((size_t)T * S + T, sizeof(double));
     if (!buf || !acc) {
         free(buf);
         free(acc);
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for the feature scores of %s", e->hook_name);
     }
-    float *fs = buf, *fb = fs + (size_t)R * S, *P = fb + (size_t)R * S, *hs = P + (size_t)R * S, *hb = hs + (size_t)R * D,
-          *scr = hb + (size_t)R * D;
-    double *acc_e = acc + (size_t)T * S;
-    for (int64_t r0 = 0; r0 < BT; r0 += R) {
-        const int n = BT - r0 < R ? (int)(BT - r0) : R;
-        relp__sae_encode(e, ctx->pool, xs + r0 * D, n, fs, scr);
-        relp__sae_encode(e, ctx->pool, xb + r0 * D, n, fb, scr);
-        relp__sae_decode(e, fs, n, hs);
-        relp__sae_decode(e, fb, n, hb);
+    float *fs = buf, *fb = fs + (size_t)R * S, *P = fb + (size_t)R * S, *gs = P + (size_t)R * S,
+          *gb = gs + (size_t)R * D, *gr = gb + (size_t)R * D, *scr = gr + (size_t)R * D;
+    int32_t *pos = (int32_t *)(scr + sc + 8);
+    int64_t row = 0;
+    while (row < BT) {
+        int n = 0;
+        for (; row < BT && n < R; row++) {
+            const size_t o = (size_t)row * D;
+            if (!memcmp(xs + o, xb + o, (size_t)D * sizeof(float))) continue;
+            memcpy(gs + (size_t)n * D, xs + o, (size_t)D * sizeof(float));
+            memcpy(gb + (size_t)n * D, xb + o, (size_t)D * sizeof(float));
+            memcpy(gr + (size_t)n * D, rho + o, (size_t)D * sizeof(float));
+            pos[n++] = (int32_t)(row % T);
+        }
+        if (!n) break;
+        relp__sae_encode(e, ctx->pool, gs, n, fs, scr);
+        relp__sae_encode(e, ctx->pool, gb, n, fb, scr);
         /* W_dec[i] . rho is needed only where the two runs' features differ: with sparse codes (topk, and most
          * ReLU SAEs) a dot product per such feature; with dense ones one product for every feature */
         int64_t differ = 0;
         for (size_t i = 0; i < (size_t)n * S; i++) differ += fs[i] != fb[i];
         const int dense = differ * 8 > (int64_t)n * S;
-        if (dense) matmul_xw_packed(ctx->pool, P, rho + r0 * D, e->W_decT, RELP_DTYPE_F32, NULL, n, D, S, D, 0);
-        for (int r = 0; r < n; r++) {
-            const int t = (int)((r0 + r) % T);
-            const float *a = fs + (size_t)r * S, *b = fb + (size_t)r * S, *p = P + (size_t)r * S;
-            const float *g = rho + (r0 + r) * D;
-            double *o = acc + (size_t)t * S;
-            for (int i = 0; i < S; i++) {
-                if (a[i] == b[i]) continue;
-                double pi = 0;
-                if (dense) pi = p[i];
-                else
-                    for (int d = 0; d < D; d++) pi += (double)e->W_dec[(size_t)i * D + d] * g[d];
-                o[i] += (double)(a[i] - b[i]) * pi;
-            }
-            const float *x1 = xs + (r0 + r) * D, *x0 = xb + (r0 + r) * D;
-            const float *h1 = hs + (size_t)r * D, *h0 = hb + (size_t)r * D;
-            double s = 0;
-            for (int d = 0; d < D; d++) s += (double)((x1[d] - h1[d]) - (x0[d] - h0[d])) * g[d];
-            acc_e[t] += s;
-        }
+        if (dense) matmul_xw_packed(ctx->pool, P, gr, e->W_decT, RELP_DTYPE_F32, NULL, n, D, S, D, 0);
+        struct reduce_job j = {e, fs, fb, P, gs, gb, gr, pos, n, dense, acc, acc + (size_t)T * S};
+        relp__pool_run(ctx->pool, reduce_task, &j);
     }
+    double *acc_e = acc + (size_t)T * S;
     for (size_t i = 0; i < (size_t)T * S; i++) score[i] = (float)(acc[i] * scale) + 0.0f;
     for (int t = 0; t < T; t++) err[t] = (float)(acc_e[t] * scale) + 0.0f;
     free(buf);
