@@ -316,7 +316,7 @@ def circuits_section(rows, note=""):
          "RelP node pass; one edge-circuit point ≤ 2x a forward pass. `bench/circuits.c` (`bench_circuits`) times them "
          "in one run." + note + "\n",
          "| model | B x T | threads | forward ms | RelP nodes ms | features RelP ms (/ nodes) | IG features ms per hook "
-         "(/ per-layer IG per layer) | faithfulness point ms (/ forward) | edges ms (/ nodes) | edge circuit ms "
+         "(/ per-layer IG per layer) | faithfulness point ms (/ forward; floor) | edges ms (/ nodes) | edge circuit ms "
          "(/ forward) |",
          "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -324,13 +324,27 @@ def circuits_section(rows, note=""):
         feat = (f"{r['features_relp_ms']:.1f} ({r['features_relp_ms'] / r['relp_nodes_ms']:.2f})" if r["saes"] else "-")
         ig = (f"{r['features_ig_ms'] / r['saes']:.1f} ({(r['features_ig_ms'] / r['saes']) / (r['ig_resid_ms'] / r['layers']):.2f})"
               if r["saes"] else "-")
-        pt = f"{r['faith_point_ms']:.1f} ({r['faith_point_ms'] / r['forward_ms']:.2f})" if r["saes"] else "-"
+        floor = 1 + r.get("sae_macs", 0) / r["model_macs"] if r.get("model_macs") else float("nan")
+        pt = (f"{r['faith_point_ms']:.1f} ({r['faith_point_ms'] / r['forward_ms']:.2f}; {floor:.2f})" if r["saes"] else "-")
         o.append(f"| {name}{' + ' + str(r['saes']) + ' SAEs' if r['saes'] else ''} | {r['batch']} x {r['tokens']} | "
                  f"{r['threads']} | {r['forward_ms']:.1f} | {r['relp_nodes_ms']:.1f} | {feat} | {ig} | {pt} | "
                  f"{r['edges_ms']:.1f} ({r['edges_ms'] / r['relp_nodes_ms']:.2f}) | "
                  f"{r['edge_eval_ms']:.1f} ({r['edge_eval_ms'] / r['forward_ms']:.2f}) |")
     o.append("\nThe faithfulness point is the top 1% of nodes with every SAE spliced in (its forward computes two logit "
-             "columns, as a metric of two tokens needs); the edge circuit the top 5% of edges by |RelP score|.\n")
+             "columns, as a metric of two tokens needs); the edge circuit the top 5% of edges by |RelP score|. Times are "
+             "the fastest of the runs after a warm-up. The floor is what the multiply-adds allow: a faithfulness point "
+             "encodes every row at every hook, so it costs at least 1 + (the SAE encoders' multiply-adds per row) / (the "
+             "model's forward multiply-adds per row) forward passes at equal speed.")
+    for r in rows:
+        if r["saes"] and r.get("model_macs"):
+            o.append(f"On {os.path.basename(r['model'].rstrip('/'))} at T = {r['tokens']}: the forward pass does "
+                     f"{r['model_macs'] / 1e6:.2f} M multiply-adds per row, its {r['saes']} SAEs' encoders "
+                     f"{r['sae_macs'] / 1e6:.2f} M: the 1.5x targets assume SAEs much smaller than the model, and these "
+                     f"are {r['sae_macs'] / r['model_macs']:.2f}x its size. Feature scores encode both runs' rows where "
+                     "they differ (rows before the prompts differ add nothing and are skipped), so they cost at least the "
+                     "node pass plus up to two such encodings.")
+            break
+    o.append("")
     o.append("Memory of every edge's score for one prompt (what `relp_attribute_edges` allocates, beside the context): "
              "the upstream nodes' differences (clean - corrupted outputs), the source run's z, and the coefficients rho_v of "
              "one layer's downstream nodes at a "
