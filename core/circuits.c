@@ -505,13 +505,19 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
                     float *xr = x + (size_t)r * W;
                     const float *fr = fa->f + (size_t)r * S, *mu = fa->mu[h] + (size_t)t * S, *hat = fa->xhat + (size_t)r * W;
                     const uint8_t *kt = keep + (size_t)t * S;
-                    /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean) */
+                    /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean); where
+                     * most features are kept, the same as x_hat + sum over the others of (mu_i - f_i) W_dec[i] */
                     float *out = fa->row;
                     const float *md = fa->mu_dec[h] + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
-                    for (int k = 0; k < W; k++) out[k] = e->b_dec[k] + md[k];
+                    int n_kept = 0;
+                    for (int i = 0; i < S; i++) n_kept += kt[i] != 0;
+                    const int most = 2 * n_kept > S;
+                    if (most) memcpy(out, hat, (size_t)W * sizeof(float));
+                    else
+                        for (int k = 0; k < W; k++) out[k] = e->b_dec[k] + md[k];
                     for (int i = 0; i < S; i++) {
-                        if (!kt[i] || fr[i] == mu[i]) continue;
-                        const float a = fr[i] - mu[i];
+                        if ((kt[i] != 0) == most || fr[i] == mu[i]) continue;
+                        const float a = most ? mu[i] - fr[i] : fr[i] - mu[i];
                         const float *w = e->W_dec + (size_t)i * W;
                         for (int k = 0; k < W; k++) out[k] += a * w[k];
                     }
