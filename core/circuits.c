@@ -464,7 +464,8 @@ struct relp_faithfulness {
     float **mu_err;  /* features: the error's mean (T, d_in) */
     float **mu_dec;  /* features: mu W_dec (T, d_in), without b_dec */
     float *block;
-    float *f, *xhat, *row, *scr; /* scratch of the ablation: (T, max d_sae), (T, max d_in), (max d_in), encode's */
+    float *f, *xhat, *row, *scr; /* scratch of the ablation: (rows, max d_sae), (rows, max d_in), (threads, max d_in),
+                                    encode's */
     const uint8_t *const *keep, *const *keep_err; /* the circuit being evaluated */
     uint8_t **all_keep;   /* a circuit buffer per hook (T * width) and its error flags (T), for curves */
     uint8_t **all_err;
@@ -473,6 +474,53 @@ struct relp_faithfulness {
 };
 
 static int candidate(const struct relp_faithfulness *fa, int32_t h) { return fa->hooks[h].hook_layer >= fa->start_layer; }
+
+/* The spliced values of a chunk's rows (x: n rows of width W from row first of (B, T)), rows split between the
+ * pool's threads, each with its own output row */
+struct splice_job {
+    const struct relp_faithfulness *fa;
+    const struct relp_sae *e;
+    int32_t h;
+    float *x;
+    int64_t first;
+    int n, W;
+};
+
+static void splice_task(void *arg, int ti, int nt) {
+    const struct splice_job *j = arg;
+    const struct relp_faithfulness *fa = j->fa;
+    const struct relp_sae *e = j->e;
+    const int S = e->d_sae, W = j->W, T = fa->T, h = j->h;
+    const uint8_t *keep = fa->keep[h], *ke = fa->keep_err[h];
+    float *out = fa->row + (size_t)ti * W;
+    for (int r = j->n * ti / nt; r < j->n * (ti + 1) / nt; r++) {
+        const int t = (int)((j->first + r) % T);
+        float *xr = j->x + (size_t)r * W, *hat = fa->xhat + (size_t)r * W;
+        const float *fr = fa->f + (size_t)r * S, *mu = fa->mu[h] + (size_t)t * S;
+        const uint8_t *kt = keep + (size_t)t * S;
+        relp__sae_decode(e, fr, 1, hat);
+        /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean); where most features
+         * are kept, the same as x_hat + sum over the others of (mu_i - f_i) W_dec[i] */
+        const float *md = fa->mu_dec[h] + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
+        int n_kept = 0;
+        for (int i = 0; i < S; i++) n_kept += kt[i] != 0;
+        const int most = 2 * n_kept > S;
+        if (most) memcpy(out, hat, (size_t)W * sizeof(float));
+        else
+            for (int k = 0; k < W; k++) out[k] = e->b_dec[k] + md[k];
+        for (int i = 0; i < S; i++) {
+            if ((kt[i] != 0) == most || fr[i] == mu[i]) continue;
+            const float a = most ? mu[i] - fr[i] : fr[i] - mu[i];
+            const float *w = e->W_dec + (size_t)i * W;
+            for (int k = 0; k < W; k++) out[k] += a * w[k];
+        }
+        if (ke[t])
+            for (int k = 0; k < W; k++) out[k] += xr[k] - hat[k];
+        else
+            for (int k = 0; k < W; k++) out[k] += me[k];
+        memcpy(xr, out, (size_t)W * sizeof(float));
+    }
+}
 
 /* the forward hook of an evaluation: every candidate hook of (node, layer), in forward order, ablated to the
  * circuit in fa->keep */
@@ -490,7 +538,6 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
             for (int t = t0; t < T && all; t++) all = ke[t] != 0;
             if (all) continue;
             const struct relp_sae *e = &fa->saes->s[hk->sae];
-            const int S = e->d_sae;
             /* rows t0..T-1 of each prompt: one block of every row when t0 = 0; in chunks of ROW_CHUNK rows */
             const int64_t span = t0 == 0 ? (int64_t)B * T : T - t0, blocks = t0 == 0 ? 1 : B;
             for (int64_t bl = 0; bl < blocks; bl++)
@@ -499,34 +546,8 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
                 const int64_t first = t0 == 0 ? r0 : bl * T + t0 + r0; /* the chunk's first row in (B T) */
                 float *x = values + first * W;
                 relp__sae_encode(e, ctx->pool, x, n, fa->f, fa->scr);
-                relp__sae_decode(e, fa->f, n, fa->xhat);
-                for (int r = 0; r < n; r++) {
-                    const int t = (int)((first + r) % T);
-                    float *xr = x + (size_t)r * W;
-                    const float *fr = fa->f + (size_t)r * S, *mu = fa->mu[h] + (size_t)t * S, *hat = fa->xhat + (size_t)r * W;
-                    const uint8_t *kt = keep + (size_t)t * S;
-                    /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean); where
-                     * most features are kept, the same as x_hat + sum over the others of (mu_i - f_i) W_dec[i] */
-                    float *out = fa->row;
-                    const float *md = fa->mu_dec[h] + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
-                    int n_kept = 0;
-                    for (int i = 0; i < S; i++) n_kept += kt[i] != 0;
-                    const int most = 2 * n_kept > S;
-                    if (most) memcpy(out, hat, (size_t)W * sizeof(float));
-                    else
-                        for (int k = 0; k < W; k++) out[k] = e->b_dec[k] + md[k];
-                    for (int i = 0; i < S; i++) {
-                        if ((kt[i] != 0) == most || fr[i] == mu[i]) continue;
-                        const float a = most ? mu[i] - fr[i] : fr[i] - mu[i];
-                        const float *w = e->W_dec + (size_t)i * W;
-                        for (int k = 0; k < W; k++) out[k] += a * w[k];
-                    }
-                    if (ke[t])
-                        for (int k = 0; k < W; k++) out[k] += xr[k] - hat[k];
-                    else
-                        for (int k = 0; k < W; k++) out[k] += me[k];
-                    memcpy(xr, out, (size_t)W * sizeof(float));
-                }
+                struct splice_job j = {fa, e, h, x, first, n, W};
+                relp__pool_run(ctx->pool, splice_task, &j);
             }
         } else if (fa->set == RELP_NODESET_NEURONS) {
             for (int b = 0; b < B; b++)
@@ -640,7 +661,8 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
     size_t fl_floats = (flags + sizeof(float) - 1) / sizeof(float);
     fa->block = malloc(sizeof(float) * (floats + fl_floats + 1));
     if (set == RELP_NODESET_FEATURES)
-        fa->f = malloc(sizeof(float) * ((size_t)ROW_CHUNK * smax + (size_t)ROW_CHUNK * wmax + wmax + scmax + 8));
+        fa->f = malloc(sizeof(float) * ((size_t)ROW_CHUNK * smax + (size_t)ROW_CHUNK * wmax +
+                                         (size_t)relp__pool_size(ctx->pool) * wmax + scmax + 8));
     if (!fa->mu || !fa->mu_err || !fa->mu_dec || !fa->all_keep || !fa->all_err || !fa->block ||
         (set == RELP_NODESET_FEATURES && !fa->f)) {
         relp_faithfulness_free(fa);
@@ -649,7 +671,7 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
     if (fa->f) {
         fa->xhat = fa->f + (size_t)ROW_CHUNK * smax;
         fa->row = fa->xhat + (size_t)ROW_CHUNK * wmax;
-        fa->scr = fa->row + wmax;
+        fa->scr = fa->row + (size_t)relp__pool_size(ctx->pool) * wmax;
     }
     float *p = fa->block;
     for (int32_t h = 0; h < nh; h++) {
