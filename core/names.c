@@ -11,7 +11,8 @@
 
 /* The rule presets: the one list of them (names, titles, rules, provenance) that
  * the CLI, the JS API and the tests read (relp_rules_presets). Provenance:
- * ../shared/relp-method.md b.2 and d.1b (the official code is FarnoushRJ/RelP,
+ * docs/method.md, "The official code's rules and defaults" and "Published
+ * numbers" (the official code is FarnoushRJ/RelP,
  * whose LRP_rules default is LN-rule, Identity-rule, Half-rule). */
 static const struct relp_preset presets[] = {
     {"grad", "gradient x input", {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT, RELP_GATE_EXACT},

@@ -741,7 +741,7 @@ def test_views(model):
 
 
 def test_install():
-    """The README's steps: pip install --no-index --no-build-isolation ./python into a venv that sees Debian's
+    """docs/python.md's steps: pip install --no-index --no-build-isolation ./python into a venv that sees Debian's
     numpy and setuptools; refused with a message before `make python` has staged the library."""
     import shutil
     pkg, venv = os.path.join(WORK, 'pkg'), os.path.join(WORK, 'venv')
