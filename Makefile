@@ -46,7 +46,7 @@ demo-cli: build
 	@tools/demo_cli.sh
 
 # the Python package: librelp.so and the page's renderer copied into python/relp/, ready for
-# PYTHONPATH=python or `pip install --no-index --no-build-isolation ./python` (README: Python and Jupyter)
+# PYTHONPATH=python or `pip install --no-index --no-build-isolation ./python` (docs/python.md)
 python: build
 	/usr/bin/python3 python/stage.py build/native-release/librelp.so
 
