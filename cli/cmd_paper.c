@@ -315,7 +315,7 @@ int cmd_paper(int argc, char **argv) {
     for (int k = 0; k < N_NODE; k++) {
         char label[64];
         snprintf(label, sizeof label, "relp paper: AP %s", node_names[k]);
-        struct progress pr = {label, 0, 0};
+        struct progress pr = {.label = label};
         struct relp_attr_params p = relp_attr_default_params();
         p.method = RELP_METHOD_AP;
         p.node = node_ids[k];
