@@ -220,7 +220,9 @@ static int score_set(struct relp_ctx *ctx, const struct relp_model *m, const str
         fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", relp_ctx_last_error(ctx));
         return 1;
     }
-    if (r->mc == r->mr) fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+    struct warn_list w; /* the core's warnings of the run (relp.h WARNINGS) */
+    warn_collect(ctx, &w);
+    warn_print(&w, NULL);
     return 0;
 }
 
@@ -908,7 +910,9 @@ int cmd_edges(int argc, char **argv) {
             rc = 1;
             goto out;
         }
-        if (mc == mr) fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+        struct warn_list w;
+        warn_collect(ctx, &w);
+        warn_print(&w, NULL);
     }
     seconds = (now_ms() - t0) / 1000.0;
     /* the circuit: --top N (pruned), or every edge */
