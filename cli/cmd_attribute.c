@@ -187,11 +187,6 @@ int cmd_attribute(int argc, char **argv) {
         return usage("attribute: --metric %s reads only the answer's token: leave --wrong out (it is for --metric "
                      "logit_diff)%s", metric_name, "");
     if ((rc = check_out_paths(&a))) return rc;
-    if (!get(&a, "--method") || !get(&a, "--node"))
-        fprintf(stderr, "relp: attribute: %s%s%s%s%s (the default%s; --method and --node choose)\n",
-                get(&a, "--method") ? "" : "--method ", get(&a, "--method") ? "" : ms->name,
-                !get(&a, "--method") && !get(&a, "--node") ? ", " : "", get(&a, "--node") ? "" : "--node ",
-                get(&a, "--node") ? "" : nname, !get(&a, "--method") && !get(&a, "--node") ? "s" : "");
     struct relp_model *m = NULL;
     struct relp_ctx *ctx = NULL;
     struct batch b = {0};
@@ -237,6 +232,11 @@ int cmd_attribute(int argc, char **argv) {
                  nname, steps, get(&a, "--noising") != NULL, per_pos, mb, bos, metric_name);
         free(ptext);
     }
+    if (!get(&a, "--method") || !get(&a, "--node")) /* once the inputs are good: what runs, when not chosen */
+        fprintf(stderr, "relp: attribute: %s%s%s%s%s (the default%s; --method and --node choose)\n",
+                get(&a, "--method") ? "" : "--method ", get(&a, "--method") ? "" : ms->name,
+                !get(&a, "--method") && !get(&a, "--node") ? ", " : "", get(&a, "--node") ? "" : "--node ",
+                get(&a, "--node") ? "" : nname, !get(&a, "--method") && !get(&a, "--node") ? "s" : "");
     struct run_log log;
     if (!scores || (rc = make_ctx(m, mb, b.T, threads, &ctx)) ||
         (rc = run_log_open(&log, get(&a, "--out"), get(&a, "--resume") != NULL, header, n_batches))) {

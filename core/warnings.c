@@ -60,9 +60,13 @@ static const char *metric_title(enum relp_metric_kind k) {
 /* a token's bytes, quoted as JSON.stringify quotes a string (prefix: prepended), into out */
 static const char *quoted(const struct relp_model *m, const char *prefix, int32_t id, char *out, size_t cap) {
     int32_t n = 0;
-    const char *p = relp_token_bytes(m, id, &n);
+    const char *p = m->tok ? relp_token_bytes(m, id, &n) : NULL;
+    if (!p) { /* no tokenizer: the id */
+        snprintf(out, cap, "token %d", (int)id);
+        return out;
+    }
     char raw[256];
-    snprintf(raw, sizeof raw, "%s%.*s", prefix, p ? (int)(n < 200 ? n : 200) : 1, p ? p : "?");
+    snprintf(raw, sizeof raw, "%s%.*s", prefix, (int)(n < 200 ? n : 200), p);
     struct fig_str b = {0};
     relp__str_quote(&b, raw);
     snprintf(out, cap, "%s", b.s && !b.oom ? b.s : "\"?\"");
