@@ -297,6 +297,7 @@ enum relp_status relp_attribute_circuit(struct relp_ctx *ctx, const int32_t *cle
     int32_t nh = 0;
     struct relp_circuit_hook *hooks = hooks_of(ctx, saes, set, &nh);
     if (!hooks) return RELP_STATUS_BAD_ARGUMENT;
+    relp__warn_begin(ctx, clean, B, T, mt, p->noising);
     enum relp_status st = RELP_STATUS_OK;
     for (int32_t h = 0; h < nh && !st; h++)
         if (!scores[h] || (hooks[h].error && (!errors || !errors[h])))
@@ -352,6 +353,7 @@ enum relp_status relp_patch_circuit_nodes(struct relp_ctx *ctx, const int32_t *c
     int32_t nh = 0;
     struct relp_circuit_hook *hooks = hooks_of(ctx, saes, set, &nh);
     if (!hooks) return RELP_STATUS_BAD_ARGUMENT;
+    relp__warn_begin(ctx, clean, B, T, mt, noising);
     enum relp_status st = RELP_STATUS_OK;
     for (int32_t i = 0; i < n && !st; i++) {
         const struct relp_circuit_node *q = &nodes[i];
@@ -627,6 +629,7 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
     if (start_layer < 0 || start_layer >= L)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "faithfulness: start layer %d out of range 0..%d",
                               start_layer, L - 1);
+    relp__warn_begin(ctx, clean, B, T, mt, 0);
     struct relp_faithfulness *fa = calloc(1, sizeof *fa);
     if (!fa) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     fa->ctx = ctx, fa->clean = clean, fa->corrupt = corrupt, fa->B = B, fa->T = T, fa->mt = *mt, fa->saes = saes;

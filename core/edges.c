@@ -372,6 +372,7 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
                               "relp_patch_edges");
     if (p->method == RELP_METHOD_IG_INPUT && (p->ig_steps < 1 || p->ig_steps > 100000))
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "edges: IG steps %d out of range [1, 100000]", p->ig_steps);
+    relp__warn_begin(ctx, clean, B, T, mt, p->noising);
     const struct relp_model *m = ctx->model;
     const struct relp_dims *d = &m->d;
     const int nu = n_up_of(d), nd = n_down_of(d), NH = d->NH, C = d->C, Q = d->Q;
@@ -544,6 +545,7 @@ enum relp_status relp_patch_edges(struct relp_ctx *ctx, const int32_t *clean, co
         if (!relp_graph_edge(m, edges[2 * i], edges[2 * i + 1]))
             return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "edges: pair %d (%d -> %d) is not an edge of this model",
                                   i, edges[2 * i], edges[2 * i + 1]);
+    relp__warn_begin(ctx, clean, B, T, mt, noising);
     const int nu = n_up_of(d), C = d->C, HS = d->HS;
     const size_t N = (size_t)B * T, n1 = N * C;
     const size_t floats = n1 * (2 + (size_t)d->L) + (size_t)d->L * N * d->Q + (size_t)EDGE_CHUNK * n1 + 2 * n1 + 2 * N +
@@ -635,6 +637,7 @@ enum relp_status relp_edge_eval_init(struct relp_edge_eval **out, struct relp_ct
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
     enum relp_status st = check_pair(ctx, clean, corrupt, mt);
     if (st) return st;
+    relp__warn_begin(ctx, clean, B, T, mt, 0);
     const struct relp_model *m = ctx->model;
     const struct relp_dims *d = &m->d;
     const int nu = n_up_of(d), C = d->C, Q = d->Q;
