@@ -1,4 +1,4 @@
-/* cmd_circuits.c - circuits on the command line (relp.h, CIRCUITS; docs in README "Circuits"):
+/* cmd_circuits.c - circuits on the command line (relp.h, CIRCUITS; docs/cli.md, docs/circuits.md):
  *
  *   relp features     --model DIR (--saes DIR | --neurons | --components)
  *                     (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)
@@ -431,7 +431,7 @@ int cmd_faithfulness(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL},   {"--saes", 1, NULL},    {"--neurons", 0, NULL}, {"--components", 0, NULL},
                       {"--prompts", 1, NULL}, {"--methods", 1, NULL}, {"--steps", 1, NULL},   {"--nodes", 1, NULL},
                       {"--clean", 1, NULL},   {"--corrupt", 1, NULL}, {"--answer", 1, NULL},  {"--wrong", 1, NULL},
-                      {"--start-layer", 1, NULL}, {"--json", 1, NULL}, {"--svg", 1, NULL},   {"--png", 1, NULL},
+                      {"--start-layer", 1, NULL}, {"--json", 1, NULL}, {"--svg", 1, NULL},   {"--png", 1, NULL}, {"--scale", 1, NULL},
                       {"--threads", 1, NULL}, {"--no-bos", 0, NULL},  {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
                       {"--limit", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
@@ -441,6 +441,8 @@ int cmd_faithfulness(int argc, char **argv) {
         (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) ||
         (rc = get_int(&a, "--start-layer", 0, 1 << 20, 0, &start)))
         return rc;
+    int scale_check;
+    if ((rc = get_scale(&a, &scale_check))) return rc;
     /* the methods */
     struct method_spec ms[8];
     int n_ms = 0;
@@ -582,7 +584,9 @@ int cmd_faithfulness(int argc, char **argv) {
         struct relp_figure_curves cv = {n_ms, sr, slash && slash[1] ? slash + 1 : model_path(&a), what, data,
                                         "logit difference (answer - wrong), mean ablation", 0, NULL};
         struct relp_figure *fig = x ? relp_figure_init() : NULL;
-        rc = fig ? figure_save(fig, relp_figure_curves(fig, &cv), get(&a, "--png"), get(&a, "--svg"), 1) : 1;
+        int scale = 1;
+        rc = fig ? get_scale(&a, &scale) : 1;
+        if (!rc) rc = figure_save(fig, relp_figure_curves(fig, &cv), get(&a, "--png"), get(&a, "--svg"), scale);
         relp_figure_free(fig);
         free(x);
         if (rc) goto out;
@@ -756,7 +760,8 @@ static int draw_graph(const struct args *a, const struct relp_model *m, const fl
     const char *lines[3] = {l0, l1, l2};
     const struct relp_figure_circuit c = {n_nodes, nodes, n_edges, edges, "edge circuit", 3, lines, 0, NULL};
     struct relp_figure *fig = relp_figure_init();
-    int rc = fig ? figure_save(fig, relp_figure_circuit(fig, &c), get(a, "--png"), get(a, "--svg"), 1) : 1;
+    int scale = 1, rc = fig ? get_scale(a, &scale) : 1;
+    if (!rc) rc = figure_save(fig, relp_figure_circuit(fig, &c), get(a, "--png"), get(a, "--svg"), scale);
     relp_figure_free(fig);
     free(nodes), free(edges), free(index), free(names);
     return rc;
@@ -766,7 +771,7 @@ int cmd_edges(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL},   {"--clean", 1, NULL},    {"--corrupt", 1, NULL}, {"--answer", 1, NULL},
                       {"--wrong", 1, NULL},   {"--prompts", 1, NULL},  {"--method", 1, NULL},  {"--steps", 1, NULL},
                       {"--noising", 0, NULL}, {"--top", 1, NULL},      {"--evaluate", 0, NULL}, {"--curve", 1, NULL},
-                      {"--validate", 1, NULL}, {"--json", 1, NULL},    {"--svg", 1, NULL},     {"--png", 1, NULL},
+                      {"--validate", 1, NULL}, {"--json", 1, NULL},    {"--svg", 1, NULL},     {"--png", 1, NULL}, {"--scale", 1, NULL},
                       {"--threads", 1, NULL}, {"--no-bos", 0, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
                       {"--limit", 1, NULL},   {"--out", 1, NULL},      {"--resume", 0, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
@@ -777,6 +782,8 @@ int cmd_edges(int argc, char **argv) {
         (rc = get_int(&a, "--top", 0, 1L << 30, -1, &top)) ||
         (rc = get_int(&a, "--validate", 0, 1L << 20, 0, &validate)))
         return rc;
+    int scale_check;
+    if ((rc = get_scale(&a, &scale_check))) return rc;
     static const char *const allowed[] = {"atp", "relp", "relp-ln", "relp-cp", "attnlrp", "ig-input", "ap", NULL};
     struct method_spec ms;
     if ((rc = method_of(&a, "edges", "relp", allowed, &ms))) return rc;

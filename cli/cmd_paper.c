@@ -11,7 +11,7 @@
  * estimator's Pearson r with AP per node type over the layer x position
  * cells, as the official notebooks' scatter plots do.
  *
- * Reference numbers (../shared/relp-method.md d.1, d.1b):
+ * Reference numbers (docs/method.md, "Published numbers"):
  *  - the official notebooks' saved outputs (FarnoushRJ/RelP,
  *    demos/lrp_patching.ipynb and demos/attribution_patching.ipynb, their
  *    embedded plot data decoded): GPT-2 small, 8 prompts, 12 x 15 cells.

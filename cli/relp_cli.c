@@ -531,17 +531,19 @@ static const struct {
             "                clean_prefix, patch_prefix, clean_answer, patch_answer, case; filtered with DIR's tokenizer to\n"
             "                one-token answers and the shortest prefix length; --n 100 and --seed 1 by default)\n"},
     {"features", "  relp features --model DIR (--saes DIR | --neurons | --components) (--clean .. --corrupt .. --answer ..\n"
-                 "                --wrong .. | --prompts FILE.jsonl) --method atp|relp|relp-ln|relp-cp|attnlrp|ig [--steps N]\n"
+                 "                --wrong .. | --prompts FILE.jsonl [--limit N]) --method atp|relp|relp-ln|relp-cp|attnlrp|ig [--steps N]\n"
                  "                [--noising] [--top K] [--validate K] [--json FILE|-]\n"
                  "                (scores of SAE features and their error nodes, neurons, or heads and MLPs per position;\n"
                  "                --validate K patches the K largest exactly)\n"},
-    {"faithfulness", "  relp faithfulness --model DIR (--saes DIR | --neurons | --components) --prompts FILE.jsonl\n"
+    {"faithfulness", "  relp faithfulness --model DIR (--saes DIR | --neurons | --components) --prompts FILE.jsonl [--limit N]\n"
                      "                [--methods relp,atp,ig] [--steps N] [--nodes N1,N2,..] [--start-layer L] [--json FILE|-]\n"
+                     "                [--svg FILE] [--png FILE [--scale 1..4]]\n"
                      "                (Marks et al.'s faithfulness and completeness of each method's circuits, by mean ablation;\n"
                      "                at thresholds logspace(-4, 0, 15) unless --nodes)\n"},
-    {"edges", "  relp edges    --model DIR (--clean .. --corrupt .. --answer .. --wrong .. | --prompts FILE.jsonl)\n"
+    {"edges", "  relp edges    --model DIR (--clean .. --corrupt .. --answer .. --wrong .. | --prompts FILE.jsonl [--limit N])\n"
               "                --method atp|relp|relp-ln|relp-cp|attnlrp|ig-input|ap [--steps N] [--noising] [--top N]\n"
-              "                [--evaluate] [--curve N1,N2,..] [--validate K] [--json FILE|-]\n"
+              "                [--evaluate] [--curve N1,N2,..] [--validate K] [--json FILE|-] [--svg FILE] [--png FILE [--scale 1..4]]\n"
+              "                [--out RUN.jsonl [--resume]] (--method ap: one line per edge as it is patched)\n"
               "                (EAP-IG's graph: every edge's score, its JSON; --top N the circuit, pruned; --evaluate and\n"
               "                --curve its faithfulness; --method ap patches every edge exactly)\n"},
 };

@@ -222,6 +222,12 @@ for args, words in ((["faithfulness", "--model", MODEL, "--components", "--promp
     mw = re.search(r'<svg[^>]*width=["\'](\d+)["\'][^>]*height=["\'](\d+)["\']', text)
     ok(all(x in text for x in words) and mw and (int(mw.group(1)), int(mw.group(2))) == (w, h),
        f"{args[0]} --svg/--png: the figure, with {', '.join(words)}; the PNG the SVG's size", f"({w}x{h})")
+    relp(*args, "--png", png, "--scale", "3")
+    head = open(png, "rb").read(24) if os.path.exists(png) else b""
+    w3, h3 = (struct.unpack(">II", head[16:24]) if len(head) == 24 else (0, 0))
+    ok((w3, h3) == (3 * w, 3 * h), f"{args[0]} --png --scale 3: three times the SVG's size", f"({w3}x{h3})")
+r = relp("edges", "--model", MODEL, "--prompts", pfile, "--method", "relp", "--scale", "2", expect=None)
+ok(r.returncode == 2 and "--png" in r.stderr, "edges --scale without --png is refused, naming --png", r.stderr.strip())
 
 # exact patching of every edge, as a run log that resumes
 log = os.path.join(OUT, "edges_ap.jsonl")
