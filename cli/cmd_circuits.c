@@ -185,6 +185,7 @@ struct scored {
     struct relp_circuit_hook *hooks;
     float **s, **e;
     double mc, mr, seconds;
+    struct warn_list w; /* the core's warnings of the run (relp.h WARNINGS) */
 };
 
 static void scored_free(struct scored *r) {
@@ -220,9 +221,7 @@ static int score_set(struct relp_ctx *ctx, const struct relp_model *m, const str
         fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", relp_ctx_last_error(ctx));
         return 1;
     }
-    struct warn_list w; /* the core's warnings of the run (relp.h WARNINGS) */
-    warn_collect(ctx, &w);
-    warn_print(&w, NULL);
+    warn_collect(ctx, &r->w);
     return 0;
 }
 
@@ -301,6 +300,7 @@ int cmd_features(int argc, char **argv) {
     char label[96];
     snprintf(label, sizeof label, "%s %s", ms.name, set_name(set));
     if ((rc = score_set(ctx, m, &b, saes, set, &p, label, &r))) goto out;
+    warn_print(&r.w, NULL);
     int64_t nr = 0;
     if (!(rk = rank_nodes(&r, b.T, &nr))) {
         rc = 1;
@@ -348,7 +348,9 @@ int cmd_features(int argc, char **argv) {
             if (t) fputc(',', f);
             put_token(f, m, b.clean[t]);
         }
-        fprintf(f, "],\"metric_clean\":%.9g,\"metric_corrupt\":%.9g,\"seconds\":%.4f,\"hooks\":[", r.mc, r.mr, r.seconds);
+        fprintf(f, "],\"metric_clean\":%.9g,\"metric_corrupt\":%.9g,\"seconds\":%.4f,", r.mc, r.mr, r.seconds);
+        warn_json(f, &r.w);
+        fprintf(f, ",\"hooks\":[");
         for (int h = 0; h < r.nh; h++) {
             fprintf(f, "%s{\"hook\":\"%s\",\"width\":%d,\"scores\":[", h ? "," : "", r.hooks[h].name, r.hooks[h].width);
             for (int t = 0; t < b.T; t++) {
@@ -428,6 +430,7 @@ out:
 /* ------------------------------------------------------------ relp faithfulness */
 
 int cmd_faithfulness(int argc, char **argv) {
+    struct warn_list warns = {0}; /* the core's warnings of the run */
     struct opt o[] = {{"--model", 1, NULL},   {"--saes", 1, NULL},    {"--neurons", 0, NULL}, {"--components", 0, NULL},
                       {"--prompts", 1, NULL}, {"--methods", 1, NULL}, {"--steps", 1, NULL},   {"--nodes", 1, NULL},
                       {"--clean", 1, NULL},   {"--corrupt", 1, NULL}, {"--answer", 1, NULL},  {"--wrong", 1, NULL},
@@ -521,6 +524,7 @@ int cmd_faithfulness(int argc, char **argv) {
             break;
         }
         mc = r.mc, mr = r.mr, secs[k] = r.seconds;
+        if (k == 0) warns = r.w, warn_print(&warns, NULL); /* the run's (the prompts' gap), the same for every method */
         snprintf(label, sizeof label, "%s: faithfulness", ms[k].name);
         struct progress pr = {.label = label};
         double t0 = now_ms();
@@ -543,8 +547,10 @@ int cmd_faithfulness(int argc, char **argv) {
         }
         fprintf(f, "{\"nodes\":\"%s\",\"prompts\":%d,\"positions\":%d,\"start_layer\":%ld,\"candidates\":%lld,"
                    "\"metric_clean\":%.9g,\"metric_corrupt\":%.9g,\"m_full\":%.9g,\"m_empty\":%.9g,\"steps\":%ld,"
-                   "\"curves\":{",
+                   "",
                 set_name(set), b.n, b.T, start, (long long)relp_faithfulness_n_nodes(fa), mc, mr, mfull, mempty, steps);
+        warn_json(f, &warns);
+        fprintf(f, ",\"curves\":{");
         for (int k = 0; k < n_ms; k++) {
             fprintf(f, "%s\"%s\":[", k ? "," : "", ms[k].name);
             for (int i = 0; i < n_points; i++) {
@@ -768,6 +774,7 @@ static int draw_graph(const struct args *a, const struct relp_model *m, const fl
 }
 
 int cmd_edges(int argc, char **argv) {
+    struct warn_list warns = {0}; /* the core's warnings of the run */
     struct opt o[] = {{"--model", 1, NULL},   {"--clean", 1, NULL},    {"--corrupt", 1, NULL}, {"--answer", 1, NULL},
                       {"--wrong", 1, NULL},   {"--prompts", 1, NULL},  {"--method", 1, NULL},  {"--steps", 1, NULL},
                       {"--noising", 0, NULL}, {"--top", 1, NULL},      {"--evaluate", 0, NULL}, {"--curve", 1, NULL},
@@ -917,9 +924,8 @@ int cmd_edges(int argc, char **argv) {
             rc = 1;
             goto out;
         }
-        struct warn_list w;
-        warn_collect(ctx, &w);
-        warn_print(&w, NULL);
+        warn_collect(ctx, &warns);
+        warn_print(&warns, NULL);
     }
     seconds = (now_ms() - t0) / 1000.0;
     /* the circuit: --top N (pruned), or every edge */
@@ -1027,7 +1033,8 @@ int cmd_edges(int argc, char **argv) {
         put_num(f, mc);
         fprintf(f, ",\"metric_corrupt\":");
         put_num(f, mr);
-        fprintf(f, ",\"seconds\":%.4f", seconds);
+        fprintf(f, ",\"seconds\":%.4f,", seconds);
+        warn_json(f, &warns);
         if (ms.method == RELP_METHOD_IG_INPUT) fprintf(f, ",\"steps\":%ld", steps);
         if (top >= 0) fprintf(f, ",\"top\":%ld", top);
         if (get(&a, "--evaluate")) {

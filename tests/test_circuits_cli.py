@@ -326,6 +326,29 @@ r = relp("edges", "--model", MODEL, *P, "--json", "/nonexistent/dir/g.json", exp
 ok(r.returncode == 1 and "--json /nonexistent/dir/g.json: cannot write" in r.stderr and "edges (" not in r.stdout,
    "edges: an unwritable --json is refused before the work", f"({r.stderr.strip()[:200]})")
 
+# the core's warnings in every circuit command's JSON: a swapped pair (the answer is the wrong token's rival) has a
+# negative gap by the JSON's own metrics, and a good pair none
+swapped = ["--clean", pairs[0]["clean"], "--corrupt", pairs[0]["corrupt"], "--answer", pairs[0]["wrong"],
+           "--wrong", pairs[0]["answer"]]
+bpath = os.path.join(OUT, "swapped.jsonl")
+with open(bpath, "w") as f_:
+    f_.write(json.dumps({"clean": pairs[0]["clean"], "corrupt": pairs[0]["corrupt"], "answer": pairs[0]["wrong"],
+                         "wrong": pairs[0]["answer"]}) + "\n")
+for label, args in (("features", ["features", "--model", MODEL, "--neurons", *swapped, "--method", "relp"]),
+                    ("faithfulness", ["faithfulness", "--model", MODEL, "--components", "--prompts", bpath, "--nodes", "1"]),
+                    ("edges", ["edges", "--model", MODEL, *swapped, "--method", "atp"])):
+    r = relp(*args, "--json", "-")
+    js = json.loads(r.stdout) if r.returncode == 0 else {}
+    kinds = [w["kind"] for w in js.get("warnings", [])]
+    neg = js.get("metric_clean", 0) < js.get("metric_corrupt", 0)
+    ok(neg and "gap_negative" in kinds, f"{label} --json: the negative gap of a swapped pair in \"warnings\"",
+       f"({kinds}; clean {js.get('metric_clean')}, corrupted {js.get('metric_corrupt')})")
+    ok("not larger" in r.stderr, f"{label}: the warning on stderr too")
+r = relp("edges", "--model", MODEL, "--clean", pairs[0]["clean"], "--corrupt", pairs[0]["corrupt"], "--answer",
+         pairs[0]["answer"], "--wrong", pairs[0]["wrong"], "--method", "atp", "--json", "-")
+js = json.loads(r.stdout) if r.returncode == 0 else {}
+ok(js.get("warnings") == [] and js["metric_clean"] - js["metric_corrupt"] > 0.5, "edges --json: no warnings for a good pair")
+
 print(f"{checks - len(failures)} of {checks} checks passed")
 for f_ in failures[:30]:
     print("FAILED:", f_)
