@@ -414,7 +414,10 @@ struct relp_faithfulness {
     float **mu_err;  /* features: the error's mean (T, d_in) */
     float **mu_dec;  /* features: mu W_dec (T, d_in), without b_dec */
     float *block;
-    float *f, *xhat, *row, *scr; /* scratch of the ablation: (T, max d_sae), (T, max d_in), (max d_in), encode's */
+    float *f, *xhat, *row, *scr; /* scratch of the ablation: (chunk * T, max d_sae), (chunk * T, max d_in), (max d_in),
+                                    encode's */
+    float *base;                 /* (T, max d_in): the ablated value of a hook before its kept features */
+    int32_t chunk;               /* prompts encoded at once */
     const uint8_t *const *keep, *const *keep_err; /* the circuit being evaluated */
     uint8_t **all_keep;   /* a circuit buffer per hook (T * width) and its error flags (T), for curves */
     uint8_t **all_err;
@@ -440,32 +443,51 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
             for (int t = t0; t < T && all; t++) all = ke[t] != 0;
             if (all) continue;
             const struct relp_sae *e = &fa->saes->s[hk->sae];
-            const int S = e->d_sae;
-            for (int b = 0; b < B; b++) {
-                float *x = values + ((size_t)b * T + t0) * W;
-                const int n = T - t0;
-                relp__sae_encode(e, NULL, x, n, fa->f, fa->scr);
-                relp__sae_decode(e, fa->f, n, fa->xhat);
-                for (int r = 0; r < n; r++) {
-                    const int t = t0 + r;
-                    float *xr = x + (size_t)r * W;
-                    const float *fr = fa->f + (size_t)r * S, *mu = fa->mu[h] + (size_t)t * S, *hat = fa->xhat + (size_t)r * W;
-                    const uint8_t *kt = keep + (size_t)t * S;
-                    /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean) */
-                    float *out = fa->row;
-                    const float *md = fa->mu_dec[h] + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
-                    for (int k = 0; k < W; k++) out[k] = e->b_dec[k] + md[k];
-                    for (int i = 0; i < S; i++) {
-                        if (!kt[i] || fr[i] == mu[i]) continue;
-                        const float a = fr[i] - mu[i];
-                        const float *w = e->W_dec + (size_t)i * W;
-                        for (int k = 0; k < W; k++) out[k] += a * w[k];
+            const int S = e->d_sae, n = T - t0;
+            /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean), computed as
+             * base[t] + sum over kept i with f_i != 0 of f_i W_dec[i] + (e or its mean), where base[t] = b_dec +
+             * mu W_dec - sum over kept i of mu_i W_dec[i] is the same for every prompt (f is sparse, mu is not) */
+            for (int t = t0; t < T; t++) {
+                float *o = fa->base + (size_t)t * W;
+                const float *md = fa->mu_dec[h] + (size_t)t * W, *mu = fa->mu[h] + (size_t)t * S;
+                const uint8_t *kt = keep + (size_t)t * S;
+                for (int k = 0; k < W; k++) o[k] = e->b_dec[k] + md[k];
+                for (int i = 0; i < S; i++) {
+                    if (!kt[i] || mu[i] == 0.0f) continue;
+                    const float a = mu[i], *w = e->W_dec + (size_t)i * W;
+                    for (int k = 0; k < W; k++) o[k] -= a * w[k];
+                }
+            }
+            for (int b0 = 0; b0 < B; b0 += fa->chunk) { /* the prompts' rows encoded together, fa->chunk prompts at once */
+                const int nb = B - b0 < fa->chunk ? B - b0 : fa->chunk;
+                if (t0 == 0) {
+                    relp__sae_encode(e, ctx->pool, values + (size_t)b0 * T * W, (int64_t)nb * T, fa->f, fa->scr);
+                } else {
+                    for (int b = b0; b < b0 + nb; b++)
+                        relp__sae_encode(e, ctx->pool, values + ((size_t)b * T + t0) * W, n, fa->f + (size_t)(b - b0) * n * S,
+                                         fa->scr);
+                }
+                relp__sae_decode(e, fa->f, (int64_t)nb * n, fa->xhat);
+                for (int b = b0; b < b0 + nb; b++) {
+                    float *x = values + ((size_t)b * T + t0) * W;
+                    for (int r = 0; r < n; r++) {
+                        const int t = t0 + r;
+                        const size_t row = (size_t)(b - b0) * n + r;
+                        float *xr = x + (size_t)r * W, *out = fa->row;
+                        const float *fr = fa->f + row * S, *hat = fa->xhat + row * W, *me = fa->mu_err[h] + (size_t)t * W;
+                        const uint8_t *kt = keep + (size_t)t * S;
+                        memcpy(out, fa->base + (size_t)t * W, (size_t)W * sizeof(float));
+                        for (int i = 0; i < S; i++) {
+                            if (fr[i] == 0.0f || !kt[i]) continue;
+                            const float a = fr[i], *w = e->W_dec + (size_t)i * W;
+                            for (int k = 0; k < W; k++) out[k] += a * w[k];
+                        }
+                        if (ke[t])
+                            for (int k = 0; k < W; k++) out[k] += xr[k] - hat[k];
+                        else
+                            for (int k = 0; k < W; k++) out[k] += me[k];
+                        memcpy(xr, out, (size_t)W * sizeof(float));
                     }
-                    if (ke[t])
-                        for (int k = 0; k < W; k++) out[k] += xr[k] - hat[k];
-                    else
-                        for (int k = 0; k < W; k++) out[k] += me[k];
-                    memcpy(xr, out, (size_t)W * sizeof(float));
                 }
             }
         } else if (fa->set == RELP_NODESET_NEURONS) {
@@ -569,7 +591,6 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
             const struct relp_sae *e = &saes->s[fa->hooks[h].sae];
             floats += (size_t)T * (e->d_sae + 2 * (size_t)W);
             smax = (size_t)e->d_sae > smax ? (size_t)e->d_sae : smax;
-            scmax = relp__sae_scratch(e, T) > scmax ? relp__sae_scratch(e, T) : scmax;
         } else {
             floats += (size_t)T * W;
         }
@@ -579,17 +600,26 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
     }
     size_t fl_floats = (flags + sizeof(float) - 1) / sizeof(float);
     fa->block = malloc(sizeof(float) * (floats + fl_floats + 1));
+    /* the ablation encodes up to 4 M features (16 MB) at once: chunk prompts */
+    fa->chunk = (int32_t)((size_t)1 << 22) / (int32_t)((size_t)T * smax);
+    fa->chunk = fa->chunk < 1 ? 1 : fa->chunk > B ? B : fa->chunk;
+    const size_t rows = (size_t)fa->chunk * T;
+    for (int32_t h = 0; h < nh && set == RELP_NODESET_FEATURES; h++) {
+        const size_t sc = relp__sae_scratch(&saes->s[fa->hooks[h].sae], (int64_t)rows);
+        scmax = sc > scmax ? sc : scmax;
+    }
     if (set == RELP_NODESET_FEATURES)
-        fa->f = malloc(sizeof(float) * ((size_t)T * smax + (size_t)T * wmax + wmax + scmax + 8));
+        fa->f = malloc(sizeof(float) * (rows * smax + rows * wmax + wmax + (size_t)T * wmax + scmax + 8));
     if (!fa->mu || !fa->mu_err || !fa->mu_dec || !fa->all_keep || !fa->all_err || !fa->block ||
         (set == RELP_NODESET_FEATURES && !fa->f)) {
         relp_faithfulness_free(fa);
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for the faithfulness of %d prompts", B);
     }
     if (fa->f) {
-        fa->xhat = fa->f + (size_t)T * smax;
-        fa->row = fa->xhat + (size_t)T * wmax;
-        fa->scr = fa->row + wmax;
+        fa->xhat = fa->f + rows * smax;
+        fa->row = fa->xhat + rows * wmax;
+        fa->base = fa->row + wmax;
+        fa->scr = fa->base + (size_t)T * wmax;
     }
     float *p = fa->block;
     for (int32_t h = 0; h < nh; h++) {

@@ -432,7 +432,32 @@ static void topk_row(float *f, const float *pre, int n, int k, float *hv, int32_
 }
 
 size_t relp__sae_scratch(const struct relp_sae *e, int64_t n) {
-    return (size_t)n * (size_t)e->d_in + 2 * (size_t)(e->k > 0 ? e->k : 1);
+    return (size_t)n * (size_t)e->d_in + 2 * (size_t)(e->k > 0 ? e->k : 1) * RELP_SAE_HEAPS;
+}
+
+/* the activation of rows [i n / N, (i + 1) n / N) of f, in place: a pool task (rows are independent) */
+struct act_job {
+    const struct relp_sae *e;
+    float *f;
+    int64_t n;
+    float *heap; /* per thread: k values and k indices (2 k floats) */
+};
+static void act_task(void *arg, int i, int N) {
+    const struct act_job *j = arg;
+    const struct relp_sae *e = j->e;
+    const int S = e->d_sae, k = e->k > 0 ? e->k : 1;
+    float *hv = j->heap + (size_t)i * 2 * k;
+    int32_t *hi = (int32_t *)(hv + k);
+    for (int64_t r = j->n * i / N; r < j->n * (i + 1) / N; r++) {
+        float *row = j->f + r * S;
+        if (e->arch == RELP_SAE_TOPK) {
+            topk_row(row, row, S, e->k, hv, hi); /* in place: the heap holds the k values before row is rewritten */
+        } else if (e->arch == RELP_SAE_JUMPRELU) {
+            for (int q = 0; q < S; q++) row[q] = row[q] > e->threshold[q] && row[q] > 0.0f ? row[q] : 0.0f;
+        } else {
+            for (int q = 0; q < S; q++) row[q] = row[q] > 0.0f ? row[q] : 0.0f;
+        }
+    }
 }
 
 void relp__sae_encode(const struct relp_sae *e, struct relp_pool *pool, const float *x, int64_t n, float *f,
@@ -445,18 +470,14 @@ void relp__sae_encode(const struct relp_sae *e, struct relp_pool *pool, const fl
         in = scratch;
     }
     matmul_xw_packed(pool, f, in, e->W_enc, RELP_DTYPE_F32, e->b_enc, (int)n, D, S, D, 0);
-    float *hv = scratch + (size_t)n * D;
-    int32_t *hi = (int32_t *)(hv + (e->k > 0 ? e->k : 1));
-    for (int64_t r = 0; r < n; r++) {
-        float *row = f + r * S;
-        if (e->arch == RELP_SAE_TOPK) {
-            topk_row(row, row, S, e->k, hv, hi); /* in place: the heap holds the k values before row is rewritten */
-        } else if (e->arch == RELP_SAE_JUMPRELU) {
-            for (int i = 0; i < S; i++) row[i] = row[i] > e->threshold[i] && row[i] > 0.0f ? row[i] : 0.0f;
-        } else {
-            for (int i = 0; i < S; i++) row[i] = row[i] > 0.0f ? row[i] : 0.0f;
-        }
-    }
+    /* the activation, rows split over the pool's threads (each with its own heap) when there are enough rows */
+    const int threads = n >= 64 ? relp__pool_size(pool) : 1;
+    struct act_job j = {e, f, n, scratch + (size_t)n * D};
+    float *own = NULL;
+    if (threads > 1 && threads > RELP_SAE_HEAPS) own = j.heap = malloc(sizeof(float) * 2 * (size_t)(e->k > 0 ? e->k : 1) * threads);
+    if (threads > 1 && (threads <= RELP_SAE_HEAPS || own)) relp__pool_run(pool, act_task, &j);
+    else act_task(&j, 0, 1);
+    free(own);
 }
 
 void relp__sae_decode(const struct relp_sae *e, const float *f, int64_t n, float *x_hat) {
