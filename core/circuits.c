@@ -417,6 +417,8 @@ struct relp_faithfulness {
     float *f, *xhat, *row, *scr; /* scratch of the ablation: (chunk * T, max d_sae), (chunk * T, max d_in), (max d_in),
                                     encode's */
     float *base;                 /* (T, max d_in): the ablated value of a hook before its kept features */
+    float *gx;                   /* (chunk * T, max d_in): the rows gathered for encoding */
+    int32_t *pos;                /* (T): the positions whose rows need encoding */
     int32_t chunk;               /* prompts encoded at once */
     const uint8_t *const *keep, *const *keep_err; /* the circuit being evaluated */
     uint8_t **all_keep;   /* a circuit buffer per hook (T * width) and its error flags (T), for curves */
@@ -458,22 +460,40 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
                     for (int k = 0; k < W; k++) o[k] -= a * w[k];
                 }
             }
-            for (int b0 = 0; b0 < B; b0 += fa->chunk) { /* the prompts' rows encoded together, fa->chunk prompts at once */
-                const int nb = B - b0 < fa->chunk ? B - b0 : fa->chunk;
-                if (t0 == 0) {
-                    relp__sae_encode(e, ctx->pool, values + (size_t)b0 * T * W, (int64_t)nb * T, fa->f, fa->scr);
-                } else {
-                    for (int b = b0; b < b0 + nb; b++)
-                        relp__sae_encode(e, ctx->pool, values + ((size_t)b * T + t0) * W, n, fa->f + (size_t)(b - b0) * n * S,
-                                         fa->scr);
+            /* positions with no kept feature and no kept error node need no encoding: x' = base[t] + the error's mean */
+            int np = 0;
+            for (int t = t0; t < T; t++) {
+                int need = ke[t] != 0;
+                for (int i = 0; i < S && !need; i++) need = keep[(size_t)t * S + i] != 0;
+                if (need) fa->pos[np++] = t;
+            }
+            for (int b = 0; b < B && np < n; b++) /* the others, for every prompt */
+                for (int t = t0, q = 0; t < T; t++) {
+                    if (q < np && fa->pos[q] == t) {
+                        q++;
+                        continue;
+                    }
+                    float *xr = values + ((size_t)b * T + t) * W;
+                    const float *bt = fa->base + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
+                    for (int k = 0; k < W; k++) xr[k] = bt[k] + me[k];
                 }
-                relp__sae_decode(e, fa->f, (int64_t)nb * n, fa->xhat);
+            for (int b0 = 0; b0 < B && np > 0; b0 += fa->chunk) { /* the rows that need it, fa->chunk prompts at once */
+                const int nb = B - b0 < fa->chunk ? B - b0 : fa->chunk;
+                const float *rows = values + (size_t)b0 * T * W;
+                if (np != T) { /* gather the rows of the positions that need encoding */
+                    for (int b = 0; b < nb; b++)
+                        for (int q = 0; q < np; q++)
+                            memcpy(fa->gx + ((size_t)b * np + q) * W, values + ((size_t)(b0 + b) * T + fa->pos[q]) * W,
+                                   (size_t)W * sizeof(float));
+                    rows = fa->gx;
+                }
+                relp__sae_encode(e, ctx->pool, rows, (int64_t)nb * np, fa->f, fa->scr);
+                relp__sae_decode(e, fa->f, (int64_t)nb * np, fa->xhat);
                 for (int b = b0; b < b0 + nb; b++) {
-                    float *x = values + ((size_t)b * T + t0) * W;
-                    for (int r = 0; r < n; r++) {
-                        const int t = t0 + r;
-                        const size_t row = (size_t)(b - b0) * n + r;
-                        float *xr = x + (size_t)r * W, *out = fa->row;
+                    for (int q = 0; q < np; q++) {
+                        const int t = fa->pos[q];
+                        const size_t row = (size_t)(b - b0) * np + q;
+                        float *xr = values + ((size_t)b * T + t) * W, *out = fa->row;
                         const float *fr = fa->f + row * S, *hat = fa->xhat + row * W, *me = fa->mu_err[h] + (size_t)t * W;
                         const uint8_t *kt = keep + (size_t)t * S;
                         memcpy(out, fa->base + (size_t)t * W, (size_t)W * sizeof(float));
@@ -609,7 +629,7 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
         scmax = sc > scmax ? sc : scmax;
     }
     if (set == RELP_NODESET_FEATURES)
-        fa->f = malloc(sizeof(float) * (rows * smax + rows * wmax + wmax + (size_t)T * wmax + scmax + 8));
+        fa->f = malloc(sizeof(float) * (rows * smax + 2 * rows * wmax + wmax + (size_t)T * wmax + (size_t)T + scmax + 8));
     if (!fa->mu || !fa->mu_err || !fa->mu_dec || !fa->all_keep || !fa->all_err || !fa->block ||
         (set == RELP_NODESET_FEATURES && !fa->f)) {
         relp_faithfulness_free(fa);
@@ -619,7 +639,9 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
         fa->xhat = fa->f + rows * smax;
         fa->row = fa->xhat + rows * wmax;
         fa->base = fa->row + wmax;
-        fa->scr = fa->base + (size_t)T * wmax;
+        fa->gx = fa->base + (size_t)T * wmax;
+        fa->pos = (int32_t *)(fa->gx + rows * wmax);
+        fa->scr = fa->gx + rows * wmax + T;
     }
     float *p = fa->block;
     for (int32_t h = 0; h < nh; h++) {

@@ -398,13 +398,15 @@ static int heap_less(const float *v, const int32_t *ix, int a, int b) { /* a ran
     return v[a] < v[b] || (v[a] == v[b] && ix[a] > ix[b]);
 }
 
-static void topk_row(float *f, const float *pre, int n, int k, float *hv, int32_t *hi) {
+/* the heap of the k largest of pre[0..n) (their indices ix[i], or i when ix is NULL), ties to the lower index */
+static int topk_heap(const float *pre, const int32_t *ix, int n, int k, float *hv, int32_t *hi) {
     int size = 0;
     for (int i = 0; i < n; i++) {
-        float x = pre[i];
+        const float x = pre[i];
+        const int32_t id = ix ? ix[i] : i;
         if (size < k) { /* push, sift up */
             int c = size++;
-            hv[c] = x, hi[c] = i;
+            hv[c] = x, hi[c] = id;
             while (c > 0) {
                 int p = (c - 1) / 2;
                 if (!heap_less(hv, hi, c, p)) break;
@@ -414,8 +416,8 @@ static void topk_row(float *f, const float *pre, int n, int k, float *hv, int32_
             }
             continue;
         }
-        if (x < hv[0] || (x == hv[0] && i > hi[0])) continue; /* not above the smallest kept */
-        hv[0] = x, hi[0] = i;
+        if (x < hv[0] || (x == hv[0] && id > hi[0])) continue; /* not above the smallest kept */
+        hv[0] = x, hi[0] = id;
         int c = 0;
         for (;;) { /* sift down */
             int l = 2 * c + 1, r = l + 1, s = c;
@@ -427,12 +429,33 @@ static void topk_row(float *f, const float *pre, int n, int k, float *hv, int32_
             c = s;
         }
     }
+    return size;
+}
+
+/* f = ReLU(top-k(pre)), in place allowed. cv, ci: room for 4 k candidates. *guess: a value below the k-th largest
+ * of the rows before (NAN: none): when between k and 4 k entries exceed it, the top k are among them (all entries
+ * equal to the k-th largest exceed it too, in index order: the same ties), and only they enter the heap; else the
+ * whole row does. Updated to just below this row's k-th largest. */
+static void topk_row(float *f, const float *pre, int n, int k, float *hv, int32_t *hi, float *cv, int32_t *ci,
+                     float *guess) {
+    int size = -1;
+    if (!isnan(*guess)) {
+        int c = 0;
+        for (int i = 0; i < n && c <= 4 * k; i++)
+            if (pre[i] > *guess) {
+                if (c < 4 * k) cv[c] = pre[i], ci[c] = i;
+                c++;
+            }
+        if (c >= k && c <= 4 * k) size = topk_heap(cv, ci, c, k, hv, hi);
+    }
+    if (size < 0) size = topk_heap(pre, NULL, n, k, hv, hi);
+    *guess = size == k && isfinite(hv[0]) ? hv[0] - 0.25f * fabsf(hv[0]) - 1e-6f : NAN;
     memset(f, 0, (size_t)n * sizeof(float));
     for (int j = 0; j < size; j++) f[hi[j]] = hv[j] > 0.0f ? hv[j] : 0.0f;
 }
 
 size_t relp__sae_scratch(const struct relp_sae *e, int64_t n) {
-    return (size_t)n * (size_t)e->d_in + 2 * (size_t)(e->k > 0 ? e->k : 1) * RELP_SAE_HEAPS;
+    return (size_t)n * (size_t)e->d_in + 10 * (size_t)(e->k > 0 ? e->k : 1) * RELP_SAE_HEAPS;
 }
 
 /* the activation of rows [i n / N, (i + 1) n / N) of f, in place: a pool task (rows are independent) */
@@ -440,18 +463,26 @@ struct act_job {
     const struct relp_sae *e;
     float *f;
     int64_t n;
-    float *heap; /* per thread: k values and k indices (2 k floats) */
+    float *heap; /* per thread: the heap's k values and k indices, 4 k candidates' values and indices (10 k floats) */
 };
 static void act_task(void *arg, int i, int N) {
     const struct act_job *j = arg;
     const struct relp_sae *e = j->e;
     const int S = e->d_sae, k = e->k > 0 ? e->k : 1;
-    float *hv = j->heap + (size_t)i * 2 * k;
-    int32_t *hi = (int32_t *)(hv + k);
+    float *hv = j->heap + (size_t)i * 10 * k, *cv = hv + 2 * k, guess = NAN;
+    int32_t *hi = (int32_t *)(hv + k), *ci = (int32_t *)(cv + 4 * k);
     for (int64_t r = j->n * i / N; r < j->n * (i + 1) / N; r++) {
         float *row = j->f + r * S;
         if (e->arch == RELP_SAE_TOPK) {
-            topk_row(row, row, S, e->k, hv, hi); /* in place: the heap holds the k values before row is rewritten */
+            /* ReLU(top-k): only positive entries survive, and they outrank every other; with at most k of them the
+             * result is ReLU(pre), else the top k of the positives (in index order: the same ties) */
+            int pos = 0;
+            for (int q = 0; q < S; q++) pos += row[q] > 0.0f;
+            if (pos <= e->k) {
+                for (int q = 0; q < S; q++) row[q] = row[q] > 0.0f ? row[q] : 0.0f;
+            } else {
+                topk_row(row, row, S, e->k, hv, hi, cv, ci, &guess); /* in place: the heap holds the k values */
+            }
         } else if (e->arch == RELP_SAE_JUMPRELU) {
             for (int q = 0; q < S; q++) row[q] = row[q] > e->threshold[q] && row[q] > 0.0f ? row[q] : 0.0f;
         } else {
@@ -474,7 +505,7 @@ void relp__sae_encode(const struct relp_sae *e, struct relp_pool *pool, const fl
     const int threads = n >= 64 ? relp__pool_size(pool) : 1;
     struct act_job j = {e, f, n, scratch + (size_t)n * D};
     float *own = NULL;
-    if (threads > 1 && threads > RELP_SAE_HEAPS) own = j.heap = malloc(sizeof(float) * 2 * (size_t)(e->k > 0 ? e->k : 1) * threads);
+    if (threads > 1 && threads > RELP_SAE_HEAPS) own = j.heap = malloc(sizeof(float) * 10 * (size_t)(e->k > 0 ? e->k : 1) * threads);
     if (threads > 1 && (threads <= RELP_SAE_HEAPS || own)) relp__pool_run(pool, act_task, &j);
     else act_task(&j, 0, 1);
     free(own);
