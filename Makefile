@@ -4,7 +4,7 @@
 # Each installs only what it needs, where missing (tools/install_deps.sh): make build the C
 # toolchain, make demo also emscripten and Node, make test (and fuzz, bench) also the test
 # toolchain (PyTorch, Chromium, clang's fuzzer runtime, Open MPI, the npm test peers).
-.PHONY: all deps deps-build deps-demo build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean python
+.PHONY: all deps deps-build deps-demo build build-debug build-wasm demo demo-cli test test-release test-debug fuzz bench clean python wheel npm
 
 # emcc (Debian's emscripten 3.1.6) needs acorn from Debian's nodejs modules
 export NODE_PATH := /usr/share/nodejs
@@ -46,9 +46,19 @@ demo-cli: build
 	@tools/demo_cli.sh
 
 # the Python package: librelp.so and the page's renderer copied into python/relp/, ready for
-# PYTHONPATH=python or `pip install --no-index --no-build-isolation ./python` (README: Python and Jupyter)
+# PYTHONPATH=python or `pip install --no-index --no-build-isolation ./python` (docs/python.md)
 python: build
 	/usr/bin/python3 python/stage.py build/native-release/librelp.so
+
+# a wheel of the Python package with librelp.so inside, in build/dist (staged in build/wheel, not in python/):
+#   python3 -m venv --system-site-packages V && V/bin/pip install --no-index build/dist/relp-*.whl
+wheel: build
+	tools/make_wheel.sh build/native-release/librelp.so build/wheel build/dist
+
+# the page, the engine modules, the JS API and <relp-view> as an npm package, build/dist/relp-<version>.tgz:
+#   npm install path/to/relp-<version>.tgz   (docs/page.md)
+npm: build-wasm
+	tools/make_npm.sh build/wasm-release/web build/npm build/dist
 
 test-release: deps build build-wasm
 	ctest --preset native-release

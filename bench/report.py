@@ -310,11 +310,13 @@ def circuits(runs):
 
 
 def edge_memory_mib(L, C, NH, T, B=1):
-    """what relp_attribute_edges allocates (core/edges.c): both runs' upstream outputs (n_up x B T C each, the
-    differences kept in one), one layer's coefficients rho_v ((3 NH + 1) x B T C) and a few rows of scratch"""
+    """what relp_attribute_edges allocates (core/edges.c) with every row at once: the upstream nodes' differences
+    (n_up x B T C), their compact form (embeddings, mlp_out and z: (2 L + 1) x B T C), one layer's coefficients rho_v
+    ((3 NH + 1) x B T C) and a few rows of scratch; past the context's scratch budget (1 GiB) the differences are
+    made a chunk of rows at a time instead"""
     n_up, n1 = 1 + L * (NH + 1), B * T * C
     HS = C // NH
-    floats = 2 * n_up * n1 + (3 * NH + 1) * n1 + B * T * (HS + 2 * C) + 2 * n1
+    floats = n_up * n1 + (2 * L + 1) * n1 + (3 * NH + 1) * n1 + B * T * (2 * HS + 2 * C) + 2 * n1
     return floats * 4 / 2 ** 20, (3 * NH + 1) * n1 * 4 / 2 ** 20
 
 
@@ -326,7 +328,7 @@ def circuits_section(rows, note=""):
          "RelP node pass; one edge-circuit point ≤ 2x a forward pass. `bench/circuits.c` (`bench_circuits`) times them "
          "in one run." + note + "\n",
          "| model | B x T | threads | forward ms | RelP nodes ms | features RelP ms (/ nodes) | IG features ms per hook "
-         "(/ per-layer IG per layer) | faithfulness point ms (/ forward) | edges ms (/ nodes) | edge circuit ms "
+         "(/ per-layer IG per layer) | faithfulness point ms (/ forward; floor) | edges ms (/ nodes) | edge circuit ms "
          "(/ forward) |",
          "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -334,25 +336,40 @@ def circuits_section(rows, note=""):
         feat = (f"{r['features_relp_ms']:.1f} ({r['features_relp_ms'] / r['relp_nodes_ms']:.2f})" if r["saes"] else "-")
         ig = (f"{r['features_ig_ms'] / r['saes']:.1f} ({(r['features_ig_ms'] / r['saes']) / (r['ig_resid_ms'] / r['layers']):.2f})"
               if r["saes"] else "-")
-        pt = f"{r['faith_point_ms']:.1f} ({r['faith_point_ms'] / r['forward_ms']:.2f})" if r["saes"] else "-"
+        floor = 1 + r.get("sae_macs", 0) / r["model_macs"] if r.get("model_macs") else float("nan")
+        pt = (f"{r['faith_point_ms']:.1f} ({r['faith_point_ms'] / r['forward_ms']:.2f}; {floor:.2f})" if r["saes"] else "-")
         o.append(f"| {name}{' + ' + str(r['saes']) + ' SAEs' if r['saes'] else ''} | {r['batch']} x {r['tokens']} | "
                  f"{r['threads']} | {r['forward_ms']:.1f} | {r['relp_nodes_ms']:.1f} | {feat} | {ig} | {pt} | "
                  f"{r['edges_ms']:.1f} ({r['edges_ms'] / r['relp_nodes_ms']:.2f}) | "
                  f"{r['edge_eval_ms']:.1f} ({r['edge_eval_ms'] / r['forward_ms']:.2f}) |")
     o.append("\nThe faithfulness point is the top 1% of nodes with every SAE spliced in (its forward computes two logit "
-             "columns, as a metric of two tokens needs); the edge circuit the top 5% of edges by |RelP score|.\n")
+             "columns, as a metric of two tokens needs); the edge circuit the top 5% of edges by |RelP score|. Times are "
+             "the fastest of the runs after a warm-up. The floor is what the multiply-adds allow: a faithfulness point "
+             "encodes every row at every hook, so it costs at least 1 + (the SAE encoders' multiply-adds per row) / (the "
+             "model's forward multiply-adds per row) forward passes at equal speed.")
+    for r in rows:
+        if r["saes"] and r.get("model_macs"):
+            o.append(f"On {os.path.basename(r['model'].rstrip('/'))} at T = {r['tokens']}: the forward pass does "
+                     f"{r['model_macs'] / 1e6:.2f} M multiply-adds per row, its {r['saes']} SAEs' encoders "
+                     f"{r['sae_macs'] / 1e6:.2f} M: the 1.5x targets assume SAEs much smaller than the model, and these "
+                     f"are {r['sae_macs'] / r['model_macs']:.2f}x its size. Feature scores encode both runs' rows where "
+                     "they differ (rows before the prompts differ add nothing and are skipped), so they cost at least the "
+                     "node pass plus up to two such encodings.")
+            break
+    o.append("")
     o.append("Memory of every edge's score for one prompt (what `relp_attribute_edges` allocates, beside the context): "
-             "the upstream nodes' outputs of both runs, and the coefficients rho_v of one layer's downstream nodes at a "
+             "the upstream nodes' differences (clean - corrupted outputs), the source run's z, and the coefficients rho_v of "
+             "one layer's downstream nodes at a "
              "time (the backward pass's hook scores a layer's edges as soon as its coefficients exist).\n")
-    o.append("| shape | edges | T | total MiB | rho_v of one layer MiB |")
-    o.append("|---|---|---|---|---|")
+    o.append("| shape | edges | T | every row at once MiB | allocated MiB (1 GiB budget) | rho_v of one layer MiB |")
+    o.append("|---|---|---|---|---|---|")
     for size, shape in SIZES:
         L, C, NH = (int(x) for x in shape.split(","))
         n_up = 1 + L * (NH + 1)
         n_edges = sum((1 + l * (NH + 1)) * 3 * NH + (1 + l * (NH + 1) + NH) for l in range(L)) + n_up
         for T in (16, 256):
             tot, rho = edge_memory_mib(L, C, NH, T)
-            o.append(f"| {size} | {n_edges:,} | {T} | {tot:,.0f} | {rho:,.1f} |")
+            o.append(f"| {size} | {n_edges:,} | {T} | {tot:,.0f} | {min(tot, 1024):,.0f}{' (in chunks of rows)' if tot > 1024 else ''} | {rho:,.1f} |")
     return o
 
 

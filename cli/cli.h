@@ -60,16 +60,44 @@ int find_method(const char *name, struct method_spec *out); /* 0, or -1 for an u
 void method_names(char *buf, size_t cap, const char *sep);
 void preset_names(char *buf, size_t cap, const char *sep);
 
-/* Progress of a long method (AP sweep, IG steps) on stderr, at most 5 times a second;
+/* Progress of a long method (AP sweep, IG steps) on stderr: on a terminal one line redrawn at most 5 times a
+ * second; otherwise (a log file, a pipe) whole lines without carriage returns, one every 5 seconds once a run has
+ * taken that long, and the last;
  * a relp_attr_params progress callback with a struct progress as its user pointer. */
 struct progress {
     const char *label;
     double last;
-    int shown;
+    int shown;      /* a terminal line is open (a message first ends it) */
+    int printed;    /* not a terminal: a line was written (the last one then follows) */
+    double start;
 };
 void on_progress(void *user, int64_t done, int64_t total);
 /* a context for B prompts of T tokens; 0, or 1 after a message */
 int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx);
+
+/* A run's warnings (relp.h WARNINGS), copied from the core: it alone decides them and words them. */
+struct warn_list {
+    int n;
+    uint32_t flag[8];
+    char text[8][512];
+};
+void warn_collect(const struct relp_ctx *ctx, struct warn_list *w);
+void warn_model(const struct relp_model *m, struct warn_list *w);
+void warn_print(const struct warn_list *w, const char *where);   /* "relp: warning: ..." each, on stderr */
+void warn_json(FILE *f, const struct warn_list *w);              /* "warnings":[{"kind":..,"text":..}] */
+/* 1 if w holds this warning */
+int warn_has(const struct warn_list *w, uint32_t flag);
+
+/* An output file (--json, --png, --svg) checked before the work: "-" (stdout, where allowed) or a path that can be
+ * written (its folder exists and takes files; an existing file is writable and not a folder). 0, or 2 after saying
+ * which flag, the path and the system's reason. */
+int check_out_path(const char *flag, const char *path, int stdout_ok);
+/* the output paths of these flags among a's (--json may be "-"); 0 or 2 */
+int check_out_paths(const struct args *a);
+/* --metric logit_diff|logprob|logit (default logit_diff) */
+int get_metric(const struct args *a, enum relp_metric_kind *kind, const char **name);
+/* --scale 1..4 for --png (default 1) */
+int get_scale(const struct args *a, int *scale);
 
 int cmd_attribute(int argc, char **argv);
 int cmd_explain(int argc, char **argv);

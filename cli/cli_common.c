@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 int usage(const char *fmt, const char *a, const char *b) {
     fprintf(stderr, "relp: ");
     fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\nrun 'relp help' for the commands and their flags\n");
+    fprintf(stderr, "\nrun 'relp help' for the commands and their flags, 'relp CMD --help' for one\n");
     return 2;
 }
 
@@ -154,14 +155,21 @@ int load_model(const struct args *a, struct relp_model **out) {
     enum relp_status st;
     if (relp_config_from_shape_name(path, &cfg)) st = relp_model_init_random(out, &cfg, 1234, &lp);
     else st = relp_model_init_from_dir(out, path, &lp);
-    if (!st && get(a, "--tokenizer") && !relp_has_tokenizer(*out)) st = attach_tokenizer(*out, get(a, "--tokenizer"));
+    int attaching = 0;
+    if (!st && get(a, "--tokenizer") && !relp_has_tokenizer(*out)) {
+        attaching = 1;
+        st = attach_tokenizer(*out, get(a, "--tokenizer"));
+    }
     if (st) {
-        fprintf(stderr, "relp: %s\n", relp_last_error(*out));
+        if (attaching && st != RELP_STATUS_IO) fprintf(stderr, "relp: --tokenizer %s: %s\n", get(a, "--tokenizer"), relp_last_error(*out));
+        else if (!attaching || relp_last_error(*out)[0]) fprintf(stderr, "relp: %s\n", relp_last_error(*out));
         relp_model_free(*out);
         *out = NULL;
         return 1;
     }
-    if (strncmp(relp_last_error(*out), "warning", 7) == 0) fprintf(stderr, "relp: %s: %s\n", path, relp_last_error(*out));
+    struct warn_list w;
+    warn_model(*out, &w);
+    warn_print(&w, path);
     return 0;
 }
 
@@ -307,15 +315,154 @@ void preset_names(char *buf, size_t cap, const char *sep) {
 
 /* ------------------------------------------------------------ runs */
 
+/* on a terminal one line redrawn in place (\r) at most 5 times a second; into a file or a pipe (a log, CI) whole
+ * lines, at most one every 5 seconds and the last, so the log holds no carriage returns */
 void on_progress(void *user, int64_t done, int64_t total) {
     struct progress *p = user;
-    double t = now_ms();
-    if (done < total && t - p->last < 200) return;
-    p->last = t;
-    p->shown = 1;
-    fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
-            (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
+    static int tty = -1;
+    if (tty < 0) tty = isatty(STDERR_FILENO);
+    const double t = now_ms();
+    if (!p->start) p->start = t;
+    if (tty) {
+        if (done < total && t - p->last < 200) return;
+        p->last = t;
+        p->shown = 1;
+        fprintf(stderr, "\r%s %lld/%lld (%d%%)%s", p->label, (long long)done, (long long)total,
+                (int)(100 * done / (total ? total : 1)), done == total ? "\n" : "");
+    } else {
+        if (done < total ? t - (p->printed ? p->last : p->start) < 5000 : !p->printed) return;
+        p->last = t;
+        p->printed = 1;
+        fprintf(stderr, "%s %lld/%lld (%d%%)\n", p->label, (long long)done, (long long)total,
+                (int)(100 * done / (total ? total : 1)));
+    }
     fflush(stderr);
+}
+
+/* ------------------------------------------------------------ warnings */
+
+static void warn_copy(struct warn_list *w, const char *(*get)(const void *, int32_t, uint32_t *), const void *obj) {
+    memset(w, 0, sizeof *w);
+    uint32_t flag = 0;
+    const char *t;
+    for (int32_t i = 0; w->n < 8 && (t = get(obj, i, &flag)) != NULL; i++) {
+        w->flag[w->n] = flag;
+        snprintf(w->text[w->n++], sizeof w->text[0], "%s", t);
+    }
+}
+static const char *ctx_warning(const void *o, int32_t i, uint32_t *f) { return relp_ctx_warning(o, i, f); }
+static const char *model_warning(const void *o, int32_t i, uint32_t *f) { return relp_model_warning(o, i, f); }
+void warn_collect(const struct relp_ctx *ctx, struct warn_list *w) { warn_copy(w, ctx_warning, ctx); }
+void warn_model(const struct relp_model *m, struct warn_list *w) { warn_copy(w, model_warning, m); }
+
+int warn_has(const struct warn_list *w, uint32_t flag) {
+    for (int i = 0; i < w->n; i++)
+        if (w->flag[i] == flag) return 1;
+    return 0;
+}
+
+static const char *warning_kind(uint32_t flag) {
+    const struct relp_warning_name *n;
+    for (int32_t i = 0; (n = relp_warning_name(i)) != NULL; i++)
+        if (n->flag == flag) return n->name;
+    return "warning";
+}
+
+void warn_print(const struct warn_list *w, const char *where) {
+    for (int i = 0; i < w->n; i++) fprintf(stderr, "relp: %s%swarning: %s\n", where ? where : "", where ? ": " : "", w->text[i]);
+}
+
+void warn_json(FILE *f, const struct warn_list *w) {
+    fprintf(f, "\"warnings\":[");
+    for (int i = 0; i < w->n; i++) {
+        fprintf(f, "%s{\"kind\":\"%s\",\"text\":", i ? "," : "", warning_kind(w->flag[i]));
+        json_str(f, w->text[i], (int)strlen(w->text[i]));
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+/* ------------------------------------------------------------ output files and flags */
+
+int check_out_path(const char *flag, const char *path, int stdout_ok) {
+    if (!path) return 0;
+    if (!strcmp(path, "-")) {
+        if (stdout_ok) return 0;
+        fprintf(stderr, "relp: %s -: this file cannot go to stdout; give a file name\n", flag);
+        return 2;
+    }
+    if (!*path) {
+        fprintf(stderr, "relp: %s: the file name is empty\n", flag);
+        return 2;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "relp: %s %s: is a folder; give a file name in it\n", flag, path);
+            return 2;
+        }
+        if (access(path, W_OK) != 0) {
+            fprintf(stderr, "relp: %s %s: cannot write the file: %s\n", flag, path, strerror(errno));
+            return 2;
+        }
+        return 0;
+    }
+    /* a new file: its folder must exist and take files */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "relp: %s %s: cannot create the file: its folder %s: %s\n", flag, path, dir, strerror(errno));
+        return 2;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "relp: %s %s: cannot create the file: %s is not a folder\n", flag, path, dir);
+        return 2;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "relp: %s %s: cannot create the file in %s: %s\n", flag, path, dir, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+int check_out_paths(const struct args *a) {
+    static const char *const flags[] = {"--json", "--png", "--svg"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = get(a, flags[i]);
+        int rc = v ? check_out_path(flags[i], v, i == 0) : 0;
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int get_metric(const struct args *a, enum relp_metric_kind *kind, const char **name) {
+    const char *v = get(a, "--metric");
+    const struct relp_metric_name *mn = relp_metric_find(v ? v : "logit_diff");
+    if (!mn) {
+        char names[256] = "";
+        size_t o = 0;
+        for (int32_t i = 0; relp_metric_name(i) && o < sizeof names; i++)
+            o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? "|" : "", relp_metric_name(i)->name);
+        return usage("--metric must be %s, got '%s'", names, v);
+    }
+    *kind = mn->kind;
+    if (name) *name = mn->name;
+    return 0;
+}
+
+int get_scale(const struct args *a, int *scale) {
+    long s = 1;
+    int rc = get_int(a, "--scale", 1, 4, 1, &s);
+    if (!rc && get(a, "--scale") && !get(a, "--png")) {
+        fprintf(stderr, "relp: --scale sets the PNG's size: it needs --png FILE\n");
+        return 2;
+    }
+    *scale = (int)s;
+    return rc;
 }
 
 int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {

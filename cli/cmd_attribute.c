@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "figures.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,8 @@ static int node_of(const char *name, enum relp_node *node) {
 
 /* Runs one method; 0 or exit status. */
 static int run(struct relp_ctx *ctx, const struct batch *b, const struct method_spec *ms, enum relp_node node,
-               int steps, int noising, int per_position, float *scores, double *mc, double *mr, double *seconds,
-               const char *label) {
+               int steps, int noising, int per_position, enum relp_metric_kind metric, float *scores, double *mc,
+               double *mr, double *seconds, const char *label) {
     struct relp_attr_params p = relp_attr_default_params();
     p.method = ms->method;
     p.node = node;
@@ -51,12 +52,12 @@ static int run(struct relp_ctx *ctx, const struct batch *b, const struct method_
     p.ig_steps = steps;
     p.noising = noising;
     p.per_position = per_position;
-    struct progress pr = {label, 0, 0};
+    struct progress pr = {.label = label};
     if (ms->method != RELP_METHOD_GRAD) {
         p.progress = on_progress;
         p.progress_user = &pr;
     }
-    struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, b->answer, b->wrong, 1.0f};
+    struct relp_metric mt = {metric, b->answer, b->wrong, 1.0f};
     double t0 = now_ms();
     enum relp_status st = relp_attribute(ctx, b->clean, b->corrupt, b->n, b->T, &mt, &p, scores, mc, mr);
     *seconds = (now_ms() - t0) / 1000.0;
@@ -64,15 +65,28 @@ static int run(struct relp_ctx *ctx, const struct batch *b, const struct method_
         fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", relp_ctx_last_error(ctx));
         return 1;
     }
-    if (relp_ctx_last_error(ctx)[0]) fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
     return 0;
 }
 
 static FILE *open_out(const char *path) {
     if (!strcmp(path, "-")) return stdout;
     FILE *f = fopen(path, "w");
-    if (!f) fprintf(stderr, "relp: cannot write %s\n", path);
+    if (!f) fprintf(stderr, "relp: --json %s: cannot write the file: %s\n", path, strerror(errno));
     return f;
+}
+
+/* the warnings of a finished run from the core (relp_run_warnings): the gap of the whole run's metric, noising,
+ * answers without their leading space, and, with pred, the prediction on the first clean prompt; said on stderr */
+static void run_warnings(struct relp_ctx *ctx, enum relp_metric_kind metric, double mc, double mr, int noising,
+                         const struct batch *b, const struct relp_prediction *pred, struct warn_list *w) {
+    int32_t *last = b ? malloc(sizeof(int32_t) * (size_t)(b->n ? b->n : 1)) : NULL;
+    for (int i = 0; last && i < b->n; i++) last[i] = b->clean[(size_t)i * b->T + b->T - 1];
+    const struct relp_run_facts f = {metric, mc, mr, noising, b && last ? b->n : 0, last, b ? b->answer : NULL,
+                                     b && metric == RELP_METRIC_LOGIT_DIFF ? b->wrong : NULL, pred};
+    relp_run_warnings(ctx, &f);
+    free(last);
+    warn_collect(ctx, w);
+    warn_print(w, NULL);
 }
 
 static void close_out(FILE *f) {
@@ -107,7 +121,9 @@ static void free_labels(char **l, int n) {
     free(l);
 }
 
-static int pictures(const struct args *a, const struct figure *h) { return figure_write(h, get(a, "--png"), get(a, "--svg")); }
+static int pictures(const struct args *a, const struct figure *h, int scale) {
+    return figure_write(h, get(a, "--png"), get(a, "--svg"), scale);
+}
 
 static void json_tokens(FILE *f, const struct relp_model *m, const int32_t *ids, int T) {
     fprintf(f, "\"token_ids\":[");
@@ -126,13 +142,18 @@ int cmd_attribute(int argc, char **argv) {
                       {"--steps", 1, NULL},   {"--noising", 0, NULL}, {"--per-position", 0, NULL},
                       {"--no-bos", 0, NULL},  {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--png", 1, NULL},
                       {"--svg", 1, NULL},     {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
-                      {"--out", 1, NULL},     {"--resume", 0, NULL},  {"--max-batch", 1, NULL}};
+                      {"--out", 1, NULL},     {"--resume", 0, NULL},  {"--max-batch", 1, NULL},
+                      {"--metric", 1, NULL},  {"--scale", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long steps, threads, max_batch;
+    int scale = 1;
+    enum relp_metric_kind metric;
+    const char *metric_name;
     int rc = parse_args(argc, argv, "attribute", &a);
     if (rc || (rc = get_int(&a, "--steps", 1, 100000, 10, &steps)) ||
         (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) ||
-        (rc = get_int(&a, "--max-batch", 1, 1L << 20, 64, &max_batch)))
+        (rc = get_int(&a, "--max-batch", 1, 1L << 20, 64, &max_batch)) || (rc = get_scale(&a, &scale)) ||
+        (rc = get_metric(&a, &metric, &metric_name)))
         return rc;
     const char *mname = get(&a, "--method") ? get(&a, "--method") : "relp";
     struct method_spec msv;
@@ -148,10 +169,24 @@ int cmd_attribute(int argc, char **argv) {
     if (node == RELP_NODE_MLP_POST && (get(&a, "--png") || get(&a, "--svg")))
         return usage("attribute: --node neuron gives a score per layer, position and neuron, which has no map figure; "
                      "use --json%s%s", "", "");
+    /* flags that do nothing here are said, not ignored in silence (not refused: a loop over methods or node
+     * types with one set of flags still runs) */
+    if (get(&a, "--steps") && ms->method != RELP_METHOD_IG && ms->method != RELP_METHOD_IG_INPUT)
+        fprintf(stderr, "relp: attribute: --steps sets the steps of ig and ig-input; --method %s takes none and "
+                        "ignores it\n", ms->name);
+    if (get(&a, "--per-position") && node != RELP_NODE_ATTN_Z)
+        fprintf(stderr, "relp: attribute: --per-position splits the heads' scores by position (--node head); --node %s "
+                        "is per position already and ignores it\n", nname);
     int single = get(&a, "--clean") || get(&a, "--corrupt") || get(&a, "--answer") || get(&a, "--wrong");
+    const int wants_wrong = metric == RELP_METRIC_LOGIT_DIFF;
     if (single == !!get(&a, "--prompts") ||
-        (single && !(get(&a, "--clean") && get(&a, "--corrupt") && get(&a, "--answer") && get(&a, "--wrong"))))
-        return usage("attribute: give --clean, --corrupt, --answer and --wrong, or --prompts FILE.jsonl%s%s", "", "");
+        (single && !(get(&a, "--clean") && get(&a, "--corrupt") && get(&a, "--answer") && (get(&a, "--wrong") || !wants_wrong))))
+        return usage(wants_wrong ? "attribute: give --clean, --corrupt, --answer and --wrong, or --prompts FILE.jsonl%s%s"
+                                 : "attribute: give --clean, --corrupt and --answer, or --prompts FILE.jsonl%s%s", "", "");
+    if (single && !wants_wrong && get(&a, "--wrong"))
+        return usage("attribute: --metric %s reads only the answer's token: leave --wrong out (it is for --metric "
+                     "logit_diff)%s", metric_name, "");
+    if ((rc = check_out_paths(&a))) return rc;
     struct relp_model *m = NULL;
     struct relp_ctx *ctx = NULL;
     struct batch b = {0};
@@ -165,9 +200,11 @@ int cmd_attribute(int argc, char **argv) {
         goto out;
     }
     int bos = !get(&a, "--no-bos");
-    rc = single ? add_prompt(m, &b, get(&a, "--clean"), get(&a, "--corrupt"), get(&a, "--answer"), get(&a, "--wrong"),
-                             bos, "--clean/--corrupt")
-                : load_prompts_file(m, get(&a, "--prompts"), bos, &b);
+    /* --prompts of mixed lengths: a score belongs to a position, so the map averages prompts of one length: the
+     * most common one is kept, and stderr says how many of other lengths were left out */
+    rc = single ? add_prompt(m, &b, get(&a, "--clean"), get(&a, "--corrupt"), get(&a, "--answer"),
+                             wants_wrong ? get(&a, "--wrong") : NULL, bos, "--clean/--corrupt")
+                : load_prompts_one_length(m, get(&a, "--prompts"), bos, &b);
     if (rc) goto out;
     const struct relp_config *c = relp_model_config(m);
     int per_pos = get(&a, "--per-position") != NULL;
@@ -190,11 +227,16 @@ int cmd_attribute(int argc, char **argv) {
         snprintf(header, sizeof header,
                  "{\"command\":\"attribute\",\"model\":%s,\"weights\":\"%s\",\"prompts_fnv64\":\"%016llx\","
                  "\"prompts\":%d,\"tokens\":%d,\"method\":\"%s\",\"node\":\"%s\",\"steps\":%ld,\"noising\":%d,"
-                 "\"per_position\":%d,\"max_batch\":%d,\"bos\":%d}",
+                 "\"per_position\":%d,\"max_batch\":%d,\"bos\":%d,\"metric\":\"%s\"}",
                  mp, dtype_name(relp_model_weight_dtype(m)), ptext ? hash_bytes(ptext, psize) : 0ull, b.n, b.T, ms->name,
-                 nname, steps, get(&a, "--noising") != NULL, per_pos, mb, bos);
+                 nname, steps, get(&a, "--noising") != NULL, per_pos, mb, bos, metric_name);
         free(ptext);
     }
+    if (!get(&a, "--method") || !get(&a, "--node")) /* once the inputs are good: what runs, when not chosen */
+        fprintf(stderr, "relp: attribute: %s%s%s%s%s (the default%s; --method and --node choose)\n",
+                get(&a, "--method") ? "" : "--method ", get(&a, "--method") ? "" : ms->name,
+                !get(&a, "--method") && !get(&a, "--node") ? ", " : "", get(&a, "--node") ? "" : "--node ",
+                get(&a, "--node") ? "" : nname, !get(&a, "--method") && !get(&a, "--node") ? "s" : "");
     struct run_log log;
     if (!scores || (rc = make_ctx(m, mb, b.T, threads, &ctx)) ||
         (rc = run_log_open(&log, get(&a, "--out"), get(&a, "--resume") != NULL, header, n_batches))) {
@@ -211,8 +253,8 @@ int cmd_attribute(int argc, char **argv) {
         rec.n_prompts = sb.n;
         if (n_batches > 1) snprintf(label, sizeof label, "[batch %d/%d] %s %s", g + 1, n_batches, ms->name, nname);
         else snprintf(label, sizeof label, "%s %s", ms->name, nname);
-        rc = run(ctx, &sb, ms, node, (int)steps, get(&a, "--noising") != NULL, per_pos, scores, &rec.mc, &rec.mr, &secs,
-                 label);
+        rc = run(ctx, &sb, ms, node, (int)steps, get(&a, "--noising") != NULL, per_pos, metric, scores, &rec.mc, &rec.mr,
+                 &secs, label);
         if (!rc && record_add(&rec, "scores", scores, (int)count, secs)) rc = 1;
         if (!rc) rc = run_log_put(&log, &rec);
         record_free(&rec);
@@ -255,14 +297,25 @@ int cmd_attribute(int argc, char **argv) {
     run_log_close(&log);
     if (rc || rank != 0) goto out;
     int heads = node == RELP_NODE_ATTN_Z;
+    /* the run's warnings (the core's), with the model's prediction on the first clean prompt */
+    struct relp_prediction pred = {0};
+    struct warn_list warns;
+    const int noising = get(&a, "--noising") != NULL;
+    if (relp_predict(ctx, b.clean, b.T, b.answer[0], &pred)) {
+        fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+        rc = 1;
+        goto out;
+    }
+    run_warnings(ctx, metric, mc, mr, noising, &b, &pred, &warns);
     /* JSON */
     const char *jpath = get(&a, "--json");
     if (jpath) {
         FILE *f = open_out(jpath);
         if (!f) { rc = 1; goto out; }
-        fprintf(f, "{\"method\":\"%s\",\"node\":\"%s\",\"rules\":\"%s\",\"direction\":\"%s\",\"prompts\":%d,",
+        fprintf(f, "{\"method\":\"%s\",\"node\":\"%s\",\"rules\":\"%s\",\"direction\":\"%s\",\"metric\":\"%s\","
+                   "\"prompts\":%d,",
                 ms->name, nname, ms->method == RELP_METHOD_AP ? "none" : ms->rules,
-                get(&a, "--noising") ? "noising" : "denoising", b.n);
+                get(&a, "--noising") ? "noising" : "denoising", metric_name, b.n);
         json_tokens(f, m, b.clean, b.T);
         fprintf(f, ",\"layers\":%d,\"positions\":%d,", c->n_layer, b.T);
         if (heads) fprintf(f, "\"heads\":%d,", c->n_head);
@@ -289,7 +342,9 @@ int cmd_attribute(int argc, char **argv) {
             }
             fputc(']', f);
         }
-        fprintf(f, "],\"metric_clean\":%.9g,\"metric_corrupt\":%.9g,\"seconds\":%.4f}\n", mc, mr, secs);
+        fprintf(f, "],\"metric_clean\":%.9g,\"metric_corrupt\":%.9g,", mc, mr);
+        warn_json(f, &warns);
+        fprintf(f, ",\"seconds\":%.4f}\n", secs);
         close_out(f);
     }
     /* pictures: layer x position, layer x head, or (layer, head) x position */
@@ -302,10 +357,8 @@ int cmd_attribute(int argc, char **argv) {
     n_cols = heads && !per_pos ? c->n_head : b.T;
     cols = heads && !per_pos ? index_labels("H", n_cols) : token_labels(m, b.clean, b.T);
     if (get(&a, "--png") || get(&a, "--svg")) { /* the figure (core/figure*.c, as the page draws it), with its caption */
-        char uw[512] = "";
-        if (mc == mr) snprintf(uw, sizeof uw, "%s", relp_ctx_last_error(ctx));
         char **ct = token_labels(m, b.clean, b.T), **xt = token_labels(m, b.corrupt, b.T);
-        char **aw = token_labels(m, b.answer, 1), **ww = token_labels(m, b.wrong, 1), **tp = NULL;
+        char **aw = token_labels(m, b.answer, 1), **ww = token_labels(m, b.wrong, 1);
         struct figure h = {heads ? (per_pos ? FIGURE_HEAD_POSITIONS : FIGURE_HEADS) : FIGURE_POSITIONS, scores,
                            c->n_layer, c->n_head, c->n_kv_head, nname, NULL, {0}};
         struct figure_caption *cap = &h.cap;
@@ -314,21 +367,19 @@ int cmd_attribute(int argc, char **argv) {
         cap->method = ms->name;
         cap->steps = ms->method == RELP_METHOD_IG || ms->method == RELP_METHOD_IG_INPUT ? (int)steps : 0;
         cap->clean = (const char *const *)ct, cap->corrupt = (const char *const *)xt, cap->T = b.T;
-        cap->answer = aw && aw[0] ? aw[0] : "?", cap->wrong = ww && ww[0] ? ww[0] : "?";
+        cap->answer = aw && aw[0] ? aw[0] : "?";
+        cap->wrong = metric != RELP_METRIC_LOGIT_DIFF ? NULL : ww && ww[0] ? ww[0] : "?";
         cap->m_clean = mc, cap->m_corrupt = mr, cap->n_prompts = b.n;
-        cap->units_warning = mc == mr && !strncmp(uw, "warning", 7) ? uw : NULL;
-        int32_t top = -1;
-        if (!figure_predict(ctx, c->vocab_size, b.clean, b.T, b.answer[0], &cap->p_answer, &cap->rank, &top, &cap->p_top) &&
-            cap->rank > 1 && (tp = token_labels(m, &top, 1)))
-            cap->top = tp[0];
-        if (ct && xt) rc = pictures(&a, &h);
+        cap->p_answer = pred.p_answer, cap->rank = pred.rank;
+        cap->metric = metric_name, cap->noising = noising, cap->warnings = &warns;
+        if (ct && xt) rc = pictures(&a, &h, scale);
         else rc = 1;
-        free_labels(ct, b.T), free_labels(xt, b.T), free_labels(aw, 1), free_labels(ww, 1), free_labels(tp, tp ? 1 : 0);
+        free_labels(ct, b.T), free_labels(xt, b.T), free_labels(aw, 1), free_labels(ww, 1);
         if (rc) goto out;
     }
     if (!jpath || strcmp(jpath, "-") != 0) { /* a readable summary unless JSON goes to stdout */
-        printf("%s on %s, %d prompt(s) of %d tokens: metric clean %.4f, corrupted %.4f, %.3f s\n", ms->name, nname, b.n,
-               b.T, mc, mr, secs);
+        printf("%s on %s, %d prompt(s) of %d tokens: %s%s clean %.4f, corrupted %.4f, %.3f s\n", ms->name, nname, b.n,
+               b.T, relp_metric_find(metric_name)->title, noising ? " (noising)" : "", mc, mr, secs);
         if (node == RELP_NODE_MLP_POST) { /* the 10 neurons of largest |score| */
             const int64_t I = c->n_inner;
             int64_t top[10];
@@ -368,10 +419,15 @@ out:
 int cmd_explain(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--prompt", 1, NULL}, {"--answer", 1, NULL}, {"--wrong", 1, NULL},
                       {"--rules", 1, NULL}, {"--no-bos", 0, NULL}, {"--json", 1, NULL},   {"--png", 1, NULL},
-                      {"--svg", 1, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}};
+                      {"--svg", 1, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--metric", 1, NULL},
+                      {"--scale", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
+    int scale = 1;
+    enum relp_metric_kind kind;
+    const char *metric_name = NULL;
     int rc = parse_args(argc, argv, "explain", &a);
-    if (rc) return rc;
+    if (rc || (rc = get_scale(&a, &scale)) || (get(&a, "--metric") && (rc = get_metric(&a, &kind, &metric_name))))
+        return rc;
     const char *rname = get(&a, "--rules") ? get(&a, "--rules") : "relp";
     const struct relp_rules *rules = relp_rules_preset(rname);
     if (!rules) {
@@ -380,6 +436,14 @@ int cmd_explain(int argc, char **argv) {
         return usage("explain: --rules must be %s, got '%s'", names, rname);
     }
     if (!get(&a, "--prompt") || !get(&a, "--answer")) return usage("explain: --prompt and --answer are required%s%s", "", "");
+    /* the metric: --metric, else the logit difference with --wrong and the answer's logit without */
+    if (!metric_name) kind = get(&a, "--wrong") ? RELP_METRIC_LOGIT_DIFF : RELP_METRIC_LOGIT;
+    if (metric_name && (kind == RELP_METRIC_LOGIT_DIFF) != (get(&a, "--wrong") != NULL))
+        return usage(kind == RELP_METRIC_LOGIT_DIFF ? "explain: --metric %s needs --wrong TOK%s"
+                                                    : "explain: --metric %s reads only the answer's token: leave --wrong "
+                                                      "out%s", metric_name, "");
+    metric_name = relp_metric_name((int32_t)kind)->name;
+    if ((rc = check_out_paths(&a))) return rc;
     struct relp_model *m = NULL;
     struct relp_ctx *ctx = NULL;
     int32_t *ids = NULL;
@@ -405,27 +469,34 @@ int cmd_explain(int argc, char **argv) {
     }
     if ((rc = make_ctx(m, 1, (int)T, 1, &ctx))) goto out;
     rel = malloc(sizeof(float) * (size_t)T);
-    struct relp_metric mt = {wrong >= 0 ? RELP_METRIC_LOGIT_DIFF : RELP_METRIC_LOGIT, &answer, &wrong, 1.0f};
+    struct relp_metric mt = {kind, &answer, &wrong, 1.0f};
     double total, value;
-    if (!rel || relp_token_relevance(ctx, ids, 1, (int32_t)T, &mt, rules, rel, &total, &value)) {
+    struct relp_prediction pred = {0};
+    struct warn_list warns;
+    if (!rel || relp_token_relevance(ctx, ids, 1, (int32_t)T, &mt, rules, rel, &total, &value) ||
+        relp_predict(ctx, ids, (int32_t)T, answer, &pred)) {
         fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
         rc = 1;
         goto out;
     }
+    const struct batch one = {1, (int)T, ids, NULL, &answer, &wrong};
+    run_warnings(ctx, kind, NAN, NAN, 0, &one, &pred, &warns);
     const char *jpath = get(&a, "--json");
     if (jpath) {
         FILE *f = open_out(jpath);
         if (!f) { rc = 1; goto out; }
-        fprintf(f, "{\"rules\":\"%s\",\"metric\":\"%s\",", rname, wrong >= 0 ? "logit_diff" : "logit");
+        fprintf(f, "{\"rules\":\"%s\",\"metric\":\"%s\",", rname, metric_name);
         json_tokens(f, m, ids, (int)T);
         fprintf(f, ",\"relevance\":[");
         for (int64_t t = 0; t < T; t++) fprintf(f, t ? ",%.7g" : "%.7g", rel[t]);
-        fprintf(f, "],\"sum\":%.9g,\"metric_value\":%.9g,\"conservation_gap\":%.9g}\n", total, value, value - total);
+        fprintf(f, "],\"sum\":%.9g,\"metric_value\":%.9g,\"conservation_gap\":%.9g,", total, value, value - total);
+        warn_json(f, &warns);
+        fprintf(f, "}\n");
         close_out(f);
     }
     cols = token_labels(m, ids, (int)T);
     if (get(&a, "--png") || get(&a, "--svg")) { /* the token figure (core/figure*.c), with its caption */
-        char **aw = token_labels(m, &answer, 1), **ww = wrong >= 0 ? token_labels(m, &wrong, 1) : NULL, **tp = NULL;
+        char **aw = token_labels(m, &answer, 1), **ww = wrong >= 0 ? token_labels(m, &wrong, 1) : NULL;
         struct figure h = {FIGURE_TOKENS, rel, relp_model_config(m)->n_layer, relp_model_config(m)->n_head, 0, NULL, rname, {0}};
         struct figure_caption *cap = &h.cap;
         const char *slash = strrchr(model_path(&a), '/');
@@ -434,18 +505,15 @@ int cmd_explain(int argc, char **argv) {
         cap->clean = (const char *const *)cols, cap->T = (int)T;
         cap->answer = aw && aw[0] ? aw[0] : "?", cap->wrong = ww ? ww[0] : NULL;
         cap->relevance = 1, cap->rel_total = total, cap->rel_value = value, cap->n_prompts = 1;
-        int32_t top = -1;
-        if (!figure_predict(ctx, relp_model_config(m)->vocab_size, ids, (int)T, answer, &cap->p_answer, &cap->rank, &top,
-                            &cap->p_top) &&
-            cap->rank > 1 && (tp = token_labels(m, &top, 1)))
-            cap->top = tp[0];
-        rc = cols ? pictures(&a, &h) : 1;
-        free_labels(aw, 1), free_labels(ww, ww ? 1 : 0), free_labels(tp, tp ? 1 : 0);
+        cap->p_answer = pred.p_answer, cap->rank = pred.rank;
+        cap->metric = metric_name, cap->warnings = &warns;
+        rc = cols ? pictures(&a, &h, scale) : 1;
+        free_labels(aw, 1), free_labels(ww, ww ? 1 : 0);
         if (rc) goto out;
     }
     if (!jpath || strcmp(jpath, "-") != 0) {
         printf("token relevance (%s rules) for %s: sum %.4f, metric %.4f (gap %.4f: relevance absorbed by biases and "
-               "rules that do not conserve)\n", rname, wrong >= 0 ? "logit difference" : "logit", total, value,
+               "rules that do not conserve)\n", rname, relp_metric_name((int32_t)kind)->title, total, value,
                value - total);
         for (int64_t t = 0; t < T; t++) {
             printf("  %+9.4f  ", rel[t]);
@@ -471,10 +539,12 @@ int cmd_ioi(int argc, char **argv) {
                       {"--steps", 1, NULL}, {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--no-bos", 0, NULL},
                       {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--max-batch", 1, NULL},
                       {"--out", 1, NULL},     {"--resume", 0, NULL}, {"--prompts-out", 1, NULL},
-                      {"--prompts-only", 0, NULL}};
+                      {"--prompts-only", 0, NULL}, {"--methods", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long n, seed, steps, threads, max_batch;
     int rc = parse_args(argc, argv, "ioi", &a);
+    if (!rc) rc = check_out_path("--json", get(&a, "--json"), 1);
+    if (!rc && get(&a, "--prompts-out")) rc = check_out_path("--prompts-out", get(&a, "--prompts-out"), 1);
     if (rc || (rc = get_int(&a, "--n", 1, IOI_MAX, 64, &n)) || (rc = get_int(&a, "--seed", 0, 1L << 30, 1, &seed)) ||
         (rc = get_int(&a, "--steps", 1, 100000, 10, &steps)) ||
         (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) ||
@@ -499,13 +569,41 @@ int cmd_ioi(int argc, char **argv) {
         free(prompts);
         return rc;
     }
-    /* the estimators: every method but AP (atp, the RelP presets, ig, ig-input), then AP as est[N_EST] */
+    /* the estimators: every method but AP (atp, the RelP presets, ig, ig-input), or those --methods names, in that
+     * order; then AP (the ground truth, always run) as est[N_EST] */
     enum { N_NODE = 4 };
     struct method_spec methods[METHODS_MAX];
     const char *est[METHODS_MAX], *est_label[METHODS_MAX];
     int n_methods = method_list(methods, METHODS_MAX), N_EST = 0;
+    const char *chosen = get(&a, "--methods");
+    if (chosen) { /* each name known, none twice */
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", chosen);
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            struct method_spec one;
+            if (find_method(t, &one)) {
+                char names[512];
+                method_names(names, sizeof names, ",");
+                relp_model_free(m);
+                return usage("ioi: --methods takes names from %s, comma-separated; got '%s'", names, t);
+            }
+        }
+    }
+    char methods_text[512] = "";
     for (int i = 0; i < n_methods; i++)
         if (methods[i].method != RELP_METHOD_AP) {
+            if (chosen) { /* a whole item of the list */
+                const size_t ln = strlen(methods[i].name);
+                const char *p = chosen;
+                int found = 0;
+                while (!found && (p = strstr(p, methods[i].name)) != NULL) {
+                    found = (p == chosen || p[-1] == ',') && (p[ln] == ',' || p[ln] == '\0');
+                    p += ln;
+                }
+                if (!found) continue;
+            }
+            snprintf(methods_text + strlen(methods_text), sizeof methods_text - strlen(methods_text), "%s%s",
+                     N_EST ? "," : "", methods[i].name);
             est[N_EST] = methods[i].name;
             est_label[N_EST++] = methods[i].title;
         }
@@ -542,8 +640,8 @@ int cmd_ioi(int argc, char **argv) {
         json_str_buf(mp, sizeof mp, model_path(&a));
         snprintf(header, sizeof header,
                  "{\"command\":\"ioi\",\"model\":%s,\"weights\":\"%s\",\"dataset\":\"%s\",\"n\":%ld,\"seed\":%ld,"
-                 "\"steps\":%ld,\"max_batch\":%ld,\"bos\":%d,\"batches\":%d}",
-                 mp, dtype_name(relp_model_weight_dtype(m)), ds, n, seed, steps, max_batch, bos, n_groups);
+                 "\"steps\":%ld,\"max_batch\":%ld,\"bos\":%d,\"batches\":%d,\"methods\":\"%s\"}",
+                 mp, dtype_name(relp_model_weight_dtype(m)), ds, n, seed, steps, max_batch, bos, n_groups, methods_text);
     }
     struct run_log log;
     if (!rc) rc = run_log_open(&log, get(&a, "--out"), get(&a, "--resume") != NULL, header, n_groups);
@@ -572,7 +670,7 @@ int cmd_ioi(int argc, char **argv) {
                 snprintf(label, sizeof label, "[batch %d/%d, T=%d, B=%d] %s %s", g + 1, n_groups, b->T, b->n, ms->name,
                          node_names[k]);
                 double mc, mr, secs;
-                rc = run(ctx, b, ms, node, (int)steps, 0, 0, scores, &mc, &mr, &secs, label);
+                rc = run(ctx, b, ms, node, (int)steps, 0, 0, RELP_METRIC_LOGIT_DIFF, scores, &mc, &mr, &secs, label);
                 snprintf(name, sizeof name, "%s.%s", ms->name, node_names[k]);
                 if (!rc && record_add(&rec, name, scores, cnt, secs)) rc = 1;
                 if (e == N_EST && k == 0) {
@@ -619,6 +717,13 @@ int cmd_ioi(int argc, char **argv) {
         mr_sum += rec->mr * rec->n_prompts;
         counted += rec->n_prompts;
     }
+    struct warn_list warns = {0};
+    if (!rc && log.rank == 0 && counted) { /* the gap of the whole run's metric (the core's warnings) */
+        struct relp_ctx *wctx = NULL;
+        if ((rc = make_ctx(m, 1, 1, 1, &wctx)) == 0) run_warnings(wctx, RELP_METRIC_LOGIT_DIFF, mc_sum / counted,
+                                                                  mr_sum / counted, 0, NULL, NULL, &warns);
+        relp_ctx_free(wctx);
+    }
     if (!rc && log.rank == 0) { /* the other ranks only compute */
         double r[METHODS_MAX][N_NODE];
         for (int e = 0; e < N_EST; e++)
@@ -659,7 +764,38 @@ int cmd_ioi(int argc, char **argv) {
                     for (size_t i = 0; i < n_cells[k]; i++) fprintf(f, i ? ",%.6g" : "%.6g", cells[N_EST][k][i]);
                     fputc(']', f);
                 }
-                fprintf(f, "}}\n");
+                /* every batch's maps with their shapes: (layers, tokens) for resid, attn and mlp, (layers, heads) for
+                 * heads, AP's first, then each estimator's */
+                fprintf(f, "},\"layers\":%d,\"heads\":%d,\"batch_maps\":[", c->n_layer, c->n_head);
+                for (int g = 0; g < n_groups; g++) {
+                    const struct record *rec = &log.recs[g];
+                    fprintf(f, "%s{\"tokens\":%d,\"prompts\":%d,\"maps\":{", g ? "," : "", groups[g].T, rec->n_prompts);
+                    for (int e = N_EST, first = 1; e >= 0; e = e == N_EST ? 0 : e + 1 < N_EST ? e + 1 : -1, first = 0) {
+                        fprintf(f, "%s\"%s\":{", first ? "" : ",", est[e]);
+                        for (int k = 0; k < N_NODE; k++) {
+                            char name[32];
+                            int len = 0;
+                            double secs = 0;
+                            snprintf(name, sizeof name, "%s.%s", est[e], node_names[k]);
+                            const float *v = record_get(rec, name, &len, &secs);
+                            const int cols = k == 3 ? c->n_head : groups[g].T;
+                            fprintf(f, "%s\"%s\":[", k ? "," : "", node_names[k]);
+                            for (int l = 0; v && l < c->n_layer; l++) {
+                                fprintf(f, l ? ",[" : "[");
+                                for (int i = 0; i < cols && l * cols + i < len; i++)
+                                    fprintf(f, i ? ",%.6g" : "%.6g", v[l * cols + i]);
+                                fputc(']', f);
+                            }
+                            fputc(']', f);
+                        }
+                        fputc('}', f);
+                        if (N_EST == 0) break;
+                    }
+                    fprintf(f, "}}");
+                }
+                fprintf(f, "],");
+                warn_json(f, &warns);
+                fprintf(f, "}\n");
                 close_out(f);
             }
         }

@@ -207,7 +207,7 @@ static int score_set(struct relp_ctx *ctx, const struct relp_model *m, const str
         if (!r->s[h] || !r->e[h]) return 1;
     }
     struct relp_attr_params q = *p;
-    struct progress pr = {label, 0, 0};
+    struct progress pr = {.label = label};
     if (q.method != RELP_METHOD_GRAD) q.progress = on_progress, q.progress_user = &pr;
     struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, b->answer, b->wrong, 1.0f};
     double t0 = now_ms();
@@ -218,7 +218,9 @@ static int score_set(struct relp_ctx *ctx, const struct relp_model *m, const str
         fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", relp_ctx_last_error(ctx));
         return 1;
     }
-    if (r->mc == r->mr) fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+    struct warn_list w; /* the core's warnings of the run (relp.h WARNINGS) */
+    warn_collect(ctx, &w);
+    warn_print(&w, NULL);
     return 0;
 }
 
@@ -317,7 +319,7 @@ int cmd_features(int argc, char **argv) {
             vn[i] = (struct relp_circuit_node){rk[i].hook, rk[i].pos, rk[i].unit};
             est[i] = rk[i].score;
         }
-        struct progress pr = {"exact patching", 0, 0};
+        struct progress pr = {.label = "exact patching"};
         struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, b.answer, b.wrong, 1.0f};
         if (relp_patch_circuit_nodes(ctx, b.clean, b.corrupt, b.n, b.T, &mt, saes, set, noising, vn, (int32_t)nv, eff,
                                      on_progress, &pr)) {
@@ -516,7 +518,7 @@ int cmd_faithfulness(int argc, char **argv) {
         }
         mc = r.mc, mr = r.mr, secs[k] = r.seconds;
         snprintf(label, sizeof label, "%s: faithfulness", ms[k].name);
-        struct progress pr = {label, 0, 0};
+        struct progress pr = {.label = label};
         double t0 = now_ms();
         if (relp_faithfulness_curve(fa, (const float *const *)r.s, (const float *const *)r.e, nodes, use_tau ? taus : NULL,
                                     n_points, size + (size_t)k * n_points, F + (size_t)k * n_points,
@@ -578,7 +580,7 @@ int cmd_faithfulness(int argc, char **argv) {
         struct relp_figure_curves cv = {n_ms, sr, slash && slash[1] ? slash + 1 : model_path(&a), what, data,
                                         "logit difference (answer - wrong), mean ablation", 0, NULL};
         struct relp_figure *fig = x ? relp_figure_init() : NULL;
-        rc = fig ? figure_save(fig, relp_figure_curves(fig, &cv), get(&a, "--png"), get(&a, "--svg")) : 1;
+        rc = fig ? figure_save(fig, relp_figure_curves(fig, &cv), get(&a, "--png"), get(&a, "--svg"), 1) : 1;
         relp_figure_free(fig);
         free(x);
         if (rc) goto out;
@@ -691,7 +693,7 @@ static int draw_graph(const struct args *a, const struct relp_model *m, const fl
     const char *lines[3] = {l0, l1, l2};
     const struct relp_figure_circuit c = {n_nodes, nodes, n_edges, edges, "edge circuit", 3, lines, 0, NULL};
     struct relp_figure *fig = relp_figure_init();
-    int rc = fig ? figure_save(fig, relp_figure_circuit(fig, &c), get(a, "--png"), get(a, "--svg")) : 1;
+    int rc = fig ? figure_save(fig, relp_figure_circuit(fig, &c), get(a, "--png"), get(a, "--svg"), 1) : 1;
     relp_figure_free(fig);
     free(nodes), free(edges), free(index), free(names);
     return rc;
@@ -820,14 +822,16 @@ int cmd_edges(int argc, char **argv) {
         mc = NAN, mr = NAN;
     } else {
         struct relp_attr_params p = params_of(&ms, steps, noising);
-        struct progress pr = {"ig-input edges", 0, 0};
+        struct progress pr = {.label = "ig-input edges"};
         if (ms.method == RELP_METHOD_IG_INPUT) p.progress = on_progress, p.progress_user = &pr;
         if (relp_attribute_edges(ctx, b.clean, b.corrupt, b.n, b.T, &mt, &p, s, &mc, &mr)) {
             fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", relp_ctx_last_error(ctx));
             rc = 1;
             goto out;
         }
-        if (mc == mr) fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+        struct warn_list w;
+        warn_collect(ctx, &w);
+        warn_print(&w, NULL);
     }
     seconds = (now_ms() - t0) / 1000.0;
     /* the circuit: --top N (pruned), or every edge */
@@ -857,7 +861,7 @@ int cmd_edges(int argc, char **argv) {
         curve_F = malloc(sizeof(double) * (size_t)n_curve);
         curve_n = malloc(sizeof(int64_t) * (size_t)n_curve);
         uint8_t *cin = malloc((size_t)nu * nd), *cn = malloc((size_t)nu);
-        struct progress pr = {"edge circuits", 0, 0};
+        struct progress pr = {.label = "edge circuits"};
         for (int i = 0; i < n_curve && curve_F && curve_n && cin && cn; i++) {
             top_edges(m, s, curve[i], cin, cn);
             double mC;
@@ -898,7 +902,7 @@ int cmd_edges(int argc, char **argv) {
             est[i] = k[i].score;
         }
         free(k);
-        struct progress pr = {"exact edge patching", 0, 0};
+        struct progress pr = {.label = "exact edge patching"};
         if (relp_patch_edges(ctx, b.clean, b.corrupt, b.n, b.T, &mt, noising, vp, (int32_t)nv, eff, on_progress, &pr)) {
             fprintf(stderr, "%srelp: %s\n", pr.shown ? "\n" : "", relp_ctx_last_error(ctx));
             free(vp);

@@ -315,7 +315,7 @@ int cmd_paper(int argc, char **argv) {
     for (int k = 0; k < N_NODE; k++) {
         char label[64];
         snprintf(label, sizeof label, "relp paper: AP %s", node_names[k]);
-        struct progress pr = {label, 0, 0};
+        struct progress pr = {.label = label};
         struct relp_attr_params p = relp_attr_default_params();
         p.method = RELP_METHOD_AP;
         p.node = node_ids[k];
@@ -329,7 +329,11 @@ int cmd_paper(int argc, char **argv) {
         }
         secs[N_EST] += (now_ms() - t0) / 1000;
     }
-    if (relp_ctx_last_error(ctx)[0]) fprintf(stderr, "relp: %s\n", relp_ctx_last_error(ctx));
+    {
+        struct warn_list w; /* the core's warnings of the AP run (relp.h WARNINGS) */
+        warn_collect(ctx, &w);
+        warn_print(&w, NULL);
+    }
     for (int e = 0; e < N_EST; e++) {
         struct relp_attr_params p = relp_attr_default_params();
         p.method = RELP_METHOD_GRAD;

@@ -1,7 +1,7 @@
 /* figures.h - the CLI's --svg and --png: relp's figures (relp.h, FIGURES,
  * drawn by core/figure*.c as for the page and the Python package) written to
- * files, with the caption's facts the CLI knows and the warnings it derives
- * from them. */
+ * files, with the caption's facts the CLI knows and the run's warnings (the
+ * core's: relp.h WARNINGS). */
 #ifndef RELP_CLI_FIGURES_H
 #define RELP_CLI_FIGURES_H
 
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct relp_ctx;
+struct warn_list;
 
 /* What a figure's caption says about the run. */
 struct figure_caption {
@@ -23,11 +24,11 @@ struct figure_caption {
     int n_prompts;                   /* > 1: the map is their mean; the first is shown */
     double p_answer;                 /* the answer's probability after the clean prompt ... */
     int rank;                        /* ... and its rank (1 = predicted); 0: not known */
-    const char *top;                 /* the model's top token there, when rank > 1 */
-    double p_top;
     int relevance;                   /* token relevance: say the sum and the conservation gap */
     double rel_total, rel_value;
-    const char *units_warning;       /* the core's warning when the scores are in metric units, or NULL */
+    const char *metric;              /* the metric's name (relp_metric_name); NULL: logit_diff (logit without wrong) */
+    int noising;
+    const struct warn_list *warnings; /* the run's (cli.h), or NULL; GAP_ZERO: the scores are in metric units */
 };
 
 enum figure_layout {
@@ -46,19 +47,12 @@ struct figure {
     struct figure_caption cap;
 };
 
-/* Draws the figure and writes it to png (1x: the SVG's size) and svg, either may be NULL.
+/* Draws the figure and writes it to png (scale x the SVG's size, 1 to 4) and svg, either may be NULL.
  * Returns 0, or 1 after saying on stderr what failed. */
-int figure_write(const struct figure *f, const char *png, const char *svg);
-/* Writes a figure drawn with status drawn (relp.h FIGURES) to png (1x) and svg, either may be NULL; 0, or 1 after
- * saying on stderr what failed. */
+int figure_write(const struct figure *f, const char *png, const char *svg, int scale);
+/* Writes a figure drawn with status drawn (relp.h FIGURES) to png (at scale) and svg, either may be NULL; 0, or 1
+ * after saying on stderr what failed. */
 struct relp_figure;
-int figure_save(struct relp_figure *fig, int drawn, const char *png, const char *svg);
-
-/* The model's prediction after ids (one prompt of T tokens; V: the
- * vocabulary's size): the answer's probability and rank, and the top token's
- * id and probability, for the caption. Runs one forward pass on ctx (all
- * logit columns). Returns 0, or -1 on failure. */
-int figure_predict(struct relp_ctx *ctx, int V, const int32_t *ids, int T, int32_t answer, double *p_answer, int *rank,
-                   int32_t *top, double *p_top);
+int figure_save(struct relp_figure *fig, int drawn, const char *png, const char *svg, int scale);
 
 #endif

@@ -94,10 +94,11 @@ int add_prompt(struct relp_model *m, struct batch *b, const char *clean, const c
     snprintf(what, sizeof what, flags ? "--answer" : "%s answer", where);
     if ((rc = single_token(m, answer, what, &a))) goto out;
     snprintf(what, sizeof what, flags ? "--wrong" : "%s wrong token", where);
-    if ((rc = single_token(m, wrong, what, &w))) goto out;
+    if (!wrong) w = a; /* a metric of the answer alone (--metric logprob, logit) */
+    else if ((rc = single_token(m, wrong, what, &w))) goto out;
     /* degenerate pairs: the normalised metric (m - m_corrupt) / (m_clean - m_corrupt) would be 0 / 0
      * (the page refuses the same inputs, web/guard.js) */
-    if (a == w) {
+    if (wrong && a == w) {
         fprintf(stderr, "relp: %s: the answer and the wrong token are the same token ('%s'): their logit difference "
                         "is 0 on every prompt; give two different tokens\n", where, answer);
         rc = 2;

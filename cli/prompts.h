@@ -22,7 +22,8 @@ void batch_free(struct batch *b);
 void print_tokens(FILE *f, const struct relp_model *m, const int32_t *ids, int64_t n);
 int tokenize_prompt(struct relp_model *m, const char *text, int bos, const char *what, int32_t **out, int64_t *n);
 int single_token(struct relp_model *m, const char *text, const char *what, int32_t *id);
-/* Appends one pair to the batch (all pairs of a batch have one length). */
+/* Appends one pair to the batch (all pairs of a batch have one length). wrong NULL: a metric of the answer alone
+ * (its wrong token is then the answer's). */
 int add_prompt(struct relp_model *m, struct batch *b, const char *clean, const char *corrupt, const char *answer,
                const char *wrong, int bos, const char *where);
 /* The JSON Lines text of a --prompts file (label: its path, for messages). */

@@ -499,56 +499,96 @@ out:
     return rc;
 }
 
-static void help(FILE *f) {
-    char methods[512], presets[512], kinds[128]; /* from the core's preset table and SVA kinds */
+/* Each command's usage, one entry per command: `relp help` prints them all, `relp CMD --help` its own. %M: the
+ * methods, %P: the rules presets, %N: the node types, %K: the SVA kinds, %S: the random shapes, %R: the metrics
+ * (from the core's tables). */
+static const struct {
+    const char *cmd, *text;
+} helps[] = {
+    {"info", "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json] [--saes DIR [--prompt TEXT]]\n"},
+    {"forward", "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"},
+    {"tokenize", "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"},
+    {"bench", "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
+              "[--low-memory] [--ap] [--ig] [--json]\n"},
+    {"attribute",
+     "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
+     "                 --method %M (default relp)\n"
+     "                 --node %N (default resid)\n"
+     "                 [--metric %R] (default logit_diff; logprob and logit read only --answer)\n"
+     "                 [--steps N] (ig, ig-input) [--noising] [--per-position] (--node head) [--no-bos] [--threads N]\n"
+     "                 [--json FILE|-] [--png FILE [--scale 1..4]] [--svg FILE]\n"
+     "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts: prompts of the most common\n"
+     "                 token length are kept, as a map's positions are those of one length)\n"},
+    {"explain", "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules %P]\n"
+                "                [--metric %R] [--no-bos] [--json FILE|-] [--png FILE [--scale 1..4]] [--svg FILE]\n"},
+    {"ioi", "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
+            "                [--methods M1,M2,..] (the estimators run beside AP; default all)\n"
+            "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"},
+    {"paper", "  relp paper    --model DIR [--reference small|medium|large] [--json FILE|-] [--threads N] [--prompts-out FILE.jsonl]\n"
+              "                (the official RelP demo: Pearson r of AtP, relp and relp-ln with AP beside the published numbers)\n"},
+    {"sva", "  relp sva      --model DIR --kind %K --out FILE.jsonl|- [--n N] [--seed S] [--no-bos]\n"
+            "                (subject-verb agreement pairs as Marks et al.'s sparse feature circuits data: JSON Lines of\n"
+            "                clean_prefix, patch_prefix, clean_answer, patch_answer, case; filtered with DIR's tokenizer to\n"
+            "                one-token answers and the shortest prefix length; --n 100 and --seed 1 by default)\n"},
+    {"features", "  relp features --model DIR (--saes DIR | --neurons | --components) (--clean .. --corrupt .. --answer ..\n"
+                 "                --wrong .. | --prompts FILE.jsonl) --method atp|relp|relp-ln|relp-cp|attnlrp|ig [--steps N]\n"
+                 "                [--noising] [--top K] [--validate K] [--json FILE|-]\n"
+                 "                (scores of SAE features and their error nodes, neurons, or heads and MLPs per position;\n"
+                 "                --validate K patches the K largest exactly)\n"},
+    {"faithfulness", "  relp faithfulness --model DIR (--saes DIR | --neurons | --components) --prompts FILE.jsonl\n"
+                     "                [--methods relp,atp,ig] [--steps N] [--nodes N1,N2,..] [--start-layer L] [--json FILE|-]\n"
+                     "                (Marks et al.'s faithfulness and completeness of each method's circuits, by mean ablation;\n"
+                     "                at thresholds logspace(-4, 0, 15) unless --nodes)\n"},
+    {"edges", "  relp edges    --model DIR (--clean .. --corrupt .. --answer .. --wrong .. | --prompts FILE.jsonl)\n"
+              "                --method atp|relp|relp-ln|relp-cp|attnlrp|ig-input|ap [--steps N] [--noising] [--top N]\n"
+              "                [--evaluate] [--curve N1,N2,..] [--validate K] [--json FILE|-]\n"
+              "                (EAP-IG's graph: every edge's score, its JSON; --top N the circuit, pruned; --evaluate and\n"
+              "                --curve its faithfulness; --method ap patches every edge exactly)\n"},
+};
+
+static const char help_notes[] =
+    "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
+    "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
+    "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.json +\n"
+    "merges.txt) of model_type gpt2, llama (Llama 2/3, SmolLM2), qwen2, qwen3 or gpt_neox (Pythia).\n"
+    "SHAPE builds random weights in memory: %S, or random:L,C,NH (GPT-2).\n"
+    "--tokenizer DIR attaches the tokenizer files from DIR to a model that has none.\n"
+    "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n"
+    "--prompts FILE.jsonl reads one JSON object a line: relp's keys (clean, corrupt, answer, wrong) or Marks et\n"
+    "al.'s (clean_prefix, patch_prefix, clean_answer, patch_answer), as relp sva writes them.\n"
+    "Warnings (the model does not predict the answer, a small or negative clean - corrupted gap, an answer\n"
+    "without its leading space, noising) go to stderr, to --json's \"warnings\" and into every figure's caption.\n";
+
+/* text with its %-names filled in from the core's tables */
+static void put_help(FILE *f, const char *text) {
+    char methods[512], presets[512], kinds[128], metrics[128] = "";
     method_names(methods, sizeof methods, "|");
     preset_names(presets, sizeof presets, "|");
     sva_kind_names(kinds, sizeof kinds, "|");
-    fprintf(f,
-            "relp - transformer language models in C: forward, gradients and relevance patching\n\n"
-            "  relp info     --model DIR|SHAPE [--weights f32|f16|bf16] [--low-memory] [--json] [--saes DIR [--prompt TEXT]]\n"
-            "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"
-            "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"
-            "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
-            "[--low-memory] [--ap] [--ig] [--json]\n"
-            "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
-            "                 --method %s --node %s [--steps N] [--noising]\n"
-            "                 [--per-position] [--threads N] [--json FILE|-] [--png FILE] [--svg FILE]\n"
-            "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts)\n"
-            "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules %s]\n"
-            "                [--json FILE|-] [--png FILE] [--svg FILE]\n"
-            "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
-            "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"
-            "  relp paper    --model DIR [--reference small|medium|large] [--json FILE|-] [--threads N] [--prompts-out FILE.jsonl]\n"
-            "                (the official RelP demo: Pearson r of AtP, relp and relp-ln with AP beside the published numbers)\n"
-            "  relp sva      --model DIR --kind %s --out FILE.jsonl|- [--n N] [--seed S] [--no-bos]\n"
-            "                (subject-verb agreement pairs as Marks et al.'s sparse feature circuits data: JSON Lines of\n"
-            "                clean_prefix, patch_prefix, clean_answer, patch_answer, case; filtered with DIR's tokenizer to\n"
-            "                one-token answers and the shortest prefix length; --n 100 and --seed 1 by default)\n"
-            "  relp features --model DIR (--saes DIR | --neurons | --components) (--clean .. --corrupt .. --answer ..\n"
-            "                --wrong .. | --prompts FILE.jsonl) --method atp|relp|relp-ln|relp-cp|attnlrp|ig [--steps N]\n"
-            "                [--noising] [--top K] [--validate K] [--json FILE|-]\n"
-            "                (scores of SAE features and their error nodes, neurons, or heads and MLPs per position;\n"
-            "                --validate K patches the K largest exactly)\n"
-            "  relp faithfulness --model DIR (--saes DIR | --neurons | --components) --prompts FILE.jsonl\n"
-            "                [--methods relp,atp,ig] [--steps N] [--nodes N1,N2,..] [--start-layer L] [--json FILE|-]\n"
-            "                (Marks et al.'s faithfulness and completeness of each method's circuits, by mean ablation;\n"
-            "                at thresholds logspace(-4, 0, 15) unless --nodes)\n"
-            "  relp edges    --model DIR (--clean .. --corrupt .. --answer .. --wrong .. | --prompts FILE.jsonl)\n"
-            "                --method atp|relp|relp-ln|relp-cp|attnlrp|ig-input|ap [--steps N] [--noising] [--top N]\n"
-            "                [--evaluate] [--curve N1,N2,..] [--validate K] [--json FILE|-]\n"
-            "                (EAP-IG's graph: every edge's score, its JSON; --top N the circuit, pruned; --evaluate and\n"
-            "                --curve its faithfulness; --method ap patches every edge exactly)\n"
-            "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
-            "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
-            "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.json +\n"
-            "merges.txt) of model_type gpt2, llama (Llama 2/3, SmolLM2), qwen2, qwen3 or gpt_neox (Pythia).\n"
-            "SHAPE builds random weights in memory: %s, or random:L,C,NH (GPT-2).\n"
-            "--tokenizer DIR attaches the tokenizer files from DIR to a model that has none.\n"
-            "--low-memory drops the transposed copy of the block weights kept for a fast backward pass.\n"
-            "--prompts FILE.jsonl reads one JSON object a line: relp's keys (clean, corrupt, answer, wrong) or Marks et\n"
-            "al.'s (clean_prefix, patch_prefix, clean_answer, patch_answer), as relp sva writes them.\n",
-            methods, names_list(NAMES_NODES), presets, kinds, names_list(NAMES_SHAPES));
+    size_t o = 0;
+    for (int32_t i = 0; relp_metric_name(i) && o < sizeof metrics; i++)
+        o += (size_t)snprintf(metrics + o, sizeof metrics - o, "%s%s", i ? "|" : "", relp_metric_name(i)->name);
+    char nodes[256];
+    snprintf(nodes, sizeof nodes, "%s", names_list(NAMES_NODES));
+    for (char *p = nodes; (p = strstr(p, ", ")) != NULL;) memmove(p + 1, p + 2, strlen(p + 2) + 1), *p = '|';
+    char *orr = strstr(nodes, " or ");
+    if (orr) memmove(orr + 1, orr + 4, strlen(orr + 4) + 1), *orr = '|';
+    for (const char *p = text; *p; p++) {
+        if (*p != '%' || !p[1]) {
+            fputc(*p, f);
+            continue;
+        }
+        const char c = *++p;
+        fputs(c == 'M' ? methods : c == 'P' ? presets : c == 'N' ? nodes : c == 'K' ? kinds : c == 'R' ? metrics
+              : c == 'S' ? names_list(NAMES_SHAPES) : "%", f);
+    }
+}
+
+static void help(FILE *f) {
+    fprintf(f, "relp - transformer language models in C: forward, gradients and relevance patching\n\n");
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) put_help(f, helps[i].text);
+    put_help(f, help_notes);
+    fprintf(f, "relp CMD --help prints one command's usage; relp --version the version.\n");
 }
 
 static int dispatch(int argc, char **argv) {
@@ -558,9 +598,33 @@ static int dispatch(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 2) /* relp help CMD */
+            for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+                if (!strcmp(argv[2], helps[i].cmd)) {
+                    put_help(stdout, helps[i].text);
+                    return 0;
+                }
         help(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+#ifdef RELP_VERSION
+        printf("relp %s\n", RELP_VERSION);
+#else
+        printf("relp (version not set at build time)\n");
+#endif
+        return 0;
+    }
+    /* relp CMD --help (or -h) anywhere among its flags: that command's usage */
+    for (int k = 2; k < argc; k++)
+        if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+            for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+                if (!strcmp(cmd, helps[i].cmd)) {
+                    put_help(stdout, helps[i].text);
+                    return 0;
+                }
+            break;
+        }
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "forward")) return cmd_forward(argc - 2, argv + 2);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 2, argv + 2);

@@ -3,7 +3,7 @@
  * An architecture is a table of its Hugging Face parameters - name, shape in
  * the file, where it goes in struct relp_layer / struct relp_model and how
  * it is stored there - and the model's cached buffers and nodes are tables
- * too. Loading (plan.c), random weights (random.c), the activation slab
+ * too. Loading (plan.c), random weights (plan.c), the activation slab
  * (model.c) and node lookup all loop over these tables; nothing else lists
  * a parameter, a buffer or a node. */
 #ifndef RELP_ARCH_H

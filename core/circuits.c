@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+
 /* ------------------------------------------------------------ hooks */
 
 int32_t relp_circuit_hooks(const struct relp_model *m, const struct relp_saes *saes, enum relp_nodeset set,
@@ -119,44 +120,93 @@ static float *hook_buffers(struct relp_ctx *ctx, int B, int T, const struct relp
 
 #define ROW_CHUNK 256 /* rows encoded at once */
 
+/* One chunk of rows' reduction, split between the pool's threads by position (a thread owns the positions
+ * t = i, i + n, ... of every row, so no two write one accumulator and the sums never depend on scheduling). */
+struct reduce_job {
+    const struct relp_sae *e;
+    const float *fs, *fb, *P, *xs, *xb, *rho; /* the chunk's codes, coefficients and values, gathered */
+    const int32_t *pos;                       /* each gathered row's position */
+    int n, dense;
+    double *acc, *acc_e;
+};
+
+static void reduce_task(void *arg, int ti, int nt) {
+    const struct reduce_job *j = arg;
+    const struct relp_sae *e = j->e;
+    const int D = e->d_in, S = e->d_sae;
+    for (int r = 0; r < j->n; r++) {
+        const int t = j->pos[r];
+        if (t % nt != ti) continue;
+        const float *a = j->fs + (size_t)r * S, *b = j->fb + (size_t)r * S, *p = j->P + (size_t)r * S;
+        const float *g = j->rho + (size_t)r * D, *x1 = j->xs + (size_t)r * D, *x0 = j->xb + (size_t)r * D;
+        double *o = j->acc + (size_t)t * S, feat = 0, s = 0;
+        for (int i = 0; i < S; i++) {
+            if (a[i] == b[i]) continue;
+            float pi;
+            if (j->dense) pi = p[i];
+            else { /* W_dec[i] . rho in eight lanes (vectorised), summed pairwise */
+                const float *w = e->W_dec + (size_t)i * D;
+                float l[8] = {0};
+                int d = 0;
+                for (; d + 8 <= D; d += 8)
+                    for (int k = 0; k < 8; k++) l[k] += w[d + k] * g[d + k];
+                for (; d < D; d++) l[d & 7] += w[d] * g[d];
+                pi = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+            }
+            const double c = (double)(a[i] - b[i]) * pi;
+            o[i] += c;
+            feat += c;
+        }
+        for (int d = 0; d < D; d++) s += (double)(x1[d] - x0[d]) * g[d];
+        j->acc_e[t] += s - feat;
+    }
+}
+
 /* Scores of one SAE's features and error nodes from the two runs' values xs, xb (B, T, d_in) and the coefficient
  * rho (B, T, d_in): score[t][i] = scale sum_b (fs - fb)[b,t,i] (W_dec[i] . rho[b,t]), err[t] = scale sum_b
- * (es - eb)[b,t] . rho[b,t]; accumulated in double, rows in chunks. */
+ * (es - eb)[b,t] . rho[b,t]; accumulated in double. A row whose two values are equal (a position before the
+ * prompts differ) has equal codes and adds nothing: only the others are gathered, R at a time, and encoded. The
+ * error needs no decoding: x_hat is linear in f (f W_dec + b_dec), so (es - eb) . rho = (xs - xb) . rho -
+ * sum_i (fs - fb)_i (W_dec[i] . rho), the node's score less its features' (features + error = the node). */
 static enum relp_status feature_reduce(struct relp_ctx *ctx, const struct relp_sae *e, const float *xs,
                                        const float *xb, const float *rho, double scale, float *score, float *err) {
     const int B = ctx->B, T = ctx->T, D = e->d_in, S = e->d_sae, R = ROW_CHUNK;
     const int64_t BT = (int64_t)B * T;
     const size_t sc = relp__sae_scratch(e, R);
-    float *buf = malloc(sizeof(float) * ((size_t)3 * R * S + 2 * (size_t)R * D + sc + 8));
+    float *buf = malloc(sizeof(float) * ((size_t)3 * R * S + (size_t)3 * R * D + sc + 8) + sizeof(int32_t) * R);
     double *acc = calloc((size_t)T * S + T, sizeof(double));
     if (!buf || !acc) {
         free(buf);
         free(acc);
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for the feature scores of %s", e->hook_name);
     }
-    float *fs = buf, *fb = fs + (size_t)R * S, *P = fb + (size_t)R * S, *hs = P + (size_t)R * S, *hb = hs + (size_t)R * D,
-          *scr = hb + (size_t)R * D;
-    double *acc_e = acc + (size_t)T * S;
-    for (int64_t r0 = 0; r0 < BT; r0 += R) {
-        const int n = BT - r0 < R ? (int)(BT - r0) : R;
-        relp__sae_encode(e, ctx->pool, xs + r0 * D, n, fs, scr);
-        relp__sae_encode(e, ctx->pool, xb + r0 * D, n, fb, scr);
-        relp__sae_decode(e, fs, n, hs);
-        relp__sae_decode(e, fb, n, hb);
-        matmul_xwt(ctx->pool, P, rho + r0 * D, e->W_dec, RELP_DTYPE_F32, n, D, S); /* W_dec[i] . rho */
-        for (int r = 0; r < n; r++) {
-            const int t = (int)((r0 + r) % T);
-            const float *a = fs + (size_t)r * S, *b = fb + (size_t)r * S, *p = P + (size_t)r * S;
-            double *o = acc + (size_t)t * S;
-            for (int i = 0; i < S; i++)
-                if (a[i] != b[i]) o[i] += (double)(a[i] - b[i]) * p[i];
-            const float *x1 = xs + (r0 + r) * D, *x0 = xb + (r0 + r) * D, *g = rho + (r0 + r) * D;
-            const float *h1 = hs + (size_t)r * D, *h0 = hb + (size_t)r * D;
-            double s = 0;
-            for (int d = 0; d < D; d++) s += (double)((x1[d] - h1[d]) - (x0[d] - h0[d])) * g[d];
-            acc_e[t] += s;
+    float *fs = buf, *fb = fs + (size_t)R * S, *P = fb + (size_t)R * S, *gs = P + (size_t)R * S,
+          *gb = gs + (size_t)R * D, *gr = gb + (size_t)R * D, *scr = gr + (size_t)R * D;
+    int32_t *pos = (int32_t *)(scr + sc + 8);
+    int64_t row = 0;
+    while (row < BT) {
+        int n = 0;
+        for (; row < BT && n < R; row++) {
+            const size_t o = (size_t)row * D;
+            if (!memcmp(xs + o, xb + o, (size_t)D * sizeof(float))) continue;
+            memcpy(gs + (size_t)n * D, xs + o, (size_t)D * sizeof(float));
+            memcpy(gb + (size_t)n * D, xb + o, (size_t)D * sizeof(float));
+            memcpy(gr + (size_t)n * D, rho + o, (size_t)D * sizeof(float));
+            pos[n++] = (int32_t)(row % T);
         }
+        if (!n) break;
+        relp__sae_encode(e, ctx->pool, gs, n, fs, scr);
+        relp__sae_encode(e, ctx->pool, gb, n, fb, scr);
+        /* W_dec[i] . rho is needed only where the two runs' features differ: with sparse codes (topk, and most
+         * ReLU SAEs) a dot product per such feature; with dense ones one product for every feature */
+        int64_t differ = 0;
+        for (size_t i = 0; i < (size_t)n * S; i++) differ += fs[i] != fb[i];
+        const int dense = differ * 8 > (int64_t)n * S;
+        if (dense) matmul_xw_packed(ctx->pool, P, gr, e->W_decT, RELP_DTYPE_F32, NULL, n, D, S, D, 0);
+        struct reduce_job j = {e, fs, fb, P, gs, gb, gr, pos, n, dense, acc, acc + (size_t)T * S};
+        relp__pool_run(ctx->pool, reduce_task, &j);
     }
+    double *acc_e = acc + (size_t)T * S;
     for (size_t i = 0; i < (size_t)T * S; i++) score[i] = (float)(acc[i] * scale) + 0.0f;
     for (int t = 0; t < T; t++) err[t] = (float)(acc_e[t] * scale) + 0.0f;
     free(buf);
@@ -247,6 +297,7 @@ enum relp_status relp_attribute_circuit(struct relp_ctx *ctx, const int32_t *cle
     int32_t nh = 0;
     struct relp_circuit_hook *hooks = hooks_of(ctx, saes, set, &nh);
     if (!hooks) return RELP_STATUS_BAD_ARGUMENT;
+    relp__warn_begin(ctx, clean, B, T, mt, p->noising);
     enum relp_status st = RELP_STATUS_OK;
     for (int32_t h = 0; h < nh && !st; h++)
         if (!scores[h] || (hooks[h].error && (!errors || !errors[h])))
@@ -302,6 +353,7 @@ enum relp_status relp_patch_circuit_nodes(struct relp_ctx *ctx, const int32_t *c
     int32_t nh = 0;
     struct relp_circuit_hook *hooks = hooks_of(ctx, saes, set, &nh);
     if (!hooks) return RELP_STATUS_BAD_ARGUMENT;
+    relp__warn_begin(ctx, clean, B, T, mt, noising);
     enum relp_status st = RELP_STATUS_OK;
     for (int32_t i = 0; i < n && !st; i++) {
         const struct relp_circuit_node *q = &nodes[i];
@@ -414,12 +466,8 @@ struct relp_faithfulness {
     float **mu_err;  /* features: the error's mean (T, d_in) */
     float **mu_dec;  /* features: mu W_dec (T, d_in), without b_dec */
     float *block;
-    float *f, *xhat, *row, *scr; /* scratch of the ablation: (chunk * T, max d_sae), (chunk * T, max d_in), (max d_in),
+    float *f, *xhat, *row, *scr; /* scratch of the ablation: (rows, max d_sae), (rows, max d_in), (threads, max d_in),
                                     encode's */
-    float *base;                 /* (T, max d_in): the ablated value of a hook before its kept features */
-    float *gx;                   /* (chunk * T, max d_in): the rows gathered for encoding */
-    int32_t *pos;                /* (T): the positions whose rows need encoding */
-    int32_t chunk;               /* prompts encoded at once */
     const uint8_t *const *keep, *const *keep_err; /* the circuit being evaluated */
     uint8_t **all_keep;   /* a circuit buffer per hook (T * width) and its error flags (T), for curves */
     uint8_t **all_err;
@@ -428,6 +476,53 @@ struct relp_faithfulness {
 };
 
 static int candidate(const struct relp_faithfulness *fa, int32_t h) { return fa->hooks[h].hook_layer >= fa->start_layer; }
+
+/* The spliced values of a chunk's rows (x: n rows of width W from row first of (B, T)), rows split between the
+ * pool's threads, each with its own output row */
+struct splice_job {
+    const struct relp_faithfulness *fa;
+    const struct relp_sae *e;
+    int32_t h;
+    float *x;
+    int64_t first;
+    int n, W;
+};
+
+static void splice_task(void *arg, int ti, int nt) {
+    const struct splice_job *j = arg;
+    const struct relp_faithfulness *fa = j->fa;
+    const struct relp_sae *e = j->e;
+    const int S = e->d_sae, W = j->W, T = fa->T, h = j->h;
+    const uint8_t *keep = fa->keep[h], *ke = fa->keep_err[h];
+    float *out = fa->row + (size_t)ti * W;
+    for (int r = j->n * ti / nt; r < j->n * (ti + 1) / nt; r++) {
+        const int t = (int)((j->first + r) % T);
+        float *xr = j->x + (size_t)r * W, *hat = fa->xhat + (size_t)r * W;
+        const float *fr = fa->f + (size_t)r * S, *mu = fa->mu[h] + (size_t)t * S;
+        const uint8_t *kt = keep + (size_t)t * S;
+        relp__sae_decode(e, fr, 1, hat);
+        /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean); where most features
+         * are kept, the same as x_hat + sum over the others of (mu_i - f_i) W_dec[i] */
+        const float *md = fa->mu_dec[h] + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
+        int n_kept = 0;
+        for (int i = 0; i < S; i++) n_kept += kt[i] != 0;
+        const int most = 2 * n_kept > S;
+        if (most) memcpy(out, hat, (size_t)W * sizeof(float));
+        else
+            for (int k = 0; k < W; k++) out[k] = e->b_dec[k] + md[k];
+        for (int i = 0; i < S; i++) {
+            if ((kt[i] != 0) == most || fr[i] == mu[i]) continue;
+            const float a = most ? mu[i] - fr[i] : fr[i] - mu[i];
+            const float *w = e->W_dec + (size_t)i * W;
+            for (int k = 0; k < W; k++) out[k] += a * w[k];
+        }
+        if (ke[t])
+            for (int k = 0; k < W; k++) out[k] += xr[k] - hat[k];
+        else
+            for (int k = 0; k < W; k++) out[k] += me[k];
+        memcpy(xr, out, (size_t)W * sizeof(float));
+    }
+}
 
 /* the forward hook of an evaluation: every candidate hook of (node, layer), in forward order, ablated to the
  * circuit in fa->keep */
@@ -445,70 +540,16 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
             for (int t = t0; t < T && all; t++) all = ke[t] != 0;
             if (all) continue;
             const struct relp_sae *e = &fa->saes->s[hk->sae];
-            const int S = e->d_sae, n = T - t0;
-            /* x' = b_dec + mu W_dec + sum over kept i of (f_i - mu_i) W_dec[i] + (e or its mean), computed as
-             * base[t] + sum over kept i with f_i != 0 of f_i W_dec[i] + (e or its mean), where base[t] = b_dec +
-             * mu W_dec - sum over kept i of mu_i W_dec[i] is the same for every prompt (f is sparse, mu is not) */
-            for (int t = t0; t < T; t++) {
-                float *o = fa->base + (size_t)t * W;
-                const float *md = fa->mu_dec[h] + (size_t)t * W, *mu = fa->mu[h] + (size_t)t * S;
-                const uint8_t *kt = keep + (size_t)t * S;
-                for (int k = 0; k < W; k++) o[k] = e->b_dec[k] + md[k];
-                for (int i = 0; i < S; i++) {
-                    if (!kt[i] || mu[i] == 0.0f) continue;
-                    const float a = mu[i], *w = e->W_dec + (size_t)i * W;
-                    for (int k = 0; k < W; k++) o[k] -= a * w[k];
-                }
-            }
-            /* positions with no kept feature and no kept error node need no encoding: x' = base[t] + the error's mean */
-            int np = 0;
-            for (int t = t0; t < T; t++) {
-                int need = ke[t] != 0;
-                for (int i = 0; i < S && !need; i++) need = keep[(size_t)t * S + i] != 0;
-                if (need) fa->pos[np++] = t;
-            }
-            for (int b = 0; b < B && np < n; b++) /* the others, for every prompt */
-                for (int t = t0, q = 0; t < T; t++) {
-                    if (q < np && fa->pos[q] == t) {
-                        q++;
-                        continue;
-                    }
-                    float *xr = values + ((size_t)b * T + t) * W;
-                    const float *bt = fa->base + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
-                    for (int k = 0; k < W; k++) xr[k] = bt[k] + me[k];
-                }
-            for (int b0 = 0; b0 < B && np > 0; b0 += fa->chunk) { /* the rows that need it, fa->chunk prompts at once */
-                const int nb = B - b0 < fa->chunk ? B - b0 : fa->chunk;
-                const float *rows = values + (size_t)b0 * T * W;
-                if (np != T) { /* gather the rows of the positions that need encoding */
-                    for (int b = 0; b < nb; b++)
-                        for (int q = 0; q < np; q++)
-                            memcpy(fa->gx + ((size_t)b * np + q) * W, values + ((size_t)(b0 + b) * T + fa->pos[q]) * W,
-                                   (size_t)W * sizeof(float));
-                    rows = fa->gx;
-                }
-                relp__sae_encode(e, ctx->pool, rows, (int64_t)nb * np, fa->f, fa->scr);
-                relp__sae_decode(e, fa->f, (int64_t)nb * np, fa->xhat);
-                for (int b = b0; b < b0 + nb; b++) {
-                    for (int q = 0; q < np; q++) {
-                        const int t = fa->pos[q];
-                        const size_t row = (size_t)(b - b0) * np + q;
-                        float *xr = values + ((size_t)b * T + t) * W, *out = fa->row;
-                        const float *fr = fa->f + row * S, *hat = fa->xhat + row * W, *me = fa->mu_err[h] + (size_t)t * W;
-                        const uint8_t *kt = keep + (size_t)t * S;
-                        memcpy(out, fa->base + (size_t)t * W, (size_t)W * sizeof(float));
-                        for (int i = 0; i < S; i++) {
-                            if (fr[i] == 0.0f || !kt[i]) continue;
-                            const float a = fr[i], *w = e->W_dec + (size_t)i * W;
-                            for (int k = 0; k < W; k++) out[k] += a * w[k];
-                        }
-                        if (ke[t])
-                            for (int k = 0; k < W; k++) out[k] += xr[k] - hat[k];
-                        else
-                            for (int k = 0; k < W; k++) out[k] += me[k];
-                        memcpy(xr, out, (size_t)W * sizeof(float));
-                    }
-                }
+            /* rows t0..T-1 of each prompt: one block of every row when t0 = 0; in chunks of ROW_CHUNK rows */
+            const int64_t span = t0 == 0 ? (int64_t)B * T : T - t0, blocks = t0 == 0 ? 1 : B;
+            for (int64_t bl = 0; bl < blocks; bl++)
+            for (int64_t r0 = 0; r0 < span; r0 += ROW_CHUNK) {
+                const int n = span - r0 < ROW_CHUNK ? (int)(span - r0) : ROW_CHUNK;
+                const int64_t first = t0 == 0 ? r0 : bl * T + t0 + r0; /* the chunk's first row in (B T) */
+                float *x = values + first * W;
+                relp__sae_encode(e, ctx->pool, x, n, fa->f, fa->scr);
+                struct splice_job j = {fa, e, h, x, first, n, W};
+                relp__pool_run(ctx->pool, splice_task, &j);
             }
         } else if (fa->set == RELP_NODESET_NEURONS) {
             for (int b = 0; b < B; b++)
@@ -588,6 +629,7 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
     if (start_layer < 0 || start_layer >= L)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "faithfulness: start layer %d out of range 0..%d",
                               start_layer, L - 1);
+    relp__warn_begin(ctx, clean, B, T, mt, 0);
     struct relp_faithfulness *fa = calloc(1, sizeof *fa);
     if (!fa) return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     fa->ctx = ctx, fa->clean = clean, fa->corrupt = corrupt, fa->B = B, fa->T = T, fa->mt = *mt, fa->saes = saes;
@@ -611,6 +653,7 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
             const struct relp_sae *e = &saes->s[fa->hooks[h].sae];
             floats += (size_t)T * (e->d_sae + 2 * (size_t)W);
             smax = (size_t)e->d_sae > smax ? (size_t)e->d_sae : smax;
+            scmax = relp__sae_scratch(e, ROW_CHUNK) > scmax ? relp__sae_scratch(e, ROW_CHUNK) : scmax;
         } else {
             floats += (size_t)T * W;
         }
@@ -620,28 +663,18 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
     }
     size_t fl_floats = (flags + sizeof(float) - 1) / sizeof(float);
     fa->block = malloc(sizeof(float) * (floats + fl_floats + 1));
-    /* the ablation encodes up to 4 M features (16 MB) at once: chunk prompts */
-    fa->chunk = (int32_t)((size_t)1 << 22) / (int32_t)((size_t)T * smax);
-    fa->chunk = fa->chunk < 1 ? 1 : fa->chunk > B ? B : fa->chunk;
-    const size_t rows = (size_t)fa->chunk * T;
-    for (int32_t h = 0; h < nh && set == RELP_NODESET_FEATURES; h++) {
-        const size_t sc = relp__sae_scratch(&saes->s[fa->hooks[h].sae], (int64_t)rows);
-        scmax = sc > scmax ? sc : scmax;
-    }
     if (set == RELP_NODESET_FEATURES)
-        fa->f = malloc(sizeof(float) * (rows * smax + 2 * rows * wmax + wmax + (size_t)T * wmax + (size_t)T + scmax + 8));
+        fa->f = malloc(sizeof(float) * ((size_t)ROW_CHUNK * smax + (size_t)ROW_CHUNK * wmax +
+                                         (size_t)relp__pool_size(ctx->pool) * wmax + scmax + 8));
     if (!fa->mu || !fa->mu_err || !fa->mu_dec || !fa->all_keep || !fa->all_err || !fa->block ||
         (set == RELP_NODESET_FEATURES && !fa->f)) {
         relp_faithfulness_free(fa);
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for the faithfulness of %d prompts", B);
     }
     if (fa->f) {
-        fa->xhat = fa->f + rows * smax;
-        fa->row = fa->xhat + rows * wmax;
-        fa->base = fa->row + wmax;
-        fa->gx = fa->base + (size_t)T * wmax;
-        fa->pos = (int32_t *)(fa->gx + rows * wmax);
-        fa->scr = fa->gx + rows * wmax + T;
+        fa->xhat = fa->f + (size_t)ROW_CHUNK * smax;
+        fa->row = fa->xhat + (size_t)ROW_CHUNK * wmax;
+        fa->scr = fa->row + (size_t)relp__pool_size(ctx->pool) * wmax;
     }
     float *p = fa->block;
     for (int32_t h = 0; h < nh; h++) {
@@ -682,13 +715,15 @@ enum relp_status relp_faithfulness_init(struct relp_faithfulness **out, struct r
             st = relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
             break;
         }
-        for (int b = 0; b < B; b++) {
-            relp__sae_encode(e, NULL, x + (size_t)b * T * W, T, fa->f, fa->scr);
-            relp__sae_decode(e, fa->f, T, fa->xhat);
-            for (int t = 0; t < T; t++) {
-                for (int i = 0; i < S; i++) acc[(size_t)t * S + i] += fa->f[(size_t)t * S + i];
+        for (int64_t r0 = 0; r0 < (int64_t)B * T; r0 += ROW_CHUNK) {
+            const int n = (int64_t)B * T - r0 < ROW_CHUNK ? (int)((int64_t)B * T - r0) : ROW_CHUNK;
+            relp__sae_encode(e, ctx->pool, x + r0 * W, n, fa->f, fa->scr);
+            relp__sae_decode(e, fa->f, n, fa->xhat);
+            for (int r = 0; r < n; r++) {
+                const size_t t = (size_t)((r0 + r) % T);
+                for (int i = 0; i < S; i++) acc[t * S + i] += fa->f[(size_t)r * S + i];
                 for (int k = 0; k < W; k++)
-                    acc[(size_t)T * S + (size_t)t * W + k] += x[((size_t)b * T + t) * W + k] - fa->xhat[(size_t)t * W + k];
+                    acc[(size_t)T * S + t * W + k] += x[(r0 + r) * W + k] - fa->xhat[(size_t)r * W + k];
             }
         }
         for (size_t i = 0; i < (size_t)T * S; i++) fa->mu[h][i] = (float)(acc[i] / B);

@@ -19,6 +19,7 @@ struct relp_sae {
     enum relp_dtype file_dtype;
     const float *W_enc;        /* (d_in, d_sae) packed in RELP_PANEL panels (ops.h), f32 */
     const float *W_dec;        /* (d_sae, d_in) row-major, f32 */
+    const float *W_decT;       /* W_dec^T (d_in, d_sae) packed in panels: rho W_dec^T, the features' coefficients */
     const float *b_enc, *b_dec, *threshold; /* (d_sae), (d_in), (d_sae) jumprelu */
 };
 
@@ -40,8 +41,6 @@ int relp__hook_parse(const struct relp_model *m, const char *name, enum relp_nod
 /* The hook name of a node and layer (resid_post: the name of RESID_PRE layer as blocks.{layer-1}.hook_resid_post). */
 void relp__hook_name(enum relp_node node, int32_t layer, int resid_post, char *buf, size_t cap);
 
-/* Threads whose top-k heaps relp__sae_encode's scratch holds (more threads: it allocates them) */
-#define RELP_SAE_HEAPS 16
 /* Scratch floats relp__sae_encode needs for n rows. */
 size_t relp__sae_scratch(const struct relp_sae *e, int64_t n);
 /* f (n, d_sae) = encode(x (n, d_in)) */

@@ -76,14 +76,18 @@ const char *relp_graph_down_name(const struct relp_model *m, int32_t v, char *bu
     return buf;
 }
 
+/* The upstream nodes a downstream node reads are a prefix of the upstream order (input, then each layer's heads
+ * and MLP): v reads u exactly when u < n_reads(v). */
+static int n_reads(const struct relp_model *m, int v) {
+    const struct relp_dims *d = &m->d;
+    const int per = 3 * d->NH + 1, l = v / per;
+    if (v == d->L * per) return n_up_of(d);               /* the logits: every node */
+    return v % per == 3 * d->NH ? n_up_mlp(m, l) : n_up_qkv(d, l);
+}
+
 int32_t relp_graph_edge(const struct relp_model *m, int32_t u, int32_t v) {
     if (!m || u < 0 || u >= n_up_of(&m->d) || v < 0 || v >= n_down_of(&m->d)) return 0;
-    int lu, unit, lv, kind, h;
-    up_of(&m->d, u, &lu, &unit);
-    down_of(&m->d, v, &lv, &kind, &h);
-    if (kind == 4 || lu < 0) return 1;
-    if (kind < 3) return lu < lv;
-    return lu < lv || (lu == lv && unit < m->d.NH && !m->parallel);
+    return u < n_reads(m, v);
 }
 
 int32_t relp_graph_edges(const struct relp_model *m, int32_t *pairs, int32_t cap) {
@@ -270,6 +274,52 @@ static void up_outputs(struct relp_ctx *ctx, float *A, float *zh) {
     }
 }
 
+/* The upstream nodes' differences, source minus base, kept compact: the embeddings' (B T, C), each layer's
+ * mlp_out's (L, B T, C) and z's (L, B T, Q) - a head's output is linear in its z. */
+struct up_diff {
+    float *emb, *mlp, *z;
+};
+
+/* Runs the source then the base batch (left in the cache) into D; v: the two runs' metrics. */
+static enum relp_status up_differences(struct relp_ctx *ctx, const int32_t *src, const int32_t *base, int32_t B,
+                                       int32_t T, const struct relp_metric *mt, const struct up_diff *D, double v[2]) {
+    const struct relp_dims *d = &ctx->model->d;
+    const size_t N = (size_t)B * T, n = N * d->C, nz = N * d->Q;
+    enum relp_status st;
+    if ((st = relp_forward(ctx, src, B, T)) || (st = relp_metric_value(ctx, mt, &v[0]))) return st;
+    memcpy(D->emb, relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), n * sizeof(float));
+    for (int l = 0; l < d->L; l++) {
+        memcpy(D->z + (size_t)l * nz, relp_ctx_node(ctx, RELP_NODE_ATTN_Z, l), nz * sizeof(float));
+        memcpy(D->mlp + (size_t)l * n, relp_ctx_node(ctx, RELP_NODE_MLP_OUT, l), n * sizeof(float));
+    }
+    if ((st = relp_forward(ctx, base, B, T)) || (st = relp_metric_value(ctx, mt, &v[1]))) return st;
+    const float *e = relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0);
+    for (size_t i = 0; i < n; i++) D->emb[i] -= e[i];
+    for (int l = 0; l < d->L; l++) {
+        const float *zb = relp_ctx_node(ctx, RELP_NODE_ATTN_Z, l), *mb = relp_ctx_node(ctx, RELP_NODE_MLP_OUT, l);
+        float *dz = D->z + (size_t)l * nz, *dm = D->mlp + (size_t)l * n;
+        for (size_t i = 0; i < nz; i++) dz[i] -= zb[i];
+        for (size_t i = 0; i < n; i++) dm[i] -= mb[i];
+    }
+    return RELP_STATUS_OK;
+}
+
+/* U (n_u, rows, C): the differences of the upstream nodes u < n_u at rows [r0, r0 + rows) of the B T rows (N of
+ * them); zh: (rows, HS) scratch */
+static void fill_u(struct relp_ctx *ctx, const struct up_diff *D, size_t N, size_t r0, int rows, int n_u, float *U,
+                   float *zh) {
+    const struct relp_dims *d = &ctx->model->d;
+    const size_t n = (size_t)rows * d->C;
+    for (int u = 0; u < n_u; u++) {
+        float *o = U + (size_t)u * n;
+        int l, unit;
+        up_of(d, u, &l, &unit);
+        if (l < 0) memcpy(o, D->emb + r0 * d->C, n * sizeof(float));
+        else if (unit == d->NH) memcpy(o, D->mlp + ((size_t)l * N + r0) * d->C, n * sizeof(float));
+        else head_out(ctx, l, unit, D->z + ((size_t)l * N + r0) * d->Q, rows, zh, o);
+    }
+}
+
 static enum relp_status check_pair(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
                                    const struct relp_metric *mt) {
     if (!clean || !corrupt || !mt) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "edges: NULL argument");
@@ -281,7 +331,11 @@ static enum relp_status check_pair(struct relp_ctx *ctx, const int32_t *clean, c
 struct edge_bwd {
     int B, T;            /* the prompts of U (the run holds G copies of them) */
     int ln_const, attn_mode;
-    const float *U;      /* (n_up, B T C) upstream differences */
+    const float *U;      /* (n_up, B T C) upstream differences; NULL: made chunk by chunk from D */
+    struct relp_ctx *ctx; /* the caller's context (its model and threads make the chunks) */
+    struct up_diff D;
+    int chunk;           /* rows (of B T) a chunk holds when U is NULL */
+    float *Uc, *Rc, *zh; /* a chunk's differences (n_up, chunk, C), coefficients (3 NH + 1, chunk, C); (chunk, HS) */
     double *S;           /* (n_up, n_down) */
     float *R;            /* (3 NH + 1, B T C) a layer's coefficients, summed over the copies */
     float *blk, *proj, *rho; /* (rows, HS), (rows, C), (rows, C); rows = the run's B T */
@@ -300,11 +354,22 @@ static void sum_copies(float *dst, const float *src, int G, size_t n) {
 /* S[u][v0 + j] += U[u] . R[j] for u < n_u, j < n_v */
 static void gemm_add(struct relp_ctx *run, struct edge_bwd *e, const float *R, int n_u, int v0, int n_v) {
     const struct relp_dims *d = &run->model->d;
-    const size_t K = (size_t)e->B * e->T * d->C;
+    const size_t N = (size_t)e->B * e->T, K = N * d->C;
     const int nd = n_down_of(d);
-    matmul_xwt(run->pool, e->gemm, e->U, R, RELP_DTYPE_F32, n_u, (int)K, n_v);
-    for (int u = 0; u < n_u; u++)
-        for (int j = 0; j < n_v; j++) e->S[(size_t)u * nd + v0 + j] += e->gemm[(size_t)u * n_v + j];
+    for (size_t r0 = 0; r0 < N; r0 += (size_t)(e->U ? N : (size_t)e->chunk)) {
+        const int rows = (int)(e->U ? N : N - r0 < (size_t)e->chunk ? N - r0 : (size_t)e->chunk);
+        const float *U = e->U, *Rr = R;
+        size_t k = K;
+        if (!e->U) { /* the chunk's rows of every upstream difference and of each coefficient */
+            fill_u(e->ctx, &e->D, N, r0, rows, n_u, e->Uc, e->zh);
+            k = (size_t)rows * d->C;
+            for (int j = 0; j < n_v; j++) memcpy(e->Rc + (size_t)j * k, R + (size_t)j * K + r0 * d->C, k * sizeof(float));
+            U = e->Uc, Rr = e->Rc;
+        }
+        matmul_xwt(run->pool, e->gemm, U, Rr, RELP_DTYPE_F32, n_u, (int)k, n_v);
+        for (int u = 0; u < n_u; u++)
+            for (int j = 0; j < n_v; j++) e->S[(size_t)u * nd + v0 + j] += e->gemm[(size_t)u * n_v + j];
+    }
 }
 
 static void edge_hook(void *user, struct relp_ctx *run, int l, int part) {
@@ -399,17 +464,29 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
                               "relp_patch_edges");
     if (p->method == RELP_METHOD_IG_INPUT && (p->ig_steps < 1 || p->ig_steps > 100000))
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "edges: IG steps %d out of range [1, 100000]", p->ig_steps);
+    relp__warn_begin(ctx, clean, B, T, mt, p->noising);
     const struct relp_model *m = ctx->model;
     const struct relp_dims *d = &m->d;
     const int nu = n_up_of(d), nd = n_down_of(d), NH = d->NH, C = d->C, Q = d->Q;
     const size_t BT = (size_t)B * T, n1 = BT * C;
     const int N = p->ig_steps;
     int G = p->method == RELP_METHOD_IG_INPUT ? relp__ig_group(ctx, N) : 1;
-    /* the upstream differences, the scores and the hook's scratch (sized for G copies) */
+    /* the compact differences, the upstream differences in full (or, past the context's scratch budget, a chunk of
+     * rows at a time), the scores and the hook's scratch (sized for G copies) */
     const size_t rows = (size_t)G * BT, threads = (size_t)relp_ctx_threads(ctx);
-    const size_t floats = (size_t)nu * n1 * 2 + (size_t)(3 * NH + 1) * n1 + rows * ((size_t)d->HS + 2 * C) +
-                          (d->NKV < NH ? 6 * rows * Q : 0) + 2 * (size_t)Q + threads * T + (size_t)nu * 3 * NH +
-                          (size_t)B * T * d->HS + 2 * n1;
+    const size_t compact = n1 * (1 + (size_t)d->L) + BT * Q * (size_t)d->L;
+    const size_t fixed = compact + (size_t)(3 * NH + 1) * n1 + rows * ((size_t)d->HS + 2 * C) +
+                         (d->NKV < NH ? 6 * rows * Q : 0) + 2 * (size_t)Q + threads * T + (size_t)nu * 3 * NH + 2 * n1;
+    const size_t budget = (size_t)(ctx->params.scratch_kb > 0 ? ctx->params.scratch_kb : 1 << 20) << 8; /* floats */
+    size_t chunk = BT; /* rows of U at a time */
+    if (fixed + (size_t)nu * n1 > budget) {
+        const size_t per_row = (size_t)(nu + 3 * NH + 1) * C + d->HS;
+        chunk = budget > fixed + per_row ? (budget - fixed) / per_row : 1;
+        if (chunk > BT) chunk = BT;
+        if (chunk < 1) chunk = 1;
+    }
+    const int chunked = chunk < BT;
+    const size_t floats = fixed + (chunked ? chunk * ((size_t)(nu + 3 * NH + 1) * C + d->HS) : (size_t)nu * n1 + BT * d->HS);
     float *block = malloc(floats * sizeof(float));
     double *S = calloc((size_t)nu * nd, sizeof(double));
     if (!block || !S) {
@@ -422,8 +499,21 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
     }
     struct edge_bwd e;
     memset(&e, 0, sizeof e);
-    float *U = block, *A = U + (size_t)nu * n1, *p0 = A + (size_t)nu * n1;
-    e.B = B, e.T = T, e.U = U, e.S = S;
+    float *p0 = block;
+    e.D.emb = p0, p0 += n1;
+    e.D.mlp = p0, p0 += (size_t)d->L * n1;
+    e.D.z = p0, p0 += (size_t)d->L * BT * Q;
+    float *U = NULL;
+    if (chunked) {
+        e.chunk = (int)chunk;
+        e.Uc = p0, p0 += chunk * (size_t)nu * C;
+        e.Rc = p0, p0 += chunk * (size_t)(3 * NH + 1) * C;
+        e.zh = p0, p0 += chunk * (size_t)d->HS;
+    } else {
+        U = p0, p0 += (size_t)nu * n1;
+        e.zh = p0, p0 += BT * (size_t)d->HS;
+    }
+    e.B = B, e.T = T, e.U = U, e.S = S, e.ctx = ctx;
     e.R = p0, p0 += (size_t)(3 * NH + 1) * n1;
     e.blk = p0, p0 += rows * d->HS;
     e.proj = p0, p0 += rows * C;
@@ -435,21 +525,17 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
     e.qk_tmp = p0, p0 += 2 * (size_t)Q;
     e.att_scratch = p0, p0 += threads * T;
     e.gemm = p0, p0 += (size_t)nu * 3 * NH;
-    float *zh = p0, *emb = zh + BT * d->HS, *emb_delta = emb + n1;
-    /* the two runs: the source's upstream outputs, then the base's (left in the cache) */
-    double v[2];
-    const int32_t *runs[2] = {p->noising ? corrupt : clean, p->noising ? clean : corrupt};
+    float *emb = p0, *emb_delta = emb + n1;
+    /* the upstream differences: the source run, then the base (left in the cache) */
+    double v[2] = {0, 0};
     if (!st) st = relp__restrict_logits(ctx, mt, B);
-    for (int r = 0; r < 2 && !st; r++) {
-        if ((st = relp_forward(ctx, runs[r], B, T)) || (st = relp_metric_value(ctx, mt, &v[r]))) break;
-        up_outputs(ctx, r == 0 ? U : A, zh);
-    }
+    if (!st) st = up_differences(ctx, p->noising ? corrupt : clean, p->noising ? clean : corrupt, B, T, mt, &e.D, v);
     const double mc = p->noising ? v[1] : v[0], mr = p->noising ? v[0] : v[1];
     if (!st) {
         ctx->error[0] = '\0';
-        for (size_t i = 0; i < (size_t)nu * n1; i++) U[i] -= A[i];
-        memcpy(emb, A, n1 * sizeof(float)); /* the base's embeddings (IG-input's path starts there) */
-        memcpy(emb_delta, U, n1 * sizeof(float));
+        if (U) fill_u(ctx, &e.D, BT, 0, (int)BT, nu, U, e.zh);
+        memcpy(emb, relp_ctx_node(ctx, RELP_NODE_RESID_PRE, 0), n1 * sizeof(float)); /* IG-input's path starts there */
+        memcpy(emb_delta, e.D.emb, n1 * sizeof(float));
     }
     const double norm = st ? 1.0 : relp__norm_of(ctx, mc, mr);
     if (!st && p->method == RELP_METHOD_GRAD) {
@@ -484,9 +570,10 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
         relp__replica_free(ctx, &rep);
         free(vals);
     }
-    for (int u = 0; u < nu && !st; u++)
-        for (int vv = 0; vv < nd; vv++)
-            scores[(size_t)u * nd + vv] = relp_graph_edge(m, u, vv) ? (float)S[(size_t)u * nd + vv] + 0.0f : 0.0f;
+    for (int vv = 0; vv < nd && !st; vv++) {
+        const int reads = n_reads(m, vv);
+        for (int u = 0; u < nu; u++) scores[(size_t)u * nd + vv] = u < reads ? (float)S[(size_t)u * nd + vv] + 0.0f : 0.0f;
+    }
     relp_ctx_set_logit_tokens(ctx, NULL, 0);
     free(block);
     free(S);
@@ -550,10 +637,11 @@ enum relp_status relp_patch_edges(struct relp_ctx *ctx, const int32_t *clean, co
         if (!relp_graph_edge(m, edges[2 * i], edges[2 * i + 1]))
             return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "edges: pair %d (%d -> %d) is not an edge of this model",
                                   i, edges[2 * i], edges[2 * i + 1]);
+    relp__warn_begin(ctx, clean, B, T, mt, noising);
     const int nu = n_up_of(d), C = d->C, HS = d->HS;
     const size_t N = (size_t)B * T, n1 = N * C;
-    const size_t floats = 2 * (size_t)nu * n1 + (size_t)EDGE_CHUNK * n1 + 2 * n1 + 2 * N + N * (d->FC + d->I + HS) +
-                          3 * N * HS + (size_t)B * T * T + N + N * HS;
+    const size_t floats = n1 * (2 + (size_t)d->L) + (size_t)d->L * N * d->Q + (size_t)EDGE_CHUNK * n1 + 2 * n1 + 2 * N +
+                          N * (d->FC + d->I + HS) + 3 * N * HS + (size_t)B * T * T + N + N * HS;
     float *block = malloc(floats * sizeof(float));
     struct relp_patch *patches = malloc(sizeof *patches * EDGE_CHUNK);
     if (!block || !patches) {
@@ -562,21 +650,17 @@ enum relp_status relp_patch_edges(struct relp_ctx *ctx, const int32_t *clean, co
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory for exact edge patching: %.1f MiB",
                               floats * 4.0 / 1048576.0);
     }
-    float *U = block, *A = U + (size_t)nu * n1, *vals = A + (size_t)nu * n1, *x = vals + (size_t)EDGE_CHUNK * n1,
+    struct up_diff D;
+    D.emb = block, D.mlp = D.emb + n1, D.z = D.mlp + (size_t)d->L * n1;
+    float *du = D.z + (size_t)d->L * N * d->Q, *vals = du + n1, *x = vals + (size_t)EDGE_CHUNK * n1,
           *ln = x + n1, *mean = ln + n1, *rstd = mean + N, *fc = rstd + N, *post = fc + N * d->FC, *part = post + N * d->I,
           *qkv1 = part + N * HS, *att1 = qkv1 + 3 * N * HS, *rs1 = att1 + (size_t)B * T * T, *zh = rs1 + N;
-    double v[2];
-    const int32_t *runs[2] = {noising ? corrupt : clean, noising ? clean : corrupt};
+    double v[2] = {0, 0};
+    (void)nu;
     st = relp__restrict_logits(ctx, mt, B);
-    for (int r = 0; r < 2 && !st; r++) {
-        if ((st = relp_forward(ctx, runs[r], B, T)) || (st = relp_metric_value(ctx, mt, &v[r]))) break;
-        up_outputs(ctx, r == 0 ? U : A, zh);
-    }
+    if (!st) st = up_differences(ctx, noising ? corrupt : clean, noising ? clean : corrupt, B, T, mt, &D, v);
     const double mc = noising ? v[1] : v[0], mr = noising ? v[0] : v[1];
-    if (!st) {
-        ctx->error[0] = '\0';
-        for (size_t i = 0; i < (size_t)nu * n1; i++) U[i] -= A[i]; /* delta a_u: source - base */
-    }
+    if (!st) ctx->error[0] = '\0';
     const double norm = st ? 1.0 : relp__norm_of(ctx, mc, mr);
     for (int32_t i0 = 0; i0 < n && !st; i0 += EDGE_CHUNK) {
         const int k = n - i0 < EDGE_CHUNK ? n - i0 : EDGE_CHUNK;
@@ -588,7 +672,13 @@ enum relp_status relp_patch_edges(struct relp_ctx *ctx, const int32_t *clean, co
             const float *res = kind == 4                        ? relp_ctx_node(ctx, RELP_NODE_RESID_PRE, d->L)
                                : kind == 3 && !m->parallel ? relp_ctx_node(ctx, RELP_NODE_RESID_MID, l)
                                                                 : relp_ctx_node(ctx, RELP_NODE_RESID_PRE, l);
-            for (size_t q = 0; q < n1; q++) x[q] = res[q] + U[(size_t)u * n1 + q];
+            /* delta a_u alone: the (u + 1)-th row block of fill_u's output, made for u only */
+            int lu, unit;
+            up_of(d, u, &lu, &unit);
+            if (lu < 0) memcpy(du, D.emb, n1 * sizeof(float));
+            else if (unit == d->NH) memcpy(du, D.mlp + (size_t)lu * n1, n1 * sizeof(float));
+            else head_out(ctx, lu, unit, D.z + (size_t)lu * N * d->Q, (int)N, zh, du);
+            for (size_t q = 0; q < n1; q++) x[q] = res[q] + du[q];
             float *out = vals + (size_t)j * n1;
             consumer(ctx, vv, x, out, ln, mean, rstd, fc, post, part, qkv1, att1, rs1);
             struct relp_patch pa = {kind == 4 ? RELP_NODE_RESID_PRE : kind == 3 ? RELP_NODE_MLP_OUT : RELP_NODE_ATTN_Z,
@@ -639,6 +729,7 @@ enum relp_status relp_edge_eval_init(struct relp_edge_eval **out, struct relp_ct
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
     enum relp_status st = check_pair(ctx, clean, corrupt, mt);
     if (st) return st;
+    relp__warn_begin(ctx, clean, B, T, mt, 0);
     const struct relp_model *m = ctx->model;
     const struct relp_dims *d = &m->d;
     const int nu = n_up_of(d), C = d->C, Q = d->Q;

@@ -174,7 +174,8 @@ const char *relp__node_title(const char *name);
 
 /* ---------------------------------------------------------------- pieces the views share (figure_views.c) */
 enum fig_legend { FIG_LEGEND_SHARE, FIG_LEGEND_METRIC, FIG_LEGEND_RELEVANCE, FIG_LEGEND_ATTENTION };
-double relp__fig_legend(struct relp_figure *f, double x, double y, double width, double max, enum fig_legend units);
+double relp__fig_legend(struct relp_figure *f, double x, double y, double width, double max, enum fig_legend units,
+                        const char *text);
 /* caption lines: text, or a warning (bold, in the warning colour) */
 struct fig_cline {
     int kind; /* 0 text, 1 tokens, 2 warning */

@@ -178,6 +178,10 @@ static const struct relp_figure_caption *caption(struct req *q, const struct rel
         k->relevance_value = num(q, rel, "value", NAN);
     }
     k->warnings = strs(q, c, "warnings", &k->n_warnings);
+    k->metric = str(q, c, "metric");
+    if (k->metric && !relp_metric_find(k->metric)) fail(q, "caption: \"metric\": unknown metric \"%s\"", k->metric);
+    const struct relp_json_value *nz = get(q, c, "noising");
+    k->noising = nz && nz->type == RELP_JSON_TRUE;
     return k;
 }
 

@@ -44,11 +44,40 @@ static const char *legend_text(enum fig_legend u) {
     return "";
 }
 
-/* what the colour means (wrapped), the colour bar, ticks at -max, 0, +max (0, 1 for attention); returns the height */
-double relp__fig_legend(struct relp_figure *f, double x, double y, double width, double max, enum fig_legend units) {
+/* the metric's name in a caption: its title (relp_metric_name), from the caption's metric, else logit difference,
+ * or logit when there is an answer and no wrong token */
+static const char *metric_title(const struct relp_figure_caption *c) {
+    const struct relp_metric_name *mn = c && c->metric ? relp_metric_find(c->metric) : NULL;
+    if (mn) return mn->title;
+    return c && c->answer && !c->wrong ? "logit" : "logit difference";
+}
+
+/* the maps' legend in the caption's words: its metric, and noising's 0 and -1 (NULL: the default, logit difference
+ * denoising); into out */
+static const char *maps_legend(enum relp_figure_units u, const struct relp_figure_caption *c, char *out, size_t cap) {
+    const char *mt = metric_title(c);
+    const int logits = strcmp(mt, "log-probability") != 0;
+    if (u == RELP_FIGURE_METRIC) {
+        if (!strcmp(mt, "logit difference")) return NULL;
+        snprintf(out, cap, "colour: change of the %s (%s; the clean and corrupted runs are equal)", mt,
+                 logits ? "logit units" : "nats");
+    } else if (c && c->noising) {
+        snprintf(out, cap, "colour: noising: change of the %s when a node of the clean run takes its corrupted value, "
+                           "as a share of the gap (0 = no change, the clean run; -1 = the corrupted run)", mt);
+    } else {
+        if (!strcmp(mt, "logit difference")) return NULL;
+        snprintf(out, cap, "colour: share of the %s restored (0 = corrupted run, 1 = clean run)", mt);
+    }
+    return out;
+}
+
+/* what the colour means (wrapped; text NULL: the units' words), the colour bar, ticks at -max, 0, +max (0, 1 for
+ * attention); returns the height */
+double relp__fig_legend(struct relp_figure *f, double x, double y, double width, double max, enum fig_legend units,
+                        const char *text) {
     const int seq = units == FIG_LEGEND_ATTENTION;
     char **ls;
-    const int n = relp__wrap(legend_text(units), (int)floor(width / FIG_CHARW), &ls);
+    const int n = relp__wrap(text ? text : legend_text(units), (int)floor(width / FIG_CHARW), &ls);
     relp__fig_group(f, "legend");
     for (int i = 0; i < n; i++) relp__fig_text(f, x, y + 11 + i * LH, ls[i], muted(FIG_START, 0, NULL));
     relp__lines_free(ls, n);
@@ -93,15 +122,16 @@ static int caption_lines(const struct relp_figure_caption *c, struct cline *out)
     if (c->model && *c->model) relp__str_printf(&b, "model: %s; ", c->model);
     relp__str_printf(&b, "method: %s", relp__method_title(c->method));
     if (c->steps) relp__str_printf(&b, ", %d steps", (int)c->steps);
-    relp__str_puts(&b, "; metric: ");
-    if (!c->answer) relp__str_puts(&b, "logit difference");
-    else if (c->wrong) {
-        relp__str_puts(&b, "logit difference ");
+    if (c->noising) relp__str_puts(&b, ", noising");
+    const char *mt = metric_title(c);
+    relp__str_printf(&b, "; metric: %s", mt);
+    if (c->answer && c->wrong && !strcmp(mt, "logit difference")) {
+        relp__str_puts(&b, " ");
         relp__str_quote(&b, c->answer);
         relp__str_puts(&b, " - ");
         relp__str_quote(&b, c->wrong);
-    } else {
-        relp__str_puts(&b, "logit ");
+    } else if (c->answer) {
+        relp__str_puts(&b, strcmp(mt, "logit") ? " of " : " ");
         relp__str_quote(&b, c->answer);
     }
     out[n++] = (struct cline){CL_TEXT, b.s, NULL, NULL};
@@ -113,12 +143,12 @@ static int caption_lines(const struct relp_figure_caption *c, struct cline *out)
     if (c->relevance) {
         relp__str_puts(&b, "sum of relevances ");
         fixed3(&b, c->relevance_total);
-        relp__str_puts(&b, !c->answer || c->wrong ? ", logit difference " : ", logit ");
+        relp__str_printf(&b, ", %s ", mt);
         fixed3(&b, c->relevance_value);
         relp__str_puts(&b, ", conservation gap ");
         fixed3(&b, c->relevance_value - c->relevance_total);
     } else if (isfinite(c->metric_clean) && isfinite(c->metric_corrupt)) {
-        relp__str_puts(&b, "logit difference: clean ");
+        relp__str_printf(&b, "%s: clean ", mt);
         fixed3(&b, c->metric_clean);
         relp__str_puts(&b, ", corrupted ");
         fixed3(&b, c->metric_corrupt);
@@ -398,7 +428,9 @@ enum relp_status relp_figure_maps(struct relp_figure *fig, const struct relp_fig
     }
     const double W = ceil(fmax(FIG_MIN_WIDTH, fmax(x - FIG_PANEL_GAP + P, FIG_LEGEND_W + 2 * P)));
     y += ph + FIG_LEGEND_GAP;
-    y += relp__fig_legend(fig, P, y, W - 2 * P, max, m->units == RELP_FIGURE_METRIC ? FIG_LEGEND_METRIC : FIG_LEGEND_SHARE);
+    char legend[400];
+    y += relp__fig_legend(fig, P, y, W - 2 * P, max, m->units == RELP_FIGURE_METRIC ? FIG_LEGEND_METRIC : FIG_LEGEND_SHARE,
+                          maps_legend(m->units, m->caption, legend, sizeof legend));
     if (m->caption) {
         y += FIG_CAPTION_GAP;
         y += caption(fig, P, y, W - 2 * P, m->caption);
@@ -455,7 +487,13 @@ enum relp_status relp_figure_tokens(struct relp_figure *fig, const struct relp_f
     if (s.oom) fig->oom = 1;
     free(s.s);
     y += FIG_CHIP_LINE_H + FIG_LEGEND_GAP;
-    y += relp__fig_legend(fig, P, y, W - 2 * P, max, FIG_LEGEND_RELEVANCE) + FIG_CAPTION_GAP;
+    char legend[400];
+    const char *mt = metric_title(t->caption);
+    if (strcmp(mt, "logit difference") != 0)
+        snprintf(legend, sizeof legend, "colour: relevance for the %s (%s; red raises it, blue lowers it)", mt,
+                 strcmp(mt, "log-probability") ? "logit units" : "nats");
+    y += relp__fig_legend(fig, P, y, W - 2 * P, max, FIG_LEGEND_RELEVANCE,
+                          strcmp(mt, "logit difference") ? legend : NULL) + FIG_CAPTION_GAP;
     if (t->caption) y += caption(fig, P, y, W - 2 * P, t->caption);
     relp__fig_doc(fig, W, ceil(y + P), "token relevance");
     return fig->oom ? relp__fig_fail(fig, RELP_STATUS_ALLOC_FAILED, "figure tokens: out of memory") : RELP_STATUS_OK;
@@ -656,7 +694,7 @@ enum relp_status relp_figure_attention(struct relp_figure *fig, const struct rel
     relp__fig_end(fig, FIG_GROUP_END);
     const double W = ceil(fmax(FIG_MIN_WIDTH, fmax(gridsW + 2 * P, fw + 2 * P)));
     y += h + FIG_LEGEND_GAP;
-    y += relp__fig_legend(fig, P, y, W - 2 * P, 1, FIG_LEGEND_ATTENTION) + FIG_CAPTION_GAP;
+    y += relp__fig_legend(fig, P, y, W - 2 * P, 1, FIG_LEGEND_ATTENTION, NULL) + FIG_CAPTION_GAP;
     if (a->caption) y += caption(fig, P, y, W - 2 * P, a->caption);
     relp__fig_doc(fig, W, ceil(y + P), "attention patterns");
     return fig->oom ? relp__fig_fail(fig, RELP_STATUS_ALLOC_FAILED, "figure attention: out of memory") : RELP_STATUS_OK;

@@ -19,6 +19,16 @@
 
 #define RELP_ERROR_LEN 512
 
+/* A run's or a model's warnings (relp.h WARNINGS): the flags, and one sentence per flag in flag order. */
+#define RELP__MAX_WARNINGS 8
+#define RELP__WARNING_LEN 512
+struct relp__warnings {
+    uint32_t flags;
+    int32_t n;
+    uint32_t flag[RELP__MAX_WARNINGS];
+    char text[RELP__MAX_WARNINGS][RELP__WARNING_LEN];
+};
+
 /* The sizes every table, slab and kernel is written in (resolved from
  * struct relp_config by relp__dims). */
 struct relp_dims {
@@ -76,6 +86,7 @@ struct relp_model {
     int32_t n_files;
     struct relp_tokenizer *tok;
     char error[RELP_ERROR_LEN];
+    struct relp__warnings warn;   /* NON_FINITE_WEIGHTS */
 };
 
 /* Where a patched re-run may start: stage index within a layer. */
@@ -152,6 +163,8 @@ struct relp_ctx {
     int32_t (*cancel)(void *);
     void *cancel_user;
     char error[RELP_ERROR_LEN];
+    struct relp__warnings warn;   /* the latest attribution call's (relp.h WARNINGS) */
+    enum relp_metric_kind warn_metric; /* its metric, for the gap's sentence */
 };
 
 /* errors ----------------------------------------------------------------- */
@@ -202,8 +215,24 @@ enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric 
 void relp__replica_free(struct relp_ctx *ctx, struct relp__replica *r);
 /* only the logit columns the metric reads (all for the log-probability) */
 enum relp_status relp__restrict_logits(struct relp_ctx *ctx, const struct relp_metric *mt, int B);
-/* 1 / (m_clean - m_corrupt), or 1 (with the warning on ctx) when they are equal */
+/* 1 / (m_clean - m_corrupt), or 1 when they are equal (then the scores are in metric units); adds the gap's
+ * warning to ctx (relp__warn_gap) */
 double relp__norm_of(struct relp_ctx *ctx, double mc, double mr);
+
+/* warnings.c: an attribution call's warnings (relp.h WARNINGS). relp__warn_begin replaces ctx's warnings with
+ * the run's NOISING and ANSWER_SPACE (clean: B prompts of T tokens) and keeps the metric for relp__warn_gap,
+ * which adds the gap's warning of m_clean, m_corrupt (once per call: later calls do nothing). */
+void relp__warn_begin(struct relp_ctx *ctx, const int32_t *clean, int32_t B, int32_t T, const struct relp_metric *mt,
+                      int noising);
+void relp__warn_gap(struct relp_ctx *ctx, double mc, double mr);
+/* one warning added to w (its sentence printed from fmt) */
+void relp__warn_add(struct relp__warnings *w, uint32_t flag, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* names.c: the printf format of a warning's sentence */
+const char *relp__warning_format(uint32_t flag);
 /* IG's steps per pass */
 int relp__ig_group(const struct relp_ctx *ctx, int steps);
 /* steps [k0, k0 + gn) of N in one pass of run: copy g gets node (layer) = base + (k0 + g) / N * delta, then a

@@ -1,5 +1,5 @@
-/* load.h - the loader's parts, shared by config.c, plan.c, files.c,
- * random.c and loader.c. Nothing here is public API. */
+/* load.h - the loader's parts, shared by config.c, plan.c, files.c and
+ * loader.c. Nothing here is public API. */
 #ifndef RELP_LOAD_H
 #define RELP_LOAD_H
 

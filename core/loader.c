@@ -33,8 +33,8 @@ static enum relp_status new_model(struct relp_model **out, const struct relp_loa
 }
 
 /* NaN or Inf anywhere in the checkpoint: the model loads (a forward pass
- * then gives NaN, it does not hang), with a warning as the model's error
- * text and status OK. One pass over the file's bytes. */
+ * then gives NaN, it does not hang), with the model's warning
+ * RELP_WARNING_NON_FINITE_WEIGHTS (relp_model_warnings) and status OK. One pass over the file's bytes. */
 static void warn_non_finite(struct relp_model *m, const struct st_tensor *list, int32_t n) {
     int64_t bad = 0;
     const struct st_tensor *first = NULL;
@@ -59,9 +59,8 @@ static void warn_non_finite(struct relp_model *m, const struct st_tensor *list, 
         bad += c;
     }
     if (bad)
-        relp__fail(m->error, RELP_STATUS_OK,
-                   "warning: %lld weights are NaN or Inf (the first in tensor '%s' of %s); every output will be NaN",
-                   (long long)bad, first->name, first->file ? first->file : "the checkpoint");
+        relp__warn_add(&m->warn, RELP_WARNING_NON_FINITE_WEIGHTS, relp__warning_format(RELP_WARNING_NON_FINITE_WEIGHTS),
+                       (long long)bad, first->name, first->file ? first->file : "the checkpoint");
 }
 
 static enum relp_status load_from_source(struct relp_model *m, const struct relp__source *s,
@@ -136,18 +135,34 @@ enum relp_status relp_model_init_random(struct relp_model **out, const struct re
     return relp__bind(m, NULL, 0, seed);
 }
 
+/* A tokenizer whose ids reach past the model's vocabulary belongs to another model (GPT-2's 50257 tokens on a
+ * SmolLM2 of 49152): refused here, by name, rather than later as a token id out of range. */
+static enum relp_status check_vocabulary(struct relp_model *m, const char *what, const char *file) {
+    const int32_t n = relp__tokenizer_size(m->tok), V = m->cfg.vocab_size;
+    if (n <= V) return RELP_STATUS_OK;
+    relp__tokenizer_free(m->tok);
+    m->tok = NULL;
+    return relp__fail(m->error, RELP_STATUS_BAD_ARGUMENT,
+                      "%s (%s) has %d tokens, but the model's vocabulary is %d (ids 0..%d): it is another model's "
+                      "tokenizer (%s%d tokens on a model whose vocabulary is %d); give the tokenizer of the model's own "
+                      "family",
+                      what, file ? file : "the tokenizer", n, V, V - 1, n == 50257 ? "GPT-2's tokenizer: " : "", n, V);
+}
+
 enum relp_status relp_model_attach_tokenizer(struct relp_model *m, const struct relp_file *vocab,
                                              const struct relp_file *merges) {
     if (!m || !vocab || !merges) return RELP_STATUS_BAD_ARGUMENT;
     if (m->tok) return relp__fail(m->error, RELP_STATUS_BAD_ARGUMENT, "model already has a tokenizer");
-    return relp__tokenizer_init(&m->tok, vocab, merges, m->error);
+    enum relp_status st = relp__tokenizer_init(&m->tok, vocab, merges, m->error);
+    return st ? st : check_vocabulary(m, "the tokenizer", vocab->name);
 }
 
 enum relp_status relp_model_attach_tokenizer_json(struct relp_model *m, const struct relp_file *tokenizer_json,
                                                   const struct relp_file *tokenizer_config) {
     if (!m || !tokenizer_json) return RELP_STATUS_BAD_ARGUMENT;
     if (m->tok) return relp__fail(m->error, RELP_STATUS_BAD_ARGUMENT, "model already has a tokenizer");
-    return relp__tokenizer_init_json(&m->tok, tokenizer_json, tokenizer_config, m->error);
+    enum relp_status st = relp__tokenizer_init_json(&m->tok, tokenizer_json, tokenizer_config, m->error);
+    return st ? st : check_vocabulary(m, "the tokenizer", tokenizer_json->name);
 }
 
 void relp_model_free(struct relp_model *m) {

@@ -145,14 +145,10 @@ static enum relp_status two_runs(struct relp_ctx *ctx, const int32_t *clean, con
 }
 
 /* 1 / (m_clean - m_corrupt), or 1 when they are equal (then the scores are in
- * metric units, and the context's error text says so) */
+ * metric units, and the context's warnings say so: relp.h WARNINGS) */
 double relp__norm_of(struct relp_ctx *ctx, double mc, double mr) {
-    if (mc != mr) return 1.0 / (mc - mr);
-    relp__ctx_fail(ctx, RELP_STATUS_OK,
-                   "warning: the metric is the same on the clean and the corrupted prompts (%g); the normalised metric "
-                   "is undefined, so scores are in metric units",
-                   mc);
-    return 1.0;
+    relp__warn_gap(ctx, mc, mr); /* GAP_ZERO when equal: the scores are then in metric units */
+    return mc != mr ? 1.0 / (mc - mr) : 1.0;
 }
 
 /* One backward pass, then the scores of every node type asked for. */
@@ -555,6 +551,7 @@ static enum relp_status attribute(struct relp_ctx *ctx, const int32_t *clean, co
     if (n_nodes > 1 && p->method != RELP_METHOD_GRAD && p->method != RELP_METHOD_IG_INPUT)
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT,
                               "attribute: several node types at once only for the GRAD and IG_INPUT methods");
+    relp__warn_begin(ctx, clean, B, T, mt, p->noising);
     /* IG_INPUT also needs the source's embeddings: resid_pre, as one more node type unless asked for */
     enum relp_node all[9];
     int n_all = n_nodes, emb = -1;
@@ -611,6 +608,7 @@ enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32_t *ids, 
                                       double *total, double *value) {
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
     if (!relevance || !rules || !mt) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "token relevance: NULL argument");
+    relp__warn_begin(ctx, ids, B, T, mt, 0);
     enum relp_status st = relp_forward(ctx, ids, B, T);
     if (st) return st;
     struct relp_metric unit = *mt;

@@ -30,7 +30,11 @@
 /* ------------------------------------------------------------ layout */
 
 struct relp_ctx_params relp_ctx_default_params(void) {
-    struct relp_ctx_params p = {1, 128, 1};
+#ifdef __EMSCRIPTEN__
+    struct relp_ctx_params p = {1, 128, 1, 256 << 10}; /* a tab's memory is 4 GiB at most */
+#else
+    struct relp_ctx_params p = {1, 128, 1, 1 << 20};
+#endif
     return p;
 }
 

@@ -11,7 +11,8 @@
 
 /* The rule presets: the one list of them (names, titles, rules, provenance) that
  * the CLI, the JS API and the tests read (relp_rules_presets). Provenance:
- * ../shared/relp-method.md b.2 and d.1b (the official code is FarnoushRJ/RelP,
+ * docs/method.md, "The official code's rules and defaults" and "Published
+ * numbers" (the official code is FarnoushRJ/RelP,
  * whose LRP_rules default is LN-rule, Identity-rule, Half-rule). */
 static const struct relp_preset presets[] = {
     {"grad", "gradient x input", {RELP_LN_EXACT, RELP_GELU_EXACT, RELP_ATTN_EXACT, RELP_GATE_EXACT},
@@ -125,4 +126,67 @@ int32_t relp_dtype_from_name(const char *name) {
     for (int32_t i = 0; name && i < 3; i++)
         if (strcmp(dtypes[i], name) == 0) return i;
     return -1;
+}
+
+/* ------------------------------------------------------------- metrics */
+
+static const struct relp_metric_name metrics[] = {
+    {"logit_diff", RELP_METRIC_LOGIT_DIFF, "logit difference"},
+    {"logprob", RELP_METRIC_LOGPROB, "log-probability"},
+    {"logit", RELP_METRIC_LOGIT, "logit"},
+};
+
+const struct relp_metric_name *relp_metric_name(int32_t i) {
+    return i >= 0 && (size_t)i < sizeof metrics / sizeof metrics[0] ? &metrics[i] : NULL;
+}
+
+const struct relp_metric_name *relp_metric_find(const char *name) {
+    for (size_t i = 0; name && i < sizeof metrics / sizeof metrics[0]; i++)
+        if (strcmp(metrics[i].name, name) == 0) return &metrics[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ warnings */
+
+/* The warnings' names and words (relp.h WARNINGS), in flag order. The sentences are printf formats that
+ * core/warnings.c fills in; strings arrive quoted (JSON.stringify's form), numbers as JavaScript's toFixed(3)
+ * writes them, so that the page, the CLI and Python show the same text. */
+static const struct {
+    struct relp_warning_name n;
+    const char *format;
+} warnings[] = {
+    {{RELP_WARNING_NOT_PREDICTED, "not_predicted", "answer not predicted"},
+     /* top token, its p, the answer, its p, its rank */
+     "the model does not predict the answer on the clean prompt: its top token is %s (p = %s), while %s has p = %s, "
+     "rank %d. The map explains a prediction the model does not make"},
+    {{RELP_WARNING_GAP_NEGATIVE, "gap_negative", "negative gap"},
+     /* the metric's title, the gap */
+     "the %s is not larger on the clean prompt than on the corrupted one (gap %s): \"share restored\" has no "
+     "meaning here"},
+    {{RELP_WARNING_GAP_ZERO, "gap_zero", "no gap: metric units"},
+     /* the metric's value (%g) */
+     "the metric is the same on the clean and the corrupted prompts (%s); the normalised metric is undefined, so "
+     "scores are in metric units"},
+    {{RELP_WARNING_GAP_SMALL, "gap_small", "small gap"},
+     /* the metric's title, the gap, RELP_MIN_GAP */
+     "the clean - corrupted gap of the %s is %s, below %g: too small to normalise by, so the shares are unstable"},
+    {{RELP_WARNING_ANSWER_SPACE, "answer_space", "answer without its leading space"},
+     /* "the answer" or "the wrong token", the token, the token with its space */
+     "%s %s has no leading space though the prompt ends without one; after a word the model writes %s, with the "
+     "space, as one token, so the metric reads a token it seldom writes there"},
+    {{RELP_WARNING_NOISING, "noising", "noising"},
+     "noising: each score is the change when one node of the clean run takes its corrupted value, as a share of "
+     "the clean - corrupted gap (0: no change, -1: the whole gap lost)"},
+    {{RELP_WARNING_NON_FINITE_WEIGHTS, "non_finite_weights", "NaN or Inf weights"},
+     /* the count, the first tensor, its file */
+     "%lld weights are NaN or Inf (the first in tensor '%s' of %s); every output will be NaN"},
+};
+#define N_WARNINGS (int32_t)(sizeof warnings / sizeof warnings[0])
+
+const struct relp_warning_name *relp_warning_name(int32_t i) { return i >= 0 && i < N_WARNINGS ? &warnings[i].n : NULL; }
+
+const char *relp__warning_format(uint32_t flag) {
+    for (int32_t i = 0; i < N_WARNINGS; i++)
+        if (warnings[i].n.flag == flag) return warnings[i].format;
+    return "%s";
 }

@@ -14,6 +14,28 @@
 
 #include <stdint.h>
 
+/* The kernels keep llm.c's names in the code; their symbols carry the library's prefix (relp__), so that a
+ * program linking librelp_core.a beside llm.c or ggml meets no clash (tests/test_symbols.py checks it). */
+#define matmul_xw relp__matmul_xw
+#define matmul_xwt relp__matmul_xwt
+#define matmul_xw_naive relp__matmul_xw_naive
+#define matmul_xwt_naive relp__matmul_xwt_naive
+#define matmul_xw_packed relp__matmul_xw_packed
+#define matmul_xwt_packed relp__matmul_xwt_packed
+#define layernorm_forward relp__layernorm_forward
+#define layernorm_backward_acc relp__layernorm_backward_acc
+#define rmsnorm_forward relp__rmsnorm_forward
+#define rmsnorm_backward_acc relp__rmsnorm_backward_acc
+#define act_forward relp__act_forward
+#define act_backward relp__act_backward
+#define glu_forward relp__glu_forward
+#define glu_backward relp__glu_backward
+#define gelu_forward relp__gelu_forward
+#define gelu_backward relp__gelu_backward
+#define rope_apply relp__rope_apply
+#define attention_forward relp__attention_forward
+#define attention_backward relp__attention_backward
+
 /* ---- matrix products (threaded over output columns / W rows) ---- */
 
 /* out (N, O) = x (N, K) @ W (K, O) + bias (O, may be NULL) */
@@ -131,6 +153,12 @@ void attention_forward(struct relp_pool *pool, float *z, float *att, const float
  * floats. */
 void attention_backward(struct relp_pool *pool, float *dqkv, float *scratch, const float *dz, const float *qkv,
                         const float *att, int B, int T, int NH, int NKV, int HS, int mode);
+
+#ifdef __wasm_simd128__
+/* The SIMD128 half-to-float loads against the scalar conversion on all 65536 halves: how many differ (NaN == NaN),
+ * for the WebAssembly tests. */
+int relp__wasm_f16_mismatches(void);
+#endif
 
 /* Picks the SIMD kernels for this CPU once; force_scalar selects the
  * portable path (tests compare both). Returns the name of the path. */

@@ -2,7 +2,7 @@
  * (arch.c) found in the checkpoint, checked against the config, and laid
  * out in memory - converted, packed, fused with its neighbours or used in
  * place - in one owned block sized before anything is written. Random
- * models (random.c) go through the same plan with tensors made up on the
+ * models (relp_model_init_random) go through the same plan with tensors made up on the
  * way, so both paths store every parameter identically.
  *
  * Tensors whose file dtype and alignment already match the in-memory dtype

@@ -232,6 +232,13 @@ static enum relp_status load_one(struct relp_saes *s, const char *label, const s
     }
     relp__pack(packed, RELP_DTYPE_F32, w_enc, enc_dtype, (int)d_in, (int)d_sae);
     sae.W_enc = packed;
+    float *packed_t = owned(s, relp__packed_count((int)d_in, (int)d_sae) * sizeof(float));
+    if (!packed_t) {
+        st = sfail(s, RELP_STATUS_ALLOC_FAILED, "out of memory for %s's decoder", label);
+        goto out;
+    }
+    relp__pack_transposed(packed_t, RELP_DTYPE_F32, sae.W_dec, RELP_DTYPE_F32, (int)d_sae, (int)d_in);
+    sae.W_decT = packed_t;
     if ((st = tensor(s, wlabel, list, n, "b_enc", d_sae, 0, 0, &p, NULL))) goto out;
     sae.b_enc = p;
     if ((st = tensor(s, wlabel, list, n, "b_dec", d_in, 0, 0, &p, NULL))) goto out;
@@ -393,102 +400,96 @@ enum relp_status relp_saes_info(const struct relp_saes *s, int32_t i, struct rel
 
 /* ------------------------------------------------------ encode, decode */
 
-/* the k largest of pre (n values) by value, ties to the lower index: a min-heap of (value, index) */
-static int heap_less(const float *v, const int32_t *ix, int a, int b) { /* a ranks below b */
-    return v[a] < v[b] || (v[a] == v[b] && ix[a] > ix[b]);
+/* The k-th largest of v[0..m) (0 < k <= m), v reordered: quickselect with Lomuto partitions, whose loops are
+ * bounded whatever the comparisons say (NaN). */
+static float kth_largest(float *v, int m, int k) {
+    int lo = 0, hi = m - 1, want = k - 1;
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        float t = v[mid]; v[mid] = v[hi], v[hi] = t;
+        const float pivot = v[hi];
+        int st = lo;
+        for (int j = lo; j < hi; j++) { /* branchless: [st, j) holds what is not above the pivot */
+            const float x = v[j];
+            v[j] = v[st], v[st] = x;
+            st += x > pivot;
+        }
+        t = v[st], v[st] = v[hi], v[hi] = t; /* v[lo..st) > pivot = v[st] >= v(st..hi] */
+        if (st == want) return v[st];
+        if (st < want) lo = st + 1; else hi = st - 1;
+    }
+    return v[want];
 }
 
-/* the heap of the k largest of pre[0..n) (their indices ix[i], or i when ix is NULL), ties to the lower index */
-static int topk_heap(const float *pre, const int32_t *ix, int n, int k, float *hv, int32_t *hi) {
-    int size = 0;
-    for (int i = 0; i < n; i++) {
-        const float x = pre[i];
-        const int32_t id = ix ? ix[i] : i;
-        if (size < k) { /* push, sift up */
-            int c = size++;
-            hv[c] = x, hi[c] = id;
-            while (c > 0) {
-                int p = (c - 1) / 2;
-                if (!heap_less(hv, hi, c, p)) break;
-                float tv = hv[p]; int32_t ti = hi[p];
-                hv[p] = hv[c], hi[p] = hi[c], hv[c] = tv, hi[c] = ti;
-                c = p;
-            }
-            continue;
-        }
-        if (x < hv[0] || (x == hv[0] && id > hi[0])) continue; /* not above the smallest kept */
-        hv[0] = x, hi[0] = id;
-        int c = 0;
-        for (;;) { /* sift down */
-            int l = 2 * c + 1, r = l + 1, s = c;
-            if (l < size && heap_less(hv, hi, l, s)) s = l;
-            if (r < size && heap_less(hv, hi, r, s)) s = r;
-            if (s == c) break;
-            float tv = hv[s]; int32_t ti = hi[s];
-            hv[s] = hv[c], hi[s] = hi[c], hv[c] = tv, hi[c] = ti;
-            c = s;
-        }
-    }
-    return size;
-}
+/* f = pre's k largest (ties to the lower index), ReLU'd, the rest 0 (f may be pre). Where n >= 2 k, a first pass
+ * bounds the k-th largest from below: it is at least the k-th largest of the maxima of k disjoint groups (each
+ * maximum is a distinct element), here the strided groups i mod k, whose maxima are one elementwise max over
+ * rows. The values at or above that bound are the candidates, in index order; the k-th largest of them, and
+ * those above it plus the first ties at it, are the k. scratch: topk_scratch(n, k) floats. */
+static size_t topk_scratch(int n, int k) { return 2 * (size_t)n + (size_t)k + 8; }
 
-/* f = ReLU(top-k(pre)), in place allowed. cv, ci: room for 4 k candidates. *guess: a value below the k-th largest
- * of the rows before (NAN: none): when between k and 4 k entries exceed it, the top k are among them (all entries
- * equal to the k-th largest exceed it too, in index order: the same ties), and only they enter the heap; else the
- * whole row does. Updated to just below this row's k-th largest. */
-static void topk_row(float *f, const float *pre, int n, int k, float *hv, int32_t *hi, float *cv, int32_t *ci,
-                     float *guess) {
-    int size = -1;
-    if (!isnan(*guess)) {
-        int c = 0;
-        for (int i = 0; i < n && c <= 4 * k; i++)
-            if (pre[i] > *guess) {
-                if (c < 4 * k) cv[c] = pre[i], ci[c] = i;
-                c++;
-            }
-        if (c >= k && c <= 4 * k) size = topk_heap(cv, ci, c, k, hv, hi);
+static void topk_row(float *f, const float *pre, int n, int k, float *scratch) {
+    float *vals = scratch, *bm = vals + n;
+    int32_t *cand = (int32_t *)(bm + k);
+    int m = 0;
+    float tau = -INFINITY;
+    if (n >= 2 * k) {
+        memcpy(bm, pre, (size_t)k * sizeof(float));
+        int i0 = k;
+        for (; i0 + k <= n; i0 += k)
+            for (int b = 0; b < k; b++) bm[b] = pre[i0 + b] > bm[b] ? pre[i0 + b] : bm[b];
+        for (int b = 0; i0 + b < n; b++) bm[b] = pre[i0 + b] > bm[b] ? pre[i0 + b] : bm[b];
+        tau = kth_largest(bm, k, k); /* the least of the k maxima */
+        for (int i = 0; i < n; i++) {
+            cand[m] = i;
+            m += !(pre[i] < tau);
+        }
     }
-    if (size < 0) size = topk_heap(pre, NULL, n, k, hv, hi);
-    *guess = size == k && isfinite(hv[0]) ? hv[0] - 0.25f * fabsf(hv[0]) - 1e-6f : NAN;
+    if (m < k) /* n < 2 k (or NaN): every index */
+        for (m = 0; m < n; m++) cand[m] = m;
+    for (int j = 0; j < m; j++) vals[j] = pre[cand[j]];
+    const float kth = kth_largest(vals, m, k);
+    int above = 0;
+    for (int j = 0; j < m; j++) above += pre[cand[j]] > kth;
+    int ties = k - above;
+    for (int j = 0; j < m; j++) { /* cand[j] kept: above the k-th, or one of the first ties; vals reused */
+        const float x = pre[cand[j]];
+        const int keep = x > kth || (x == kth && ties-- > 0);
+        vals[j] = keep ? (x > 0.0f ? x : 0.0f) : 0.0f;
+    }
     memset(f, 0, (size_t)n * sizeof(float));
-    for (int j = 0; j < size; j++) f[hi[j]] = hv[j] > 0.0f ? hv[j] : 0.0f;
+    for (int j = 0; j < m; j++) f[cand[j]] = vals[j];
 }
 
 size_t relp__sae_scratch(const struct relp_sae *e, int64_t n) {
-    return (size_t)n * (size_t)e->d_in + 10 * (size_t)(e->k > 0 ? e->k : 1) * RELP_SAE_HEAPS;
+    return (size_t)n * (size_t)e->d_in + topk_scratch(e->d_sae, e->k > 0 ? e->k : 1);
 }
 
-/* the activation of rows [i n / N, (i + 1) n / N) of f, in place: a pool task (rows are independent) */
-struct act_job {
-    const struct relp_sae *e;
-    float *f;
-    int64_t n;
-    float *heap; /* per thread: the heap's k values and k indices, 4 k candidates' values and indices (10 k floats) */
-};
-static void act_task(void *arg, int i, int N) {
-    const struct act_job *j = arg;
-    const struct relp_sae *e = j->e;
-    const int S = e->d_sae, k = e->k > 0 ? e->k : 1;
-    float *hv = j->heap + (size_t)i * 10 * k, *cv = hv + 2 * k, guess = NAN;
-    int32_t *hi = (int32_t *)(hv + k), *ci = (int32_t *)(cv + 4 * k);
-    for (int64_t r = j->n * i / N; r < j->n * (i + 1) / N; r++) {
-        float *row = j->f + r * S;
+/* the activation of rows [r0, r1) of the pre-activations f, in place; scratch: topk_scratch(d_sae, k) floats */
+static void activate_rows(const struct relp_sae *e, float *f, int64_t r0, int64_t r1, float *scratch) {
+    const int S = e->d_sae;
+    for (int64_t r = r0; r < r1; r++) {
+        float *row = f + r * S;
         if (e->arch == RELP_SAE_TOPK) {
-            /* ReLU(top-k): only positive entries survive, and they outrank every other; with at most k of them the
-             * result is ReLU(pre), else the top k of the positives (in index order: the same ties) */
-            int pos = 0;
-            for (int q = 0; q < S; q++) pos += row[q] > 0.0f;
-            if (pos <= e->k) {
-                for (int q = 0; q < S; q++) row[q] = row[q] > 0.0f ? row[q] : 0.0f;
-            } else {
-                topk_row(row, row, S, e->k, hv, hi, cv, ci, &guess); /* in place: the heap holds the k values */
-            }
+            topk_row(row, row, S, e->k, scratch);
         } else if (e->arch == RELP_SAE_JUMPRELU) {
-            for (int q = 0; q < S; q++) row[q] = row[q] > e->threshold[q] && row[q] > 0.0f ? row[q] : 0.0f;
+            for (int i = 0; i < S; i++) row[i] = row[i] > e->threshold[i] && row[i] > 0.0f ? row[i] : 0.0f;
         } else {
-            for (int q = 0; q < S; q++) row[q] = row[q] > 0.0f ? row[q] : 0.0f;
+            for (int i = 0; i < S; i++) row[i] = row[i] > 0.0f ? row[i] : 0.0f;
         }
     }
+}
+
+struct activate_job {
+    const struct relp_sae *e;
+    float *f, *scratch; /* one topk_scratch per thread */
+    int64_t n;
+    size_t per;
+};
+
+static void activate_task(void *arg, int i, int nt) {
+    const struct activate_job *j = arg;
+    activate_rows(j->e, j->f, j->n * i / nt, j->n * (i + 1) / nt, j->scratch + (size_t)i * j->per);
 }
 
 void relp__sae_encode(const struct relp_sae *e, struct relp_pool *pool, const float *x, int64_t n, float *f,
@@ -501,14 +502,17 @@ void relp__sae_encode(const struct relp_sae *e, struct relp_pool *pool, const fl
         in = scratch;
     }
     matmul_xw_packed(pool, f, in, e->W_enc, RELP_DTYPE_F32, e->b_enc, (int)n, D, S, D, 0);
-    /* the activation, rows split over the pool's threads (each with its own heap) when there are enough rows */
-    const int threads = n >= 64 ? relp__pool_size(pool) : 1;
-    struct act_job j = {e, f, n, scratch + (size_t)n * D};
-    float *own = NULL;
-    if (threads > 1 && threads > RELP_SAE_HEAPS) own = j.heap = malloc(sizeof(float) * 10 * (size_t)(e->k > 0 ? e->k : 1) * threads);
-    if (threads > 1 && (threads <= RELP_SAE_HEAPS || own)) relp__pool_run(pool, act_task, &j);
-    else act_task(&j, 0, 1);
-    free(own);
+    /* rows split between the pool's threads (each its own top-k scratch; one thread where that cannot be had) */
+    const int nt = relp__pool_size(pool);
+    const size_t per = topk_scratch(S, e->k > 0 ? e->k : 1);
+    float *own = nt > 1 && n > 1 ? malloc(sizeof(float) * per * (size_t)nt) : NULL;
+    if (own) {
+        struct activate_job j = {e, f, own, n, per};
+        relp__pool_run(pool, activate_task, &j);
+        free(own);
+    } else {
+        activate_rows(e, f, 0, n, scratch + (size_t)n * D);
+    }
 }
 
 void relp__sae_decode(const struct relp_sae *e, const float *f, int64_t n, float *x_hat) {

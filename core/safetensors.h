@@ -10,6 +10,9 @@
 #include "relp.h"
 
 #include <stddef.h>
+
+#define st_parse relp__st_parse /* the library's prefix on the symbols (ops.h) */
+#define st_dtype_size relp__st_dtype_size
 #include <stdint.h>
 
 #define ST_MAX_DIMS 8

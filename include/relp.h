@@ -220,7 +220,9 @@ RELP_API int64_t relp_config_weight_bytes(const struct relp_config *config, enum
 RELP_API size_t relp_config_ctx_mem_required(const struct relp_config *config, const struct relp_ctx_params *params);
 /* Attaches a tokenizer to a model that has none (e.g. a random one):
  * GPT-2's vocab.json + merges.txt, or a tokenizer.json with its
- * tokenizer_config.json (which may be NULL). */
+ * tokenizer_config.json (which may be NULL). A tokenizer with more tokens
+ * than the model's vocabulary (another model's: GPT-2's on a SmolLM2) is
+ * refused with RELP_STATUS_BAD_ARGUMENT, the message naming both sizes. */
 RELP_API enum relp_status relp_model_attach_tokenizer(struct relp_model *model, const struct relp_file *vocab,
                                                        const struct relp_file *merges);
 RELP_API enum relp_status relp_model_attach_tokenizer_json(struct relp_model *model,
@@ -264,6 +266,8 @@ struct relp_ctx_params {
     int32_t max_batch;   /* B capacity (default 1) */
     int32_t max_tokens;  /* T capacity (default: min(n_positions, 128)) */
     int32_t n_threads;   /* threads, the caller included (default 1); where threads are unavailable, 1 */
+    int32_t scratch_kb;  /* what one method call may allocate beyond the context, KiB (default 1 GiB, 256 MiB in
+                            WebAssembly): every edge's score (relp_attribute_edges) works in row chunks beyond it */
 };
 RELP_API struct relp_ctx_params relp_ctx_default_params(void);
 /* Bytes relp_ctx_init would allocate for these params. */
@@ -439,7 +443,8 @@ RELP_API const float *relp_ctx_node_grad(const struct relp_ctx *ctx, enum relp_n
  *         corrupted). One sweep of steps forward and backward passes serves
  *         every layer and node type; at layer 0 of resid_pre it equals IG.
  * When m_clean == m_corrupt the normalisation is undefined: scores are then
- * in metric units and relp_ctx_last_error holds a warning (status is OK).
+ * in metric units, with the warning RELP_WARNING_GAP_ZERO (see WARNINGS;
+ * the status is OK).
  * Score layout: node RESID_PRE, ATTN_OUT, MLP_OUT: (L, T) (resid_pre of
  * layers 0..L-1); node ATTN_Z (heads): (L, NH), or (L, NH, T) with
  * per_position; node MLP_POST (neurons): (L, T, I), one score per neuron
@@ -486,6 +491,90 @@ RELP_API enum relp_status relp_attribute_nodes(struct relp_ctx *ctx, const int32
 RELP_API enum relp_status relp_token_relevance(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T,
                                                const struct relp_metric *metric, const struct relp_rules *rules,
                                                float *relevance, double *total, double *value);
+/* ------------------------------------------------------------- WARNINGS
+ * A run can succeed and still mean less than it seems. These are warnings,
+ * not errors: the status is RELP_STATUS_OK, and relp_ctx_last_error keeps
+ * to failures. Each is a flag and one sentence (no final full stop), the
+ * words written once in the core (core/names.c) for the CLI, the page and
+ * the Python package:
+ *   NOT_PREDICTED  the model's most likely next token after the (first)
+ *                  clean prompt is not the answer: the map explains a
+ *                  prediction the model does not make
+ *   GAP_NEGATIVE   m_clean < m_corrupt (or NaN): "share restored" has no
+ *                  meaning
+ *   GAP_ZERO       m_clean == m_corrupt: nothing to normalise by, the scores
+ *                  are in metric units
+ *   GAP_SMALL      0 < m_clean - m_corrupt < RELP_MIN_GAP: the shares are
+ *                  unstable
+ *   ANSWER_SPACE   the answer (or wrong) token has no leading space though
+ *                  the prompt ends without one, and the same word with its
+ *                  space is one token: the metric reads a token the model
+ *                  seldom writes there (" Mary" is what follows a word)
+ *   NOISING        the scores are noising's: 0 = no change, -1 = the whole
+ *                  clean - corrupted gap lost
+ *   NON_FINITE_WEIGHTS  the model's: NaN or Inf weights (relp_model_warnings)
+ * Every attribution call (relp_attribute, relp_attribute_nodes,
+ * relp_token_relevance, relp_attribute_circuit, relp_patch_circuit_nodes,
+ * relp_attribute_edges, relp_patch_edges, relp_faithfulness_init,
+ * relp_edge_eval_init) replaces the context's warnings with its own run's:
+ * the gap's (from its m_clean and m_corrupt), NOISING, ANSWER_SPACE. A
+ * front end that also has the prediction (relp_predict), or aggregates
+ * batches, gives the whole run's facts to relp_run_warnings. */
+enum relp_warning {
+    RELP_WARNING_NOT_PREDICTED = 1 << 0,
+    RELP_WARNING_GAP_NEGATIVE = 1 << 1,
+    RELP_WARNING_GAP_ZERO = 1 << 2,
+    RELP_WARNING_GAP_SMALL = 1 << 3,
+    RELP_WARNING_ANSWER_SPACE = 1 << 4,
+    RELP_WARNING_NOISING = 1 << 5,
+    RELP_WARNING_NON_FINITE_WEIGHTS = 1 << 6
+};
+/* Below this clean - corrupted gap of the metric (its units), scores
+ * divided by it are unstable: RELP_WARNING_GAP_SMALL. */
+#define RELP_MIN_GAP 0.5
+
+/* The warnings of the context's latest run: their flags (0: none). */
+RELP_API uint32_t relp_ctx_warnings(const struct relp_ctx *ctx);
+/* The sentence of warning i (0 .. n-1, n the flags set, in flag order),
+ * owned by ctx until the next attribution call or relp_run_warnings; NULL
+ * past the end. *flag (may be NULL) receives which warning it is. */
+RELP_API const char *relp_ctx_warning(const struct relp_ctx *ctx, int32_t i, uint32_t *flag);
+/* The model's warnings (NON_FINITE_WEIGHTS), the same way; they live as
+ * long as the model. */
+RELP_API uint32_t relp_model_warnings(const struct relp_model *model);
+RELP_API const char *relp_model_warning(const struct relp_model *model, int32_t i, uint32_t *flag);
+
+/* The model's next token after one prompt, and the answer's place in it. */
+struct relp_prediction {
+    int32_t answer;  /* the answer's token id */
+    double p_answer; /* its probability after the prompt */
+    int32_t rank;    /* 1 + the number of tokens with a larger logit: 1 = predicted */
+    int32_t top;     /* the most likely token (the lowest id among equals) */
+    double p_top;
+};
+/* One forward pass of ids (one prompt of T tokens) with every logit column
+ * at the last position (the logit positions and tokens are reset to their
+ * defaults). Leaves the warnings as they are. */
+RELP_API enum relp_status relp_predict(struct relp_ctx *ctx, const int32_t *ids, int32_t T, int32_t answer,
+                                       struct relp_prediction *out);
+
+/* What relp_run_warnings judges a run by. */
+struct relp_run_facts {
+    enum relp_metric_kind metric;         /* its name in the gap's sentence */
+    double metric_clean, metric_corrupt;  /* NAN: no corrupted run (token relevance): no gap warning */
+    int32_t noising;
+    int32_t n_prompts;                    /* the rows of the three arrays below */
+    const int32_t *clean_last;            /* each clean prompt's last token; NULL: no ANSWER_SPACE check */
+    const int32_t *answer;                /* each prompt's answer token */
+    const int32_t *wrong;                 /* each prompt's wrong token (LOGIT_DIFF), or NULL */
+    const struct relp_prediction *prediction; /* the first clean prompt's (relp_predict), or NULL */
+};
+/* Replaces the context's warnings with those of a run of these facts, by
+ * the rules above (the attribution calls apply the same ones to their own
+ * run); returns their flags. ANSWER_SPACE needs the model's tokenizer (no
+ * tokenizer: not checked) and looks at the first prompt that has it. */
+RELP_API uint32_t relp_run_warnings(struct relp_ctx *ctx, const struct relp_run_facts *facts);
+
 /* ------------------------------------------------------------------ IOI */
 struct relp_ioi_prompt {
     char clean[256], corrupt[256]; /* the prompt text, without the answer */
@@ -875,6 +964,23 @@ struct relp_node_name {
 RELP_API const struct relp_node_name *relp_node_name(int32_t i);
 RELP_API const struct relp_node_name *relp_node_find(const char *name); /* NULL if unknown */
 
+/* The metrics (enum relp_metric_kind): --metric, relp.mjs, the Python package's metric=, captions and legends. */
+struct relp_metric_name {
+    const char *name;  /* "logit_diff", "logprob", "logit" */
+    enum relp_metric_kind kind;
+    const char *title; /* "logit difference", "log-probability", "logit" */
+};
+RELP_API const struct relp_metric_name *relp_metric_name(int32_t i);     /* NULL past the end */
+RELP_API const struct relp_metric_name *relp_metric_find(const char *name); /* NULL if unknown */
+
+/* The warnings (enum relp_warning, WARNINGS above), in flag order. */
+struct relp_warning_name {
+    uint32_t flag;
+    const char *name;  /* "not_predicted", "gap_negative", ...: the JSON's and the page's "kind" */
+    const char *title; /* a few words: "answer not predicted", ... */
+};
+RELP_API const struct relp_warning_name *relp_warning_name(int32_t i);   /* NULL past the end */
+
 RELP_API const char *relp_arch_name(int32_t arch);        /* config.json model_type: "gpt2", "llama", ... */
 RELP_API const char *relp_shape_name(int32_t i);          /* "gpt2-small-random", ...; NULL past the end */
 RELP_API const char *relp_dtype_name(int32_t dtype);      /* "f32", "f16", "bf16" */
@@ -948,14 +1054,19 @@ struct relp_figure_caption {
     const double *r_values;          /* NAN: "n/a" */
     int32_t relevance;               /* 1: token relevance: the sum and its conservation gap are said */
     double relevance_total, relevance_value;
-    int32_t n_warnings;              /* each on its own line in the warning colour: "WARNING: ..." */
+    int32_t n_warnings;              /* each on its own line in the warning colour: "WARNING: ..." (the run's
+                                        warnings: relp_ctx_warning) */
     const char *const *warnings;
+    const char *metric;              /* the metric's name (relp_metric_name): its title in the caption and the
+                                        legend; NULL: "logit_diff", or "logit" when wrong is NULL */
+    int32_t noising;                 /* 1: noising's scores: said in the caption, and the legend's 0 and -1 */
 };
 
 /* The colour legend's meaning */
 enum relp_figure_units {
-    RELP_FIGURE_SHARE = 0,  /* share of the logit difference restored (0 = corrupted run, 1 = clean run) */
-    RELP_FIGURE_METRIC = 1, /* logit units: the clean and corrupted runs are equal, nothing to divide by */
+    RELP_FIGURE_SHARE = 0,  /* share of the metric restored (0 = corrupted run, 1 = clean run); with the
+                               caption's noising: the share lost (0 = clean run, -1 = corrupted run) */
+    RELP_FIGURE_METRIC = 1, /* metric units: the clean and corrupted runs are equal, nothing to divide by */
 };
 
 /* Heatmaps of scores: layer x position (resid, attn, mlp), layer x head, or
@@ -1103,7 +1214,8 @@ RELP_API enum relp_status relp_figure_circuit(struct relp_figure *fig, const str
 /* Any of the above from a JSON request, for bindings (the WebAssembly module,
  * the Python package): {"kind": "maps" | "tokens" | "scatter" | "attention" |
  * "table" | "curves" | "circuit", ...the struct's fields by name}, with these
- * forms: a caption is an object of relp_figure_caption's fields, "r" an
+ * forms: a caption is an object of relp_figure_caption's fields ("noising"
+ * true or false), "r" an
  * object {name: value}, "relevance" {"total", "value"} or null; token lists
  * arrays of strings; a layout "positions" | "heads" | "head_positions"; units
  * "share" | "metric"; the scatter's est, ap and r objects keyed by node type;
@@ -1129,9 +1241,8 @@ RELP_API void relp_figure_size(const struct relp_figure *fig, int32_t *width, in
  * ALLOC_FAILED. */
 RELP_API enum relp_status relp_figure_png(struct relp_figure *fig, int32_t scale, const char **png, size_t *len);
 
-/* Below this clean - corrupted gap of the logit difference (logit units), a
- * figure's caller warns that the shares, divided by it, are unstable. */
-#define RELP_FIGURE_MIN_GAP 0.5
+/* RELP_MIN_GAP under its older name */
+#define RELP_FIGURE_MIN_GAP RELP_MIN_GAP
 
 /* ----------------------------------------------------------------- JSON
  * A small strict JSON reader (RFC 8259), the one the loader uses, for the

@@ -378,6 +378,30 @@ int main(int argc, char **argv) {
         }
         fputc('}', f);
     }
+    /* the same edges with a scratch budget of 4 KiB: scored in chunks of rows (relp_ctx_params.scratch_kb) */
+    {
+        struct relp_ctx_params cs = cp;
+        cs.scratch_kb = 4;
+        struct relp_ctx *small = NULL;
+        if (relp_ctx_init(&small, M, &cs)) die("context", relp_ctx_last_error(small));
+        fprintf(f, "},\"edges_chunked\":{");
+        for (int mi = 0; mi < 6; mi += 5) { /* atp and ig-input */
+            struct relp_attr_params p = params_of(method(edge_methods[mi]), mi == 5, STEPS);
+            if (relp_attribute_edges(small, CLEAN, CORRUPT, B, T, &MT, &p, es, NULL, NULL))
+                die("edges (chunked)", relp_ctx_last_error(small));
+            fprintf(f, "%s\"%s\":{", mi ? "," : "", edge_methods[mi]);
+            int first = 1;
+            for (int32_t u = 0; u < nu; u++)
+                for (int32_t v = 0; v < nd; v++)
+                    if (relp_graph_edge(M, u, v)) {
+                        fprintf(f, "%s\"%s->%s\":%.9g", first ? "" : ",", relp_graph_up_name(M, u, a, sizeof a),
+                                relp_graph_down_name(M, v, b, sizeof b), es[(size_t)u * nd + v]);
+                        first = 0;
+                    }
+            fputc('}', f);
+        }
+        relp_ctx_free(small);
+    }
     fprintf(f, "},\"edge_ap\":[");
     const struct relp_json_value *eap = get(&ref, root, "edge_ap");
     k = 0;

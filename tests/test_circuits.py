@@ -99,6 +99,11 @@ def main():
                 ok(set(er) == set(ec), f"{arch} {method} {dname}: the same edges", f"({len(ec)} vs {len(er)})")
                 names = sorted(er)
                 close([ec.get(n, float("nan")) for n in names], [er[n] for n in names], f"{arch} edges {method} {dname}")
+        for method, dname in (("atp", "denoise"), ("ig-input", "noise")):  # scored in chunks of rows (4 KiB budget)
+            er, ec = ref["edges"][method][dname], c["edges_chunked"][method]
+            names = sorted(er)
+            close([ec.get(n, float("nan")) for n in names], [er[n] for n in names],
+                  f"{arch} edges {method} {dname}, in chunks of rows (scratch_kb 4)")
         scale = max(abs(a["score"]) for a in ref["edge_ap"])
         for a, v in zip(ref["edge_ap"], c["edge_ap"]):
             close([v], [a["score"]], f"{arch} exact edge patching {a['edge']} {a['direction']}", scale=scale)

@@ -97,11 +97,14 @@ print(f"# {B} prompts of {T} tokens: metric clean {case.mc:.4f}, corrupted {case
 # SAEs fitted to the model's activations on these prompts
 sdir = os.path.join(OUT, "saes")
 saes = {}
-for i, (hook, arch, d_sae, dt) in enumerate([("blocks.2.hook_resid_pre", "topk", 96, "F32"),
-                                              ("blocks.1.hook_attn_out", "standard", 80, "F16"),
-                                              ("blocks.3.hook_mlp_out", "jumprelu", 64, "BF16")]):
+# (a wide topk SAE with few features active, where the scores take the sparse path: a dot product per feature that
+# differs between the runs, and narrower ones with many active, where they take one dense product)
+for i, (hook, arch, d_sae, dt, k) in enumerate([("blocks.2.hook_resid_pre", "topk", 96, "F32", 12),
+                                                 ("blocks.1.hook_attn_out", "standard", 80, "F16", None),
+                                                 ("blocks.3.hook_mlp_out", "jumprelu", 64, "BF16", None),
+                                                 ("blocks.0.hook_mlp_out", "topk", 320, "F32", 6)]):
     acts = torch.cat([case.run_clean.acts[hook].detach(), case.run_corr.acts[hook].detach()]).reshape(-1, model.C)
-    prm = RC.random_sae(model.C, d_sae, arch, 40 + i, acts=acts, k=12 if arch == "topk" else None)
+    prm = RC.random_sae(model.C, d_sae, arch, 40 + i, acts=acts, k=k)
     saes[hook] = RC.write_sae(os.path.join(sdir, f"sae{i}"), hook, prm, arch, k=prm.get("k"), dtype=dt)
 saes = dict(sorted(saes.items(), key=lambda kv: RC.hook_order(kv[0])))
 

@@ -616,7 +616,49 @@ static void test_method_invariants(void) {
                 for (int64_t i = 0; i < relp_attr_count(m, &p, T); i++) nonzero += scores[i] != 0.0f;
             }
     CHECK(nonzero == 0 && runs == 28, "clean == corrupted: %d non-zero scores over %d runs", nonzero, runs);
-    CHECK(strstr(relp_ctx_last_error(ctx), "metric units") != NULL, "no warning for equal metrics");
+    {   /* the warning rides its own channel (relp.h WARNINGS), not the error text */
+        uint32_t flag = 0;
+        const char *w = relp_ctx_warning(ctx, 0, &flag);
+        CHECK(relp_ctx_warnings(ctx) == RELP_WARNING_GAP_ZERO && flag == RELP_WARNING_GAP_ZERO && w &&
+                  strstr(w, "metric units") != NULL && relp_ctx_warning(ctx, 1, NULL) == NULL,
+              "equal metrics: the GAP_ZERO warning alone (flags %u, '%s')", relp_ctx_warnings(ctx), w ? w : "(none)");
+        CHECK(relp_ctx_last_error(ctx)[0] == '\0', "the error text holds a warning: '%s'", relp_ctx_last_error(ctx));
+    }
+    {   /* the rules of relp_run_warnings, from facts given here: the gap's three cases and none, noising, the
+         * prediction; each sentence in flag order */
+        static const struct { double mc, mr; uint32_t want; const char *text; } gaps[] = {
+            {2.0, 3.0, RELP_WARNING_GAP_NEGATIVE, "(gap -1.000)"}, {1.0, 1.0, RELP_WARNING_GAP_ZERO, "metric units"},
+            {1.25, 1.0, RELP_WARNING_GAP_SMALL, "is 0.250, below 0.5"}, {3.0, 1.0, 0, NULL}};
+        for (int i = 0; i < 4; i++) {
+            struct relp_run_facts f = {RELP_METRIC_LOGIT_DIFF, gaps[i].mc, gaps[i].mr, 0, 0, NULL, NULL, NULL, NULL};
+            const uint32_t got = relp_run_warnings(ctx, &f);
+            const char *w = relp_ctx_warning(ctx, 0, NULL);
+            CHECK(got == gaps[i].want && (gaps[i].text ? w && strstr(w, gaps[i].text) : !w),
+                  "gap %g - %g: flags %u (want %u), '%s'", gaps[i].mc, gaps[i].mr, got, gaps[i].want, w ? w : "(none)");
+        }
+        struct relp_prediction pr = {5, 0.125, 3, 7, 0.5};
+        struct relp_run_facts f = {RELP_METRIC_LOGPROB, -3.0, -2.5, 1, 0, NULL, NULL, NULL, &pr};
+        const uint32_t got = relp_run_warnings(ctx, &f);
+        uint32_t f0 = 0, f2 = 0;
+        const char *w0 = relp_ctx_warning(ctx, 0, &f0), *w1 = relp_ctx_warning(ctx, 1, NULL), *w2 = relp_ctx_warning(ctx, 2, &f2);
+        CHECK(got == (RELP_WARNING_NOT_PREDICTED | RELP_WARNING_GAP_NEGATIVE | RELP_WARNING_NOISING) &&
+                  f0 == RELP_WARNING_NOT_PREDICTED && f2 == RELP_WARNING_NOISING && w0 && strstr(w0, "rank 3") &&
+                  strstr(w0, "p = 0.125") && strstr(w0, "(p = 0.500)") && w1 && strstr(w1, "the log-probability is not larger") &&
+                  w2 && strstr(w2, "noising") && !relp_ctx_warning(ctx, 3, NULL),
+              "prediction, log-probability gap, noising: flags %u: '%s' / '%s' / '%s'", got, w0 ? w0 : "", w1 ? w1 : "",
+              w2 ? w2 : "");
+        struct relp_run_facts none = {RELP_METRIC_LOGIT, NAN, NAN, 0, 0, NULL, NULL, NULL, NULL};
+        CHECK(relp_run_warnings(ctx, &none) == 0 && relp_ctx_warnings(ctx) == 0, "no facts to warn about: no warnings");
+        /* the names table: one entry per flag, in flag order */
+        uint32_t all = 0, prev = 0;
+        int ordered = 1;
+        for (int32_t i = 0; relp_warning_name(i); i++) {
+            ordered &= relp_warning_name(i)->flag > prev;
+            prev = relp_warning_name(i)->flag;
+            all |= prev;
+        }
+        CHECK(ordered && all == 0x7fu, "relp_warning_name: every flag once, in order (%x)", all);
+    }
 
     /* relp_attribute_nodes (one backward pass for all node types) == relp_attribute per node type, bit for
      * bit: the same passes in the same order */

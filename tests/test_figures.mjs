@@ -166,8 +166,15 @@ for (const f of fs.readdirSync(fixDir).filter((x) => /^cli-.*\.json$/.test(x)).s
   ok(texts.includes(`model: ${manifest.default}`) && texts.includes('colour:') && (explain || /corrupted:/.test(texts)), `${n}: caption (model, prompts, metric) and legend wording`);
   const warns = els.filter((e) => e.attrs.class === 'warning').map((e) => decode(e.text).replace(/\u00a0/g, ' ')).join(' ');
   const wantUnits = !explain && j.metric_clean === j.metric_corrupt, wantGap = !explain && !(j.metric_clean - j.metric_corrupt >= 0.5);
-  ok(/does not predict/.test(warns) === !predicted && /metric units/.test(warns) === wantUnits && /gap/.test(warns) === wantGap,
-     `${n}: warnings where they belong`, `(top token ${JSON.stringify(fwd.top[0].piece)}, metric clean ${j.metric_clean}, corrupted ${j.metric_corrupt}: "${warns.slice(0, 120)}")`);
+  const noising = args.includes('--noising'), kinds = (j.warnings || []).map((w) => w.kind);
+  // the warnings the JSON names (the core's), each expected from the run's own numbers, and each drawn in the caption
+  const squash = (s) => s.replace(/\s+/g, '');
+  ok(kinds.includes('not_predicted') === !predicted && kinds.includes('gap_zero') === wantUnits &&
+     (kinds.includes('gap_negative') || kinds.includes('gap_small')) === (wantGap && !wantUnits) && kinds.includes('noising') === noising &&
+     /does not predict/.test(warns) === !predicted && /metric units/.test(warns) === wantUnits &&
+     j.warnings.every((w) => squash(warns).includes(squash(`WARNING: ${w.text}`))),
+     `${n}: warnings where they belong, the JSON's in the caption`, `(top token ${JSON.stringify(fwd.top[0].piece)}, metric clean ${j.metric_clean}, corrupted ${j.metric_corrupt}: ${kinds.join(', ')}: "${warns.slice(0, 120)}")`);
+  if (noising) ok(/method: [^;]*, noising/.test(texts) && /noising: .*-1 = the corrupted run/.test(texts), `${n}: a noising figure says so, and what its 0 and -1 mean`, texts.slice(0, 300));
 }
 
 // ---------------------------------------------------------------- 4. the circuit views

@@ -1,7 +1,7 @@
 """`relp ioi --dataset wang --prompts-out` against the construction it claims:
 the ACDC / Redwood IOIDataset(prompt_type="mixed") and its ABC corruption
 (gen_flipped_prompts IO, then S, then S1), re-implemented here from the rules
-as ../shared/relp-method.md and the README state them, not from relp's C code.
+as docs/method.md and docs/reproducing.md state them, not from relp's C code.
 
 Every line must be its template (one of the first 7 BABA templates or their
 ABBA forms) with its names, place and object substituted; its corrupted

@@ -1,5 +1,5 @@
 """Every model in models-small/ (the manifest's list) judged with relp's C engine
-against issue 12's targets, on sets drawn here with other seeds than the
+against the targets of docs/models.md, on sets drawn here with other seeds than the
 trainer's own evaluation (tools/ioi_text.py builds them):
   - IOI on all 15 of Wang et al.'s templates with every one of their 99 names
     as the answer (1,485 prompts), on the held-out templates alone, and on

@@ -54,13 +54,19 @@ def main():
                    os.pathsep))
     os.environ.update(env)  # the kernel inherits it
     t0 = time.perf_counter()
-    client = NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': WORK}})
+    cwd = os.path.join(WORK, 'cwd')  # the kernel's folder, as examples/ is a user's: the run must leave it empty
+    os.makedirs(cwd, exist_ok=True)
+    for n in os.listdir(cwd):
+        os.remove(os.path.join(cwd, n))
+    client = NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': cwd}})
     try:
         client.execute()
         err = None
     except Exception as e:  # noqa: BLE001 - CellExecutionError and kernel failures
         err = e
     check(f'the notebook runs top to bottom ({time.perf_counter() - t0:.1f} s)', err is None, err)
+    check('running it leaves no files in its folder (the figures go to a temporary folder)', not os.listdir(cwd),
+          os.listdir(cwd))
     out = os.path.join(WORK, 'relp_ioi.executed.ipynb')
     nbformat.write(nb, out)
     errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.output_type == 'error']

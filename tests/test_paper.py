@@ -6,8 +6,8 @@
   `relp attribute --prompts` gives on the prompts `--prompts-out` wrote; the
   SHA-256 of model.safetensors equals hashlib's.
 - The same with --reference small: the official demo's and the paper's
-  numbers (carried here independently, from ../shared/relp-method.md d.1 and
-  d.1b) are printed beside relp's, and each within-0.02 mark agrees with the
+  numbers (carried here independently, from docs/method.md, "Published
+  numbers") are printed beside relp's, and each within-0.02 mark agrees with the
   numbers.
 - A random GPT-2-small-shaped checkpoint (release build only; the ASan
   build skips it): the config matches, the SHA-256 does not, and the table

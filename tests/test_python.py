@@ -540,6 +540,123 @@ def test_errors(model):
               res.warning and any(res.warning in str(x.message) for x in w) and np.all(res.scores == 0), res.warning)
 
 
+def test_transformer_lens(model):
+    """run_with_cache and forward at every position against tests/reference.py (GPT-2 in float64 PyTorch) on a
+    small random checkpoint; metrics against log_softmax of forward's logits; torch tensors in, .torch() out;
+    hook names on Results; the warnings of a run (RelpWarning with .kind, .warnings, the JSON's); the attention
+    view; ioi(methods=...) against relp ioi --methods."""
+    import warnings as W
+
+    import torch
+    sys.path.insert(0, os.path.join(REPO, 'tests'))
+    import reference as R
+    cfg = dict(L=2, C=32, NH=4, n_pos=24, V=50257)
+    d = os.path.join(WORK, 'tl_model')
+    p = R.save_checkpoint(d, R.random_gpt2(cfg['L'], cfg['C'], cfg['NH'], cfg['n_pos'], cfg['V'], 11), cfg)
+    ids = np.array([[50256, 464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290],
+                    [50256, 1649, 1757, 290, 5335, 1816, 284, 262, 5939, 11]], dtype=np.int32)
+    with relp.load(d) as m:
+        logits, cache = m.run_with_cache(ids)
+        _, rc = R.forward(p, cfg, torch.tensor(ids, dtype=torch.long))
+        B, T = ids.shape
+        L, C, NH = cfg['L'], cfg['C'], cfg['NH']
+
+        def close(a, b, tol=2e-4):
+            b = np.asarray(b.detach() if hasattr(b, 'detach') else b, dtype=np.float64)
+            return a.shape == b.shape and np.abs(a - b).max() <= tol * max(1.0, np.abs(b).max())
+        bad = []
+        for l in range(L):
+            want = {f'blocks.{l}.hook_resid_pre': rc['resid_pre'][l], f'blocks.{l}.hook_resid_mid': rc['resid_mid'][l],
+                    f'blocks.{l}.hook_attn_out': rc['attn_out'][l], f'blocks.{l}.hook_mlp_out': rc['mlp_out'][l],
+                    f'blocks.{l}.hook_resid_post': rc['resid_pre'][l + 1],
+                    f'blocks.{l}.attn.hook_z': rc['z'][l].reshape(B, T, NH, C // NH),
+                    f'blocks.{l}.attn.hook_pattern': rc['att'][l]}
+            h = f'h.{l}.'
+            x = rc['resid_mid'][l]
+            mu = x.mean(-1, keepdim=True)
+            a2 = (x - mu) / torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + 1e-5) * p[h + 'ln_2.weight'] + p[h + 'ln_2.bias']
+            want[f'blocks.{l}.mlp.hook_post'] = R.gelu_new(a2 @ p[h + 'mlp.c_fc.weight'] + p[h + 'mlp.c_fc.bias'])
+            bad += [k for k, v in want.items() if k not in cache or not close(cache[k], v)]
+        check(f'run_with_cache: {len(cache)} hooks with TransformerLens names, each the PyTorch reference\'s', not bad
+              and len(cache) == 8 * L, bad)
+        check('cache["resid_pre", 1] is cache["blocks.1.hook_resid_pre"]; an uncached hook: KeyError naming what is cached',
+              cache['resid_pre', 1] is cache['blocks.1.hook_resid_pre'] and raises_key(lambda: cache['blocks.0.attn.hook_q']))
+        xf = rc['resid_pre'][L]
+        mu = xf.mean(-1, keepdim=True)
+        lnf = (xf - mu) / torch.sqrt(((xf - mu) ** 2).mean(-1, keepdim=True) + 1e-5) * p['ln_f.weight'] + p['ln_f.bias']
+        check('run_with_cache logits (B, T, V) at every position, the reference\'s', close(logits, lnf @ p['wte.weight'].T))
+        long = np.concatenate([ids[0]] * 2)[:20]  # 20 tokens: one forward pass per 64 positions
+        full = m.forward(long, all_positions=True)
+        check('forward(all_positions=True): position t is forward of the first t + 1 tokens',
+              full.shape == (20, cfg['V']) and all(np.array_equal(full[t], m.forward(long[:t + 1])) for t in (0, 7, 19)))
+        # torch in, numpy out, .torch()
+        x = ids.copy()
+        x[:, 4] = 5000
+        rn = m.attribute(ids, x, 2068, 7586, method='atp', node='attn')
+        rt = m.attribute(torch.tensor(ids), torch.tensor(x), torch.tensor(2068), 7586, method='atp', node='attn')
+        check('torch tensors as ids give the numpy run; .torch() its tensor', np.array_equal(rn.scores, rt.scores)
+              and isinstance(rt.scores, np.ndarray) and torch.equal(rt.torch(), torch.from_numpy(rn.scores)))
+    # metrics: the answer's log-probability and logit from forward's logits
+    m = relp.load(model)
+    mary = int(m.tokenize(' Mary', bos=False).ids[0])
+    for metric in ('logprob', 'logit'):
+        r = m.attribute(CLEAN, CORRUPT, ' Mary', method='relp', node='mlp', metric=metric)
+        vals = []
+        for pr in (CLEAN, CORRUPT):
+            lg = m.forward(pr).astype(np.float64)
+            vals.append(lg[mary] - (lg.max() + np.log(np.exp(lg - lg.max()).sum())) if metric == 'logprob' else lg[mary])
+        check(f'metric="{metric}": the metric is forward\'s ({r.metric_clean:.5f}, {vals[0]:.5f}), and the JSON is the CLI\'s',
+              abs(r.metric_clean - vals[0]) < 1e-4 and abs(r.metric_corrupt - vals[1]) < 1e-4 and r.metric == metric)
+        same_json(f'metric="{metric}": to_json() is relp attribute --metric {metric} --json', r.to_json(), cli(
+            'attribute', '--model', model, '--clean', CLEAN, '--corrupt', CORRUPT, '--answer', ' Mary', '--method', 'relp',
+            '--node', 'mlp', '--metric', metric, '--json', '-').stdout)
+    ok, msg = raises(lambda: m.attribute(CLEAN, CORRUPT, ' Mary', ' John', metric='logprob'), 'reads only the answer')
+    check('metric="logprob" with a wrong token: relp.Error', ok, msg)
+    # warnings: the core's, as RelpWarning with .kind, .warnings, the JSON's, the figure's caption
+    with W.catch_warnings(record=True) as got:
+        W.simplefilter('always')
+        r = m.attribute(CLEAN, CORRUPT, 'Mary', ' John', method='atp')
+    kinds = [w.kind for w in r.warnings]
+    cj = json.loads(cli('attribute', '--model', model, '--clean', CLEAN, '--corrupt', CORRUPT, '--answer', 'Mary',
+                        '--wrong', ' John', '--method', 'atp', '--json', '-').stdout)
+    check('an answer without its space: .warnings are the CLI\'s (not predicted, leading space), each a RelpWarning',
+          kinds == ['not_predicted', 'answer_space'] == [w['kind'] for w in cj['warnings']]
+          and [str(w) for w in r.warnings] == [w['text'] for w in cj['warnings']]
+          and [getattr(g.message, 'kind', None) for g in got if issubclass(g.category, relp.RelpWarning)] == kinds, (kinds, got))
+    svg = relp.show(r).svg
+    texts = ' '.join(re.sub(r'<[^>]+>', '', t) for t in re.findall(r'<text[^>]*>.*?</text>', svg, flags=re.S)).replace('&quot;', '"')
+    check('its figure\'s caption: both warnings, the model, the answer and wrong token, p(answer) and rank',
+          'WARNING: the model does not predict' in texts and 'no leading space' in texts and 'ioi-4l' in texts
+          and '"Mary" - " John"' in texts and 'rank 176' in texts, texts[-600:])
+    with W.catch_warnings(record=True):
+        W.simplefilter('always')
+        allr = m.attribute_all(CLEAN, CORRUPT, ' John', ' Mary', method='relp', noising=True)
+    check('attribute_all noising: its warnings (not predicted, negative gap, noising), and its figure says noising',
+          [w.kind for w in allr.warnings] == ['not_predicted', 'gap_negative', 'noising']
+          and 'noising' in relp.show(allr, view='maps').svg, allr.warnings)
+    check('Results["blocks.1.hook_attn_out"] is layer 1 of the attn map; an unknown key: KeyError',
+          np.array_equal(allr['blocks.1.hook_attn_out'], allr['attn'].map[1]) and raises_key(lambda: allr['blocks.0.hook_q']))
+    v = relp.show(allr, view='attention', focus=(1, 1))
+    minis = re.findall(r"class='mini' data-layer='(\d+)' data-head='(\d+)'", v.svg)
+    check('relp.show(view="attention"): every head of the clean and corrupted prompts, one drawn large',
+          len(minis) == 2 * m.n_layer * m.n_head and 'the model does not predict' in v.svg, len(minis))
+    t = m.ioi(methods=['relp', 'atp'], steps=2)
+    a = re.sub(r'"seconds":\{[^}]*\},', '', t.to_json())
+    b = re.sub(r'"seconds":\{[^}]*\},', '', cli('ioi', '--model', model, '--methods', 'relp,atp', '--steps', '2', '--json',
+                                                '-').stdout.split('\n')[-2])
+    check('ioi(methods=["relp", "atp"]) is relp ioi --methods relp,atp --json (with each batch\'s maps)',
+          a == b and list(t) == ['atp', 'relp'] and '"batch_maps"' in a, f'ours {a[:300]} cli {b[:300]}')
+    m.close()
+
+
+def raises_key(fn):
+    try:
+        fn()
+    except KeyError:
+        return True
+    return False
+
+
 def warnings_caught():
     import warnings
     return warnings.catch_warnings(record=True)
@@ -741,7 +858,7 @@ def test_views(model):
 
 
 def test_install():
-    """The README's steps: pip install --no-index --no-build-isolation ./python into a venv that sees Debian's
+    """docs/python.md's steps: pip install --no-index --no-build-isolation ./python into a venv that sees Debian's
     numpy and setuptools; refused with a message before `make python` has staged the library."""
     import shutil
     pkg, venv = os.path.join(WORK, 'pkg'), os.path.join(WORK, 'venv')
@@ -787,7 +904,8 @@ def main():
     t0 = time.perf_counter()
     for name, fn in (('header', test_header), ('cli parity', lambda: test_cli_parity(model)),
                      ('other models', lambda: test_other_models(model)), ('families', test_families), ('hooks', lambda: test_hooks(model)),
-                     ('errors', lambda: test_errors(model)), ('cancel', test_cancel),
+                     ('errors', lambda: test_errors(model)), ('transformer lens, metrics, warnings', lambda: test_transformer_lens(model)),
+                     ('cancel', test_cancel),
                      ('memory', lambda: test_memory(model)), ('views', lambda: test_views(model)),
                      ('install', lambda: None if SANITIZE else test_install())):
         t = time.perf_counter()

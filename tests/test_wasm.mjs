@@ -86,7 +86,7 @@ function compare(label, got, want, scale = 0) {
 }
 
 function readModel(dir) {
-  return fs.readdirSync(dir).filter((n) => !n.endsWith('.md')).map((name) => ({ name, bytes: new Uint8Array(fs.readFileSync(path.join(dir, name))) }));
+  return fs.readdirSync(dir).filter((n) => !n.endsWith('.md') && fs.statSync(path.join(dir, n)).isFile()).map((name) => ({ name, bytes: new Uint8Array(fs.readFileSync(path.join(dir, name))) }));
 }
 
 function expectThrow(label, fn, pattern) {
@@ -202,6 +202,26 @@ for (const variant of VARIANTS) {
   // the module stays usable after the failures
   const m = engine.loadModel(readModel(path.join(modelsDir, BUNDLED.at(-1))));
   compare(`${variant} usable after errors`, m.tokenize('When John'), native(['tokenize', '--model', path.join(modelsDir, BUNDLED.at(-1)), '--prompt', 'When John', '--json']).tokens ?? []);
+  { // a run's warnings come from the core (relp.h WARNINGS): relp.mjs gives the CLI's, kind and sentence
+    const clean = 'When John and Mary went to the shops, John gave the bag to', corrupt = 'When John and Mary went to the shops, Mary gave the bag to';
+    const c = m.tokenize(clean), x = m.tokenize(corrupt), ans = m.tokenize('Mary', { bos: false }), wr = m.tokenize(' John', { bos: false });
+    const r = m.attribute({ clean: c, corrupt: x, answer: ans[0], wrong: wr[0], method: 'atp', node: 'resid' });
+    const rw = m.runWarnings({ clean: c, answer: ans[0], wrong: wr[0], mClean: r.mClean, mCorrupt: r.mCorrupt });
+    const j = native(['attribute', '--model', path.join(modelsDir, BUNDLED.at(-1)), '--clean', clean, '--corrupt', corrupt, '--answer', 'Mary',
+                      '--wrong', ' John', '--method', 'atp', '--node', 'resid', '--json', '-']);
+    checks++;
+    if (ans.length !== 1 || JSON.stringify(rw.warnings) !== JSON.stringify(j.warnings) || !r.warnings.some((w) => w.kind === 'answer_space')
+        || rw.pred.rank <= 1 || r.warning !== '') {
+      failures++;
+      console.log(`FAIL ${variant} warnings: ${JSON.stringify(rw.warnings)} / CLI ${JSON.stringify(j.warnings)} / attribute's ${JSON.stringify(r.warnings)}`);
+    }
+    const same = m.attribute({ clean: c, corrupt: c, answer: ans[0], wrong: wr[0], method: 'atp', node: 'resid' });
+    checks++;
+    if (!(same.warnings.some((w) => w.kind === 'gap_zero') && /metric units/.test(same.warning))) {
+      failures++;
+      console.log(`FAIL ${variant} clean == corrupted: no gap_zero warning (${JSON.stringify(same.warnings)})`);
+    }
+  }
   m.free();
 }
 

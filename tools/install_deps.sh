@@ -29,7 +29,7 @@ if [ "$what" = test ]; then
   # harnesses (make fuzz); Open MPI: relp_mpi and its test
   want+=(python3-torch python3-numpy libopenblas0-pthread chromium clang libclang-rt-14-dev libopenmpi-dev openmpi-bin)
   want+=(python3-setuptools python3-venv python3-nbclient python3-ipykernel) # the Python package, its install and notebook tests
-  want+=(pkgconf) # the installed library through pkg-config (tests/test_install.py)
+  want+=(pkgconf python3-pip python3-wheel) # installs the usual ways: pkg-config (test_install.py), a wheel (make wheel)
 fi
 missing=()
 for p in "${want[@]}"; do

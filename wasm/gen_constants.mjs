@@ -29,7 +29,10 @@ export const ARCHS = NAMES.archs;     // config.json model_type, indexed by enum
 export const SHAPES = NAMES.shapes;   // named random shapes
 export const DTYPES = NAMES.dtypes;   // indexed by enum relp_dtype
 export const NODESETS = NAMES.nodesets; // circuits' node sets, indexed by enum relp_nodeset
-// below this clean - corrupted gap of the logit difference the page warns that the shares are unstable (RELP_FIGURE_MIN_GAP)
+// below this clean - corrupted gap of the metric the core warns that the shares are unstable (RELP_MIN_GAP)
 export const MIN_GAP = NAMES.minGap;
+// the warnings (relp.h WARNINGS), in flag order: flag -> name ("not_predicted", ...), and the metrics by name
+export const WARNING_NAME = Object.fromEntries(NAMES.warnings.map((w) => [w.flag, w.name]));
+export const METRIC = Object.fromEntries(NAMES.metrics.map((m) => [m.name, m.kind]));
 `;
 fs.writeFileSync(out, text);

@@ -31,13 +31,13 @@ export class RelpError extends Error {
 // The names of methods, node types, presets, dtypes and architectures come
 // from the C core's one table (constants.mjs, generated at build time from
 // core/names.c through this module).
-import { NAMES, METHOD, NODES, NODE_ID, DTYPES, ARCHS, SHAPES } from './constants.mjs';
+import { NAMES, METHOD, NODES, NODE_ID, DTYPES, ARCHS, SHAPES, WARNING_NAME, METRIC } from './constants.mjs';
 
 // The methods in the page's order: the RelP presets, then atp, ig, ig-input, and AP (the ground truth) last.
 const pageOrder = (m) => (m.method === 0 ? 2 : m.method === 1 && m.rules !== 'grad' ? 0 : 1);
 export const METHODS = NAMES.methods.slice().sort((a, b) => pageOrder(a) - pageOrder(b)).map((m) => m.name);
 export { NODES };
-const METRIC_LOGIT_DIFF = 0;
+const METRIC_LOGIT_DIFF = METRIC.logit_diff;
 const WEIGHT_DTYPE = Object.fromEntries(DTYPES.map((d, i) => [d, i])); // enum relp_dtype
 
 function weightDtype(weights) {
@@ -46,6 +46,23 @@ function weightDtype(weights) {
   return WEIGHT_DTYPE[weights];
 }
 const IOI_RECORD = [256, 256, 32, 32]; // struct relp_ioi_prompt
+
+// warnings from the core (relp_ctx_warning or relp_model_warning on obj): [{ kind, text }], kind the core's name
+function readWarnings(M, get, obj) {
+  const out = [];
+  if (!obj) return out;
+  const flag = M._malloc(4);
+  try {
+    for (let i = 0; ; i++) {
+      const p = get(obj, i, flag) >>> 0;
+      if (!p) break;
+      out.push({ kind: WARNING_NAME[M.HEAPU32 ? M.HEAPU32[flag >> 2] : M.HEAP32[flag >> 2] >>> 0], text: M.UTF8ToString(p) });
+    }
+  } finally { M._free(flag); }
+  return out;
+}
+// the sentence of the warning that the scores are in metric units (the gap is zero), or ''
+const unitsText = (ws) => (ws.find((w) => w.kind === 'gap_zero') || { text: '' }).text;
 
 // ---------------------------------------------------------------- which module
 // The modules built (wasm/CMakeLists.txt), one per set of features, since an
@@ -296,8 +313,9 @@ export class Model {
     // the token tokenize(text, { bos: true }) prepends (as the model's tokenizer files say), or -1 for none
     this.bosId = this.M._relp_token_bos(handle);
     this.decoder = new TextDecoder('utf-8', { fatal: false });
-    const note = this.M.UTF8ToString(this.M._relp_last_error(handle));
-    this.warning = note.startsWith('warning') ? note : ''; // e.g. NaN or Inf weights
+    // the model's warnings (relp.h WARNINGS: NaN or Inf weights), [{ kind, text }]; .warning the first one's text
+    this.warnings = readWarnings(this.M, this.M._relp_model_warning, handle);
+    this.warning = this.warnings.length ? this.warnings[0].text : '';
   }
 
   free() {
@@ -378,6 +396,8 @@ export class Model {
   get threadsUsed() { return this.ctx ? this.M._relp_ctx_threads(this.ctx) : 0; }
 
   _modelError() { return this.M.UTF8ToString(this.M._relp_last_error(this.handle)); }
+  // the context's warnings of its latest run (relp.h WARNINGS), [{ kind, text }], as the core words them
+  _warnings() { return readWarnings(this.M, this.M._relp_ctx_warning, this.ctx); }
   _ctxError() { return this.M.UTF8ToString(this.M._relp_ctx_last_error(this.ctx)); }
   _check(st) { if (st !== 0) throw new RelpError(this._ctxError(), st); }
 
@@ -483,9 +503,10 @@ export class Model {
       const mClean = this.M.HEAPF64[metrics >> 3], mCorrupt = this.M.HEAPF64[(metrics >> 3) + 1];
       const L = this.info.nLayer, NH = this.info.nHead;
       const shape = node === 'head' ? (pp ? [L, NH, T] : [L, NH]) : [L, T];
+      const warnings = this._warnings();
       return {
-        scores: this.M.HEAPF32.slice(scores >> 2, (scores >> 2) + n), shape, mClean, mCorrupt,
-        warning: mClean === mCorrupt ? this._ctxError() : '',
+        scores: this.M.HEAPF32.slice(scores >> 2, (scores >> 2) + n), shape, mClean, mCorrupt, warnings,
+        warning: unitsText(warnings), // the scores are in metric units: its sentence, else ''
       };
     } finally {
       this.M.onProgress = prev;
@@ -517,11 +538,31 @@ export class Model {
       const cut = (p, n) => F.slice(p >> 2, (p >> 2) + n);
       return { scores: { resid: cut(pr, L * T), attn: cut(pa, L * T), mlp: cut(pm, L * T), head: cut(ph, nh) },
                shapes: { resid: [L, T], attn: [L, T], mlp: [L, T], head: perPosition ? [L, NH, T] : [L, NH] },
-               mClean, mCorrupt, warning: mClean === mCorrupt ? this._ctxError() : '' };
+               mClean, mCorrupt, warnings: this._warnings(), warning: unitsText(this._warnings()) };
     } finally {
       this.M.onProgress = prev;
       s.free();
     }
+  }
+
+  // The whole run's warnings by the core's rules (relp.h WARNINGS: relp_predict and relp_run_warnings): the
+  // prediction on the clean prompt (predict: true), the gap of mClean - mCorrupt (leave them out for none),
+  // noising, and the answer (and wrong token) without its leading space. Returns { warnings: [{ kind, text }],
+  // pred: { pAnswer, rank, top, pTop } or null }.
+  runWarnings({ clean, answer, wrong = -1, mClean = NaN, mCorrupt = NaN, noising = false, metric = 'logit_diff', predict = true }) {
+    if (!(metric in METRIC)) throw new RelpError(`metric ${JSON.stringify(metric)}: expected one of ${Object.keys(METRIC).join(', ')}`, -4);
+    const T = clean.length;
+    const ctx = this._ctxFor(1, Math.max(T, 1));
+    const s = new Scratch(this.M);
+    try {
+      const pred = s.alloc(32);
+      const st = this.M._relpw_run_warnings(ctx, s.i32(clean), T, METRIC[metric], answer, wrong, mClean, mCorrupt,
+                                             noising ? 1 : 0, predict ? 1 : 0, pred);
+      if (st < 0) this._check(st);
+      if (predict) this._lastShape = [1, T];
+      const F = this.M.HEAPF64, p = pred >> 3;
+      return { warnings: this._warnings(), pred: predict ? { pAnswer: F[p], rank: F[p + 1], top: F[p + 2], pTop: F[p + 3] } : null };
+    } finally { s.free(); }
   }
 
   // Relevance of each input token for the logit (difference), in metric units.
@@ -536,7 +577,7 @@ export class Model {
                                                 s.str(rules), rel, out));
       this._lastShape = [1, T];
       return { relevance: this.M.HEAPF32.slice(rel >> 2, (rel >> 2) + T), total: this.M.HEAPF64[out >> 3],
-               value: this.M.HEAPF64[(out >> 3) + 1] };
+               value: this.M.HEAPF64[(out >> 3) + 1], warnings: this._warnings() };
     } finally { s.free(); }
   }
 

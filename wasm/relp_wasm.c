@@ -20,11 +20,7 @@
 #include <string.h>
 
 #include "relp.h"
-
-const char *relp__ops_name(void); /* core/ops.h: the kernel path in use */
-#ifdef __wasm_simd128__
-int relp__wasm_f16_mismatches(void); /* core/ops.c */
-#endif
+#include "ops.h" /* private: relp__ops_name (the kernel path in use), relp__wasm_f16_mismatches */
 
 EM_JS(void, relpw_js_progress, (double done, double total), {
     if (Module["onProgress"]) Module["onProgress"](done, total);
@@ -147,7 +143,8 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *m
  *   {"methods":[{"name","method","rules","title"}],"nodes":[{"name","node","label"}],
  *    "presets":[{"name","title","source","describe","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..],
  *    "nodesets":[..] (enum relp_nodeset),
- *    "minGap": RELP_FIGURE_MIN_GAP} */
+ *    "warnings": [{flag, name, title}], "metrics": [{name, kind, title}],
+ *    "minGap": RELP_MIN_GAP} */
 static size_t put_json_str(char *buf, size_t o, size_t cap, const char *s) {
     if (o < cap) buf[o] = '"';
     o++;
@@ -215,7 +212,25 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
             STR(lists[k](i));
         }
     }
-    PUT("],\"minGap\":%g}", RELP_FIGURE_MIN_GAP);
+    PUT("],\"warnings\":[");
+    for (int32_t i = 0; relp_warning_name(i); i++) {
+        const struct relp_warning_name *w = relp_warning_name(i);
+        PUT("%s{\"flag\":%u,\"name\":", i ? "," : "", (unsigned)w->flag);
+        STR(w->name);
+        PUT(",\"title\":");
+        STR(w->title);
+        PUT("}");
+    }
+    PUT("],\"metrics\":[");
+    for (int32_t i = 0; relp_metric_name(i); i++) {
+        const struct relp_metric_name *mn = relp_metric_name(i);
+        PUT("%s{\"name\":", i ? "," : "");
+        STR(mn->name);
+        PUT(",\"kind\":%d,\"title\":", (int)mn->kind);
+        STR(mn->title);
+        PUT("}");
+    }
+    PUT("],\"minGap\":%g}", RELP_MIN_GAP);
 #undef PUT
 #undef STR
     buf[cap] = '\0';
@@ -335,6 +350,25 @@ EMSCRIPTEN_KEEPALIVE enum relp_status relpw_token_relevance(struct relp_ctx *ctx
     if (!r) return RELP_STATUS_BAD_ARGUMENT;
     struct relp_metric m = metric_of(metric_kind, answer, wrong);
     return relp_token_relevance(ctx, ids, B, T, &m, r, relevance, &out[0], &out[1]);
+}
+
+/* The run's warnings (relp.h WARNINGS) by the core's rules: with predict, the prediction on the clean prompt
+ * (relp_predict, one forward pass) first, into pred[0..3] = p_answer, rank, top, p_top; then relp_run_warnings on
+ * the metric of both runs (NAN: none), noising, and the clean prompt's last token with the answer and wrong token
+ * (wrong < 0: none). Returns the flags; relp_ctx_warning gives the sentences. */
+EMSCRIPTEN_KEEPALIVE int32_t relpw_run_warnings(struct relp_ctx *ctx, const int32_t *clean, int32_t T, int32_t metric_kind,
+                                                int32_t answer, int32_t wrong, double m_clean, double m_corrupt,
+                                                int32_t noising, int32_t predict, double *pred) {
+    struct relp_prediction pr = {0};
+    if (predict) {
+        enum relp_status st = relp_predict(ctx, clean, T, answer, &pr);
+        if (st) return st;
+        pred[0] = pr.p_answer, pred[1] = pr.rank, pred[2] = pr.top, pred[3] = pr.p_top;
+    }
+    const int32_t last = T > 0 ? clean[T - 1] : -1;
+    const struct relp_run_facts f = {(enum relp_metric_kind)metric_kind, m_clean, m_corrupt, noising, T > 0 ? 1 : 0,
+                                     T > 0 ? &last : NULL, &answer, wrong >= 0 ? &wrong : NULL, predict ? &pr : NULL};
+    return (int32_t)relp_run_warnings(ctx, &f);
 }
 
 /* The core's rule presets (relp_rules_presets), for the JS method list: field

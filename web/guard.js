@@ -1,13 +1,13 @@
-// guard.js - what the page refuses to run and what it warns about, in one
-// place: the worker refuses the same inputs the page flags as you type, and
-// the warnings of a run go to the page, into the caption of every exported
-// figure and into embeds.
+// guard.js - what the page refuses to run and how it shows what the core
+// warns about: the worker refuses the same inputs the page flags as you type,
+// and the warnings of a run (the core's, relp.h WARNINGS) go to the page, into
+// the caption of every exported figure and into embeds.
 
 import { MIN_GAP } from './constants.mjs';
 
 // Below MIN_GAP, the clean - corrupted gap of the logit difference (logit units;
-// relp.h RELP_FIGURE_MIN_GAP), the scores, which are divided by it, say more
-// about noise than about the circuit (cli/figures.c warns with the same words).
+// relp.h RELP_MIN_GAP), the scores, which are divided by it, say more about
+// noise than about the circuit: the core warns (GAP_SMALL).
 export { MIN_GAP };
 const q = (s) => JSON.stringify(s);
 
@@ -31,22 +31,15 @@ export function inputProblems(t) {
   return p;
 }
 
-// Warnings about a finished run, [{ kind: 'predict' | 'gap', text }].
-// r = { answer, mClean, mCorrupt, pred: { top: [{ piece, prob }], pAnswer, rank }, unitsWarning }
+// Warnings about a finished run, [{ kind: 'predict' | 'gap' | 'space' | 'noising', name, text }]: the core's
+// (relp.h WARNINGS, decided and worded in C; the worker's run gets them through relp.mjs runWarnings), sorted
+// into the kinds the page shows where: a token relevance figure shows 'predict' and 'space' only.
+// r = { warnings: [{ kind: the core's name, text }] }
+const KIND = { not_predicted: 'predict', gap_negative: 'gap', gap_zero: 'gap', gap_small: 'gap', answer_space: 'space', noising: 'noising' };
 export function runWarnings(r) {
-  const w = [];
-  if (r.pred && r.pred.rank !== 1) {
-    const t = r.pred.top[0];
-    w.push({ kind: 'predict', text: `the model does not predict the answer on the clean prompt: its top token is ${q(t.piece)} (p = ${t.prob.toFixed(3)}), ` +
-           `while ${q(r.answer)} has p = ${r.pred.pAnswer.toFixed(3)}, rank ${r.pred.rank}. The map explains a prediction the model does not make` });
-  }
-  const gap = r.mClean - r.mCorrupt;
-  const g = (text) => w.push({ kind: 'gap', text });
-  if (r.unitsWarning) g(r.unitsWarning.replace(/^warning: /, ''));
-  else if (!(gap > 0)) g(`the logit difference is not larger on the clean prompt than on the corrupted one (gap ${gap.toFixed(3)}): "share restored" has no meaning here`);
-  else if (gap < MIN_GAP) g(`the clean - corrupted gap of the logit difference is ${gap.toFixed(3)}, below ${MIN_GAP}: too small to normalise by, so the shares are unstable`);
-  return w;
+  return (r.warnings || []).map((w) => ({ kind: KIND[w.kind] || w.kind, name: w.kind, text: w.text }));
 }
 
-// The units of a run's scores: shares of the gap, or logit units when the core could not normalise.
-export const unitsOf = (r) => (r.unitsWarning ? 'metric' : 'share');
+// The units of a run's scores: shares of the gap, or logit units when the core could not normalise (its warning
+// that the gap is zero).
+export const unitsOf = (r) => ((r.warnings || []).some((w) => w.kind === 'gap_zero') || r.unitsWarning ? 'metric' : 'share');

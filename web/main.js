@@ -273,7 +273,7 @@ function newStore(key, query, model, r) {
     // the model as a link names it (null: opened from disk, not embeddable)
     source: model.source.kind === 'files' ? null : { model: model.source.kind === 'bundled' ? model.source.name : '', url: model.source.url || '', f16: !!model.askedF16 },
     tokens: r.tokens, corruptTokens: r.corruptTokens, cleanIds: r.cleanIds, corruptIds: r.corruptIds, L: r.L, NH: r.NH, NKV: r.NKV || r.NH, T: r.T,
-    mClean: r.mClean, mCorrupt: r.mCorrupt, unitsWarning: r.unitsWarning, pred: r.pred, predCorrupt: r.predCorrupt,
+    mClean: r.mClean, mCorrupt: r.mCorrupt, unitsWarning: r.unitsWarning, warnings: r.warnings, pred: r.pred, predCorrupt: r.predCorrupt,
     est: {}, ap: null, apPos: null, attention: null,
   };
 }
@@ -381,11 +381,11 @@ async function ensureAttention() {
 }
 
 // ---------------------------------------------------------------- views
-function warningsOf(res) { return store ? runWarnings({ answer: store.query.answer, mClean: store.mClean, mCorrupt: store.mCorrupt, pred: store.pred, unitsWarning: store.unitsWarning }) : []; }
+function warningsOf(res) { return store ? runWarnings(store) : []; } // the core's warnings of the run (guard.js)
 
 // the caption of a figure request (relp.h FIGURES: struct relp_figure_caption)
 function captionOf(res, { relevance = null, withR = true } = {}) {
-  const r = rOf(res), ws = warningsOf(res).filter((w) => !relevance || w.kind === 'predict');
+  const r = rOf(res), ws = warningsOf(res).filter((w) => !relevance || w.kind === 'predict' || w.kind === 'space');
   return {
     // token relevance is one backward pass with the method's rules (gradient x input for AtP and IG)
     model: store.model, method: relevance ? res.tokenRelevance.rules : res.method,

@@ -90,10 +90,16 @@ function check(m, q) {
   const t = tokens(m, q);
   const piece = (ids) => Array.from(ids, (i) => ({ id: i, s: m.tokenString(i) }));
   const out = { clean: piece(t.clean), corrupt: piece(t.corrupt), answer: piece(t.answer), wrong: piece(t.wrong), problems: t.problems, hints: [] };
-  // an answer typed without its leading space: GPT-2 writes a word after a word with the space in the token
+  // an answer typed without its leading space: GPT-2 writes a word after a word with the space in the token. One
+  // token: the core's rule (relp.h WARNINGS, ANSWER_SPACE), as the run's warning will say; several tokens cannot
+  // run at all (inputProblems), and the hint offers the spaced word when it is one token
   for (const [k, what] of [['answer', 'answer'], ['wrong', 'wrong token']]) {
-    const s = q[k];
-    if (s && !/^\s/.test(s) && !/\s$/.test(q.clean) && m.tokenize(' ' + s, { bos: false }).length === 1)
+    const s = q[k], ids = t[k];
+    if (!s || /^\s/.test(s)) continue;
+    const lacks = ids.length === 1 && t.clean.length
+      ? m.runWarnings({ clean: t.clean, answer: ids[0], metric: 'logit', predict: false }).warnings.some((w) => w.kind === 'answer_space')
+      : ids.length > 1 && !/\s$/.test(q.clean) && m.tokenize(' ' + s, { bos: false }).length === 1;
+    if (lacks)
       out.hints.push({ field: k, fix: ' ' + s, text: `the ${what} ${JSON.stringify(s)} has no leading space; after a word GPT-2 writes ${JSON.stringify(' ' + s)}, with the space, as one token` });
   }
   const a = t.answer.length === 1 ? t.answer[0] : -1;
@@ -162,6 +168,8 @@ function run(id, q) {
   if (q.ap || q.apPos) out.apSeconds = (performance.now() - tAp) / 1000;
   const tr = m.tokenRelevance({ ids: clean, answer, wrong, rules: RULES_OF[q.method] });
   out.tokenRelevance = { values: tr.relevance, total: tr.total, value: tr.value, rules: RULES_OF[q.method] };
+  // the run's warnings, decided and worded by the core (relp.h WARNINGS): the prediction, the gap, the leading space
+  out.warnings = m.runWarnings({ clean, answer, wrong, mClean: out.mClean, mCorrupt: out.mCorrupt }).warnings;
   progress(1);
   return out;
 }

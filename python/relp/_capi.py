@@ -66,7 +66,7 @@ class relp_file(Structure):
 
 
 class relp_ctx_params(Structure):
-    _fields_ = [('max_batch', c_int32), ('max_tokens', c_int32), ('n_threads', c_int32)]
+    _fields_ = [('max_batch', c_int32), ('max_tokens', c_int32), ('n_threads', c_int32), ('scratch_kb', c_int32)]
 
 
 class relp_patch(Structure):
@@ -115,6 +115,24 @@ class relp_circuit_hook(Structure):
 
 class relp_circuit_node(Structure):
     _fields_ = [('hook', c_int32), ('position', c_int32), ('unit', c_int32)]
+
+
+class relp_prediction(Structure):
+    _fields_ = [('answer', c_int32), ('p_answer', c_double), ('rank', c_int32), ('top', c_int32), ('p_top', c_double)]
+
+
+class relp_run_facts(Structure):
+    _fields_ = [('metric', c_enum), ('metric_clean', c_double), ('metric_corrupt', c_double), ('noising', c_int32),
+                ('n_prompts', c_int32), ('clean_last', POINTER(c_int32)), ('answer', POINTER(c_int32)),
+                ('wrong', POINTER(c_int32)), ('prediction', POINTER(relp_prediction))]
+
+
+class relp_metric_name(Structure):
+    _fields_ = [('name', c_char_p), ('kind', c_enum), ('title', c_char_p)]
+
+
+class relp_warning_name(Structure):
+    _fields_ = [('flag', c_uint32), ('name', c_char_p), ('title', c_char_p)]
 
 
 NODESET_FEATURES, NODESET_NEURONS, NODESET_COMPONENTS = 0, 1, 2
@@ -178,6 +196,12 @@ PROTOTYPES = {
                                       P(c_enum), c_int32, P(f32_p), P(c_double), P(c_double)]),
     'relp_token_relevance': (c_enum, [ctx_p, i32_p, c_int32, c_int32, P(relp_metric), P(relp_rules), f32_p,
                                       P(c_double), P(c_double)]),
+    'relp_ctx_warnings': (c_uint32, [ctx_p]),
+    'relp_ctx_warning': (c_char_p, [ctx_p, c_int32, P(c_uint32)]),
+    'relp_model_warnings': (c_uint32, [model_p]),
+    'relp_model_warning': (c_char_p, [model_p, c_int32, P(c_uint32)]),
+    'relp_predict': (c_enum, [ctx_p, i32_p, c_int32, c_int32, P(relp_prediction)]),
+    'relp_run_warnings': (c_uint32, [ctx_p, P(relp_run_facts)]),
     'relp_ioi_demo': (c_int32, [P(relp_ioi_prompt), c_int32]),
     'relp_ioi_wang': (c_int32, [P(relp_ioi_prompt), c_int32, c_uint64, c_uint32]),
     'relp_ioi_template': (c_int32, [c_int32, c_int32, c_char_p, c_int32]),
@@ -216,6 +240,9 @@ PROTOTYPES = {
     'relp_edge_eval_free': (None, [c_void_p]),
     'relp_edge_eval_ends': (None, [c_void_p, P(c_double), P(c_double)]),
     'relp_edge_eval_run': (c_enum, [c_void_p, P(ctypes.c_uint8), P(c_double)]),
+    'relp_metric_name': (P(relp_metric_name), [c_int32]),
+    'relp_metric_find': (P(relp_metric_name), [c_char_p]),
+    'relp_warning_name': (P(relp_warning_name), [c_int32]),
     # FIGURES: the views, drawn from relp.h's JSON form of a request (relp/_views.py)
     'relp_figure_init': (c_void_p, []),
     'relp_figure_free': (None, [c_void_p]),
@@ -228,7 +255,8 @@ PROTOTYPES = {
 # the structures, by their C name (for the header check)
 STRUCTS = {cls.__name__: cls for cls in (relp_config, relp_load_params, relp_file, relp_ctx_params, relp_patch,
                                           relp_rules, relp_preset, relp_metric, relp_attr_params, relp_ioi_prompt,
-                                          relp_sae_info, relp_circuit_hook, relp_circuit_node)}
+                                          relp_sae_info, relp_circuit_hook, relp_circuit_node, relp_prediction,
+                                          relp_run_facts, relp_metric_name, relp_warning_name)}
 
 _lib = None
 

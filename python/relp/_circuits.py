@@ -145,7 +145,7 @@ def _scores(model, c, x, a, w, set_id, handle, hooks, method, steps, noising, pr
                                              ctypes.byref(p), sp, ep, ctypes.byref(mc), ctypes.byref(mr))
         secs = time.perf_counter() - t0
         model._check(st)
-        warn = model._ctx_error()
+        warn = model._ctx_warnings_text()
     del cb
     return s, [ev if h['error'] else None for ev, h in zip(e, hooks)], mc.value, mr.value, secs, warn
 
@@ -574,7 +574,7 @@ def edges(self, clean, corrupt, answer, wrong, method='relp', steps=10, noising=
             self._check(self._L.relp_attribute_edges(ctx, _i32(c), _i32(x), B, T, ctypes.byref(mt), ctypes.byref(p),
                                                      _f32(matrix), ctypes.byref(mc), ctypes.byref(mr)))
             secs = time.perf_counter() - t0
-            warn = self._ctx_error()
+            warn = self._ctx_warnings_text()
         del cb
         if warn:
             warnings.warn(warn, RelpWarning, stacklevel=2)

@@ -19,6 +19,7 @@ import zlib
 import numpy as np
 
 from . import Error, Explanation, IOITable, Result, Results, _capi
+from ._common import METRIC_TITLE
 
 NODE_ORDER = ('resid', 'attn', 'mlp', 'head')
 _uid = itertools.count(1)
@@ -87,14 +88,15 @@ def request(res, view):
     heads | positions | tokens | scatter, node, method }."""
     method = view.get('method') or res.get('method') or 'relp'
     est, ap, r = res.get('est') or {}, res.get('ap') or {}, res.get('r') or {}
-    warning = str(res.get('warning') or '')
-    units = 'metric' if 'metric units' in warning else 'share'
+    ws = list(res.get('warnings') or [])  # the core's (relp.h WARNINGS): str with .kind
+    units = 'metric' if any(getattr(w, 'kind', '') == 'gap_zero' for w in ws) else 'share'
     pred = res.get('pred') or {}
-    cap = {'model': res.get('model') or '', 'method': method, 'steps': 0, 'clean': res['tokens'],
+    cap = {'model': res.get('model') or '', 'method': method, 'steps': res.get('steps') or 0, 'clean': res['tokens'],
            'corrupt': res.get('corruptTokens'), 'answer': res.get('answer'), 'wrong': res.get('wrong'),
-           'metric_clean': res.get('mClean'), 'metric_corrupt': res.get('mCorrupt'), 'n_prompts': 1,
+           'metric_clean': res.get('mClean'), 'metric_corrupt': res.get('mCorrupt'), 'n_prompts': res.get('prompts', 1),
            'p_answer': pred.get('pAnswer', 0), 'rank': pred.get('rank', 0), 'r': dict(r), 'relevance': None,
-           'warnings': [re.sub(r'^warning: ', '', warning)] if warning else []}
+           'warnings': [str(w) for w in ws], 'metric': res.get('metric') or 'logit_diff',
+           'noising': bool(res.get('noising'))}
     has = lambda o, k: k in o and len(o[k])  # noqa: E731
 
     def maps(layout, node, key):
@@ -110,9 +112,26 @@ def request(res, view):
         total = 0.0
         for x in rel:  # summed in order in double, as the page sums them
             total += float(x)
+        rws = [str(w) for w in (res.get('relevanceWarnings') or ws) if getattr(w, 'kind', '') in ('not_predicted', 'answer_space')]
         return {'kind': 'tokens', 'tokens': res['tokens'], 'relevance': rel, 'rules': rules,
-                'caption': {**cap, 'method': rules, 'corrupt': None, 'r': {},
+                'caption': {**cap, 'method': rules, 'corrupt': None, 'r': {}, 'steps': 0, 'noising': False,
+                            'metric': res.get('relevanceMetric') or cap['metric'], 'warnings': rws,
                             'relevance': {'total': total, 'value': res.get('metricValue')}}}
+    if v == 'attention':
+        model = res.get('modelRef')
+        model = model() if model is not None else None
+        if model is None or res.get('corruptIds') is None:
+            raise Error('view "attention" runs the model again on the result\'s prompts: its model is closed or gone'
+                        if res.get('corruptIds') is not None else 'view "attention" needs a result of attribute or '
+                        'attribute_all (a clean and a corrupted prompt)')
+        layer, head = view.get('focus') or (0, 0)
+        if not (0 <= layer < res['L'] and 0 <= head < res['NH']):
+            raise Error(f'focus ({layer}, {head}): this model has layers 0 to {res["L"] - 1} and heads 0 to '
+                        f'{res["NH"] - 1}')
+        return {'kind': 'attention', 'n_layer': res['L'], 'n_head': res['NH'], 'n_kv_head': res.get('NKV') or res['NH'],
+                'tokens': res['tokens'], 'corrupt_tokens': res['corruptTokens'],
+                'clean': model._patterns(res['cleanIds']), 'corrupt': model._patterns(res['corruptIds']),
+                'focus': {'layer': int(layer), 'head': int(head), 'row': -1}, 'caption': {**cap, 'r': {}}}
     if v == 'heads':
         return maps('heads', 'head', 'head')
     if v == 'positions':
@@ -122,7 +141,7 @@ def request(res, view):
     if v in ('maps', None):
         node = view.get('node') or 'resid'
         return maps('positions', node, node)
-    raise Error(f'view {v!r}: relp draws maps, heads, positions, tokens and scatter')
+    raise Error(f'view {v!r}: relp draws maps, heads, positions, tokens, scatter and attention')
 
 
 def render(items):
@@ -136,6 +155,25 @@ def _floats(a):
     return np.ascontiguousarray(a, dtype=np.float32).ravel()
 
 
+def _prediction(obj):
+    p = getattr(obj, '_prediction', None)
+    return {'pred': {'pAnswer': p.p_answer, 'rank': p.rank}} if p is not None else {}
+
+
+def _run_facts(obj):
+    """What a caption says of a run beyond its scores: the metric, the direction, the warnings, the prediction,
+    the corrupted prompt (its tokens, and its ids for the attention view), the model (a weak reference)."""
+    out = {**getattr(obj, '_caption', {}), 'warnings': obj.warnings, 'metric': obj.metric, 'noising': obj.noising if isinstance(obj, Result)
+           else obj['resid'].noising, 'modelRef': obj._model, 'prompts': obj.prompts if isinstance(obj, Result)
+           else obj['resid'].prompts, **_prediction(obj)}
+    model = obj._model()
+    if obj.corrupt_token_ids is not None:
+        out['corruptIds'] = obj.corrupt_token_ids.tolist()
+        if model is not None and model._handle:
+            out['corruptTokens'] = [model._view_piece(i) for i in obj.corrupt_token_ids]
+    return out
+
+
 def page_data(obj, ap=None):
     """The result object the page's worker builds (web/worker.js run()), from a Result, Results or
     Explanation."""
@@ -143,7 +181,8 @@ def page_data(obj, ap=None):
         rel = obj.relevance if obj.relevance.ndim == 1 else obj.relevance[0]
         return {'tokens': obj._view_tokens, 'cleanIds': obj.token_ids.tolist(), 'T': len(obj.token_ids),
                 'est': {}, 'ap': {}, 'r': {}, 'tokenRelevance': _floats(rel), 'tokenRelevanceRules': obj.rules,
-                'metricValue': obj.metric_value}
+                'metricValue': obj.metric_value, 'warnings': obj.warnings, 'metric': obj.metric,
+                'relevanceMetric': obj.metric, **getattr(obj, '_caption', {}), **_prediction(obj)}
     if isinstance(obj, Result):
         if obj.per_position:
             raise Error('per-position head scores (L, H, T) have no page view; draw a result with '
@@ -151,7 +190,7 @@ def page_data(obj, ap=None):
         ap = ap if ap is not None else obj.ap
         res = {'tokens': obj._view_tokens, 'cleanIds': obj.token_ids.tolist(), 'L': obj.n_layer, 'NH': obj.n_head,
                'T': obj.positions, 'est': {obj.node: _floats(obj.map)}, 'ap': {}, 'r': {}, 'method': obj.method,
-               'mClean': obj.metric_clean, 'mCorrupt': obj.metric_corrupt, 'warning': obj.warning}
+               'mClean': obj.metric_clean, 'mCorrupt': obj.metric_corrupt, **_run_facts(obj)}
         if ap is not None:
             if not isinstance(ap, Result) or ap.node != obj.node or ap.map.shape != obj.map.shape:
                 raise Error('ap: expected an AP Result of the same node type and shape')
@@ -164,8 +203,7 @@ def page_data(obj, ap=None):
                         'per_position=False')
         res = {'tokens': obj._view_tokens, 'cleanIds': obj.token_ids.tolist(), 'L': obj.n_layer, 'NH': obj.n_head,
                'T': obj.positions, 'est': {n: _floats(obj[n].map) for n in NODE_ORDER}, 'ap': {}, 'r': {},
-               'method': obj.method, 'mClean': obj.metric_clean, 'mCorrupt': obj.metric_corrupt,
-               'warning': obj.warning}
+               'method': obj.method, 'mClean': obj.metric_clean, 'mCorrupt': obj.metric_corrupt, **_run_facts(obj)}
         if obj.ap:
             res['ap'] = {n: _floats(obj.ap[n].map) for n in NODE_ORDER}
             res['r'] = dict(obj.r)
@@ -174,6 +212,8 @@ def page_data(obj, ap=None):
             res['tokenRelevance'] = _floats(rel if rel.ndim == 1 else rel[0])
             res['tokenRelevanceRules'] = obj.relevance.rules
             res['metricValue'] = obj.relevance.metric_value
+            res['relevanceWarnings'] = obj.relevance.warnings
+            res['relevanceMetric'] = obj.relevance.metric
         return res
     raise Error(f'relp.show: expected a Result, Results or Explanation, got {type(obj).__name__}')
 
@@ -196,7 +236,11 @@ def default_views(obj, res):
     return out
 
 
-def views_for(obj, res, view, node):
+def views_for(obj, res, view, node, focus=None):
+    if view == 'attention':
+        if isinstance(obj, Explanation):
+            raise Error('view "attention" needs a result of attribute or attribute_all (a clean and a corrupted prompt)')
+        return [{'view': 'attention', 'focus': tuple(focus) if focus is not None else (0, 0)}]
     if view is None:
         vs = default_views(obj, res)
         if node is not None:
@@ -246,15 +290,15 @@ def _fmt(v):
 def caption(obj, res):
     """One line under the views, as the page's run line: what was run and the metric (and warnings)."""
     if isinstance(obj, Explanation):
-        s = (f'token relevance ({obj.rules} rules) for the {"logit difference" if obj.metric == "logit_diff" else "logit"}'
+        s = (f'token relevance ({obj.rules} rules) for the {METRIC_TITLE[obj.metric]}'
              f' {_fmt(obj.metric_value)}; sum of relevance {_fmt(obj.sum)}')
     else:
-        s = (f'{res["method"]}; {res["T"]} tokens; logit difference: clean {_fmt(res["mClean"])}, corrupted '
+        s = (f'{res["method"]}{", noising" if res.get("noising") else ""}; {res["T"]} tokens; '
+             f'{METRIC_TITLE[res.get("metric") or "logit_diff"]}: clean {_fmt(res["mClean"])}, corrupted '
              f'{_fmt(res["mCorrupt"])}')
         if res['r']:
             s += '; Pearson r with AP: ' + ', '.join(f'{n} {res["r"][n]:.3f}' for n in res['r'])
-    w = getattr(obj, 'warning', '')
-    if w:
+    for w in getattr(obj, 'warnings', []) or []:
         s += f'. Warning: {w}'
     return s
 
@@ -274,7 +318,7 @@ class View:
     def _repr_html_(self):
         parts = []
         for st, s in zip(self.states, self.svgs):
-            attrs = ' '.join(f'data-{k}="{_html.escape(str(v))}"' for k, v in st.items() if v is not None)
+            attrs = ' '.join(f'data-{k}="{_html.escape(str(v))}"' for k, v in st.items() if v is not None and k != 'focus')
             parts.append(f'<div class="relp-view" {attrs} style="margin:4px 0;overflow-x:auto">'
                          f'{_uniquify_ids(s)}</div>')
         return (f'<div class="relp-views">{"".join(parts)}<div class="relp-caption" style="font:12px sans-serif;'
@@ -300,13 +344,14 @@ class View:
         return path
 
 
-def show(obj, view=None, node=None, ap=None):
+def show(obj, view=None, node=None, ap=None, focus=None):
     if view is not None and not isinstance(view, str):
-        raise Error(f'view must be a str such as "maps", "heads", "tokens" or "scatter", got {type(view).__name__}')
+        raise Error(f'view must be a str such as "maps", "heads", "tokens", "scatter" or "attention", got '
+                    f'{type(view).__name__}')
     if node is not None and node not in NODE_ORDER:
         raise Error(f'node {node!r}: expected one of {", ".join(NODE_ORDER)}')
     res = page_data(obj, ap)
-    states = views_for(obj, res, view, node)
+    states = views_for(obj, res, view, node, focus)
     requests = [request(res, st) for st in states]
     return View(states, [draw(q) for q in requests], caption(obj, res), requests)
 
