@@ -826,6 +826,24 @@ try {
       ok(sbox <= w && /: -?[\d.e-]+$/.test(sro) && sj.view === 'circuit' && sj.graph && sj.graph.nodes, `the static embed of the circuit fits a ${w} px column, with a hover readout and its graph as JSON`, `("${sro}")`);
       await hs.close();
     }
+    { // SAEs from a URL (one SAELens folder; the bundled set through its saes.json), and one that fails
+      const one = `${base}models/${NAME}/saes/blocks.0.hook_attn_out/`;
+      await cp.fill('#sae-url', one);
+      await cp.click('#sae-load');
+      await idle(cp);
+      const i1 = await cp.textContent('#sae-info');
+      await cp.fill('#sae-url', `${base2}nothing-here/`);
+      await cp.click('#sae-load');
+      await idle(cp);
+      const m404 = await messageOf(cp), i2 = await cp.textContent('#sae-info');
+      await cp.fill('#sae-url', `${base}models/${NAME}/saes/`);
+      await cp.click('#sae-load');
+      await idle(cp);
+      const i3 = await cp.textContent('#sae-info');
+      ok(/^1 SAE from .*blocks\.0\.hook_attn_out/.test(i1) && /could not load SAEs from .*nothing-here.*no SAEs found.*still using/.test(m404) && i2 === i1 &&
+         /^13 SAEs from /.test(i3), 'SAEs load from a URL (one folder; a folder listing them in saes.json); a failing URL says why and keeps the SAEs',
+         `("${i1.slice(0, 50)}"; "${m404.slice(0, 100)}")`);
+    }
     await cp.close();
     // a random checkpoint: both views draw (components; the prompt pair), no SAEs needed
     const tiny = path.join(filesDir, 'random-tiny');
