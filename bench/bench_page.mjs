@@ -10,6 +10,11 @@
 // demo's (15 tokens with BOS). Each timed run changes the corrupted prompt,
 // so the page computes afresh; the first run after opening warms the wasm
 // tiers up and is not counted. Prints a table, then one JSON line.
+//
+// Then the circuit views (issue 28) on the bundled model with its SAEs, on 2 threads: the page opened on the
+// feature circuit of 64 IOI prompts (open to drawn circuit: model, SAEs, RelP scores, the faithfulness at the
+// circuit's size), then the Faithfulness view's Run: RelP, AtP and IG on features, 15 sizes (Run to drawn
+// curves). A fresh page per run (the worker keeps what it computed); the first is the warm-up.
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { serveChild as serve } from '../tools/serve_child.mjs';
@@ -58,6 +63,33 @@ try {
       ap_s: median(rows.map((r) => r.apSeconds)), info: info.split(', ').slice(-2).join(', ') };
     await page.close();
   }
+  // the circuit views on the bundled model with its SAEs (2 threads)
+  const rowsC = [];
+  for (let i = 0; i <= runs; i++) {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const q = new URLSearchParams({ model: 'ioi-4l', clean, corrupt: corrupts[0], answer: ' Mary', wrong: ' John', method: 'relp', ap: '0', view: 'circuit',
+      nodes: 'features', data: 'ioi', threads: '2' });
+    const t0 = Date.now();
+    await page.goto(`${base}#${q}`);
+    await page.waitForFunction(() => window.relp && window.relp.circuits && window.relp.circuits.shown.circuit && window.relp.phase === 'idle' &&
+      document.querySelector('#view g.node'), null, { timeout: 600000 });
+    const circuit = (Date.now() - t0) / 1000;
+    await page.click('[data-view="curves"]');
+    const t1 = Date.now();
+    await page.click('#run');
+    await page.waitForFunction(() => window.relp.circuits.shown.curves && window.relp.phase === 'idle' && document.querySelectorAll('#view .pt').length === 90,
+      null, { timeout: 600000 });
+    const curves = (Date.now() - t1) / 1000;
+    const r = await page.evaluate(() => { const c = window.relp.circuits.shown.curves; return { threads: c.threads, methods: Object.fromEntries(Object.entries(c.curves).map(([m, x]) => [m, { scores_s: x.seconds, curve_s: x.curveSeconds }])) }; });
+    if (errors.length) throw new Error(errors.join(' | '));
+    if (i > 0) rowsC.push({ circuit, curves, ...r });
+    await page.close();
+  }
+  out.circuits = { model: 'ioi-4l', prompts: 64, threads: rowsC[0].threads, open_to_circuit_s: median(rowsC.map((r) => r.circuit)),
+    run_to_curves_s: median(rowsC.map((r) => r.curves)), both_s: median(rowsC.map((r) => r.circuit + r.curves)),
+    methods: Object.fromEntries(['relp', 'atp', 'ig'].map((m) => [m, { scores_s: median(rowsC.map((r) => r.methods[m].scores_s)), curve_s: median(rowsC.map((r) => r.methods[m].curve_s)) }])) };
 } finally {
   await browser.close();
   s1.kill();
@@ -69,4 +101,7 @@ console.log(`|---|---|---|---|`);
 for (const n of [1, 2]) console.log(`| ${t[n].used} | ${t[n].run_to_maps_s.toFixed(2)} | ${t[n].relp_s.toFixed(3)} | ${t[n].ap_s.toFixed(2)} |`);
 console.log(`2 threads / 1 thread: Run to maps ${(t[2].run_to_maps_s / t[1].run_to_maps_s).toFixed(2)}, RelP ${(t[2].relp_s / t[1].relp_s).toFixed(2)}, AP ${(t[2].ap_s / t[1].ap_s).toFixed(2)} ` +
             `(${out.checkpoint}, ${out.T} tokens, medians of ${runs})`);
+const c = out.circuits;
+console.log(`circuits (ioi-4l, 13 SAEs, 64 IOI prompts, ${c.threads} threads): open to the drawn feature circuit ${c.open_to_circuit_s.toFixed(2)} s, ` +
+            `Run to drawn curves (RelP, AtP, IG, 15 sizes) ${c.run_to_curves_s.toFixed(2)} s, both ${c.both_s.toFixed(2)} s (target: within 10 s)`);
 console.log(JSON.stringify(out));

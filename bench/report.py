@@ -277,6 +277,18 @@ def web_section(ort, page, note=""):
             o.append(f"| {t['used']} | {t['run_to_maps_s']:.2f} | {t['relp_s']:.3f} | {t['ap_s']:.2f} |")
         o.append(f"\n2 threads / 1 thread: RelP **{t2['relp_s'] / t1['relp_s']:.2f}**, AP sweep **{t2['ap_s'] / t1['ap_s']:.2f}** "
                  "(target ≤ 0.6 each).\n")
+        c = page.get("circuits")
+        if c:
+            o.append("\n## The circuit views in Chromium\n")
+            o.append(f"The bundled {c['model']} with its 13 SAEs, {c['prompts']} IOI prompts (Wang et al.'s, as `--limit 64`), "
+                     f"{c['threads']} threads, a fresh page per run (`bench/bench_page.mjs`, medians of {page['runs']} after a "
+                     "warm-up): opening the page on the feature circuit (model, SAEs, RelP scores, its faithfulness) and "
+                     "the Faithfulness view's Run (RelP, AtP and IG on features, 15 sizes, F and completeness):\n")
+            o.append("| open to drawn circuit s | Run to drawn curves s | both s | RelP scores + curve s | AtP | IG |\n|---|---|---|---|---|---|")
+            m = c["methods"]
+            o.append(f"| {c['open_to_circuit_s']:.2f} | {c['run_to_curves_s']:.2f} | **{c['both_s']:.2f}** | " +
+                     " | ".join(f"{m[k]['scores_s']:.2f} + {m[k]['curve_s']:.2f}" for k in ("relp", "atp", "ig")) +
+                     " |\n\nTarget: both within 10 s.\n")
     return o
 
 

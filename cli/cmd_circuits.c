@@ -34,9 +34,7 @@ static int is_dir(const char *path) {
     return path[0] && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static const char *set_name(enum relp_nodeset s) {
-    return s == RELP_NODESET_FEATURES ? "features" : s == RELP_NODESET_NEURONS ? "neurons" : "components";
-}
+static const char *set_name(enum relp_nodeset s) { return relp_nodeset_name(s); }
 
 /* --saes DIR | --neurons | --components: the node set (and its SAEs); 0 or an exit status */
 static int node_set(const struct args *a, const char *cmd, struct relp_model *m, enum relp_nodeset *set,
@@ -633,70 +631,9 @@ static const char *edge_name(const struct relp_model *m, int32_t u, int32_t v, c
     return buf;
 }
 
-/* EAP-IG's prune: a node stays when it has an in-graph outgoing edge and (input aside) an incoming one; edges
- * stay between kept nodes (logits always kept); until nothing changes. node_in: n_up flags (logits implied). */
-static void prune(const struct relp_model *m, uint8_t *in, uint8_t *node_in) {
-    int32_t nu, nd;
-    relp_graph_size(m, &nu, &nd);
-    const int NH = relp_model_config(m)->n_head;
-    uint8_t *out_ = calloc((size_t)nu, 1), *in_ = calloc((size_t)nu, 1);
-    if (!out_ || !in_) {
-        free(out_), free(in_);
-        return;
-    }
-    memset(node_in, 0, (size_t)nu);
-    for (int changed = 1; changed;) {
-        memset(out_, 0, (size_t)nu);
-        memset(in_, 0, (size_t)nu);
-        for (int32_t u = 0; u < nu; u++)
-            for (int32_t v = 0; v < nd; v++)
-                if (in[(size_t)u * nd + v]) {
-                    out_[u] = 1;
-                    if (v < nd - 1) { /* the upstream node v feeds: its head or MLP */
-                        const int per = 3 * NH + 1, l = v / per, r = v % per;
-                        in_[1 + l * (NH + 1) + (r == 3 * NH ? NH : r % NH)] = 1;
-                    }
-                }
-        changed = 0;
-        for (int32_t u = 0; u < nu; u++) {
-            const uint8_t keep = out_[u] && (u == 0 || in_[u]);
-            changed |= keep != node_in[u];
-            node_in[u] = keep;
-        }
-        for (int32_t u = 0; u < nu; u++)
-            for (int32_t v = 0; v < nd; v++) {
-                uint8_t *e = &in[(size_t)u * nd + v];
-                if (!*e) continue;
-                int keep = node_in[u];
-                if (v < nd - 1) {
-                    const int per = 3 * NH + 1, l = v / per, r = v % per;
-                    keep = keep && node_in[1 + l * (NH + 1) + (r == 3 * NH ? NH : r % NH)];
-                }
-                if (!keep) *e = 0, changed = 1;
-            }
-    }
-    free(out_), free(in_);
-}
-
-/* the n edges of largest |score| (ties by the score matrix's index) into in (n_up * n_down flags), pruned */
+/* the n edges of largest |score| into in (n_up * n_down flags), pruned as EAP-IG prunes (relp_graph_top) */
 static void top_edges(const struct relp_model *m, const float *s, int64_t n, uint8_t *in, uint8_t *node_in) {
-    int32_t nu, nd;
-    relp_graph_size(m, &nu, &nd);
-    struct ranked *k = malloc(sizeof *k * (size_t)nu * nd);
-    int64_t ne = 0;
-    memset(in, 0, (size_t)nu * nd);
-    if (!k) return;
-    for (int32_t u = 0; u < nu; u++)
-        for (int32_t v = 0; v < nd; v++)
-            if (relp_graph_edge(m, u, v)) {
-                const float x = s[(size_t)u * nd + v];
-                k[ne] = (struct ranked){isnan(x) ? -1.0f : fabsf(x), (int64_t)u * nd + v, 0, 0, 0, x};
-                ne++;
-            }
-    qsort(k, (size_t)ne, sizeof *k, by_abs);
-    for (int64_t i = 0; i < n && i < ne; i++) in[k[i].idx] = 1;
-    free(k);
-    prune(m, in, node_in);
+    relp_graph_top(m, s, n, in, node_in);
 }
 
 /* The circuit graph of the in-graph edges in: nodes by layer (input at the bottom, logits at the top), edges by
@@ -839,26 +776,8 @@ int cmd_edges(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    /* the edges in EAP-IG's order (Graph.from_model): per layer, each upstream node's edges to every head's q, k
-     * and v, and to the MLP (parallel: beside them; sequential: once the heads are upstream too); the logits last */
-    int64_t q = 0;
-    const int NH = relp_model_config(m)->n_head, L = relp_model_config(m)->n_layer, per = 3 * NH + 1;
-    for (int l = 0; l <= L; l++) {
-        const int ml = l * per + 3 * NH; /* v of m{l} */
-        for (int32_t u = 0; u < nu && l < L; u++) {
-            for (int h = 0; h < NH; h++)
-                for (int kind = 0; kind < 3; kind++)
-                    if (relp_graph_edge(m, u, l * per + kind * NH + h)) pairs[2 * q] = u, pairs[2 * q + 1] = l * per + kind * NH + h, q++;
-            if (relp_model_config(m)->arch == RELP_ARCH_GPT_NEOX && !relp_model_config(m)->sequential_residual &&
-                relp_graph_edge(m, u, ml))
-                pairs[2 * q] = u, pairs[2 * q + 1] = ml, q++;
-        }
-        for (int32_t u = 0; u < nu && l < L; u++)
-            if (!(relp_model_config(m)->arch == RELP_ARCH_GPT_NEOX && !relp_model_config(m)->sequential_residual) &&
-                relp_graph_edge(m, u, ml))
-                pairs[2 * q] = u, pairs[2 * q + 1] = ml, q++;
-        for (int32_t u = 0; u < nu && l == L; u++) pairs[2 * q] = u, pairs[2 * q + 1] = nd - 1, q++;
-    }
+    /* the edges in EAP-IG's order (Graph.from_model) */
+    relp_graph_edges(m, pairs, (int32_t)n_edges);
     double mc = 0, mr = 0, t0 = now_ms(), seconds;
     if (ms.method == RELP_METHOD_AP) { /* every edge patched on its own, in chunks: the records of a run log */
         const int chunk = 64, n_chunks = (int)((n_edges + chunk - 1) / chunk);

@@ -540,6 +540,20 @@ static void ablate(void *user, struct relp_ctx *ctx, enum relp_node node, int la
             for (int t = t0; t < T && all; t++) all = ke[t] != 0;
             if (all) continue;
             const struct relp_sae *e = &fa->saes->s[hk->sae];
+            int none = 1; /* a hook with no node kept needs no encoding: every row is b_dec + mu W_dec + the error's mean,
+                             as splice_task writes it (the same operations) */
+            for (size_t i = (size_t)t0 * U; i < (size_t)T * U && none; i++) none = keep[i] == 0;
+            for (int t = t0; t < T && none; t++) none = ke[t] == 0;
+            if (none) {
+                for (int b = 0; b < B; b++)
+                    for (int t = t0; t < T; t++) {
+                        float *xr = values + ((size_t)b * T + t) * W;
+                        const float *md = fa->mu_dec[h] + (size_t)t * W, *me = fa->mu_err[h] + (size_t)t * W;
+                        for (int k = 0; k < W; k++) xr[k] = e->b_dec[k] + md[k];
+                        for (int k = 0; k < W; k++) xr[k] += me[k];
+                    }
+                continue;
+            }
             /* rows t0..T-1 of each prompt: one block of every row when t0 = 0; in chunks of ROW_CHUNK rows */
             const int64_t span = t0 == 0 ? (int64_t)B * T : T - t0, blocks = t0 == 0 ? 1 : B;
             for (int64_t bl = 0; bl < blocks; bl++)

@@ -90,6 +90,98 @@ int32_t relp_graph_edge(const struct relp_model *m, int32_t u, int32_t v) {
     return u < n_reads(m, v);
 }
 
+int32_t relp_graph_edges(const struct relp_model *m, int32_t *pairs, int32_t cap) {
+    if (!m) return 0;
+    const struct relp_dims *d = &m->d;
+    const int nu = n_up_of(d), nd = n_down_of(d), per = 3 * d->NH + 1;
+    int32_t q = 0;
+#define PUT(u_, v_)                                                                                                    \
+    do {                                                                                                               \
+        if (pairs && q < cap) pairs[2 * q] = (u_), pairs[2 * q + 1] = (v_);                                            \
+        q++;                                                                                                           \
+    } while (0)
+    for (int l = 0; l < d->L; l++) {
+        const int ml = l * per + 3 * d->NH;
+        for (int u = 0; u < nu; u++) {
+            for (int h = 0; h < d->NH; h++)
+                for (int kind = 0; kind < 3; kind++)
+                    if (relp_graph_edge(m, u, down_qkv(d, l, kind, h))) PUT(u, down_qkv(d, l, kind, h));
+            if (m->parallel && relp_graph_edge(m, u, ml)) PUT(u, ml);
+        }
+        for (int u = 0; u < nu && !m->parallel; u++)
+            if (relp_graph_edge(m, u, ml)) PUT(u, ml);
+    }
+    for (int u = 0; u < nu; u++) PUT(u, nd - 1);
+#undef PUT
+    return q;
+}
+
+/* the upstream node a downstream input belongs to (its head or MLP), or -1 for the logits */
+static int owner_of(const struct relp_dims *d, int v) {
+    int l, kind, h;
+    down_of(d, v, &l, &kind, &h);
+    return kind == 4 ? -1 : kind == 3 ? up_mlp(d, l) : up_head(d, l, h);
+}
+
+struct ranked_edge {
+    float a;
+    int64_t idx;
+};
+static int by_abs_edge(const void *x, const void *y) {
+    const struct ranked_edge *p = x, *q = y;
+    if (p->a != q->a) return p->a > q->a ? -1 : 1;
+    return p->idx < q->idx ? -1 : p->idx > q->idx;
+}
+
+int32_t relp_graph_top(const struct relp_model *m, const float *s, int64_t n, uint8_t *in, uint8_t *node_in) {
+    if (!m || !s || !in) return -1;
+    const struct relp_dims *d = &m->d;
+    const int nu = n_up_of(d), nd = n_down_of(d);
+    struct ranked_edge *k = malloc(sizeof *k * (size_t)nu * nd);
+    uint8_t *out_ = calloc((size_t)nu, 1), *in_ = calloc((size_t)nu, 1), *keep = calloc((size_t)nu, 1);
+    if (!k || !out_ || !in_ || !keep) {
+        free(k), free(out_), free(in_), free(keep);
+        return -1;
+    }
+    int64_t ne = 0;
+    memset(in, 0, (size_t)nu * nd);
+    for (int u = 0; u < nu; u++)
+        for (int v = 0; v < nd; v++)
+            if (relp_graph_edge(m, u, v)) {
+                const float x = s[(size_t)u * nd + v];
+                k[ne++] = (struct ranked_edge){isnan(x) ? -1.0f : fabsf(x), (int64_t)u * nd + v};
+            }
+    qsort(k, (size_t)ne, sizeof *k, by_abs_edge);
+    for (int64_t i = 0; i < n && i < ne; i++) in[k[i].idx] = 1;
+    /* EAP-IG's prune, until nothing changes */
+    for (int changed = 1; changed;) {
+        memset(out_, 0, (size_t)nu);
+        memset(in_, 0, (size_t)nu);
+        for (int u = 0; u < nu; u++)
+            for (int v = 0; v < nd; v++)
+                if (in[(size_t)u * nd + v]) {
+                    out_[u] = 1;
+                    if (owner_of(d, v) >= 0) in_[owner_of(d, v)] = 1;
+                }
+        changed = 0;
+        for (int u = 0; u < nu; u++) {
+            const uint8_t kp = out_[u] && (u == 0 || in_[u]);
+            changed |= kp != keep[u];
+            keep[u] = kp;
+        }
+        for (int u = 0; u < nu; u++)
+            for (int v = 0; v < nd; v++) {
+                uint8_t *e = &in[(size_t)u * nd + v];
+                if (*e && !(keep[u] && (owner_of(d, v) < 0 || keep[owner_of(d, v)]))) *e = 0, changed = 1;
+            }
+    }
+    int32_t kept = 0;
+    for (size_t e = 0; e < (size_t)nu * nd; e++) kept += in[e];
+    if (node_in) memcpy(node_in, keep, (size_t)nu);
+    free(k), free(out_), free(in_), free(keep);
+    return kept;
+}
+
 /* ------------------------------------------------------------ shared pieces */
 
 static size_t esize(enum relp_dtype dt) { return dt == RELP_DTYPE_F32 ? 4 : 2; }

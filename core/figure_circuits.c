@@ -377,7 +377,7 @@ enum relp_status relp_figure_circuit(struct relp_figure *fig, const struct relp_
                           "nodes: filled by their own score on the same palette"};
     char **ls;
     int nl = 0;
-    for (int k = 0; k < 2; k++) {
+    for (int k = c->n_edges > 0 ? 0 : 1; k < 2; k++) { /* no edges: only the nodes' key */
         const int n = relp__wrap(key[k], (int)floor((W - 2 * P) / FIG_CHARW), &ls);
         for (int i = 0; i < n; i++, nl++) relp__fig_text(fig, P, y + 11 + nl * LH, ls[i], style(FIG_START, 0, 0, 0, FIG_MUTED, NULL));
         relp__lines_free(ls, n);

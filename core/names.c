@@ -118,6 +118,10 @@ static const char *const dtypes[] = {"f32", "f16", "bf16"};
 
 const char *relp_dtype_name(int32_t dt) { return dt >= 0 && dt < 3 ? dtypes[dt] : NULL; }
 
+/* enum relp_nodeset's order */
+static const char *const nodesets[3] = {"features", "neurons", "components"};
+const char *relp_nodeset_name(int32_t set) { return set >= 0 && set < 3 ? nodesets[set] : NULL; }
+
 int32_t relp_dtype_from_name(const char *name) {
     for (int32_t i = 0; name && i < 3; i++)
         if (strcmp(dtypes[i], name) == 0) return i;

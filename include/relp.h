@@ -859,6 +859,23 @@ RELP_API enum relp_status relp_faithfulness_curve(struct relp_faithfulness *fa, 
 /* The number of candidate nodes (hooks of layers >= start_layer, error nodes included). */
 RELP_API int64_t relp_faithfulness_n_nodes(const struct relp_faithfulness *fa);
 
+/* ---- cards: one unit of a node set, as a feature card shows it (core/cards.c) ----
+ * hook and unit as relp_circuit_hooks numbers them; features and neurons only (a head or an MLP writes no single
+ * direction): BAD_ARGUMENT otherwise. */
+/* The unit's output direction into the residual stream (C floats): an SAE feature's W_dec[unit], a neuron's row of
+ * its MLP's output matrix. */
+RELP_API enum relp_status relp_unit_direction(const struct relp_model *model, const struct relp_saes *saes,
+                                              enum relp_nodeset set, int32_t hook, int32_t unit, float *dir);
+/* A residual direction through the unembedding as TransformerLens's fold_ln reads it (Neuronpedia's logit lens of a
+ * decoder direction): centred (LayerNorm models), times the final norm's gain, times W_U; V floats. The norm's 1/rms
+ * is left out: the values rank tokens (promoted: largest, suppressed: smallest), they are no run's logits. */
+RELP_API enum relp_status relp_direction_logits(const struct relp_model *model, const float *dir, float *logits);
+/* The unit's activation at every token of B texts of T tokens (a forward pass; the SAE's encoding of its hook, or
+ * the neuron's value): acts (B, T). */
+RELP_API enum relp_status relp_unit_activations(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T,
+                                                const struct relp_saes *saes, enum relp_nodeset set, int32_t hook,
+                                                int32_t unit, float *acts);
+
 /* ---- edges (EAP-IG's graph) ----
  * Upstream nodes: "input" (the embeddings), "a{L}.h{H}" (head H's output
  * z W_O), "m{L}" (mlp_out). Downstream nodes: "a{L}.h{H}<q>", "<k>", "<v>"
@@ -881,6 +898,16 @@ RELP_API const char *relp_graph_up_name(const struct relp_model *model, int32_t 
 RELP_API const char *relp_graph_down_name(const struct relp_model *model, int32_t v, char *buf, size_t cap);
 /* 1 if the edge u -> v exists. */
 RELP_API int32_t relp_graph_edge(const struct relp_model *model, int32_t u, int32_t v);
+/* The edges in EAP-IG's order (Graph.from_model: per layer, each upstream node's edges to every head's q, k and v
+ * inputs, then to the MLP (GPT-NeoX's parallel block: beside them); the logits' edges last) as (u, v) pairs into
+ * pairs (2 * cap ints; NULL: count only). Returns the number of edges. */
+RELP_API int32_t relp_graph_edges(const struct relp_model *model, int32_t *pairs, int32_t cap);
+/* A circuit of the n edges of largest |score| (ties by the index u * n_down + v), pruned as EAP-IG's prune(): a
+ * node stays when it has an in-graph outgoing edge and (input aside) an incoming one, an edge when both its ends
+ * stay (the logits always do), until nothing changes. Pruning changes no faithfulness. in_graph: n_up * n_down
+ * flags written; node_in: n_up flags written (may be NULL). Returns the edges kept, or -1 (out of memory). */
+RELP_API int32_t relp_graph_top(const struct relp_model *model, const float *scores, int64_t n, uint8_t *in_graph,
+                                uint8_t *node_in);
 /* Every edge's score for one method (GRAD with its rules, or IG_INPUT). scores: n_up * n_down floats. */
 RELP_API enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean, const int32_t *corrupt,
                                                int32_t B, int32_t T, const struct relp_metric *metric,
@@ -957,6 +984,7 @@ RELP_API const struct relp_warning_name *relp_warning_name(int32_t i);   /* NULL
 RELP_API const char *relp_arch_name(int32_t arch);        /* config.json model_type: "gpt2", "llama", ... */
 RELP_API const char *relp_shape_name(int32_t i);          /* "gpt2-small-random", ...; NULL past the end */
 RELP_API const char *relp_dtype_name(int32_t dtype);      /* "f32", "f16", "bf16" */
+RELP_API const char *relp_nodeset_name(int32_t set);      /* enum relp_nodeset: "features", "neurons", "components" */
 RELP_API int32_t relp_dtype_from_name(const char *name);  /* enum relp_dtype, or -1 */
 
 /* -------------------------------------------------------------- FIGURES

@@ -32,6 +32,7 @@
 //     link, a link to a model that fails: readable messages, the page keeps working.
 //  9. A GPT-2-small-shaped checkpoint loads from a local URL and runs RelP;
 //     the tab's peak memory is reported.
+// 11. Circuits (issue 28): see the section's own comment.
 // 10. Threads: served with COOP/COEP (tools/serve.mjs) the page is
 //     cross-origin isolated and loads the threaded module with min(cores, 8)
 //     threads; served without them (--no-isolation, as most hosts) it says it
@@ -73,6 +74,29 @@ function maxRel(got, want) {
   let d = 0, m = 0;
   want.forEach((w, i) => { d = Math.max(d, Math.abs(got[i] - w)); m = Math.max(m, Math.abs(w)); });
   return got.length === want.length ? d / (m || 1) : Infinity;
+}
+
+// circuit-tracer's attribution graph (circuit_tracer/frontend/graph_models.py: Model = metadata, qParams, nodes,
+// links), which Neuronpedia's graph viewer reads: the problems of a graph (empty: it passes)
+function attributionGraphProblems(g) {
+  const p = [], type = (v, t) => (t === 'int' ? Number.isInteger(v) : t === 'num' ? typeof v === 'number' && Number.isFinite(v) : t === 'arr' ? Array.isArray(v) : typeof v === t);
+  const need = (o, where, spec) => { for (const [k, t] of Object.entries(spec)) if (!o || !(k in o) || !(type(o[k], t) || (t.endsWith('?') && (o[k] === null || type(o[k], t.slice(0, -1)))))) p.push(`${where}.${k} is not ${t}`); };
+  if (!g || typeof g !== 'object') return ['not an object'];
+  need(g, 'graph', { metadata: 'object', qParams: 'object', nodes: 'arr', links: 'arr' });
+  if (p.length) return p;
+  need(g.metadata, 'metadata', { slug: 'string', scan: 'string', transcoder_list: 'arr', prompt_tokens: 'arr', prompt: 'string', schema_version: 'int?' });
+  need(g.qParams, 'qParams', { pinnedIds: 'arr', supernodes: 'arr', linkType: 'string', clickedId: 'string', sg_pos: 'string' });
+  const ids = new Set();
+  g.nodes.forEach((n, i) => {
+    need(n, `nodes[${i}]`, { node_id: 'string', feature: 'int', layer: 'string', ctx_idx: 'int', feature_type: 'string', token_prob: 'num', is_target_logit: 'boolean',
+      run_idx: 'int', reverse_ctx_idx: 'int', jsNodeId: 'string', clerp: 'string', influence: 'num?', activation: 'num?' });
+    if (ids.has(n.node_id)) p.push(`node_id ${n.node_id} twice`);
+    ids.add(n.node_id);
+    if (!['cross layer transcoder', 'mlp reconstruction error', 'embedding', 'logit'].includes(n.feature_type)) p.push(`nodes[${i}].feature_type ${n.feature_type}`);
+  });
+  g.links.forEach((l, i) => { need(l, `links[${i}]`, { source: 'string', target: 'string', weight: 'num' }); if (!ids.has(l.source) || !ids.has(l.target)) p.push(`links[${i}] joins unknown nodes`); });
+  if (!g.nodes.some((n) => n.is_target_logit)) p.push('no target logit node');
+  return p;
 }
 
 // ------------------------------------------------------------ servers, browser
@@ -636,6 +660,206 @@ try {
   ok(/HTTP 404/.test(bmsg) && new RegExp(`bundled ${NAME} instead`).test(bmsg), 'page: a link to a model that fails falls back to the bundled default', `("${bmsg.slice(0, 160)}")`);
   await badUrl.close();
 
+  // ---------------------------------------------------------- 11. circuits (issue 28)
+  // The circuit views on the bundled model with its SAEs, against the CLI on the same prompts (relp ioi --dataset
+  // wang --n 200 --seed 1, --limit 64: the page's "IOI" data): the feature circuit and its faithfulness at two sizes
+  // (the slider), the 3-method faithfulness curves (15 sizes), the edge circuit and its EAP-IG graph JSON (schema
+  // checked by tests/reference_circuits.py), the feature graph's attribution-graph JSON (circuit-tracer's schema);
+  // no picture goes stale when the method, node set, data, size or prompts change; exports and embeds; a pinned
+  // node's card and AP; screenshots at 1400 and 390 px. Then a random checkpoint draws both views.
+  {
+    const t0 = Date.now();
+    const wang = path.join(outDir, 'wang200.jsonl');
+    execFileSync(relpBin, ['ioi', '--dataset', 'wang', '--n', '200', '--seed', '1', '--prompts-out', wang, '--prompts-only']);
+    const cli = (args) => native([...args, '--model', dir, '--prompts', wang, '--limit', '64', '--threads', '2', '--json', '-']);
+    const C = (p) => p.evaluate(() => window.relp.circuits.shown.circuit && (({ set, method, at, top, candidates, mFull, mEmpty, wall, T }) =>
+      ({ set, method, at: { size: at.size, faithfulness: at.faithfulness, completeness: at.completeness, kept: at.kept }, top: top ? top.slice(0, 40) : [], candidates, mFull, mEmpty, wall, T }))(window.relp.circuits.shown.circuit));
+    const link = (extra) => `${base}#${new URLSearchParams({ model: NAME, clean: st.clean, corrupt: st.corrupt, answer: st.answer, wrong: st.wrong, method: 'relp', ap: '0', view: 'circuit', nodes: 'features', data: 'ioi', ...extra })}`;
+    const cp = await open(link({ size: '5000' }));
+    const saeInfo = await cp.textContent('#sae-info');
+    ok(/^13 SAEs from ioi-4l\/saes/.test(saeInfo), 'the bundled model\'s SAEs load with it (models.json "saes")', `("${saeInfo.slice(0, 70)}")`);
+    const c1 = await C(cp);
+    const nf = cli(['faithfulness', '--methods', 'relp', '--nodes', '50,5000']);
+    const nfeat = cli(['features', '--method', 'relp', '--top', '40']);
+    const same = (a, b, tol) => Math.abs(a - b) <= tol;
+    ok(c1 && c1.candidates === nf.candidates && c1.at.size === 5000 && same(c1.at.faithfulness, nf.curves.relp[1].faithfulness, 2e-3) &&
+       same(c1.at.completeness, nf.curves.relp[1].completeness, 2e-3) && same(c1.mFull, nf.m_full, 1e-4) && same(c1.mEmpty, nf.m_empty, 1e-4),
+       'the feature circuit of 5000 nodes: F and completeness == relp faithfulness --nodes 5000', `(page F ${c1 && c1.at.faithfulness.toFixed(4)}, CLI ${nf.curves.relp[1].faithfulness.toFixed(4)}; ${c1 && c1.candidates} candidates)`);
+    const hooks = await cp.evaluate(() => window.relp.circuits.shown.circuit.hooks.map((h) => h.name));
+    const topSame = nfeat.top.every((n, i) => c1.top[i] && hooks[c1.top[i].hook] === n.hook && c1.top[i].position === n.position && c1.top[i].unit === n.feature && same(c1.top[i].score, n.score, 1e-5 * Math.abs(nfeat.top[0].score) + 1e-7));
+    ok(topSame && (await cp.$$('#view g.node')).length === 40, 'its 40 largest nodes (drawn) == relp features --top 40 (hook, position, feature, score)', `(${(await cp.$$('#view g.node')).length} nodes drawn)`);
+    await cp.evaluate(() => window.relp.circuits.resize(50));
+    await cp.waitForFunction(() => window.relp.circuits.shown.circuit.at.size === 50 && window.relp.phase === 'idle');
+    const c2 = await C(cp);
+    ok(same(c2.at.faithfulness, nf.curves.relp[0].faithfulness, 2e-3) && same(c2.at.completeness, nf.curves.relp[0].completeness, 2e-3) &&
+       /F = -?[\d.]+/.test(await cp.textContent('#c-faith')) && new URLSearchParams((await cp.evaluate(() => location.hash)).slice(1)).get('size') === '50',
+       'the size slider: the faithfulness at 50 nodes == the CLI, shown live and in the URL', `(page ${c2.at.faithfulness.toFixed(4)} / ${c2.at.completeness.toFixed(4)}, CLI ${nf.curves.relp[0].faithfulness.toFixed(4)} / ${nf.curves.relp[0].completeness.toFixed(4)}; "${await cp.textContent('#c-faith')}")`);
+    { // hover and pin: score, AP and card
+      await cp.click('#view g.node >> nth=1');
+      await idle(cp);
+      const ro = await cp.textContent('#readout'), card = await cp.textContent('#card');
+      ok(/: RelP -?[\d.e-]+.*; AP -?[\d.e-]+/.test(ro) && /AP \(exact patching\)/.test(card) && (/promotes/.test(card) || /error node/.test(card)) &&
+         /pin=\d+%3A\d+%3A-?\d+/.test(await cp.evaluate(() => location.hash)),
+         'a clicked node is pinned (URL), with its score, its AP and its card', `("${ro.slice(0, 110)}")`);
+      const feat = await cp.evaluate(() => { const r = window.relp.circuits.shown.circuit; return r.top.slice(0, 40).findIndex((n) => n.unit >= 0); });
+      await cp.click(`#view g.node[data-i="${feat}"]`);
+      await idle(cp);
+      const card2 = await cp.textContent('#card');
+      ok(/Fires on \d+ of 1024 tokens/.test(card2) && /promotes/.test(card2) && /suppresses/.test(card2), 'a feature\'s card: where it fires over the 64 prompts, what its decoder direction promotes and suppresses',
+         `("${card2.replace(/\s+/g, ' ').slice(0, 140)}")`);
+    }
+    // no picture goes stale: method, node set, data and prompts
+    const svgOf = (p) => p.evaluate(() => window.relp.svgString());
+    const staleOf = (p) => p.evaluate(() => ({ banner: !document.querySelector('#stale').hidden, dim: document.querySelector('#view').classList.contains('stale') }));
+    const before = await svgOf(cp);
+    await cp.selectOption('#method', 'atp');
+    await cp.waitForFunction(() => window.relp.circuits.shown.circuit.method === 'atp' && window.relp.phase === 'idle', null, { timeout: 60000 });
+    const afterM = await svgOf(cp), sm = await staleOf(cp);
+    ok(afterM !== before && /AtP/.test(afterM) && !sm.banner, 'changing the method redraws the circuit (AtP), nothing stale');
+    await cp.selectOption('#c-nodes', 'components');
+    await cp.waitForFunction(() => window.relp.circuits.shown.circuit.set === 'components' && window.relp.phase === 'idle', null, { timeout: 60000 });
+    const comp = await C(cp);
+    ok(comp.candidates === 192 && /component circuit/.test(await svgOf(cp)) && !(await staleOf(cp)).banner, 'changing the node set redraws it (components), nothing stale', `(${comp.candidates} candidates)`);
+    await cp.selectOption('#c-data', 'prompt');
+    await cp.waitForFunction(() => window.relp.circuits.shown.circuit.query.data === 'prompt' && window.relp.phase === 'idle', null, { timeout: 60000 });
+    const one = await svgOf(cp);
+    const nOne = native(['faithfulness', '--model', dir, '--components', '--methods', 'atp', '--nodes', String((await C(cp)).at.size), '--json', '-', '--prompts', (() => { const f = path.join(outDir, 'pair.jsonl'); fs.writeFileSync(f, JSON.stringify({ clean: st.clean, corrupt: st.corrupt, answer: st.answer, wrong: st.wrong }) + '\n'); return f; })()]);
+    ok(/one prompt pair/.test(one) && same((await C(cp)).at.faithfulness, nOne.curves.atp[0].faithfulness, 2e-3), 'changing the data to the prompt pair redraws it; F == relp faithfulness on that pair',
+       `(page ${(await C(cp)).at.faithfulness.toFixed(4)}, CLI ${nOne.curves.atp[0].faithfulness.toFixed(4)})`);
+    await cp.fill('#clean', st.clean.replace('shops', 'park'));
+    await cp.fill('#corrupt', st.corrupt.replace('shops', 'park'));
+    const sp = await staleOf(cp);
+    ok(sp.banner && sp.dim, 'editing the prompt marks the prompt pair\'s circuit out of date');
+    await cp.fill('#clean', st.clean);
+    await cp.fill('#corrupt', st.corrupt);
+    await cp.selectOption('#c-data', 'ioi');
+    await idle(cp);
+    ok(!(await staleOf(cp)).banner, 'and back: not out of date');
+    // edges: the graph JSON == relp edges --json (cfg, nodes, edges), EAP-IG's schema
+    await cp.selectOption('#method', 'relp');
+    await cp.selectOption('#c-nodes', 'edges');
+    await cp.waitForFunction(() => window.relp.circuits.shown.circuit.set === 'edges' && window.relp.circuits.shown.circuit.method === 'relp' && window.relp.phase === 'idle', null, { timeout: 60000 });
+    const N = (await C(cp)).at.size;
+    const ne = cli(['edges', '--method', 'relp', '--top', String(N), '--evaluate']);
+    const gfile = await download(cp, '#export-graph');
+    const gj = JSON.parse(fs.readFileSync(gfile, 'utf8'));
+    const ek = Object.keys(ne.edges), pk = Object.keys(gj.edges);
+    const maxE = Math.max(...ek.map((k) => Math.abs(gj.edges[k].score - ne.edges[k].score)));
+    ok(JSON.stringify(gj.cfg) === JSON.stringify(ne.cfg) && JSON.stringify(gj.nodes) === JSON.stringify(ne.nodes) && ek.join() === pk.join() &&
+       ek.every((k) => gj.edges[k].in_graph === ne.edges[k].in_graph) && maxE <= 1e-5 && same(gj.faithfulness, ne.faithfulness, 1e-4),
+       `the edge circuit (top ${N}): the exported graph JSON == relp edges --top ${N} --evaluate --json (cfg, nodes, edges, in_graph, F)`, `(${pk.length} edges, max |score diff| ${maxE.toExponential(1)}, F ${gj.faithfulness})`);
+    const three = path.join(outDir, 'graph-eapig.json');
+    fs.writeFileSync(three, JSON.stringify({ cfg: gj.cfg, nodes: gj.nodes, edges: gj.edges }));
+    const problems = execFileSync(python, ['-c', `import sys, json; sys.path.insert(0, ${JSON.stringify(here)}); import reference_circuits as RC; print(json.dumps(RC.check_graph_json(sys.argv[1], top=int(sys.argv[2]))))`, three, String(N)], { encoding: 'utf8' });
+    ok(JSON.parse(problems).length === 0, 'the exported edge graph passes EAP-IG\'s graph JSON schema check (tests/reference_circuits.py)', problems.trim());
+    // the curves: RelP, AtP and IG on 64 IOI prompts, 15 sizes == relp faithfulness (the paper's second experiment)
+    await cp.selectOption('#c-nodes', 'features');
+    await view(cp, 'curves');
+    const cost = await cp.textContent('#c-cost');
+    ok(/^Run: RelP, AtP, IG: .*IG: 10 steps at each of 13 hooks.*about \d+ passes of 64 x 16 tokens/.test(cost), 'before it starts, the page says what the curves cost', `("${cost}")`);
+    const tc = Date.now();
+    await runNow(cp);
+    const curves = await cp.evaluate(() => window.relp.circuits.shown.curves);
+    const ncur = cli(['faithfulness', '--methods', 'relp,atp,ig', '--nodes', '1,2,5,10,20,50,100,200,500,1000,2000,5000,10000,20000,50000']);
+    let dmax = 0;
+    for (const m of ['relp', 'atp', 'ig']) ncur.curves[m].forEach((p, i) => { dmax = Math.max(dmax, Math.abs(p.faithfulness - curves.curves[m].faithfulness[i]), Math.abs(p.completeness - curves.curves[m].completeness[i])); if (p.n_nodes !== curves.curves[m].size[i]) dmax = Infinity; });
+    const csvg = await svgDoc(cp, await svgOf(cp));
+    ok(dmax <= 2e-3 && csvg && (await cp.$$('#view .pt')).length === 2 * 3 * 15 && /RelP \([\d.]+ s\)/.test(csvg.text) && /IG \([\d.]+ s\)/.test(csvg.text),
+       'faithfulness curves of RelP, AtP and IG (15 sizes, 64 IOI prompts) == relp faithfulness --json, with each method\'s time in the legend',
+       `(max |diff| ${dmax.toExponential(1)}; ${((Date.now() - tc) / 1000).toFixed(1)} s in the page)`);
+    ok(csvg && csvg.axis.includes('number of nodes (log scale)') && /model: ioi-4l; nodes: SAE features/.test(csvg.text) && /data: 64 IOI prompts/.test(csvg.text),
+       'the curves\' SVG has axis titles, legend and caption (model, nodes, data, metric)');
+    for (const w of [1400, 390]) {
+      await cp.setViewportSize({ width: w, height: w > 800 ? 1000 : 844 });
+      await cp.waitForTimeout(200);
+      const sw = await cp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      await cp.screenshot({ path: path.join(outDir, 'views', `curves-${w}.png`), fullPage: true });
+      await view(cp, 'circuit');
+      await cp.waitForTimeout(200);
+      const sw2 = await cp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      await cp.screenshot({ path: path.join(outDir, 'views', `circuit-${w}.png`), fullPage: true });
+      ok(sw <= 0 && sw2 <= 0, `at ${w} px the circuit and curves views do not make the page scroll sideways`);
+      await view(cp, 'curves');
+    }
+    await cp.setViewportSize({ width: 1400, height: 1000 });
+    // exports: SVG and PNG of the curves; the attribution-graph JSON of a feature circuit
+    const cs = fs.readFileSync(await download(cp, '#export-svg'), 'utf8');
+    const png = fs.readFileSync(await download(cp, '#export-png'));
+    ok(cs === await svgOf(cp) && png.readUInt32BE(16) === 2 * csvg.w, 'the curves export as the SVG shown and a PNG at 2x');
+    await view(cp, 'circuit');
+    await idle(cp);
+    await cp.selectOption('#c-nodes', 'features');
+    await cp.waitForFunction(() => window.relp.circuits.shown.circuit.set === 'features' && window.relp.phase === 'idle', null, { timeout: 60000 });
+    const af = JSON.parse(fs.readFileSync(await download(cp, '#export-graph'), 'utf8'));
+    const agErr = attributionGraphProblems(af);
+    ok(agErr.length === 0 && af.nodes.filter((n) => n.feature_type === 'cross layer transcoder' || n.feature_type === 'mlp reconstruction error').length === (await C(cp)).at.size &&
+       af.links.length === (await C(cp)).at.size, 'a feature circuit exports as circuit-tracer\'s attribution graph JSON (schema: metadata, qParams, nodes, links)', agErr.slice(0, 3).join('; ') || `(${af.nodes.length} nodes, ${af.links.length} links)`);
+    // embeds: the live iframe of the circuit view renders the page's SVG; 360 and 1000 px columns; the static one
+    const sn = await cp.evaluate(() => window.relp.embedSnippets());
+    const circSvg = await svgOf(cp);
+    const esrc = /src="([^"]+)"/.exec(sn.iframe)[1];
+    ok(/view=circuit/.test(esrc) && /nodes=features/.test(esrc) && /size=\d+/.test(esrc), 'the embed link holds the view, node set, size (and the pin)', `(${esrc.slice(esrc.indexOf('view='), esrc.indexOf('view=') + 80)})`);
+    for (const w of [360, 1000]) {
+      fs.writeFileSync(path.join(filesDir, 'host-circuit.html'), column(w, sn.element));
+      const host = await context.newPage();
+      host.on('pageerror', (e) => pageErrors.push(e.message));
+      await host.goto(`${base2}host-circuit.html`);
+      const frameEl = await host.waitForSelector('relp-view iframe');
+      const frame = await frameEl.contentFrame();
+      await frame.waitForSelector('body[data-ready="1"]', { timeout: 120000 });
+      await frame.waitForFunction(() => window.relp.phase === 'idle' && window.relp.svgString());
+      await host.waitForTimeout(400);
+      const b = await frameEl.boundingBox();
+      const i2 = await frame.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth, svg: window.relp.svgString() }));
+      ok(i2.svg === circSvg && b.width <= w && i2.sw <= i2.cw, `the live <relp-view> of the circuit renders the page's SVG in a ${w} px column`, `(frame ${b.width.toFixed(0)}x${b.height.toFixed(0)})`);
+      await host.screenshot({ path: path.join(outDir, 'views', `embed-circuit-${w}.png`), fullPage: true });
+      await host.close();
+      fs.writeFileSync(path.join(filesDir, 'static-circuit.html'), column(w, sn.static));
+      const hs = await context.newPage();
+      hs.on('pageerror', (e) => pageErrors.push(e.message));
+      await hs.goto(`${base2}static-circuit.html`);
+      await hs.waitForSelector('figure.relp-static .relp-readout');
+      await hs.hover('figure.relp-static g.node >> nth=0');
+      const sro = await hs.textContent('.relp-readout');
+      const sbox = await hs.$eval('figure.relp-static svg', (s) => s.getBoundingClientRect().width);
+      const sj = await hs.$eval('script.relp-results', (s) => JSON.parse(s.textContent));
+      ok(sbox <= w && /: -?[\d.e-]+$/.test(sro) && sj.view === 'circuit' && sj.graph && sj.graph.nodes, `the static embed of the circuit fits a ${w} px column, with a hover readout and its graph as JSON`, `("${sro}")`);
+      await hs.close();
+    }
+    { // SAEs from a URL (one SAELens folder; the bundled set through its saes.json), and one that fails
+      const one = `${base}models/${NAME}/saes/blocks.0.hook_attn_out/`;
+      await cp.fill('#sae-url', one);
+      await cp.click('#sae-load');
+      await idle(cp);
+      const i1 = await cp.textContent('#sae-info');
+      await cp.fill('#sae-url', `${base2}nothing-here/`);
+      await cp.click('#sae-load');
+      await idle(cp);
+      const m404 = await messageOf(cp), i2 = await cp.textContent('#sae-info');
+      await cp.fill('#sae-url', `${base}models/${NAME}/saes/`);
+      await cp.click('#sae-load');
+      await idle(cp);
+      const i3 = await cp.textContent('#sae-info');
+      ok(/^1 SAE from .*blocks\.0\.hook_attn_out/.test(i1) && /could not load SAEs from .*nothing-here.*no SAEs found.*still using/.test(m404) && i2 === i1 &&
+         /^13 SAEs from /.test(i3), 'SAEs load from a URL (one folder; a folder listing them in saes.json); a failing URL says why and keeps the SAEs',
+         `("${i1.slice(0, 50)}"; "${m404.slice(0, 100)}")`);
+    }
+    await cp.close();
+    // a random checkpoint: both views draw (components; the prompt pair), no SAEs needed
+    const tiny = path.join(filesDir, 'random-tiny');
+    execFileSync(python, [path.join(here, 'write_checkpoint.py'), tiny, '--shape', '2,64,2', '--tokenizer', dir], { stdio: 'inherit' });
+    const rp = await open(`${base}#${new URLSearchParams({ url: `${base2}random-tiny/`, clean: st.clean, corrupt: st.corrupt, answer: st.answer, wrong: st.wrong, method: 'relp', ap: '0', view: 'circuit', nodes: 'components', data: 'prompt' })}`);
+    await rp.waitForFunction(() => window.relp.circuits.shown.circuit && window.relp.phase === 'idle', null, { timeout: 60000 });
+    const rc = await C(rp);
+    await view(rp, 'curves');
+    await runNow(rp);
+    const rcv = await rp.evaluate(() => window.relp.circuits.shown.curves && Object.keys(window.relp.circuits.shown.curves.curves));
+    ok(rc && rc.candidates === 2 * (2 + 1) * rc.T && (await rp.$$('#view .pt')).length > 0 && rcv && rcv.join() === 'relp,atp,ig' && /no SAEs loaded/.test(await rp.textContent('#sae-info')),
+       'a random checkpoint (2 layers, from a URL): the circuit and the curves draw, neurons and components without SAEs', `(${rc && rc.candidates} candidates)`);
+    await rp.close();
+    console.log(`circuits section: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }
+
   // ---------------------------------------------------------- 10. threads
   {
     const pi = await open(base);
@@ -695,6 +919,20 @@ try {
   console.log(`GPT-2-small shape in Chromium: RelP (4 node types) ${s2.toFixed(2)} s on ${res2.T} tokens; tab peak memory ${(peak / 2 ** 20).toFixed(0)} MiB`);
   fs.writeFileSync(path.join(outDir, 'gpt2-small-browser.json'), JSON.stringify({ relp_seconds: s2, peak_bytes: peak, info: info2 }));
   await p2.screenshot({ path: path.join(outDir, 'gpt2-small.png'), fullPage: true });
+  { // issue 28: the edge graph of a GPT-2-small-shaped checkpoint (RelP, one prompt pair) draws within 2 s
+    await view(p2, 'circuit');
+    await p2.selectOption('#c-data', 'prompt'); // features without SAEs: nothing runs yet
+    const te = Date.now();
+    await p2.selectOption('#c-nodes', 'edges');
+    await p2.waitForFunction(() => { const r = window.relp.circuits.shown.circuit; return r && r.set === 'edges' && window.relp.phase === 'idle' && document.querySelector('#view g.node'); }, null, { timeout: 60000 });
+    const drawn = (Date.now() - te) / 1000;
+    const ge = await p2.evaluate(() => { const r = window.relp.circuits.shown.circuit; return { wall: r.wall, seconds: r.seconds, nEdges: r.candidates, kept: r.at.kept }; });
+    ok(ge.nEdges === 32491, 'GPT-2 small shape: the edge graph has EAP-IG\'s 32,491 edges', `(${ge.nEdges})`);
+    ok(drawn < 2, 'GPT-2 small shape: the edge graph (RelP, one prompt pair) is computed and drawn within 2 s of the click',
+       `(${drawn.toFixed(2)} s from the click to the drawn graph: RelP edge scores ${ge.seconds.toFixed(2)} s, the whole request ${ge.wall.toFixed(2)} s; ${ge.kept} edges in the circuit)`);
+    fs.writeFileSync(path.join(outDir, 'gpt2-small-edges.json'), JSON.stringify({ relp_edges_seconds: ge.seconds, request_seconds: ge.wall, click_to_drawn: drawn, edges: ge.nEdges }));
+    await p2.screenshot({ path: path.join(outDir, 'gpt2-small-edges.png'), fullPage: true });
+  }
   await p2.close();
   ok(pageErrors.length === 0, 'no uncaught errors in any page', pageErrors.join(' | '));
 } catch (e) {

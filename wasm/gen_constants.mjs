@@ -28,6 +28,7 @@ export const PRESETS = NAMES.presets.map((p) => p.name); // rules presets: NAMES
 export const ARCHS = NAMES.archs;     // config.json model_type, indexed by enum relp_arch
 export const SHAPES = NAMES.shapes;   // named random shapes
 export const DTYPES = NAMES.dtypes;   // indexed by enum relp_dtype
+export const NODESETS = NAMES.nodesets; // circuits' node sets, indexed by enum relp_nodeset
 // below this clean - corrupted gap of the metric the core warns that the shares are unstable (RELP_MIN_GAP)
 export const MIN_GAP = NAMES.minGap;
 // the warnings (relp.h WARNINGS), in flag order: flag -> name ("not_predicted", ...), and the metrics by name

@@ -140,8 +140,8 @@ export async function loadEngine({ glueUrl, gluePath, wasmBinary, factory, threa
   return new Engine(M, threads);
 }
 
-class Scratch {
-  // malloc'd buffers that live for one call
+export class Scratch {
+  // malloc'd buffers that live for one call (also used by circuits.mjs)
   constructor(M) { this.M = M; this.ptrs = []; }
   alloc(bytes) {
     const p = this.M._malloc(Math.max(8, bytes)) >>> 0;

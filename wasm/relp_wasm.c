@@ -142,6 +142,7 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *m
  * generated constants.mjs) and relp.mjs:
  *   {"methods":[{"name","method","rules","title"}],"nodes":[{"name","node","label"}],
  *    "presets":[{"name","title","source","describe","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..],
+ *    "nodesets":[..] (enum relp_nodeset),
  *    "warnings": [{flag, name, title}], "metrics": [{name, kind, title}],
  *    "minGap": RELP_MIN_GAP} */
 static size_t put_json_str(char *buf, size_t o, size_t cap, const char *s) {
@@ -202,9 +203,9 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
         PUT(",\"rules\":{\"ln\":%d,\"gelu\":%d,\"attn\":%d,\"gate\":%d}}", (int)ps[i].rules.ln, (int)ps[i].rules.gelu,
             (int)ps[i].rules.attn, (int)ps[i].rules.gate);
     }
-    const char *(*lists[3])(int32_t) = {relp_arch_name, relp_shape_name, relp_dtype_name};
-    const char *keys[3] = {"archs", "shapes", "dtypes"};
-    for (int k = 0; k < 3; k++) {
+    const char *(*lists[4])(int32_t) = {relp_arch_name, relp_shape_name, relp_dtype_name, relp_nodeset_name};
+    const char *keys[4] = {"archs", "shapes", "dtypes", "nodesets"};
+    for (int k = 0; k < 4; k++) {
         PUT("],\"%s\":[", keys[k]);
         for (int32_t i = 0; lists[k](i); i++) {
             PUT("%s", i ? "," : "");
@@ -402,4 +403,153 @@ EMSCRIPTEN_KEEPALIVE int32_t relpw_f16_mismatches(void) {
 #else
     return -1;
 #endif
+}
+
+/* ---------------------------------------------------------------- circuits (relp.h, CIRCUITS) */
+
+/* SAEs from buffers named "<folder>/cfg.json" and "<folder>/sae_weights.safetensors", which the caller keeps
+ * alive until relp_saes_free. On failure *out may hold an object with the message (relp_saes_last_error). */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_saes_load(struct relp_saes **out, const struct relp_model *model,
+                                                      const struct relp_file *files, int32_t n) {
+    return relp_saes_init_from_memory(out, model, files, n);
+}
+
+/* SAE i: out[0..7] = node, layer, hook_layer, d_in, d_sae, arch, k, dtype; returns its hook name (NULL: no SAE i) */
+EMSCRIPTEN_KEEPALIVE const char *relpw_sae_info(const struct relp_saes *saes, int32_t i, double *out) {
+    struct relp_sae_info info;
+    if (relp_saes_info(saes, i, &info)) return NULL;
+    const double v[8] = {info.node, info.layer, info.hook_layer, info.d_in, info.d_sae, info.arch, info.k, info.dtype};
+    memcpy(out, v, sizeof v);
+    return info.hook_name;
+}
+
+/* The hooks of a node set as a malloc'd JSON array (free it): [{"name","node","layer","hook_layer","width","error",
+ * "sae"}]; NULL for features without SAEs or out of memory. */
+EMSCRIPTEN_KEEPALIVE char *relpw_circuit_hooks(const struct relp_model *model, const struct relp_saes *saes,
+                                               int32_t set) {
+    const int32_t n = relp_circuit_hooks(model, saes, (enum relp_nodeset)set, NULL, 0);
+    if (n < 0) return NULL;
+    struct relp_circuit_hook *h = calloc((size_t)n + 1, sizeof *h);
+    const size_t cap = 160 * ((size_t)n + 1);
+    char *buf = malloc(cap);
+    if (!h || !buf) {
+        free(h), free(buf);
+        return NULL;
+    }
+    relp_circuit_hooks(model, saes, (enum relp_nodeset)set, h, n);
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, cap - o, "[");
+    for (int32_t i = 0; i < n; i++) {
+        o += (size_t)snprintf(buf + o, cap - o, "%s{\"name\":", i ? "," : "");
+        o = put_json_str(buf, o, cap, h[i].name);
+        o += (size_t)snprintf(buf + o, cap - o, ",\"node\":%d,\"layer\":%d,\"hook_layer\":%d,\"width\":%d,\"error\":%d,\"sae\":%d}",
+                              (int)h[i].node, (int)h[i].layer, (int)h[i].hook_layer, (int)h[i].width, (int)h[i].error,
+                              (int)h[i].sae);
+    }
+    snprintf(buf + o, cap - o, "]");
+    free(h);
+    return buf;
+}
+
+/* relp_attribute_circuit for B prompts of T tokens; scores and errors: arrays of per-hook pointers (errors may hold
+ * NULLs); metrics[0], [1] receive m_clean and m_corrupt. */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_attribute_circuit(struct relp_ctx *ctx, const int32_t *clean,
+                                                              const int32_t *corrupt, int32_t B, int32_t T,
+                                                              const int32_t *answer, const int32_t *wrong,
+                                                              const struct relp_saes *saes, int32_t set, int32_t method,
+                                                              int32_t ig_steps, const char *rules,
+                                                              float *const *scores, float *const *errors,
+                                                              double *metrics) {
+    struct relp_attr_params p;
+    if (attr_params(&p, method, RELP_NODE_RESID_PRE, 0, 0, ig_steps, rules) != RELP_STATUS_OK)
+        return RELP_STATUS_BAD_ARGUMENT;
+    struct relp_metric m = metric_of(RELP_METRIC_LOGIT_DIFF, answer, wrong);
+    return relp_attribute_circuit(ctx, clean, corrupt, B, T, &m, saes, (enum relp_nodeset)set, &p, scores, errors,
+                                  &metrics[0], &metrics[1]);
+}
+
+/* relp_patch_circuit_nodes (denoising): nodes are n (hook, position, unit) triples */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_patch_circuit_nodes(struct relp_ctx *ctx, const int32_t *clean,
+                                                                const int32_t *corrupt, int32_t B, int32_t T,
+                                                                const int32_t *answer, const int32_t *wrong,
+                                                                const struct relp_saes *saes, int32_t set,
+                                                                const int32_t *nodes, int32_t n, float *effects) {
+    struct relp_metric m = metric_of(RELP_METRIC_LOGIT_DIFF, answer, wrong);
+    return relp_patch_circuit_nodes(ctx, clean, corrupt, B, T, &m, saes, (enum relp_nodeset)set, 0,
+                                    (const struct relp_circuit_node *)nodes, n, effects, on_progress, NULL);
+}
+
+/* relp_faithfulness_init: the token and answer arrays are borrowed until relp_faithfulness_free */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_faithfulness_init(struct relp_faithfulness **out, struct relp_ctx *ctx,
+                                                              const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                                              int32_t T, const int32_t *answer, const int32_t *wrong,
+                                                              const struct relp_saes *saes, int32_t set,
+                                                              int32_t start_layer) {
+    struct relp_metric m = metric_of(RELP_METRIC_LOGIT_DIFF, answer, wrong);
+    return relp_faithfulness_init(out, ctx, clean, corrupt, B, T, &m, saes, (enum relp_nodeset)set, start_layer);
+}
+
+/* out[0..2] = m(M), m(empty), the number of candidate nodes */
+EMSCRIPTEN_KEEPALIVE void relpw_faithfulness_info(const struct relp_faithfulness *fa, double *out) {
+    relp_faithfulness_ends(fa, &out[0], &out[1]);
+    out[2] = (double)relp_faithfulness_n_nodes(fa);
+}
+
+/* relp_faithfulness_curve with node counts as doubles (n_nodes NULL: thresholds); size, faith and completeness
+ * written as doubles */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_faithfulness_curve(struct relp_faithfulness *fa, const float *const *scores,
+                                                               const float *const *errors, const double *n_nodes,
+                                                               const float *thresholds, int32_t n_points, double *size,
+                                                               double *faith, double *completeness) {
+    int64_t *nn = n_nodes ? malloc(sizeof(int64_t) * (size_t)(n_points > 0 ? n_points : 1)) : NULL;
+    int64_t *sz = malloc(sizeof(int64_t) * (size_t)(n_points > 0 ? n_points : 1));
+    if ((n_nodes && !nn) || !sz) {
+        free(nn), free(sz);
+        return RELP_STATUS_ALLOC_FAILED;
+    }
+    for (int32_t i = 0; nn && i < n_points; i++) nn[i] = (int64_t)n_nodes[i];
+    enum relp_status st = relp_faithfulness_curve(fa, scores, errors, nn, thresholds, n_points, sz, faith, completeness,
+                                                  on_progress, NULL);
+    for (int32_t i = 0; i < n_points; i++) size[i] = (double)sz[i];
+    free(nn), free(sz);
+    return st;
+}
+
+/* relp_attribute_edges (GRAD with rules, or IG_INPUT); metrics as relpw_attribute_circuit's */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_attribute_edges(struct relp_ctx *ctx, const int32_t *clean,
+                                                            const int32_t *corrupt, int32_t B, int32_t T,
+                                                            const int32_t *answer, const int32_t *wrong, int32_t method,
+                                                            int32_t ig_steps, const char *rules, float *scores,
+                                                            double *metrics) {
+    struct relp_attr_params p;
+    if (attr_params(&p, method, RELP_NODE_RESID_PRE, 0, 0, ig_steps, rules) != RELP_STATUS_OK)
+        return RELP_STATUS_BAD_ARGUMENT;
+    struct relp_metric m = metric_of(RELP_METRIC_LOGIT_DIFF, answer, wrong);
+    return relp_attribute_edges(ctx, clean, corrupt, B, T, &m, &p, scores, &metrics[0], &metrics[1]);
+}
+
+/* relp_patch_edges (denoising): edges are n (u, v) pairs */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_patch_edges(struct relp_ctx *ctx, const int32_t *clean,
+                                                        const int32_t *corrupt, int32_t B, int32_t T,
+                                                        const int32_t *answer, const int32_t *wrong,
+                                                        const int32_t *edges, int32_t n, float *effects) {
+    struct relp_metric m = metric_of(RELP_METRIC_LOGIT_DIFF, answer, wrong);
+    return relp_patch_edges(ctx, clean, corrupt, B, T, &m, 0, edges, n, effects, on_progress, NULL);
+}
+
+EMSCRIPTEN_KEEPALIVE int32_t relpw_graph_top(const struct relp_model *model, const float *scores, int32_t n,
+                                             uint8_t *in_graph, uint8_t *node_in) {
+    return relp_graph_top(model, scores, n, in_graph, node_in);
+}
+
+/* relp_edge_eval_init: the token and answer arrays are borrowed until relp_edge_eval_free */
+EMSCRIPTEN_KEEPALIVE enum relp_status relpw_edge_eval_init(struct relp_edge_eval **out, struct relp_ctx *ctx,
+                                                           const int32_t *clean, const int32_t *corrupt, int32_t B,
+                                                           int32_t T, const int32_t *answer, const int32_t *wrong) {
+    struct relp_metric m = metric_of(RELP_METRIC_LOGIT_DIFF, answer, wrong);
+    return relp_edge_eval_init(out, ctx, clean, corrupt, B, T, &m);
+}
+
+EMSCRIPTEN_KEEPALIVE void relpw_edge_eval_ends(const struct relp_edge_eval *ev, double *out) {
+    relp_edge_eval_ends(ev, &out[0], &out[1]);
 }

@@ -215,3 +215,119 @@ async function readPickedFiles(list, onProgress, check) {
   }
   return files;
 }
+
+// ---------------------------------------------------------------- SAEs (SAELens layout)
+// A set of SAEs is a folder of SAE folders, each with cfg.json and sae_weights.safetensors (or one such folder).
+// Over HTTP a folder cannot be listed, so a set is found as: the URL is one SAE folder (it has cfg.json); or the
+// folder lists its SAEs in saes.json ({"saes": [folder names]}, or {"saes": {folder: ...}} as relp's tools/eval_saes.py
+// writes it); or, on
+// huggingface.co, the Hub's file listing; or several folder URLs separated by spaces or commas. Returns files named
+// "<folder>/cfg.json" and "<folder>/sae_weights.safetensors" for relp_saes_init_from_memory.
+// check(cfgs [{ d_in, d_sae }], fileBytes) throws to refuse before the weights are downloaded.
+const SAE_FILES = ['cfg.json', 'sae_weights.safetensors'];
+
+async function saeFolders(url, onProgress) {
+  const parts = String(url).split(/[\s,]+/).filter(Boolean);
+  if (parts.length > 1) return parts.map((p) => baseUrl(p));
+  const base = baseUrl(url);
+  const one = await fetchBytes(base + 'cfg.json', base + 'cfg.json', () => {}, { optional: true });
+  if (one) return [base];
+  const idx = await fetchBytes(base + 'saes.json', base + 'saes.json', () => {}, { optional: true });
+  if (idx) {
+    let list;
+    try { list = JSON.parse(new TextDecoder().decode(idx)).saes; } catch (e) { throw new LoadError(`${base}saes.json: not JSON (${e.message})`); }
+    if (list && typeof list === 'object' && !Array.isArray(list)) list = Object.keys(list); // tools/eval_saes.py: {folder: its evaluation}
+    if (!Array.isArray(list) || !list.length || list.some((s) => typeof s !== 'string' || !/^[\w.\-]+$/.test(s)))
+      throw new LoadError(`${base}saes.json: expected {"saes": [folder names]} or {"saes": {folder: ...}}`);
+    return list.map((s) => `${base}${s}/`);
+  }
+  const hf = /^https:\/\/huggingface\.co\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.*)$/.exec(base);
+  if (hf) { // the Hub lists a folder's files (CORS allowed)
+    onProgress(0, 1, 'listing the folder on the Hub');
+    const api = `https://huggingface.co/api/models/${hf[1]}/tree/${hf[2]}/${hf[3].replace(/\/$/, '')}`;
+    const listing = await fetchBytes(api, api, () => {}, { optional: true });
+    let entries = [];
+    try { entries = listing ? JSON.parse(new TextDecoder().decode(listing)) : []; } catch { entries = []; }
+    const dirs = entries.filter((e) => e && e.type === 'directory').map((e) => `${base}${e.path.split('/').pop()}/`);
+    if (dirs.length) return dirs;
+  }
+  throw new LoadError(`${base}: no SAEs found: expected cfg.json (one SAE folder), saes.json listing its SAE folders, ` +
+                      'or several SAE folder URLs separated by spaces (the SAELens layout: cfg.json + sae_weights.safetensors per folder)');
+}
+
+function saeConfig(bytes, label) {
+  let c;
+  try { c = JSON.parse(new TextDecoder().decode(bytes)); } catch (e) { throw new LoadError(`${label}: not JSON (${e.message}); expected an SAE's cfg.json (SAELens)`); }
+  if (!c || !(c.d_in > 0) || !(c.d_sae > 0)) throw new LoadError(`${label}: no d_in and d_sae; expected an SAE's cfg.json (SAELens)`);
+  return c;
+}
+
+export async function fetchSaeFiles(source, onProgress, check) {
+  if (source.kind === 'files') return readPickedSaes(source.files, onProgress, check);
+  const url = source.kind === 'bundled' ? new URL(`models/${source.model}/${source.folder}/`, self.location.href).href : source.url;
+  const key = `saes:${url}`;
+  if (source.kind === 'url') {
+    const cached = await cacheGet(key);
+    if (cached) {
+      onProgress(1, 1, 'SAEs from the browser cache');
+      check(cached.filter((f) => f.name.endsWith('/cfg.json')).map((f) => saeConfig(f.bytes, f.name)),
+            cached.reduce((s, f) => s + f.bytes.length, 0));
+      return cached;
+    }
+  }
+  const folders = await saeFolders(url, onProgress);
+  const names = folders.map((f, i) => f.replace(/\/$/, '').split('/').pop() || `sae${i}`);
+  if (new Set(names).size !== names.length) names.forEach((n, i) => { names[i] = `${i}_${n}`; });
+  const cfgs = [];
+  for (let i = 0; i < folders.length; i++) {
+    const b = await fetchBytes(folders[i] + 'cfg.json', folders[i] + 'cfg.json', (d, t) => onProgress(d, t, `${names[i]}/cfg.json`));
+    cfgs.push({ name: `${names[i]}/cfg.json`, bytes: b, cfg: saeConfig(b, folders[i] + 'cfg.json') });
+  }
+  check(cfgs.map((c) => c.cfg), 0);
+  const files = [];
+  let done = 0;
+  for (let i = 0; i < folders.length; i++) {
+    const w = await fetchBytes(folders[i] + SAE_FILES[1], folders[i] + SAE_FILES[1],
+                               (d) => onProgress(i + d / (d + 1), folders.length, `SAE ${i + 1} of ${folders.length}: ${names[i]}`));
+    done += w.length;
+    files.push({ name: cfgs[i].name, bytes: cfgs[i].bytes }, { name: `${names[i]}/${SAE_FILES[1]}`, bytes: w });
+  }
+  check(cfgs.map((c) => c.cfg), done + cfgs.reduce((s, c) => s + c.bytes.length, 0));
+  if (source.kind === 'url') await cachePut(key, files);
+  return files;
+}
+
+// files picked from disk (a folder of SAE folders, or one): grouped by the folder holding each cfg.json
+async function readPickedSaes(list, onProgress, check) {
+  const dirOf = (f) => { const p = (f.webkitRelativePath || f.name).split('/'); p.pop(); return p.join('/'); };
+  const byDir = new Map();
+  for (const f of list) {
+    const base = (f.webkitRelativePath || f.name).split('/').pop();
+    if (!SAE_FILES.includes(base)) continue;
+    const d = dirOf(f);
+    if (!byDir.has(d)) byDir.set(d, {});
+    byDir.get(d)[base] = f;
+  }
+  const dirs = [...byDir].filter(([, v]) => v[SAE_FILES[0]] && v[SAE_FILES[1]]);
+  if (!dirs.length) throw new LoadError('the chosen files hold no SAE: expected folders with cfg.json and sae_weights.safetensors (the SAELens layout)');
+  const cfgs = [];
+  for (const [, v] of dirs) cfgs.push(saeConfig(new Uint8Array(await v[SAE_FILES[0]].arrayBuffer()), v[SAE_FILES[0]].name));
+  const total = dirs.reduce((s, [, v]) => s + v[SAE_FILES[0]].size + v[SAE_FILES[1]].size, 0);
+  check(cfgs, total);
+  const files = [];
+  let done = 0;
+  for (const [d, v] of dirs) {
+    const name = d.split('/').pop() || 'sae';
+    for (const n of SAE_FILES) {
+      const bytes = new Uint8Array(await v[n].arrayBuffer());
+      done += bytes.length;
+      onProgress(done, total, `${name}/${n}`);
+      files.push({ name: `${name}/${n}`, bytes });
+    }
+  }
+  return files;
+}
+
+// Bytes the tab holds for a set of SAEs: their files (kept in the heap) + the decoder in f32 + the encoder packed
+// in f32 panels (core/sae.c)
+export const saeBytes = (cfgs, fileBytes) => fileBytes + cfgs.reduce((s, c) => s + 8 * c.d_in * c.d_sae, 0);

@@ -11,6 +11,7 @@ import { loadFigures } from './relp.mjs';
 import { parseState, encodeState, setManifest, examplesOf, MANIFEST, BUNDLED, DEFAULT_STATE, METHODS } from './state.js';
 import { NAMES, METHOD_TITLE } from './constants.mjs';
 import { runWarnings, unitsOf } from './guard.js';
+import * as circuits from './circuits.js'; // the circuit views (issue 28): node sets, edges, faithfulness curves, cards
 
 const $ = (id) => document.getElementById(id);
 const q = (s) => JSON.stringify(s);
@@ -126,6 +127,7 @@ async function loadModel(source, f16) {
     renderThreads();
     say('load', '');
     say('model', r.warning ? `${source.label}: ${r.warning}` : '', 'warn');
+    await circuits.afterModel(me, source); // its SAEs (the bundled model's, or the set loaded before a cancel)
     return true;
   } catch (e) {
     if (cancelled(e)) return false;
@@ -301,6 +303,7 @@ const shown = () => (store ? store.est[state.method] || null : null);
 async function run({ user = true } = {}) {
   if (phase !== 'idle' || !loaded) return;
   readInputs();
+  if (circuits.isCircuitView(state.view)) { if (user) say('link', ''); return circuits.run(state.view); }
   const query = inputs(), key = keyOf(query, loaded), same = store && store.key === key;
   const ap = state.ap && !(same && store.ap);
   const apPos = state.ap && state.view === 'positions' && !(same && store.apPos);
@@ -328,6 +331,7 @@ async function run({ user = true } = {}) {
 
 // the parts of the store the current view computes on demand, once nothing else runs
 function lazyParts() {
+  circuits.lazy(state.view);
   if (phase !== 'idle' || !store || !shown()) return;
   if (state.view === 'attention' && !store.attention) ensureAttention();
   if (state.view === 'positions' && state.ap && !store.apPos) ensureApPos();
@@ -395,6 +399,7 @@ function captionOf(res, { relevance = null, withR = true } = {}) {
 
 // The request (relp.h FIGURES) of the current view and its SVG, or a hint or HTML (the table) to show instead.
 function figureFor(view) {
+  if (circuits.isCircuitView(view)) return circuits.figureFor(view);
   const f = requestFor(view);
   return f.request ? { ...f, svg: figures.draw(f.request).svg } : f;
 }
@@ -477,19 +482,21 @@ function render() {
   $('readout').textContent = '';
   cursor = null;
   const out = $('view');
-  if (!store) { out.innerHTML = ''; current = null; renderInfo(); return; }
+  circuits.renderBar(state.view);
+  if (!store && !circuits.isCircuitView(state.view)) { out.innerHTML = ''; current = null; renderInfo(); return; }
   current = figureFor(state.view);
   out.innerHTML = current.svg || current.html || current.hint || '';
   renderInfo();
   renderStale();
+  circuits.afterDraw(state.view);
 }
 
 function renderInfo() {
   const res = shown();
-  const ws = res ? warningsOf(res) : [];
+  const ws = res && !circuits.isCircuitView(state.view) ? warningsOf(res) : [];
   $('science').replaceChildren(...ws.map((w) => { const d = document.createElement('div'); d.textContent = `Warning: ${w.text}.`; return d; }));
   $('science').hidden = !ws.length;
-  if (!store || !res) { $('run-info').textContent = ''; return; }
+  if (!store || !res || circuits.isCircuitView(state.view)) { $('run-info').textContent = ''; return; }
   const p = store.pred, gap = store.mClean - store.mCorrupt, r = rOf(res);
   const tr = res.tokenRelevance;
   $('run-info').textContent = `${store.model}: p(${q(store.query.answer)}) = ${p.pAnswer.toFixed(3)}, rank ${p.rank} on the clean prompt; ` +
@@ -502,6 +509,13 @@ function renderInfo() {
 
 function renderStale() {
   const el = $('stale');
+  if (circuits.isCircuitView(state.view)) {
+    const stale = circuits.stale(state.view);
+    el.hidden = !stale;
+    $('view').classList.toggle('stale', stale);
+    if (stale) el.textContent = 'Out of date: this figure shows the last run, for other inputs (model, SAEs, data, node set, method or steps). Press Run to update it; Export and Embed use the figure as shown.';
+    return;
+  }
   const stale = isStale();
   el.hidden = !stale;
   $('view').classList.toggle('stale', stale);
@@ -537,6 +551,8 @@ function describe(el) {
   }
 }
 function onViewPointer(ev) {
+  const c = circuits.isCircuitView(state.view) && ev.target.closest && ev.target.closest('g.node, path.edge');
+  if (c && circuits.onPointer(c)) return;
   const el = ev.target.closest && ev.target.closest('.cell, .pt, g.mini, td.v');
   if (!el) return;
   $('readout').textContent = describe(el);
@@ -558,6 +574,8 @@ function focusHead(layer, head, row) {
   if (changed) saveState();
 }
 function onViewClick(ev) {
+  const n = circuits.isCircuitView(state.view) && ev.target.closest && ev.target.closest('g.node, path.edge');
+  if (n) { circuits.onClick(n); return; }
   const b = ev.target.closest && ev.target.closest('button[data-sort]');
   if (b) { setView({ sort: b.dataset.sort }); return; }
   const c = ev.target.closest && ev.target.closest('.cell');
@@ -597,6 +615,7 @@ function setView(patch) {
   Object.assign(state, patch);
   render();
   saveState();
+  circuits.lazy(state.view);
 }
 
 // ---------------------------------------------------------------- export
@@ -633,13 +652,22 @@ function saveState() {
 }
 
 // the state of the figure shown: the prompts and model it was computed with, not the inputs typed since
+const sourceLink = (m) => (!m || m.source.kind === 'files' ? null : { model: m.source.kind === 'bundled' ? m.source.name : '', url: m.source.url || '', f16: !!m.askedF16 });
 export function shownState() {
+  if (circuits.isCircuitView(state.view)) {
+    const c = circuits.shownStateOf(state.view), src = sourceLink(loaded);
+    return c && src ? { ...state, ...src, ...c, embed: true } : null;
+  }
   if (!store || !store.source) return null;
   const res = shown();
   return { ...state, ...store.source, ...store.query, steps: res ? res.steps : state.steps, ap: !!store.ap, embed: true };
 }
 
 export function resultsJSON() {
+  if (circuits.isCircuitView(state.view)) {
+    const c = circuits.resultsOf(state.view), s = shownState();
+    return c ? { relp: 1, state: s ? encodeState({ ...s, embed: false }) : null, model: loaded ? loaded.label : '', ...c } : null;
+  }
   const res = shown();
   if (!res) return null;
   const s = shownState();
@@ -666,7 +694,7 @@ export function embedSnippets(base = ($('embed-base') && $('embed-base').value) 
   const svgEl = currentSVG(), svg = svgString();
   const W = svgEl ? Number(svgEl.getAttribute('width')) : 720, H = svgEl ? Number(svgEl.getAttribute('height')) : 480;
   const frag = s ? encodeState(s) : '';
-  const title = `relp: ${METHOD_TITLE[state.method]} on ${store ? store.model : ''}`;
+  const title = `relp: ${circuits.isCircuitView(state.view) ? circuits.title(state.view) : METHOD_TITLE[state.method]} on ${store ? store.model : loaded ? loaded.label : ''}`;
   const json = JSON.stringify(resultsJSON()).replace(/</g, '\\u003c');
   const responsive = svg.replace(/^<svg /, `<svg style='width:100%;height:auto;display:block' `);
   return {
@@ -691,8 +719,10 @@ function refreshEmbedCode() {
 }
 
 function showEmbed() {
-  if (!store || !shown() || !svgString()) { say('run', 'nothing to embed yet: run a method and show a figure first', 'warn'); return; }
-  $('embed-what').textContent = `The figure shown: ${METHOD_TITLE[state.method]} on ${store.model}, ${q(store.query.clean)}.` +
+  const cv = circuits.isCircuitView(state.view);
+  if ((!cv && (!store || !shown())) || !svgString()) { say('run', 'nothing to embed yet: run a method and show a figure first', 'warn'); return; }
+  $('embed-what').textContent = cv ? `The figure shown: the ${circuits.title(state.view)} on ${loaded ? loaded.label : ''}.` + (circuits.stale(state.view) ? ' The inputs have changed since it was computed; the embed shows the figure, not the new inputs.' : '')
+    : `The figure shown: ${METHOD_TITLE[state.method]} on ${store.model}, ${q(store.query.clean)}.` +
     (isStale() ? ' The inputs have changed since it was computed; the embed shows the figure, not the new inputs.' : '');
   if (!$('embed-base').value) $('embed-base').value = pageBase();
   refreshEmbedCode();
@@ -769,7 +799,7 @@ async function start() {
   }
   if (ok) {
     const c = await refreshCheck();
-    if (c && !c.problems.length) await run({ user: false });
+    if (c && (!c.problems.length || (circuits.isCircuitView(state.view) && state.data === 'ioi'))) await run({ user: false });
     else if (c && embed()) say('run', `This embed cannot be drawn with ${loaded.label}: ${c.problems.join('; ')}.`, 'error');
   } else if (embed() && !messages.has('load')) {
     say('load', 'This embed names no model that could be loaded.', 'error');
@@ -802,11 +832,13 @@ function methodOptions() {
 
 function wire() {
   methodOptions();
+  circuits.init({ worker, state: () => state, patchState: (p) => Object.assign(state, p), loaded: () => loaded, phase: () => phase, checked: () => checked,
+    manifest: () => MANIFEST, figures: () => figures, threads: threadsWanted, embed, begin, end, progress, say, render, saveState, download });
   for (const id of ['clean', 'corrupt', 'answer', 'wrong']) $(id).addEventListener('input', onInput);
   $('run').onclick = () => run();
   $('cancel').onclick = cancel;
-  $('method').onchange = () => { readInputs(); say('run', ''); render(); saveState(); };
-  $('steps').onchange = () => { readInputs(); saveState(); };
+  $('method').onchange = () => { readInputs(); say('run', ''); render(); saveState(); circuits.lazy(state.view); };
+  $('steps').onchange = () => { readInputs(); saveState(); render(); };
   $('with-ap').onchange = () => { readInputs(); saveState(); };
   $('example-ioi').onclick = () => useExample('ioi');
   $('example-induction').onclick = () => useExample('induction');
@@ -867,7 +899,7 @@ window.relp = {
   get state() { return state; }, get store() { return store; }, get model() { return loaded; }, get phase() { return phase; },
   get checked() { return checked; }, get stale() { return isStale(); },
   get result() { const r = shown(); return r && store ? { ...store, ...r, r: rOf(r) } : null; },
-  svgString, pngBlob, embedSnippets, shownState, resultsJSON, run, messageText, BUNDLED,
+  svgString, pngBlob, embedSnippets, shownState, resultsJSON, run, messageText, BUNDLED, circuits: circuits.debug,
 };
 wire();
 start();

@@ -41,7 +41,7 @@ class RelpView extends HTMLElement {
 }
 if (!customElements.get('relp-view')) customElements.define('relp-view', RelpView);
 
-// a static figure's hover readout: the cell's own tooltip with its value rounded for reading
+// a static figure's hover readout: the cell's (point's, node's, edge's) own tooltip with its value rounded for reading
 function upgrade(fig) {
   if (fig.dataset.relpReady) return;
   fig.dataset.relpReady = '1';
@@ -53,11 +53,11 @@ function upgrade(fig) {
   const svg = fig.querySelector('svg');
   if (svg) svg.after(out); else fig.append(out);
   fig.addEventListener('pointerover', (ev) => {
-    const c = ev.target.closest && ev.target.closest('.cell, .pt');
+    const c = ev.target.closest && ev.target.closest('.cell, .pt, .node, .edge'); // maps, curves, circuits
     if (!c) return;
     const t = c.querySelector('title');
     const label = t ? t.textContent.replace(/:\s*[-+\d.eE]+$/, '') : '';
-    out.textContent = `${label}: ${fmt(Number(c.dataset.v))}`;
+    out.textContent = `${label}: ${fmt(Number(c.dataset.v !== undefined ? c.dataset.v : c.dataset.score))}`;
   });
 }
 const upgradeAll = () => document.querySelectorAll('figure.relp-static').forEach(upgrade);

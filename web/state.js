@@ -7,19 +7,23 @@
 // page with a readable message. One table (PROPS) says, for every property,
 // its kind, its limits and when a link carries it.
 
-import { NAMES } from './constants.mjs'; // the C core's name tables (generated at build time)
+import { NAMES, NODESETS } from './constants.mjs'; // the C core's name tables (generated at build time)
 
 export const BUNDLED = [];  // bundled model names, from the manifest
 // the page's methods: the core's RelP presets first (relp, the default), then AtP and the IG methods;
 // AP is not a method to pick: it runs beside every estimate
 export const METHODS = [...NAMES.methods.filter((m) => m.rules !== 'grad'), ...NAMES.methods.filter((m) => m.rules === 'grad' && m.name !== 'ap')]
   .map((m) => m.name);
-export const VIEWS = ['maps', 'heads', 'positions', 'tokens', 'scatter', 'attention', 'table'];
+export const VIEWS = ['maps', 'heads', 'positions', 'tokens', 'scatter', 'attention', 'table', 'circuit', 'curves'];
+// the circuit views' node sets (the core's, and EAP-IG's edges) and data: the prompt pair, or 64 IOI prompts
+export const CIRCUIT_SETS = [...NODESETS, 'edges'];
+export const CIRCUIT_DATA = ['ioi', 'prompt'];
+const circuitView = (s) => s.view === 'circuit' || s.view === 'curves';
 export const NODE_VIEWS = ['resid', 'attn', 'mlp'];
 export const SORTS = [...METHODS, 'ap'];
 const MAX_TEXT = 4000; // characters of a prompt carried in a link
 
-// name -> [kind, limits, carried(state)]: kinds text, pick (one of a list), int [lo, hi], flag (0/1)
+// name -> [kind, limits, carried(state)]: kinds text, pick (one of a list), int [lo, hi], flag (0/1), id (a node or edge)
 const PROPS = {
   f16: ['flag', null, (s) => s.f16],
   threads: ['int', [0, 64], (s) => s.threads !== 0], // 0: as many as the page can run (min(cores, 8) where isolated)
@@ -32,11 +36,15 @@ const PROPS = {
   layer: ['int', [0, 1000], (s) => s.view === 'attention'],
   head: ['int', [0, 1000], (s) => s.view === 'attention'],
   sort: ['pick', SORTS, (s) => s.view === 'table'],
+  nodes: ['pick', CIRCUIT_SETS, circuitView],
+  data: ['pick', CIRCUIT_DATA, circuitView],
+  size: ['int', [0, 999999], (s) => s.view === 'circuit' && s.size > 0], // 0: the node set's default
+  pin: ['id', null, (s) => s.view === 'circuit' && !!s.pin],                // the pinned node or edge
   embed: ['flag', null, (s) => s.embed],
 };
 
 const BASE = { model: '', url: '', f16: false, threads: 0, clean: '', corrupt: '', answer: '', wrong: '', method: 'relp', steps: 10, ap: true,
-  view: 'maps', node: 'mlp', layer: 0, head: 0, sort: 'ap', embed: false };
+  view: 'maps', node: 'mlp', layer: 0, head: 0, sort: 'ap', nodes: 'features', data: 'ioi', size: 0, pin: '', embed: false };
 export let DEFAULT_STATE = Object.freeze({ ...BASE });
 export let MANIFEST = { default: '', models: [] };
 
@@ -96,6 +104,8 @@ export function parseState(fragment) {
       else s[k] = v;
     } else if (kind === 'pick') {
       if (lim.includes(v)) s[k] = v; else problems.push(`${k}=${shown(v)} is not one of ${lim.join(', ')}`);
+    } else if (kind === 'id') { // a node "hook:position:unit" or an edge "u->v<q>"
+      if (/^(-?\d{1,6}:){2}-?\d{1,6}$|^[\w.]{1,40}->[\w.<>]{1,40}$/.test(v)) s[k] = v; else problems.push(`${k}=${shown(v)} names no node ("hook:position:unit") or edge ("u->v")`);
     } else if (kind === 'int') {
       if (/^\d{1,6}$/.test(v) && +v >= lim[0] && +v <= lim[1]) s[k] = +v;
       else problems.push(`${k}=${shown(v)} is not a whole number from ${lim[0]} to ${lim[1]}`);

@@ -1,6 +1,7 @@
 // worker.js - owns the WebAssembly module and runs all compute, so the page
 // never freezes. A module worker; the page talks to it with
 //   { id, type: 'load' | 'check' | 'run' | 'apPositions' | 'attention', ... }
+// and the circuit requests of circuits_worker.js ('saes', 'circuit', 'curves', 'edges', ...),
 // and gets back { id, type: 'progress' | 'result' | 'error', ... }.
 // Cancelling is done by the page terminating this worker and starting a new
 // one (see main.js): a synchronous WebAssembly call cannot read a message.
@@ -8,6 +9,7 @@ import { loadEngine, RelpError, threadsSupported, defaultThreads, engineName, re
 import { fetchModelFiles, estimateBytes, WASM_LIMIT, AUTO_F16 } from './loader.js';
 import { inputProblems } from './guard.js';
 import { METHOD, NODES } from './constants.mjs'; // the C core's name tables (generated at build time)
+import * as circuits from './circuits_worker.js';
 
 let engine = null;
 let engineNote = '';   // why the page runs on one thread, where it does
@@ -204,8 +206,10 @@ async function handle(msg) {
       });
       post({ id, type: 'progress', done: 1, total: 1, what: 'building the model' });
       const next = e.loadModel(files, { f16 }); // throws: the old model stays
+      circuits.setModel(null); // the SAEs and circuits of the old model go with it
       if (model) model.free();
       model = next;
+      circuits.setModel(model);
       modelLabel = msg.source.label;
       return { info: model.info, label: modelLabel, warning: model.warning, f16, ...engineInfo(e) };
     }
@@ -213,6 +217,9 @@ async function handle(msg) {
     case 'run': return run(id, msg.query);
     case 'apPositions': return apPositions(id, msg.query);
     case 'attention': return { clean: attention(msg.clean), corrupt: attention(msg.corrupt) };
+    case 'saes': return circuits.loadSaes(id, msg, post);
+    case 'circuit': case 'circuitSize': case 'curves': case 'edges': case 'edgesSize': case 'card': case 'patch':
+      return circuits[type](id, msg.query, post);
     default: throw new RelpError(`unknown request ${type}`, -4);
   }
 }
