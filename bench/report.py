@@ -317,7 +317,8 @@ def edge_memory_mib(L, C, NH, T, B=1):
     made a chunk of rows at a time instead"""
     n_up, n1 = 1 + L * (NH + 1), B * T * C
     HS = C // NH
-    floats = n_up * n1 + (2 * L + 1) * n1 + (3 * NH + 1) * n1 + B * T * (2 * HS + 2 * C) + 2 * n1
+    pk = n1 * ((3 * NH + 15) // 16) * 16  # a layer's q/k/v coefficients packed in 16-column panels for the product
+    floats = n_up * n1 + (2 * L + 1) * n1 + (3 * NH + 1) * n1 + B * T * (2 * HS + 2 * C) + 2 * n1 + pk
     return floats * 4 / 2 ** 20, (3 * NH + 1) * n1 * 4 / 2 ** 20
 
 
