@@ -38,9 +38,10 @@
  * [R_LO2, R_HI2) from the attention on. A sweep's plan per prompt: R_S0 the
  * stage its patch starts at (INT32_MAX: no patch this pass), R_T its row (-1:
  * every row), R_SPREAD the layer whose attention first carries the patch to
- * later rows, and R_DS / R_DR the stage and row from which its last pass
- * left values that are not the base run's. */
-enum { R_S0, R_T, R_SPREAD, R_DS, R_DR, R_LO, R_HI, R_LO2, R_HI2, RELP__ROWS };
+ * later rows, R_NODE its node, and R_DS / R_DR the stage and row from which
+ * its last pass left values that are not the base run's. Stage 4 uses
+ * [R_LO2, R_HI2) for its projection (after the neurons' patch). */
+enum { R_S0, R_T, R_SPREAD, R_NODE, R_DS, R_DR, R_LO, R_HI, R_LO2, R_HI2, RELP__ROWS };
 
 static int32_t *prow(const struct relp_ctx *ctx, int k) { return ctx->rows + (size_t)k * ctx->params.max_batch; }
 
@@ -425,6 +426,11 @@ static void stage_rows(struct relp_ctx *ctx, int s, int t0, int sweep) {
                     e = e2;
                 }
             }
+            if (s == s0) { /* the patch's own stage: nothing before its node, which the patch replaces */
+                const int node = prow(ctx, R_NODE)[b];
+                a = e = 0;
+                if (node != RELP_NODE_MLP_POST) a2 = e2 = 0;
+            }
         }
         lo[b] = a;
         hi[b] = e;
@@ -500,7 +506,7 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
             }
             apply_patches(ctx, fc_post, RELP_NODE_MLP_POST, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_MLP_POST, l, fc_post, t0);
-            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, fc_post, w->w_mp, w->b_mp, d->I, C, lo, hi);
+            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, fc_post, w->w_mp, w->b_mp, d->I, C, lo2, hi2);
             apply_patches(ctx, a->mlp_out + (size_t)l * BTC, RELP_NODE_MLP_OUT, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_MLP_OUT, l, a->mlp_out + (size_t)l * BTC, t0);
             break;
@@ -691,6 +697,7 @@ enum relp_status relp__forward_sweep(struct relp_ctx *run, const struct relp_ctx
             s0[b] = s;
             tt[b] = p->position;
             sp[b] = stage == 0 ? p->layer : p->layer + 1;
+            prow(run, R_NODE)[b] = p->node;
             ds[b] = s;
             dr[b] = p->position < 0 ? 0 : p->position;
         }
