@@ -244,6 +244,9 @@ int relp__wasm_f16_mismatches(void) {
 #define KF16_CHUNKED 1
 #define KTRANSPOSE8 w_transpose8
 #define KROWS 2 /* no FMA: 3 x 4 accumulators spill in V8 (see kernels.inc) */
+#ifndef KXWT_WIDE
+#define KXWT_WIDE 8 /* the unembedding row: 8 W rows in flight (see kernels.inc) */
+#endif
 #include "kernels.inc"
 #undef K
 #undef KATTR
@@ -262,6 +265,7 @@ int relp__wasm_f16_mismatches(void) {
 #undef KF16_CHUNKED
 #undef KTRANSPOSE8
 #undef KROWS
+#undef KXWT_WIDE
 #endif
 
 /* ------------------------------------------------ selection */

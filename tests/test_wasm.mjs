@@ -118,10 +118,13 @@ function plainAp(model, ci, ri, a, b, node, perPosition, noising) {
   const run = (x) => { M.HEAP32.set(x, ids >> 2); ok(M._relp_forward(ctx, ids, 1, T), 'forward'); };
   const metric = () => { const p = (M._relp_ctx_logits(ctx, 0) >>> 0) >> 2; return M.HEAPF32[p + a] - M.HEAPF32[p + b]; };
   try {
+    run(ci); // every logit column (the unembedding's wide tiles) against the two a metric computes alone
+    const p0 = (M._relp_ctx_logits(ctx, 0) >>> 0) >> 2, full = [M.HEAPF32[p0 + a], M.HEAPF32[p0 + b]];
     M.HEAP32.set([a, b], toks >> 2);
     ok(M._relp_ctx_set_logit_tokens(ctx, toks, 2), 'logit tokens');
     run(ci);
     const mc = metric();
+    const p1 = (M._relp_ctx_logits(ctx, 0) >>> 0) >> 2, columnsEqual = Object.is(full[0], M.HEAPF32[p1 + a]) && Object.is(full[1], M.HEAPF32[p1 + b]);
     run(ri);
     const mr = metric();
     run(noising ? ri : ci);
@@ -143,7 +146,7 @@ function plainAp(model, ci, ri, a, b, node, perPosition, noising) {
           ok(M._relp_forward_patched(ctx, patch, 1), 'patched run');
           scores.push(Math.fround((metric() - baseValue) * norm) + 0);
         }
-    return { scores, mc, mr };
+    return { scores, mc, mr, columnsEqual };
   } finally {
     M._relp_ctx_set_logit_tokens(ctx, 0, 0);
     for (const p of [ids, toks, vals, patch]) M._free(p);
@@ -218,9 +221,11 @@ for (const variant of VARIANTS) {
             const label = `${tag} ap ${node}${perPosition ? ' per-position' : ''}${noising ? ' noising' : ''} vs the plain sweep`;
             const bad = want.scores.findIndex((v, i) => !Object.is(v, got.scores[i]));
             checks++;
-            if (bad >= 0 || want.scores.length !== got.scores.length || want.mc !== got.mClean || want.mr !== got.mCorrupt) {
+            if (bad >= 0 || want.scores.length !== got.scores.length || want.mc !== got.mClean || want.mr !== got.mCorrupt ||
+                !want.columnsEqual) {
               failures++;
-              console.log(`FAIL ${label}: cell ${bad} plain ${want.scores[bad]} sweep ${got.scores[bad]} (${want.scores.length} / ${got.scores.length} cells; metrics ${want.mc} ${want.mr} / ${got.mClean} ${got.mCorrupt})`);
+              console.log(`FAIL ${label}: cell ${bad} plain ${want.scores[bad]} sweep ${got.scores[bad]} (${want.scores.length} / ${got.scores.length} cells; metrics ${want.mc} ${want.mr} / ${got.mClean} ${got.mCorrupt}; ` +
+                          `the answer's and wrong token's logits ${want.columnsEqual ? '' : 'differ '}computed alone and with every column)`);
             }
           }
         for (const method of ['atp', 'relp', 'relp-ln', 'attnlrp', 'ig-input']) { // all node types from one pass or sweep (what the page runs)
