@@ -189,10 +189,13 @@ enum relp_status relp__forward_deferred(struct relp_ctx *ctx, const int32_t *ids
  * one). Everything else it reads (residuals, z, q/k/v) is base's, copied
  * where an earlier pass of the copy changed it. Each row's arithmetic is
  * the same as in relp_forward_patched's full re-run, so the logits of the
- * patched rows are bit-identical to it. base must hold its run unpatched.
- * Only the logits of the patched copies are meaningful afterwards. */
+ * patched rows are bit-identical to it. Rows whose patched values equal the
+ * base run's (bit for bit) are not recomputed: a patch that changes no row
+ * is not run, and noop[i] = 1 says so (its metric is the base run's). base
+ * must hold its run unpatched. Only the logits of the copies run are
+ * meaningful afterwards. */
 enum relp_status relp__forward_sweep(struct relp_ctx *run, const struct relp_ctx *base, const struct relp_patch *patches,
-                                     int32_t n_patches);
+                                     int32_t n_patches, int8_t *noop);
 
 enum { RELP__BWD_ATTN = 0, RELP__BWD_MLP = 1 };
 

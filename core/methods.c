@@ -294,9 +294,11 @@ static enum relp_status sweep_begin(struct relp_ctx *ctx, const struct relp_metr
     return st;
 }
 
+/* one pass; noop[g] = 1 where patch g changed nothing and was not run (its metric is the base run's) */
 static enum relp_status sweep_pass(struct relp_ctx *ctx, struct relp_ctx *run, int sweep, const struct relp_patch *patches,
-                                   int n) {
-    enum relp_status st = sweep ? relp__forward_sweep(run, ctx, patches, n) : relp_forward_patched(run, patches, n);
+                                   int n, int8_t *noop) {
+    memset(noop, 0, (size_t)n);
+    enum relp_status st = sweep ? relp__forward_sweep(run, ctx, patches, n, noop) : relp_forward_patched(run, patches, n);
     if (st && run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
     return st;
 }
@@ -323,6 +325,7 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
     float *base_l = neurons ? vals + (size_t)G * B * C : NULL; /* neurons: the base run's layer, (B, T, I) */
     if (!st && !vals) st = relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
     struct relp_patch patches[GROUP_MAX];
+    int8_t noop[GROUP_MAX];
     int64_t done = 0;
     for (int l = L - 1; l >= 0 && !st; l--) {
         const float *sl = src + l * n;
@@ -352,14 +355,14 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
                 struct relp_patch pa = {p->node, l, t, heads ? u : -1, v, g * B, B};
                 patches[g] = pa;
             }
-            if ((st = sweep_pass(ctx, run, sweep, patches, gn))) break;
+            if ((st = sweep_pass(ctx, run, sweep, patches, gn, noop))) break;
             for (int g = 0; g < gn; g++) {
                 int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1), t = per_pos ? T - 1 - item % T : 0;
                 if (neurons) {
                     t = T - 1 - item / units;
                     u = units - 1 - item % units;
                 }
-                double v = relp__metric_range(run, &rmt, g * B, B);
+                double v = noop[g] ? base_value : relp__metric_range(run, &rmt, g * B, B);
                 float score = (float)((v - base_value) * norm) + 0.0f; /* no -0 */
                 if (neurons) scores[((size_t)l * T + t) * C + u] = score;
                 else if (!heads) scores[(size_t)l * T + t] = score;
@@ -412,6 +415,7 @@ enum relp_status relp__run_patches(struct relp_ctx *ctx, const struct relp_metri
     struct relp_ctx *run = rep.run;
     const int G = rep.G;
     struct relp_patch group[GROUP_MAX];
+    int8_t noop[GROUP_MAX];
     for (int32_t i0 = 0; i0 < n && !st; i0 += G) {
         const int gn = n - i0 < G ? (int)(n - i0) : G;
         for (int g = 0; g < gn; g++) {
@@ -419,9 +423,10 @@ enum relp_status relp__run_patches(struct relp_ctx *ctx, const struct relp_metri
             group[g].first_prompt = g * B;
             group[g].n_prompts = B;
         }
-        if ((st = sweep_pass(ctx, run, sweep, group, gn))) break;
+        if ((st = sweep_pass(ctx, run, sweep, group, gn, noop))) break;
         for (int g = 0; g < gn; g++)
-            effects[order[i0 + g].i] = (float)((relp__metric_range(run, &rep.mt, g * B, B) - base_value) * norm) + 0.0f;
+            effects[order[i0 + g].i] =
+                (float)(((noop[g] ? base_value : relp__metric_range(run, &rep.mt, g * B, B)) - base_value) * norm) + 0.0f;
         if (progress) progress(progress_user, i0 + gn, n);
         if (relp__cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "%s cancelled", what);
     }

@@ -38,7 +38,8 @@
  * [R_LO2, R_HI2) from the attention on. A sweep's plan per prompt: R_S0 the
  * stage its patch starts at (INT32_MAX: no patch this pass), R_T its row (-1:
  * every row), R_SPREAD the layer whose attention first carries the patch to
- * later rows, R_NODE its node, and R_DS / R_DR the stage and row from which
+ * later rows (-1: every row from R_T on, for a patch of every position whose
+ * values are the base run's before R_T), R_NODE its node, and R_DS / R_DR the stage and row from which
  * its last pass left values that are not the base run's. Stage 4 uses
  * [R_LO2, R_HI2) for its projection (after the neurons' patch). */
 enum { R_S0, R_T, R_SPREAD, R_NODE, R_DS, R_DR, R_LO, R_HI, R_LO2, R_HI2, RELP__ROWS };
@@ -413,6 +414,7 @@ static void stage_rows(struct relp_ctx *ctx, int s, int t0, int sweep) {
             const int s0 = prow(ctx, R_S0)[b], t = prow(ctx, R_T)[b], sp = prow(ctx, R_SPREAD)[b];
             if (s < s0) a = e = a2 = e2 = 0;
             else if (t < 0) a = a2 = 0;
+            else if (sp < 0) a = a2 = t; /* a patch of every position, its values the base run's before row t */
             else {
                 a = a2 = t;
                 if (l < sp || (l == sp && k == 0)) e = e2 = t + 1;
@@ -672,8 +674,31 @@ static void restore_copy(struct relp_ctx *run, const struct relp_ctx *base, int 
     }
 }
 
+/* The first row at which patch p's values differ from base's own values of its node, bit for bit (T where
+ * none does: the patch changes nothing). */
+static int first_change(const struct relp_ctx *base, const struct relp_patch *p) {
+    const int T = base->T, W = relp_node_width(base->model, p->node), heads = p->node == RELP_NODE_ATTN_Z && p->head >= 0;
+    const int w = heads ? base->model->d.HS : W, off = heads ? p->head * base->model->d.HS : 0;
+    const float *node = relp_ctx_node(base, p->node, p->layer);
+    if (!node) return p->position < 0 ? 0 : p->position;
+    int first = T;
+    for (int i = 0; i < p->n_prompts; i++) {
+        if (p->position >= 0) {
+            if (memcmp(node + ((size_t)i * T + p->position) * W + off, p->values + (size_t)i * w, (size_t)w * 4))
+                return p->position;
+            continue;
+        }
+        for (int t = 0; t < first; t++)
+            if (memcmp(node + ((size_t)i * T + t) * W + off, p->values + ((size_t)i * T + t) * w, (size_t)w * 4)) {
+                first = t;
+                break;
+            }
+    }
+    return first;
+}
+
 enum relp_status relp__forward_sweep(struct relp_ctx *run, const struct relp_ctx *base, const struct relp_patch *patches,
-                                     int32_t n_patches) {
+                                     int32_t n_patches, int8_t *noop) {
     if (!run || !base) return RELP_STATUS_BAD_ARGUMENT;
     int p_stage, p_row;
     enum relp_status st = check_patches(run, patches, n_patches, &p_stage, &p_row);
@@ -685,6 +710,7 @@ enum relp_status relp__forward_sweep(struct relp_ctx *run, const struct relp_ctx
     int32_t *s0 = prow(run, R_S0), *tt = prow(run, R_T), *sp = prow(run, R_SPREAD), *ds = prow(run, R_DS),
             *dr = prow(run, R_DR);
     for (int b = 0; b < B; b++) s0[b] = INT32_MAX;
+    int start = INT32_MAX;
     for (int32_t i = 0; i < n_patches; i++) {
         const struct relp_patch *p = &patches[i];
         const int b0 = p->first_prompt;
@@ -692,17 +718,23 @@ enum relp_status relp__forward_sweep(struct relp_ctx *run, const struct relp_ctx
             return relp__ctx_fail(run, RELP_STATUS_BAD_ARGUMENT, "sweep: patch %d must cover one copy of the batch, "
                                   "and a copy takes one patch", i);
         const int stage = relp__node(run->model, p->node)->stage, s = p->layer * STAGES + stage;
+        /* rows whose patched values are the base run's own change nothing: the plain re-run computes them
+         * as the base run did. A patch that changes no row is not run at all. */
+        const int r = first_change(base, p);
+        noop[i] = r >= run->T;
+        if (noop[i]) continue;
         if (ds[b0] != INT32_MAX) restore_copy(run, base, b0, ds[b0], dr[b0]);
         for (int b = b0; b < b0 + Bb; b++) {
             s0[b] = s;
-            tt[b] = p->position;
-            sp[b] = stage == 0 ? p->layer : p->layer + 1;
+            tt[b] = r;
+            sp[b] = p->position < 0 ? -1 : stage == 0 ? p->layer : p->layer + 1;
             prow(run, R_NODE)[b] = p->node;
             ds[b] = s;
-            dr[b] = p->position < 0 ? 0 : p->position;
+            dr[b] = r;
         }
+        if (s < start) start = s;
     }
-    if (p_stage != INT32_MAX) run_stages(run, p_stage, 0, patches, n_patches, 1);
+    if (start != INT32_MAX) run_stages(run, start, 0, patches, n_patches, 1);
     run->dirty_stage = 0; /* a relp_forward_patched after it recomputes everything */
     run->dirty_row = 0;
     run->have_grads = 0;
