@@ -210,7 +210,7 @@ enum relp_status relp__restrict_logits(struct relp_ctx *ctx, const struct relp_m
  * copy computes exactly what a run of its own would. */
 #define GROUP_MAX 16     /* copies per pass at most */
 #define GROUP_ROWS 256   /* rows (copies x B x T) per pass at most: AP and IG at B*T >= this run one copy */
-#define SWEEP_MIB 256    /* an exact sweep's copies: memory at most, or an eighth of the weights if more */
+#define SWEEP_MIB 256    /* an exact sweep's copies: memory at most, or a quarter of the weights if more */
 
 /* G copies of ctx's current batch (its base run recomputed in a context of
  * their own, unless base is 0: then the first patched run computes it) with
@@ -271,7 +271,7 @@ static int sweep_copies(const struct relp_ctx *ctx, int64_t n) {
     const int B = ctx->B, T = ctx->T;
     if (B * T > GROUP_ROWS || ctx->fwd_hook || n < 1) return 0;
     size_t budget = (size_t)SWEEP_MIB << 20, weights = ctx->model->owned_bytes + ctx->model->mapped_bytes;
-    if (weights / 8 > budget) budget = weights / 8;
+    if (weights / 4 > budget) budget = weights / 4;
     int G = GROUP_MAX;
     while (G > 1 && G * B * T > GROUP_ROWS) G--;
     if (G > n) G = (int)n;
