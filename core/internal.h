@@ -219,7 +219,13 @@ struct relp__replica {
     int32_t *ids, *ans, *wrong;
     struct relp_metric mt;
 };
-#define RELP__REPLICA_OWN 2 /* or'ed into relp__replicate's base: a context of its own even for G = 1 */
+#define RELP__REPLICA_OWN 2 /* or'ed into relp__replicate's base: a forward-only context of its own, even for G = 1
+                               * (a sweep's copies) */
+/* model.c: a context without the coefficient slab (forward and patched runs only; relp_backward refuses it),
+ * and the bytes it takes */
+enum relp_status relp__ctx_init_forward(struct relp_ctx **out, const struct relp_model *model,
+                                        const struct relp_ctx_params *params);
+size_t relp__ctx_mem_forward(const struct relp_model *model, const struct relp_ctx_params *params);
 enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, int base,
                                  struct relp__replica *r);
 void relp__replica_free(struct relp_ctx *ctx, struct relp__replica *r);

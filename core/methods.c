@@ -239,7 +239,8 @@ enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric 
     r->ids = malloc(sizeof(int32_t) * (size_t)G * B * T);
     r->ans = malloc(sizeof(int32_t) * (size_t)G * B);
     r->wrong = malloc(sizeof(int32_t) * (size_t)G * B);
-    if (!r->ids || !r->ans || !r->wrong || relp_ctx_init(&run, ctx->model, &cp)) {
+    if (!r->ids || !r->ans || !r->wrong ||
+        (base & RELP__REPLICA_OWN ? relp__ctx_init_forward(&run, ctx->model, &cp) : relp_ctx_init(&run, ctx->model, &cp))) {
         relp_ctx_free(run);
         relp__replica_free(ctx, r); /* not enough memory for the copies: one run per pass */
         r->run = ctx;
@@ -277,7 +278,7 @@ static int sweep_copies(const struct relp_ctx *ctx, int64_t n) {
     if (G > n) G = (int)n;
     struct relp_ctx_params cp = ctx->params;
     cp.max_tokens = T;
-    for (cp.max_batch = G * B; G > 1 && relp_ctx_mem_required(ctx->model, &cp) > budget; cp.max_batch = G * B) G--;
+    for (cp.max_batch = G * B; G > 1 && relp__ctx_mem_forward(ctx->model, &cp) > budget; cp.max_batch = G * B) G--;
     return G;
 }
 

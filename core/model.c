@@ -95,7 +95,8 @@ size_t relp_ctx_mem_required(const struct relp_model *model, const struct relp_c
 static void carve_acts(struct relp_ctx *ctx) {
     const int nt = relp__pool_size(ctx->pool);
     slab(ctx->model, 0, ctx->B, ctx->T, nt, ctx->act_block, &ctx->acts);
-    slab(ctx->model, 1, ctx->B, ctx->T, nt, ctx->grad_block, &ctx->grads);
+    if (ctx->grad_block) slab(ctx->model, 1, ctx->B, ctx->T, nt, ctx->grad_block, &ctx->grads);
+    else memset(&ctx->grads, 0, sizeof ctx->grads); /* a forward-only context (relp__ctx_init_forward) */
 }
 
 /* RoPE's angles t * inv_freq[i] for every position, as cos and sin (T, ROT/2),
@@ -123,8 +124,16 @@ static void rope_tables(const struct relp_config *c, int ROT, int T, float *cos_
     }
 }
 
-enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
-                               const struct relp_ctx_params *params) {
+size_t relp__ctx_mem_forward(const struct relp_model *model, const struct relp_ctx_params *params) {
+    const int B = params->max_batch, T = params->max_tokens, nt = threads_of(params);
+    size_t a = slab(model, 0, B, T, nt, NULL, NULL);
+    size_t V = (size_t)model->cfg.vocab_size, rope = (size_t)T * (size_t)model->d.ROT;
+    return (a + (size_t)B * V + rope) * sizeof(float) + (size_t)B * (size_t)T * sizeof(int32_t);
+}
+
+/* coeffs = 0: no coefficient slab (relp__ctx_init_forward) */
+static enum relp_status ctx_init(struct relp_ctx **out, const struct relp_model *model,
+                                 const struct relp_ctx_params *params, int coeffs) {
     if (!out) return RELP_STATUS_BAD_ARGUMENT;
     *out = NULL;
     struct relp_ctx *ctx = calloc(1, sizeof *ctx);
@@ -144,7 +153,7 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
     ctx->pool = relp__pool_init(threads_of(p));
     const int nt = relp__pool_size(ctx->pool);
     ctx->act_block = malloc(slab(model, 0, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float));
-    ctx->grad_block = malloc(slab(model, 1, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float));
+    ctx->grad_block = coeffs ? malloc(slab(model, 1, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float)) : NULL;
     if (model->d.ROT) {
         ctx->rope_cos = malloc((size_t)p->max_tokens * (size_t)model->d.ROT * sizeof(float));
         if (ctx->rope_cos) {
@@ -156,9 +165,9 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
     ctx->rows = malloc((size_t)RELP__ROWS * p->max_batch * sizeof *ctx->rows);
     ctx->n_logit_cap = 1;
     ctx->acts.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
-    ctx->grads.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
-    if (!ctx->act_block || !ctx->grad_block || !ctx->ids || !ctx->rows || !ctx->acts.logits || !ctx->grads.logits ||
-        (model->d.ROT && !ctx->rope_cos))
+    ctx->grads.logits = coeffs ? malloc((size_t)p->max_batch * c->vocab_size * sizeof(float)) : NULL;
+    if (!ctx->act_block || (coeffs && (!ctx->grad_block || !ctx->grads.logits)) || !ctx->ids || !ctx->rows ||
+        !ctx->acts.logits || (model->d.ROT && !ctx->rope_cos))
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory: %zu bytes for a context of B=%d, T=%d",
                               relp_ctx_mem_required(model, p), p->max_batch, p->max_tokens);
     ctx->n_logit_pos = 1;
@@ -166,6 +175,16 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
     ctx->dirty_stage = INT32_MAX;
     relp__ops_name(); /* pick the kernels now, before any worker thread runs */
     return RELP_STATUS_OK;
+}
+
+enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
+                               const struct relp_ctx_params *params) {
+    return ctx_init(out, model, params, 1);
+}
+
+enum relp_status relp__ctx_init_forward(struct relp_ctx **out, const struct relp_model *model,
+                                        const struct relp_ctx_params *params) {
+    return ctx_init(out, model, params, 0);
 }
 
 void relp_ctx_free(struct relp_ctx *ctx) {
@@ -875,6 +894,7 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
                                    double *value, int stop_layer) {
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
     if (!rules) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "no rules given (use relp_rules_preset)");
+    if (!ctx->grad_block) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "backward pass in a forward-only context");
     double v;
     enum relp_status st = relp_metric_value(ctx, mt, &v);
     if (st) return st;
