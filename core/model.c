@@ -420,9 +420,11 @@ static void qk_norm_rows(struct relp_ctx *ctx, int l, float *qkv, const int32_t 
  * every prompt. A sweep (relp__forward_sweep), per prompt from its plan: no
  * row before its patch's stage; the patched row alone until the attention of
  * its R_SPREAD layer (which reads that row's keys and values beside the base
- * run's); rows R_T..T-1 from that attention on; every row for a patch of all
- * positions. When the logits are read at the last position only, the last
- * layer past its attention computes that row alone. */
+ * run's); rows R_T..T-1 from that attention on; for a patch of all positions
+ * (R_SPREAD -1), rows R_T..T-1 from its stage on, R_T being its first row that
+ * differs from the base run. Nothing of the patch's own stage before its node.
+ * When the logits are read at the last position only, the last layer past its
+ * attention computes that row alone. */
 static void stage_rows(struct relp_ctx *ctx, int s, int t0, int sweep) {
     const int B = ctx->B, T = ctx->T, L = ctx->model->d.L, l = s / STAGES, k = s % STAGES;
     int32_t *lo = prow(ctx, R_LO), *hi = prow(ctx, R_HI), *lo2 = prow(ctx, R_LO2), *hi2 = prow(ctx, R_HI2);
