@@ -9,13 +9,20 @@
 // random ones: the values do not change the time). The prompt is the IOI
 // demo's (15 tokens with BOS). Each timed run changes the corrupted prompt,
 // so the page computes afresh; the first run after opening warms the wasm
-// tiers up and is not counted. Prints a table, then one JSON line.
+// tiers up and is not counted. Then, where /usr/bin/python3 has torch, the
+// same RelP in PyTorch float32 on the same checkpoint (bench/torch_relp.py:
+// the official code's computation, 1 and 2 OpenBLAS threads, checked against
+// relp's scores when build/native-release/relp exists), and the ratio of the
+// page's RelP to it. Prints a table, then one JSON line.
 //
-// Then the circuit views (issue 28) on the bundled model with its SAEs, on 2 threads: the page opened on the
+// Then the circuit views on the bundled model with its SAEs, on 2 threads: the page opened on the
 // feature circuit of 64 IOI prompts (open to drawn circuit: model, SAEs, RelP scores, the faithfulness at the
 // circuit's size), then the Faithfulness view's Run: RelP, AtP and IG on features, 15 sizes (Run to drawn
 // curves). A fresh page per run (the worker keeps what it computed); the first is the warm-up.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serveChild as serve } from '../tools/serve_child.mjs';
 
@@ -95,12 +102,27 @@ try {
   s1.kill();
   s2.kill();
 }
+// the peer: RelP in PyTorch on the same checkpoint, natively, medians of 10 runs
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const relpBin = path.join(root, 'build/native-release/relp');
+for (const threads of [1, 2]) {
+  const args = [path.join(root, 'bench/torch_relp.py'), path.resolve(ckpt), '--threads', String(threads), '--runs', '10'];
+  if (fs.existsSync(relpBin)) args.push('--relp', relpBin);
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8' });
+  if (r.status !== 0) { console.error(`torch_relp.py (${threads} threads) gave no time: ${(r.stderr || r.error || '').toString().trim().split('\n').at(-1)}`); break; }
+  (out.torch ||= {})[threads] = JSON.parse(r.stdout.trim().split('\n').at(-1));
+}
 const t = out.threads;
 console.log(`| threads | Run to maps s | RelP s | AP sweep s |`);
 console.log(`|---|---|---|---|`);
 for (const n of [1, 2]) console.log(`| ${t[n].used} | ${t[n].run_to_maps_s.toFixed(2)} | ${t[n].relp_s.toFixed(3)} | ${t[n].ap_s.toFixed(2)} |`);
 console.log(`2 threads / 1 thread: Run to maps ${(t[2].run_to_maps_s / t[1].run_to_maps_s).toFixed(2)}, RelP ${(t[2].relp_s / t[1].relp_s).toFixed(2)}, AP ${(t[2].ap_s / t[1].ap_s).toFixed(2)} ` +
             `(${out.checkpoint}, ${out.T} tokens, medians of ${runs})`);
+if (out.torch?.[2]) {
+  out.relp_over_torch = { 1: t[1].relp_s * 1e3 / out.torch[1].torch_relp_ms, 2: t[2].relp_s * 1e3 / out.torch[2].torch_relp_ms };
+  console.log(`RelP, the page in Chromium / PyTorch float32 natively: 1 thread ${(t[1].relp_s * 1e3).toFixed(0)} / ${out.torch[1].torch_relp_ms.toFixed(0)} ms = ` +
+              `${out.relp_over_torch[1].toFixed(2)}; 2 threads ${(t[2].relp_s * 1e3).toFixed(0)} / ${out.torch[2].torch_relp_ms.toFixed(0)} ms = ${out.relp_over_torch[2].toFixed(2)}`);
+}
 const c = out.circuits;
 console.log(`circuits (ioi-4l, 13 SAEs, 64 IOI prompts, ${c.threads} threads): open to the drawn feature circuit ${c.open_to_circuit_s.toFixed(2)} s, ` +
             `Run to drawn curves (RelP, AtP, IG, 15 sizes) ${c.run_to_curves_s.toFixed(2)} s, both ${c.both_s.toFixed(2)} s (target: within 10 s)`);

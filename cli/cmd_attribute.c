@@ -634,7 +634,7 @@ int cmd_ioi(int argc, char **argv) {
     free(prompts);
     if (skipped) fprintf(stderr, "relp ioi: %d prompts left out (more than 64 batches of equal length)\n", skipped);
     /* one record per batch: every estimator's and AP's scores per node type (--out / --resume / MPI: runs.h) */
-    char header[1024];
+    char header[2048]; /* fits the longest model path and method list below */
     {
         char mp[600];
         json_str_buf(mp, sizeof mp, model_path(&a));

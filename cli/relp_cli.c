@@ -371,12 +371,13 @@ static double median(double *v, int n) {
 static int cmd_bench(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--tokens", 1, NULL}, {"--batch", 1, NULL}, {"--threads", 1, NULL},
                       {"--runs", 1, NULL},  {"--json", 0, NULL},   {"--weights", 1, NULL}, {"--ap", 0, NULL},
-                      {"--ig", 0, NULL},    {"--low-memory", 0, NULL}};
-    struct args a = {o, 10};
-    long T, B, threads, runs;
+                      {"--ig", 0, NULL},    {"--low-memory", 0, NULL}, {"--corrupt-at", 1, NULL}};
+    struct args a = {o, 11};
+    long T, B, threads, runs, cpos;
     int rc = parse_args(argc, argv, "bench", &a);
     if (rc || (rc = get_int(&a, "--tokens", 1, 1 << 20, 16, &T)) || (rc = get_int(&a, "--batch", 1, 4096, 1, &B)) ||
-        (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) || (rc = get_int(&a, "--runs", 1, 100000, 10, &runs)))
+        (rc = get_int(&a, "--threads", 1, 256, default_threads(), &threads)) || (rc = get_int(&a, "--runs", 1, 100000, 10, &runs)) ||
+        (rc = get_int(&a, "--corrupt-at", 0, T - 1, T / 2, &cpos)))
         return rc;
     struct relp_model *m = NULL;
     if ((rc = load_model(&a, &m))) return rc;
@@ -428,7 +429,9 @@ static int cmd_bench(int argc, char **argv) {
     double relp_med = 0, atp_med = 0, ap_ms = 0, ig_ms = 0, ig_input_ms = 0;
     if (corrupt && scores) {
         memcpy(corrupt, ids, (size_t)(B * T) * sizeof *ids);
-        for (long b = 0; b < B; b++) corrupt[b * T + T / 2] = (corrupt[b * T + T / 2] + 1) % c->vocab_size;
+        /* the corrupted prompt: one token changed (--corrupt-at, default the middle); the prompts share the rows
+         * before it, which AP's sweep does not recompute */
+        for (long b = 0; b < B; b++) corrupt[b * T + cpos] = (corrupt[b * T + cpos] + 1) % c->vocab_size;
         struct relp_attr_params ap = relp_attr_default_params();
         ap.rules = *relp_rules_preset("relp");
         for (long r = 0; r < runs; r++) {
@@ -470,8 +473,8 @@ static int cmd_bench(int argc, char **argv) {
                model_path(&a), T, B, threads, dtype_name(relp_model_weight_dtype(m)), f_med, b_med, f_med + b_med,
                relp_med, relp_med / f_med, atp_med);
         if (ap_ms > 0)
-            printf("\"ap_resid_ms\":%.1f,\"ap_resid_over_naive\":%.4f,", ap_ms,
-                   ap_ms / (f_med * (double)c->n_layer * (double)T));
+            printf("\"ap_resid_ms\":%.1f,\"ap_resid_over_naive\":%.4f,\"ap_corrupt_at\":%ld,", ap_ms,
+                   ap_ms / (f_med * (double)c->n_layer * (double)T), cpos);
         if (ig_ms > 0) printf("\"ig_resid_ms\":%.1f,\"ig_over_relp\":%.3f,", ig_ms, ig_ms / relp_med);
         if (ig_input_ms > 0)
             printf("\"ig_input_resid_ms\":%.1f,\"ig_input_over_relp\":%.3f,", ig_input_ms, ig_input_ms / relp_med);
@@ -509,7 +512,7 @@ static const struct {
     {"forward", "  relp forward  --model DIR (--prompt TEXT | --tokens ID,..) [--top K] [--json] [--logits] [--no-bos]\n"},
     {"tokenize", "  relp tokenize --model DIR --prompt TEXT [--no-bos]\n"},
     {"bench", "  relp bench    --model DIR|SHAPE [--tokens T] [--batch B] [--threads N] [--runs R] [--weights f32|f16|bf16] "
-              "[--low-memory] [--ap] [--ig] [--json]\n"},
+              "[--low-memory] [--ap [--corrupt-at P]] [--ig] [--json]\n"},
     {"attribute",
      "  relp attribute --model DIR (--clean TEXT --corrupt TEXT --answer TOK --wrong TOK | --prompts FILE.jsonl)\n"
      "                 --method %M (default relp)\n"

@@ -343,6 +343,7 @@ struct edge_bwd {
     float *qk_tmp;           /* (2 Q) */
     float *att_scratch;      /* (threads, T) */
     float *gemm;             /* (n_up, 3 NH) */
+    float *pk;               /* a layer's q/k/v coefficients packed as the forward product's weights (rows C, 3 NH) */
 };
 
 static void sum_copies(float *dst, const float *src, int G, size_t n) {
@@ -366,7 +367,12 @@ static void gemm_add(struct relp_ctx *run, struct edge_bwd *e, const float *R, i
             for (int j = 0; j < n_v; j++) memcpy(e->Rc + (size_t)j * k, R + (size_t)j * K + r0 * d->C, k * sizeof(float));
             U = e->Uc, Rr = e->Rc;
         }
-        matmul_xwt(run->pool, e->gemm, U, Rr, RELP_DTYPE_F32, n_u, (int)k, n_v);
+        if (n_v > 1) { /* the q/k/v columns: R^T packed in panels, for the forward product's kernel */
+            relp__pack_transposed(e->pk, RELP_DTYPE_F32, Rr, RELP_DTYPE_F32, n_v, (int)k);
+            matmul_xw_packed(run->pool, e->gemm, U, e->pk, RELP_DTYPE_F32, NULL, n_u, (int)k, n_v, (int)k, 0);
+        } else { /* one column: n_u dot products */
+            matmul_xwt(run->pool, e->gemm, U, Rr, RELP_DTYPE_F32, n_u, (int)k, n_v);
+        }
         for (int u = 0; u < n_u; u++)
             for (int j = 0; j < n_v; j++) e->S[(size_t)u * nd + v0 + j] += e->gemm[(size_t)u * n_v + j];
     }
@@ -479,14 +485,16 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
                          (d->NKV < NH ? 6 * rows * Q : 0) + 2 * (size_t)Q + threads * T + (size_t)nu * 3 * NH + 2 * n1;
     const size_t budget = (size_t)(ctx->params.scratch_kb > 0 ? ctx->params.scratch_kb : 1 << 20) << 8; /* floats */
     size_t chunk = BT; /* rows of U at a time */
-    if (fixed + (size_t)nu * n1 > budget) {
-        const size_t per_row = (size_t)(nu + 3 * NH + 1) * C + d->HS;
+    const size_t pk_row = relp__packed_count(C, 3 * NH); /* the packed coefficients, per row */
+    if (fixed + (size_t)nu * n1 + BT * pk_row > budget) {
+        const size_t per_row = (size_t)(nu + 3 * NH + 1) * C + d->HS + pk_row;
         chunk = budget > fixed + per_row ? (budget - fixed) / per_row : 1;
         if (chunk > BT) chunk = BT;
         if (chunk < 1) chunk = 1;
     }
     const int chunked = chunk < BT;
-    const size_t floats = fixed + (chunked ? chunk * ((size_t)(nu + 3 * NH + 1) * C + d->HS) : (size_t)nu * n1 + BT * d->HS);
+    const size_t floats = fixed + (chunked ? chunk * ((size_t)(nu + 3 * NH + 1) * C + d->HS)
+                                           : (size_t)nu * n1 + BT * d->HS) + (chunked ? chunk : BT) * pk_row;
     float *block = malloc(floats * sizeof(float));
     double *S = calloc((size_t)nu * nd, sizeof(double));
     if (!block || !S) {
@@ -525,6 +533,7 @@ enum relp_status relp_attribute_edges(struct relp_ctx *ctx, const int32_t *clean
     e.qk_tmp = p0, p0 += 2 * (size_t)Q;
     e.att_scratch = p0, p0 += threads * T;
     e.gemm = p0, p0 += (size_t)nu * 3 * NH;
+    e.pk = p0, p0 += (chunked ? chunk : BT) * pk_row;
     float *emb = p0, *emb_delta = emb + n1;
     /* the upstream differences: the source run, then the base (left in the cache) */
     double v[2] = {0, 0};

@@ -162,6 +162,10 @@ struct relp_ctx {
     void *hook_user;
     int32_t (*cancel)(void *);
     void *cancel_user;
+    /* run_stages' rows per prompt, (RELP__ROWS, max_batch) (model.c), and the gathered rows of a product over
+     * rows that are not contiguous, (max_batch * max_tokens, 2 * widest), made on first use */
+    int32_t *rows;
+    float *gather;
     char error[RELP_ERROR_LEN];
     struct relp__warnings warn;   /* the latest attribution call's (relp.h WARNINGS) */
     enum relp_metric_kind warn_metric; /* its metric, for the gap's sentence */
@@ -188,6 +192,24 @@ double relp__metric_range(const struct relp_ctx *ctx, const struct relp_metric *
  * the embeddings of every row anyway) */
 enum relp_status relp__forward_deferred(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T);
 
+/* model.c: one pass of an exact sweep over copies of base's run. run holds
+ * G copies of base's batch (run->B = G * base->B, same tokens; made by
+ * relp__replicate, its base run deferred); each patch covers one whole copy,
+ * a copy at most one patch. Copy g computes only what its patch changes:
+ * the patched row from the patch's stage to the next attention, from there
+ * rows position..T-1 (every row for a patch of all positions), and in the
+ * last layer only the logit row (when that is the last position, the only
+ * one). Everything else it reads (residuals, z, q/k/v) is base's, copied
+ * where an earlier pass of the copy changed it. Each row's arithmetic is
+ * the same as in relp_forward_patched's full re-run, so the logits of the
+ * patched rows are bit-identical to it. Rows whose patched values equal the
+ * base run's (bit for bit) are not recomputed: a patch that changes no row
+ * is not run, and noop[i] = 1 says so (its metric is the base run's). base
+ * must hold its run unpatched. Only the logits of the copies run are
+ * meaningful afterwards. */
+enum relp_status relp__forward_sweep(struct relp_ctx *run, const struct relp_ctx *base, const struct relp_patch *patches,
+                                     int32_t n_patches, int8_t *noop);
+
 enum { RELP__BWD_ATTN = 0, RELP__BWD_MLP = 1 };
 
 /* model.c: dx (N, C) += the backward of dout through the model's norm (LayerNorm or RMSNorm) at x with its saved
@@ -210,6 +232,13 @@ struct relp__replica {
     int32_t *ids, *ans, *wrong;
     struct relp_metric mt;
 };
+#define RELP__REPLICA_OWN 2 /* or'ed into relp__replicate's base: a forward-only context of its own, even for G = 1
+                               * (a sweep's copies) */
+/* model.c: a context without the coefficient slab (forward and patched runs only; relp_backward refuses it),
+ * and the bytes it takes */
+enum relp_status relp__ctx_init_forward(struct relp_ctx **out, const struct relp_model *model,
+                                        const struct relp_ctx_params *params);
+size_t relp__ctx_mem_forward(const struct relp_model *model, const struct relp_ctx_params *params);
 enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric *mt, int G, int base,
                                  struct relp__replica *r);
 void relp__replica_free(struct relp_ctx *ctx, struct relp__replica *r);

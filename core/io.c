@@ -99,7 +99,9 @@ void relp__unmap_file(struct relp_mapped_file *f) {
     f->data = NULL;
 }
 
+#ifdef RELP_HAVE_MMAP
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+#endif
 
 int relp__list_dir(const char *path, char ***names, int *n) {
     *names = NULL;

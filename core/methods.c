@@ -4,8 +4,12 @@
  *
  * Denoising (the official RelP code's direction): the base run is the
  * corrupted batch and clean values are patched in; noising swaps the two.
- * AP sweeps go from the last layer and position to the first, so that each
- * patched re-run starts at its own layer and position (relp_forward_patched
+ * AP sweeps run up to GROUP_MAX patches per pass as copies of the batch,
+ * each copy recomputing only what its patch changes and reading the rest from
+ * the base run (relp__forward_sweep), bit-identical to one patch at a time
+ * (tests/check_methods.c, tests/test_wasm.mjs). A batch too large to copy is
+ * patched in place, from the last layer and position to the first, so that
+ * each re-run starts at its own layer and position (relp_forward_patched
  * tracks what the previous patch touched). See relp.h for the definitions. */
 #include "internal.h"
 
@@ -202,7 +206,7 @@ enum relp_status relp__restrict_logits(struct relp_ctx *ctx, const struct relp_m
  * copy computes exactly what a run of its own would. */
 #define GROUP_MAX 16     /* copies per pass at most */
 #define GROUP_ROWS 256   /* rows (copies x B x T) per pass at most: AP and IG at B*T >= this run one copy */
-#define AP_GROUP 4       /* AP: patches per pass (more gains little: its runs restart at the patched layer) */
+#define SWEEP_MIB 256    /* an exact sweep's copies: memory at most, or a quarter of the weights if more */
 
 /* G copies of ctx's current batch (its base run recomputed in a context of
  * their own, unless base is 0: then the first patched run computes it) with
@@ -223,7 +227,7 @@ enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric 
     r->run = ctx;
     r->G = 1;
     r->mt = *mt;
-    if (G <= 1) return RELP_STATUS_OK;
+    if (G < 1 || (G == 1 && !(base & RELP__REPLICA_OWN))) return RELP_STATUS_OK;
     struct relp_ctx_params cp = ctx->params;
     cp.max_batch = G * B;
     cp.max_tokens = T;
@@ -231,7 +235,8 @@ enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric 
     r->ids = malloc(sizeof(int32_t) * (size_t)G * B * T);
     r->ans = malloc(sizeof(int32_t) * (size_t)G * B);
     r->wrong = malloc(sizeof(int32_t) * (size_t)G * B);
-    if (!r->ids || !r->ans || !r->wrong || relp_ctx_init(&run, ctx->model, &cp)) {
+    if (!r->ids || !r->ans || !r->wrong ||
+        (base & RELP__REPLICA_OWN ? relp__ctx_init_forward(&run, ctx->model, &cp) : relp_ctx_init(&run, ctx->model, &cp))) {
         relp_ctx_free(run);
         relp__replica_free(ctx, r); /* not enough memory for the copies: one run per pass */
         r->run = ctx;
@@ -251,8 +256,47 @@ enum relp_status relp__replicate(struct relp_ctx *ctx, const struct relp_metric 
     r->mt.answer = r->ans;
     r->mt.wrong = mt->wrong ? r->wrong : NULL;
     enum relp_status st = relp__restrict_logits(run, mt, B);
-    if (!st) st = base ? relp_forward(run, r->ids, G * B, T) : relp__forward_deferred(run, r->ids, G * B, T);
+    if (!st) st = base & 1 ? relp_forward(run, r->ids, G * B, T) : relp__forward_deferred(run, r->ids, G * B, T);
     if (st) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
+    return st;
+}
+
+/* Copies of the batch an exact sweep runs side by side (relp__forward_sweep): up to GROUP_MAX within
+ * GROUP_ROWS rows and the memory SWEEP_MIB allows; 0 where the batch alone exceeds those, or ctx has a
+ * forward hook: then ctx itself is patched and re-run (relp_forward_patched). */
+static int sweep_copies(const struct relp_ctx *ctx, int64_t n) {
+    const int B = ctx->B, T = ctx->T;
+    if (B * T > GROUP_ROWS || ctx->fwd_hook || n < 1) return 0;
+    size_t budget = (size_t)SWEEP_MIB << 20, weights = ctx->model->owned_bytes + ctx->model->mapped_bytes;
+    if (weights / 4 > budget) budget = weights / 4;
+    int G = GROUP_MAX;
+    while (G > 1 && G * B * T > GROUP_ROWS) G--;
+    if (G > n) G = (int)n;
+    struct relp_ctx_params cp = ctx->params;
+    cp.max_tokens = T;
+    for (cp.max_batch = G * B; G > 1 && relp__ctx_mem_forward(ctx->model, &cp) > budget; cp.max_batch = G * B) G--;
+    return G;
+}
+
+/* The context a sweep's passes run in: copies of ctx's batch whose runs start where their patches do
+ * (*sweep = 1), or ctx itself (*sweep = 0). */
+static enum relp_status sweep_begin(struct relp_ctx *ctx, const struct relp_metric *mt, int64_t n,
+                                    struct relp__replica *rep, int *sweep) {
+    enum relp_status st = RELP_STATUS_OK;
+    const int G = sweep_copies(ctx, n);
+    *sweep = 0;
+    if (G > 0 && ctx->dirty_stage != INT32_MAX) st = relp_forward_patched(ctx, NULL, 0); /* the base run, unpatched */
+    if (!st) st = relp__replicate(ctx, mt, G, G > 0 ? RELP__REPLICA_OWN : 1, rep);
+    *sweep = !st && rep->run != ctx;
+    return st;
+}
+
+/* one pass; noop[g] = 1 where patch g changed nothing and was not run (its metric is the base run's) */
+static enum relp_status sweep_pass(struct relp_ctx *ctx, struct relp_ctx *run, int sweep, const struct relp_patch *patches,
+                                   int n, int8_t *noop) {
+    memset(noop, 0, (size_t)n);
+    enum relp_status st = sweep ? relp__forward_sweep(run, ctx, patches, n, noop) : relp_forward_patched(run, patches, n);
+    if (st && run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
     return st;
 }
 
@@ -268,17 +312,17 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
     const int64_t total = (int64_t)L * per_layer;
     const double norm = relp__norm_of(ctx, mc, mr);
     const double base_value = p->noising ? mc : mr; /* the base run's metric */
-    int G = AP_GROUP;
-    while (G > 1 && G * B * T > GROUP_ROWS) G--;
     struct relp__replica rep;
-    enum relp_status st = relp__replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, 1, &rep);
+    int sweep;
+    enum relp_status st = sweep_begin(ctx, mt, total, &rep, &sweep);
     struct relp_ctx *run = rep.run;
     const struct relp_metric rmt = rep.mt;
-    G = rep.G;
+    int G = rep.G;
     float *vals = malloc(sizeof(float) * ((size_t)G * (per_pos ? (size_t)B * C : n) + (neurons ? n : 0)));
     float *base_l = neurons ? vals + (size_t)G * B * C : NULL; /* neurons: the base run's layer, (B, T, I) */
     if (!st && !vals) st = relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory");
-    struct relp_patch patches[AP_GROUP];
+    struct relp_patch patches[GROUP_MAX];
+    int8_t noop[GROUP_MAX];
     int64_t done = 0;
     for (int l = L - 1; l >= 0 && !st; l--) {
         const float *sl = src + l * n;
@@ -308,17 +352,14 @@ static enum relp_status attribute_ap(struct relp_ctx *ctx, const struct relp_met
                 struct relp_patch pa = {p->node, l, t, heads ? u : -1, v, g * B, B};
                 patches[g] = pa;
             }
-            if ((st = relp_forward_patched(run, patches, gn))) {
-                if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
-                break;
-            }
+            if ((st = sweep_pass(ctx, run, sweep, patches, gn, noop))) break;
             for (int g = 0; g < gn; g++) {
                 int item = i0 + g, u = units - 1 - item / (per_pos ? T : 1), t = per_pos ? T - 1 - item % T : 0;
                 if (neurons) {
                     t = T - 1 - item / units;
                     u = units - 1 - item % units;
                 }
-                double v = relp__metric_range(run, &rmt, g * B, B);
+                double v = noop[g] ? base_value : relp__metric_range(run, &rmt, g * B, B);
                 float score = (float)((v - base_value) * norm) + 0.0f; /* no -0 */
                 if (neurons) scores[((size_t)l * T + t) * C + u] = score;
                 else if (!heads) scores[(size_t)l * T + t] = score;
@@ -365,13 +406,13 @@ enum relp_status relp__run_patches(struct relp_ctx *ctx, const struct relp_metri
         order[i].i = i;
     }
     qsort(order, (size_t)n, sizeof *order, by_key);
-    int G = AP_GROUP;
-    while (G > 1 && G * B * T > GROUP_ROWS) G--;
     struct relp__replica rep;
-    enum relp_status st = relp__replicate(ctx, mt, B * T >= GROUP_ROWS / AP_GROUP ? 1 : G, 1, &rep);
+    int sweep;
+    enum relp_status st = sweep_begin(ctx, mt, n, &rep, &sweep);
     struct relp_ctx *run = rep.run;
-    G = rep.G;
-    struct relp_patch group[AP_GROUP];
+    const int G = rep.G;
+    struct relp_patch group[GROUP_MAX];
+    int8_t noop[GROUP_MAX];
     for (int32_t i0 = 0; i0 < n && !st; i0 += G) {
         const int gn = n - i0 < G ? (int)(n - i0) : G;
         for (int g = 0; g < gn; g++) {
@@ -379,12 +420,10 @@ enum relp_status relp__run_patches(struct relp_ctx *ctx, const struct relp_metri
             group[g].first_prompt = g * B;
             group[g].n_prompts = B;
         }
-        if ((st = relp_forward_patched(run, group, gn))) {
-            if (run != ctx) relp__ctx_fail(ctx, st, "%s", relp_ctx_last_error(run));
-            break;
-        }
+        if ((st = sweep_pass(ctx, run, sweep, group, gn, noop))) break;
         for (int g = 0; g < gn; g++)
-            effects[order[i0 + g].i] = (float)((relp__metric_range(run, &rep.mt, g * B, B) - base_value) * norm) + 0.0f;
+            effects[order[i0 + g].i] =
+                (float)(((noop[g] ? base_value : relp__metric_range(run, &rep.mt, g * B, B)) - base_value) * norm) + 0.0f;
         if (progress) progress(progress_user, i0 + gn, n);
         if (relp__cancelled(ctx)) st = relp__ctx_fail(ctx, RELP_STATUS_CANCELLED, "%s cancelled", what);
     }

@@ -14,8 +14,14 @@
  * and stage L*5 produces resid_pre[L], followed by the final norm and the
  * logits. A patched re-run starts at the stage of its earliest patched node
  * (or of the previous run's, to undo that one) and, by causality, at its
- * earliest patched position. The slabs are carved from arch.c's buffer
- * table and nodes are found through its node table. */
+ * earliest patched position. An exact sweep's pass (relp__forward_sweep)
+ * runs copies of the batch side by side, each restarting at its own patch:
+ * the patched row alone up to the next attention, from there the rows after
+ * it, and in the last layer only the row whose logits are read; what each
+ * copy reads but does not recompute it takes from the unpatched base run.
+ * Products over rows of several copies stream the weights once (mm_rows).
+ * The slabs are carved from arch.c's buffer table and nodes are found
+ * through its node table. */
 #include "arch.h"
 #include "ops.h"
 
@@ -26,6 +32,19 @@
 #include <string.h>
 
 #define STAGES 5
+
+/* Rows a stage computes, per prompt b of the batch (ctx->rows): [R_LO, R_HI)
+ * up to the stage's attention (for stages without one, the whole stage),
+ * [R_LO2, R_HI2) from the attention on. A sweep's plan per prompt: R_S0 the
+ * stage its patch starts at (INT32_MAX: no patch this pass), R_T its row (-1:
+ * every row), R_SPREAD the layer whose attention first carries the patch to
+ * later rows (-1: every row from R_T on, for a patch of every position whose
+ * values are the base run's before R_T), R_NODE its node, and R_DS / R_DR the stage and row from which
+ * its last pass left values that are not the base run's. Stage 4 uses
+ * [R_LO2, R_HI2) for its projection (after the neurons' patch). */
+enum { R_S0, R_T, R_SPREAD, R_NODE, R_DS, R_DR, R_LO, R_HI, R_LO2, R_HI2, RELP__ROWS };
+
+static int32_t *prow(const struct relp_ctx *ctx, int k) { return ctx->rows + (size_t)k * ctx->params.max_batch; }
 
 /* ------------------------------------------------------------ layout */
 
@@ -80,7 +99,8 @@ size_t relp_ctx_mem_required(const struct relp_model *model, const struct relp_c
 static void carve_acts(struct relp_ctx *ctx) {
     const int nt = relp__pool_size(ctx->pool);
     slab(ctx->model, 0, ctx->B, ctx->T, nt, ctx->act_block, &ctx->acts);
-    slab(ctx->model, 1, ctx->B, ctx->T, nt, ctx->grad_block, &ctx->grads);
+    if (ctx->grad_block) slab(ctx->model, 1, ctx->B, ctx->T, nt, ctx->grad_block, &ctx->grads);
+    else memset(&ctx->grads, 0, sizeof ctx->grads); /* a forward-only context (relp__ctx_init_forward) */
 }
 
 /* RoPE's angles t * inv_freq[i] for every position, as cos and sin (T, ROT/2),
@@ -108,8 +128,16 @@ static void rope_tables(const struct relp_config *c, int ROT, int T, float *cos_
     }
 }
 
-enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
-                               const struct relp_ctx_params *params) {
+size_t relp__ctx_mem_forward(const struct relp_model *model, const struct relp_ctx_params *params) {
+    const int B = params->max_batch, T = params->max_tokens, nt = threads_of(params);
+    size_t a = slab(model, 0, B, T, nt, NULL, NULL);
+    size_t V = (size_t)model->cfg.vocab_size, rope = (size_t)T * (size_t)model->d.ROT;
+    return (a + (size_t)B * V + rope) * sizeof(float) + (size_t)B * (size_t)T * sizeof(int32_t);
+}
+
+/* coeffs = 0: no coefficient slab (relp__ctx_init_forward) */
+static enum relp_status ctx_init(struct relp_ctx **out, const struct relp_model *model,
+                                 const struct relp_ctx_params *params, int coeffs) {
     if (!out) return RELP_STATUS_BAD_ARGUMENT;
     *out = NULL;
     struct relp_ctx *ctx = calloc(1, sizeof *ctx);
@@ -129,7 +157,7 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
     ctx->pool = relp__pool_init(threads_of(p));
     const int nt = relp__pool_size(ctx->pool);
     ctx->act_block = malloc(slab(model, 0, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float));
-    ctx->grad_block = malloc(slab(model, 1, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float));
+    ctx->grad_block = coeffs ? malloc(slab(model, 1, p->max_batch, p->max_tokens, nt, NULL, NULL) * sizeof(float)) : NULL;
     if (model->d.ROT) {
         ctx->rope_cos = malloc((size_t)p->max_tokens * (size_t)model->d.ROT * sizeof(float));
         if (ctx->rope_cos) {
@@ -138,11 +166,12 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
         }
     }
     ctx->ids = malloc((size_t)p->max_batch * p->max_tokens * sizeof *ctx->ids);
+    ctx->rows = malloc((size_t)RELP__ROWS * p->max_batch * sizeof *ctx->rows);
     ctx->n_logit_cap = 1;
     ctx->acts.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
-    ctx->grads.logits = malloc((size_t)p->max_batch * c->vocab_size * sizeof(float));
-    if (!ctx->act_block || !ctx->grad_block || !ctx->ids || !ctx->acts.logits || !ctx->grads.logits ||
-        (model->d.ROT && !ctx->rope_cos))
+    ctx->grads.logits = coeffs ? malloc((size_t)p->max_batch * c->vocab_size * sizeof(float)) : NULL;
+    if (!ctx->act_block || (coeffs && (!ctx->grad_block || !ctx->grads.logits)) || !ctx->ids || !ctx->rows ||
+        !ctx->acts.logits || (model->d.ROT && !ctx->rope_cos))
         return relp__ctx_fail(ctx, RELP_STATUS_ALLOC_FAILED, "out of memory: %zu bytes for a context of B=%d, T=%d",
                               relp_ctx_mem_required(model, p), p->max_batch, p->max_tokens);
     ctx->n_logit_pos = 1;
@@ -152,12 +181,24 @@ enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *m
     return RELP_STATUS_OK;
 }
 
+enum relp_status relp_ctx_init(struct relp_ctx **out, const struct relp_model *model,
+                               const struct relp_ctx_params *params) {
+    return ctx_init(out, model, params, 1);
+}
+
+enum relp_status relp__ctx_init_forward(struct relp_ctx **out, const struct relp_model *model,
+                                        const struct relp_ctx_params *params) {
+    return ctx_init(out, model, params, 0);
+}
+
 void relp_ctx_free(struct relp_ctx *ctx) {
     if (!ctx) return;
     relp__pool_free(ctx->pool);
     free(ctx->act_block);
     free(ctx->grad_block);
     free(ctx->ids);
+    free(ctx->rows);
+    free(ctx->gather);
     free(ctx->acts.logits);
     free(ctx->grads.logits);
     free(ctx->logit_tokens);
@@ -222,21 +263,73 @@ static int logit_row(const struct relp_ctx *ctx, int i) {
     return ctx->logit_pos[i] < 0 ? ctx->T - 1 : ctx->logit_pos[i];
 }
 
-/* out = x @ W + bias over rows t0..T-1 of each prompt (all rows at once when t0 == 0). */
-static void mm_rows(struct relp_ctx *ctx, float *out, const float *x, const void *W, const float *bias, int K, int O,
-                    int t0) {
-    const enum relp_dtype wdt = ctx->model->weight_dtype;
-    if (t0 == 0) {
-        matmul_xw_packed(ctx->pool, out, x, W, wdt, bias, ctx->B * ctx->T, K, O, K, 0);
-        return;
+/* (max_batch * max_tokens, 2 * widest) floats: a product's gathered input and output rows */
+static float *gather_buf(struct relp_ctx *ctx) {
+    if (!ctx->gather) {
+        const struct relp_dims *d = &ctx->model->d;
+        size_t w = (size_t)d->C;
+        if ((size_t)d->Q > w) w = (size_t)d->Q;
+        if ((size_t)d->QKV > w) w = (size_t)d->QKV;
+        if ((size_t)d->FC > w) w = (size_t)d->FC;
+        if ((size_t)d->I > w) w = (size_t)d->I;
+        ctx->gather = malloc(sizeof(float) * 2 * w * (size_t)ctx->params.max_batch * (size_t)ctx->params.max_tokens);
     }
-    for (int b = 0; b < ctx->B; b++) {
-        size_t r = (size_t)b * ctx->T + t0;
-        matmul_xw_packed(ctx->pool, out + r * O, x + r * K, W, wdt, bias, ctx->T - t0, K, O, K, 0);
-    }
+    return ctx->gather;
 }
 
-/* Applies every patch of (node, layer) to dst (B, T, width). */
+/* out = x @ W + bias over rows [lo[b], hi[b]) of each prompt b, as one product
+ * (the weights streamed once for all prompts): rows that are not contiguous
+ * are gathered first and scattered after. Each row's sums do not depend on
+ * the rows beside it (ops.h), so this changes no value. */
+static void mm_rows(struct relp_ctx *ctx, float *out, const float *x, const void *W, const float *bias, int K, int O,
+                    const int32_t *lo, const int32_t *hi) {
+    const enum relp_dtype wdt = ctx->model->weight_dtype;
+    const int B = ctx->B, T = ctx->T;
+    size_t r0 = 0, r1 = 0, n = 0;
+    int runs = 0;
+    for (int b = 0; b < B; b++) {
+        if (lo[b] >= hi[b]) continue;
+        const size_t a = (size_t)b * T + lo[b], e = (size_t)b * T + hi[b];
+        n += e - a;
+        if (runs && a == r1) r1 = e;
+        else {
+            runs++;
+            r0 = a;
+            r1 = e;
+        }
+    }
+    if (runs == 0) return;
+    if (runs == 1) {
+        matmul_xw_packed(ctx->pool, out + r0 * O, x + r0 * K, W, wdt, bias, (int)(r1 - r0), K, O, K, 0);
+        return;
+    }
+    float *gx = gather_buf(ctx);
+    if (!gx) { /* no room to gather: one product per prompt */
+        for (int b = 0; b < B; b++) {
+            if (lo[b] >= hi[b]) continue;
+            const size_t r = (size_t)b * T + lo[b];
+            matmul_xw_packed(ctx->pool, out + r * O, x + r * K, W, wdt, bias, hi[b] - lo[b], K, O, K, 0);
+        }
+        return;
+    }
+    float *gy = gx + n * K;
+    size_t i = 0;
+    for (int b = 0; b < B; b++)
+        if (lo[b] < hi[b]) {
+            const size_t m = (size_t)(hi[b] - lo[b]);
+            memcpy(gx + i * K, x + ((size_t)b * T + lo[b]) * K, m * K * sizeof(float));
+            i += m;
+        }
+    matmul_xw_packed(ctx->pool, gy, gx, W, wdt, bias, (int)n, K, O, K, 0);
+    i = 0;
+    for (int b = 0; b < B; b++)
+        if (lo[b] < hi[b]) {
+            const size_t m = (size_t)(hi[b] - lo[b]);
+            memcpy(out + ((size_t)b * T + lo[b]) * O, gy + i * O, m * O * sizeof(float));
+            i += m;
+        }
+}
+
 static void apply_patches(struct relp_ctx *ctx, float *dst, enum relp_node node, int layer,
                           const struct relp_patch *patches, int n_patches) {
     const int B = ctx->B, T = ctx->T, HS = ctx->model->d.HS;
@@ -260,9 +353,13 @@ static void apply_patches(struct relp_ctx *ctx, float *dst, enum relp_node node,
 }
 
 /* rows t0..T-1 of every prompt: y = a + b (+ c when not NULL: a parallel block's (c + b) + a) */
-static void add_rows(float *y, const float *a, const float *b, const float *c, int B, int T, int C, int t0) {
+
+/* rows [lo[b], hi[b]) of every prompt b: y = a + b (+ c when not NULL: a parallel block's (c + b) + a) */
+static void add_rows(float *y, const float *a, const float *b, const float *c, int B, int T, int C, const int32_t *lo,
+                     const int32_t *hi) {
     for (int bb = 0; bb < B; bb++) {
-        size_t o = ((size_t)bb * T + t0) * C, n = (size_t)(T - t0) * C;
+        if (lo[bb] >= hi[bb]) continue;
+        size_t o = ((size_t)bb * T + lo[bb]) * C, n = (size_t)(hi[bb] - lo[bb]) * C;
         if (c)
             for (size_t i = 0; i < n; i++) y[o + i] = (c[o + i] + b[o + i]) + a[o + i];
         else
@@ -270,13 +367,14 @@ static void add_rows(float *y, const float *a, const float *b, const float *c, i
     }
 }
 
-/* rows t0..T-1 of every prompt through the model's norm (LayerNorm or RMSNorm) */
+/* rows [lo[b], hi[b]) of every prompt b through the model's norm (LayerNorm or RMSNorm) */
 static void norm_rows(const struct relp_model *m, float *out, float *mean, float *rstd, const float *x, const float *g,
-                      const float *b, int B, int T, int C, int t0, float eps) {
+                      const float *b, int B, int T, int C, const int32_t *lo, const int32_t *hi, float eps) {
     for (int bb = 0; bb < B; bb++) {
-        size_t r = (size_t)bb * T + t0;
-        if (m->rms_norm) rmsnorm_forward(out + r * C, rstd + r, x + r * C, g, T - t0, C, eps);
-        else layernorm_forward(out + r * C, mean + r, rstd + r, x + r * C, g, b, T - t0, C, eps);
+        if (lo[bb] >= hi[bb]) continue;
+        size_t r = (size_t)bb * T + lo[bb];
+        if (m->rms_norm) rmsnorm_forward(out + r * C, rstd + r, x + r * C, g, hi[bb] - lo[bb], C, eps);
+        else layernorm_forward(out + r * C, mean + r, rstd + r, x + r * C, g, b, hi[bb] - lo[bb], C, eps);
     }
 }
 
@@ -286,11 +384,12 @@ void relp__norm_backward(const struct relp_model *m, float *dx, const float *dou
     else layernorm_backward_acc(dx, dout, x, mean, rstd, g, N, C, rule);
 }
 
-static void embed_rows(struct relp_ctx *ctx, float *out, int t0) {
+
+static void embed_rows(struct relp_ctx *ctx, float *out, const int32_t *lo, const int32_t *hi) {
     const struct relp_model *m = ctx->model;
     const int C = m->d.C;
     for (int b = 0; b < ctx->B; b++)
-        for (int t = t0; t < ctx->T; t++) {
+        for (int t = lo[b]; t < hi[b]; t++) {
             int id = ctx->ids[b * ctx->T + t];
             float *o = out + ((size_t)b * ctx->T + t) * C;
             if (m->wpe) {
@@ -302,16 +401,16 @@ static void embed_rows(struct relp_ctx *ctx, float *out, int t0) {
         }
 }
 
-/* qwen3: the per-head RMSNorm of q and k over rows t0..T-1 of qkv (l), in
+/* qwen3: the per-head RMSNorm of q and k over rows [lo[b], hi[b]) of qkv (l), in
  * place, keeping the values before it and each head's 1/rms */
-static void qk_norm_rows(struct relp_ctx *ctx, int l, float *qkv, int t0) {
+static void qk_norm_rows(struct relp_ctx *ctx, int l, float *qkv, const int32_t *lo, const int32_t *hi) {
     const struct relp_model *m = ctx->model;
     const struct relp_dims *d = &m->d;
     const size_t BT = (size_t)ctx->B * ctx->T, QK = (size_t)d->Q + d->KV, NQK = (size_t)d->NH + d->NKV;
     float *pre = ctx->acts.qk_pre + (size_t)l * BT * QK, *rstd = ctx->acts.qk_rstd + (size_t)l * BT * NQK;
     const struct relp_layer *w = &m->layers[l];
     for (int b = 0; b < ctx->B; b++)
-        for (int t = t0; t < ctx->T; t++) {
+        for (int t = lo[b]; t < hi[b]; t++) {
             size_t r = (size_t)b * ctx->T + t;
             float *row = qkv + r * d->QKV;
             memcpy(pre + r * QK, row, QK * sizeof(float));
@@ -321,78 +420,133 @@ static void qk_norm_rows(struct relp_ctx *ctx, int l, float *qkv, int t0) {
         }
 }
 
-static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct relp_patch *patches, int n_patches) {
+/* The rows stage s computes (R_LO .. R_HI2). A plain run: rows t0..T-1 of
+ * every prompt. A sweep (relp__forward_sweep), per prompt from its plan: no
+ * row before its patch's stage; the patched row alone until the attention of
+ * its R_SPREAD layer (which reads that row's keys and values beside the base
+ * run's); rows R_T..T-1 from that attention on; for a patch of all positions
+ * (R_SPREAD -1), rows R_T..T-1 from its stage on, R_T being its first row that
+ * differs from the base run. Nothing of the patch's own stage before its node.
+ * When the logits are read at the last position only, the last layer past its
+ * attention computes that row alone. */
+static void stage_rows(struct relp_ctx *ctx, int s, int t0, int sweep) {
+    const int B = ctx->B, T = ctx->T, L = ctx->model->d.L, l = s / STAGES, k = s % STAGES;
+    int32_t *lo = prow(ctx, R_LO), *hi = prow(ctx, R_HI), *lo2 = prow(ctx, R_LO2), *hi2 = prow(ctx, R_HI2);
+    const int last = sweep && ctx->n_logit_pos == 1 && logit_row(ctx, 0) == T - 1 && (l == L || (l == L - 1 && k >= 1));
+    for (int b = 0; b < B; b++) {
+        int a = t0, e = T, a2 = t0, e2 = T;
+        if (sweep) {
+            const int s0 = prow(ctx, R_S0)[b], t = prow(ctx, R_T)[b], sp = prow(ctx, R_SPREAD)[b];
+            if (s < s0) a = e = a2 = e2 = 0;
+            else if (t < 0) a = a2 = 0;
+            else if (sp < 0) a = a2 = t; /* a patch of every position, its values the base run's before row t */
+            else {
+                a = a2 = t;
+                if (l < sp || (l == sp && k == 0)) e = e2 = t + 1;
+                else if (l == sp && k == 1) e = t + 1; /* its keys and values; its attention reaches t..T-1 */
+            }
+            if (last) {
+                if (a2 < T - 1) a2 = T - 1;
+                if (e2 < a2) e2 = a2;
+                if (k != 1) {
+                    a = a2;
+                    e = e2;
+                }
+            }
+            if (s == s0) { /* the patch's own stage: nothing before its node, which the patch replaces */
+                const int node = prow(ctx, R_NODE)[b];
+                a = e = 0;
+                if (node != RELP_NODE_MLP_POST) a2 = e2 = 0;
+            }
+        }
+        lo[b] = a;
+        hi[b] = e;
+        lo2[b] = a2;
+        hi2[b] = e2;
+    }
+}
+
+static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct relp_patch *patches, int n_patches,
+                       int sweep) {
     const struct relp_model *m = ctx->model;
     const struct relp_dims *d = &m->d;
     const int B = ctx->B, T = ctx->T, C = d->C, NH = d->NH, L = d->L;
     const size_t BT = (size_t)B * T, BTC = BT * C;
     struct relp_acts *a = &ctx->acts;
     const float eps = m->cfg.layer_norm_epsilon;
+    const int32_t *lo = prow(ctx, R_LO), *hi = prow(ctx, R_HI), *lo2 = prow(ctx, R_LO2), *hi2 = prow(ctx, R_HI2);
     for (int s = start; s <= L * STAGES; s++) {
         int l = s / STAGES, st = s % STAGES;
         const struct relp_layer *w = l < L ? &m->layers[l] : NULL;
         float *resid = a->resid + (size_t)l * BTC;
+        stage_rows(ctx, s, t0, sweep);
         switch (st) {
         case 0:
-            if (l == 0) embed_rows(ctx, resid, t0);
+            if (l == 0) embed_rows(ctx, resid, lo, hi);
             else if (m->parallel)
                 add_rows(resid, a->resid + (size_t)(l - 1) * BTC, a->attn_out + (size_t)(l - 1) * BTC,
-                         a->mlp_out + (size_t)(l - 1) * BTC, B, T, C, t0);
+                         a->mlp_out + (size_t)(l - 1) * BTC, B, T, C, lo, hi);
             else
                 add_rows(resid, a->resid_mid + (size_t)(l - 1) * BTC, a->mlp_out + (size_t)(l - 1) * BTC, NULL, B, T,
-                         C, t0);
+                         C, lo, hi);
             apply_patches(ctx, resid, RELP_NODE_RESID_PRE, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_RESID_PRE, l, resid, t0);
             break;
         case 1: {
             float *qkv = a->qkv + (size_t)l * BT * d->QKV;
             norm_rows(m, a->ln1_out, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, resid, w->ln1_g,
-                      w->ln1_b, B, T, C, t0, eps);
-            mm_rows(ctx, qkv, a->ln1_out, w->w_qkv, w->b_qkv, C, d->QKV, t0);
-            if (m->qk_norm) qk_norm_rows(ctx, l, qkv, t0);
+                      w->ln1_b, B, T, C, lo, hi, eps);
+            mm_rows(ctx, qkv, a->ln1_out, w->w_qkv, w->b_qkv, C, d->QKV, lo, hi);
+            if (m->qk_norm) qk_norm_rows(ctx, l, qkv, lo, hi);
             if (d->ROT)
-                rope_apply(qkv, B, T, t0, d->QKV, d->NH + d->NKV, d->HS, d->ROT, ctx->rope_cos, ctx->rope_sin, 0);
-            attention_forward(ctx->pool, a->z + (size_t)l * BT * d->Q, a->att + (size_t)l * B * NH * T * T, qkv, B, T,
-                              NH, d->NKV, d->HS, t0);
+                for (int b = 0; b < B; b++)
+                    if (lo[b] < hi[b])
+                        rope_apply(qkv + (size_t)b * T * d->QKV, 1, hi[b], lo[b], d->QKV, d->NH + d->NKV, d->HS,
+                                   d->ROT, ctx->rope_cos, ctx->rope_sin, 0);
+            attention_forward_rows(ctx->pool, a->z + (size_t)l * BT * d->Q, a->att + (size_t)l * B * NH * T * T, qkv,
+                                   B, T, NH, d->NKV, d->HS, lo2, hi2);
             apply_patches(ctx, a->z + (size_t)l * BT * d->Q, RELP_NODE_ATTN_Z, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_ATTN_Z, l, a->z + (size_t)l * BT * d->Q, t0);
             break;
         }
         case 2:
-            mm_rows(ctx, a->attn_out + (size_t)l * BTC, a->z + (size_t)l * BT * d->Q, w->w_o, w->b_o, d->Q, C, t0);
+            mm_rows(ctx, a->attn_out + (size_t)l * BTC, a->z + (size_t)l * BT * d->Q, w->w_o, w->b_o, d->Q, C, lo, hi);
             apply_patches(ctx, a->attn_out + (size_t)l * BTC, RELP_NODE_ATTN_OUT, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_ATTN_OUT, l, a->attn_out + (size_t)l * BTC, t0);
             break;
         case 3:
             if (m->parallel) break; /* no resid_mid: the MLP reads resid_pre */
-            add_rows(a->resid_mid + (size_t)l * BTC, resid, a->attn_out + (size_t)l * BTC, NULL, B, T, C, t0);
+            add_rows(a->resid_mid + (size_t)l * BTC, resid, a->attn_out + (size_t)l * BTC, NULL, B, T, C, lo, hi);
             apply_patches(ctx, a->resid_mid + (size_t)l * BTC, RELP_NODE_RESID_MID, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_RESID_MID, l, a->resid_mid + (size_t)l * BTC, t0);
             break;
         case 4: {
             float *fc_pre = a->fc_pre + (size_t)l * BT * d->FC, *fc_post = a->fc_post + (size_t)l * BT * d->I;
             norm_rows(m, a->ln2_out, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT,
-                      m->parallel ? resid : a->resid_mid + (size_t)l * BTC, w->ln2_g, w->ln2_b, B, T, C, t0, eps);
-            mm_rows(ctx, fc_pre, a->ln2_out, w->w_fc, w->b_fc, C, d->FC, t0);
+                      m->parallel ? resid : a->resid_mid + (size_t)l * BTC, w->ln2_g, w->ln2_b, B, T, C, lo, hi, eps);
+            mm_rows(ctx, fc_pre, a->ln2_out, w->w_fc, w->b_fc, C, d->FC, lo, hi);
             for (int b = 0; b < B; b++) {
-                size_t r = (size_t)b * T + t0;
-                if (m->gated) glu_forward(fc_post + r * d->I, fc_pre + r * d->FC, T - t0, d->I, m->act);
-                else act_forward(fc_post + r * d->I, fc_pre + r * d->FC, (T - t0) * d->I, m->act);
+                if (lo[b] >= hi[b]) continue;
+                size_t r = (size_t)b * T + lo[b];
+                if (m->gated) glu_forward(fc_post + r * d->I, fc_pre + r * d->FC, hi[b] - lo[b], d->I, m->act);
+                else act_forward(fc_post + r * d->I, fc_pre + r * d->FC, (hi[b] - lo[b]) * d->I, m->act);
             }
             apply_patches(ctx, fc_post, RELP_NODE_MLP_POST, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_MLP_POST, l, fc_post, t0);
-            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, fc_post, w->w_mp, w->b_mp, d->I, C, t0);
+            mm_rows(ctx, a->mlp_out + (size_t)l * BTC, fc_post, w->w_mp, w->b_mp, d->I, C, lo2, hi2);
             apply_patches(ctx, a->mlp_out + (size_t)l * BTC, RELP_NODE_MLP_OUT, l, patches, n_patches);
             if (ctx->fwd_hook) ctx->fwd_hook(ctx->hook_user, ctx, RELP_NODE_MLP_OUT, l, a->mlp_out + (size_t)l * BTC, t0);
             break;
         }
         }
     }
-    /* the final norm and logits only at the logit positions */
+    /* the final norm and logits only at the logit positions (a sweep: of the copies patched in this pass) */
     const float *final = a->resid + (size_t)L * BTC;
     const int P = ctx->n_logit_pos;
+    const int32_t *s0 = sweep ? prow(ctx, R_S0) : NULL;
     for (int b = 0; b < B; b++)
         for (int i = 0; i < P; i++) {
+            if (s0 && s0[b] == INT32_MAX) continue;
             size_t r = (size_t)b * T + (size_t)logit_row(ctx, i), q = (size_t)b * P + i;
             if (m->rms_norm) rmsnorm_forward(a->lnf_out + q * C, a->lnf_rstd + q, final + r * C, m->lnf_g, 1, C, eps);
             else layernorm_forward(a->lnf_out + q * C, a->lnf_mean + q, a->lnf_rstd + q, final + r * C, m->lnf_g,
@@ -403,7 +557,8 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
         return;
     }
     /* only the columns asked for: a metric of a few tokens need not stream the whole unembedding */
-    for (int r = 0; r < B * P; r++)
+    for (int r = 0; r < B * P; r++) {
+        if (s0 && s0[r / P] == INT32_MAX) continue;
         for (int k = 0; k < ctx->n_logit_tokens; k++) {
             int32_t id = ctx->logit_tokens[k];
             float *dst = a->logits + (size_t)r * d->V + id;
@@ -411,6 +566,7 @@ static void run_stages(struct relp_ctx *ctx, int start, int t0, const struct rel
                        (const char *)m->wu + (size_t)id * C * (m->weight_dtype == RELP_DTYPE_F32 ? 4 : 2),
                        m->weight_dtype, 1, C, 1);
         }
+    }
 }
 
 /* checks a batch and makes it the context's input, computing nothing */
@@ -441,13 +597,14 @@ static enum relp_status set_inputs(struct relp_ctx *ctx, const int32_t *ids, int
     memcpy(ctx->ids, ids, (size_t)B * T * sizeof *ids);
     carve_acts(ctx);
     ctx->have_grads = 0;
+    for (int32_t b = 0; b < B; b++) prow(ctx, R_DS)[b] = prow(ctx, R_DR)[b] = 0; /* a sweep copies all from its base */
     return RELP_STATUS_OK;
 }
 
 enum relp_status relp_forward(struct relp_ctx *ctx, const int32_t *ids, int32_t B, int32_t T) {
     enum relp_status st = set_inputs(ctx, ids, B, T);
     if (st) return st;
-    run_stages(ctx, 0, 0, NULL, 0);
+    run_stages(ctx, 0, 0, NULL, 0, 0);
     ctx->have_run = 1;
     ctx->dirty_stage = INT32_MAX;
     ctx->dirty_row = 0;
@@ -464,8 +621,9 @@ enum relp_status relp__forward_deferred(struct relp_ctx *ctx, const int32_t *ids
 }
 
 
-enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_patch *patches, int32_t n_patches) {
-    if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
+/* checks a patch list; *p_stage and *p_row: the earliest stage and row it patches (INT32_MAX and T if none) */
+static enum relp_status check_patches(struct relp_ctx *ctx, const struct relp_patch *patches, int32_t n_patches,
+                                      int *p_stage_out, int *p_row_out) {
     if (!ctx->have_run) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "patched run before any forward pass");
     if (n_patches < 0 || (n_patches > 0 && !patches))
         return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "bad patch list");
@@ -495,15 +653,116 @@ enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_pa
         if (s < p_stage) p_stage = s;
         if (r < p_row) p_row = r;
     }
+    *p_stage_out = p_stage;
+    *p_row_out = p_row;
+    return RELP_STATUS_OK;
+}
+
+enum relp_status relp_forward_patched(struct relp_ctx *ctx, const struct relp_patch *patches, int32_t n_patches) {
+    if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
+    int p_stage, p_row;
+    enum relp_status st = check_patches(ctx, patches, n_patches, &p_stage, &p_row);
+    if (st) return st;
     int start = p_stage, t0 = p_row;
     if (ctx->dirty_stage != INT32_MAX) {
         if (ctx->dirty_stage < start) start = ctx->dirty_stage;
         if (ctx->dirty_row < t0) t0 = ctx->dirty_row;
     }
-    if (start != INT32_MAX) run_stages(ctx, start, t0, patches, n_patches);
+    if (start != INT32_MAX) run_stages(ctx, start, t0, patches, n_patches, 0);
     ctx->dirty_stage = p_stage;
     ctx->dirty_row = p_row;
     ctx->have_grads = 0;
+    for (int32_t b = 0; b < ctx->B; b++) prow(ctx, R_DS)[b] = prow(ctx, R_DR)[b] = 0;
+    return RELP_STATUS_OK;
+}
+
+/* copy b0's prompts of run take base's values of what a forward pass reads
+ * across rows and stages (residuals, z, q/k/v) from layer ds / STAGES and row
+ * dr on: what the copy's last pass may have changed */
+static void restore_copy(struct relp_ctx *run, const struct relp_ctx *base, int b0, int ds, int dr) {
+    const struct relp_dims *d = &run->model->d;
+    const int Bb = base->B, B = run->B, T = run->T, L = d->L, l0 = ds / STAGES;
+    const struct {
+        float *dst;
+        const float *src;
+        int w, layers;
+    } arr[] = {{run->acts.resid, base->acts.resid, d->C, L + 1},     {run->acts.resid_mid, base->acts.resid_mid, d->C, L},
+               {run->acts.attn_out, base->acts.attn_out, d->C, L}, {run->acts.mlp_out, base->acts.mlp_out, d->C, L},
+               {run->acts.z, base->acts.z, d->Q, L},               {run->acts.qkv, base->acts.qkv, d->QKV, L}};
+    for (size_t k = 0; k < sizeof arr / sizeof arr[0]; k++) {
+        if (!arr[k].dst) continue;
+        const size_t w = (size_t)arr[k].w;
+        for (int l = l0; l < arr[k].layers; l++)
+            for (int i = 0; i < Bb; i++)
+                memcpy(arr[k].dst + (((size_t)l * B + b0 + i) * T + dr) * w, arr[k].src + (((size_t)l * Bb + i) * T + dr) * w,
+                       (size_t)(T - dr) * w * sizeof(float));
+    }
+}
+
+/* The first row at which patch p's values differ from base's own values of its node, bit for bit (T where
+ * none does: the patch changes nothing). */
+static int first_change(const struct relp_ctx *base, const struct relp_patch *p) {
+    const int T = base->T, W = relp_node_width(base->model, p->node), heads = p->node == RELP_NODE_ATTN_Z && p->head >= 0;
+    const int w = heads ? base->model->d.HS : W, off = heads ? p->head * base->model->d.HS : 0;
+    const float *node = relp_ctx_node(base, p->node, p->layer);
+    if (!node) return p->position < 0 ? 0 : p->position;
+    int first = T;
+    for (int i = 0; i < p->n_prompts; i++) {
+        if (p->position >= 0) {
+            if (memcmp(node + ((size_t)i * T + p->position) * W + off, p->values + (size_t)i * w, (size_t)w * 4))
+                return p->position;
+            continue;
+        }
+        for (int t = 0; t < first; t++)
+            if (memcmp(node + ((size_t)i * T + t) * W + off, p->values + ((size_t)i * T + t) * w, (size_t)w * 4)) {
+                first = t;
+                break;
+            }
+    }
+    return first;
+}
+
+enum relp_status relp__forward_sweep(struct relp_ctx *run, const struct relp_ctx *base, const struct relp_patch *patches,
+                                     int32_t n_patches, int8_t *noop) {
+    if (!run || !base) return RELP_STATUS_BAD_ARGUMENT;
+    int p_stage, p_row;
+    enum relp_status st = check_patches(run, patches, n_patches, &p_stage, &p_row);
+    if (st) return st;
+    const int Bb = base->B, B = run->B;
+    if (!base->have_run || base->dirty_stage != INT32_MAX || base->model != run->model || base->T != run->T ||
+        B % Bb || run->fwd_hook)
+        return relp__ctx_fail(run, RELP_STATUS_BAD_ARGUMENT, "sweep: the run is not copies of an unpatched base run");
+    int32_t *s0 = prow(run, R_S0), *tt = prow(run, R_T), *sp = prow(run, R_SPREAD), *ds = prow(run, R_DS),
+            *dr = prow(run, R_DR);
+    for (int b = 0; b < B; b++) s0[b] = INT32_MAX;
+    int start = INT32_MAX;
+    for (int32_t i = 0; i < n_patches; i++) {
+        const struct relp_patch *p = &patches[i];
+        const int b0 = p->first_prompt;
+        if (p->n_prompts != Bb || b0 % Bb || s0[b0] != INT32_MAX)
+            return relp__ctx_fail(run, RELP_STATUS_BAD_ARGUMENT, "sweep: patch %d must cover one copy of the batch, "
+                                  "and a copy takes one patch", i);
+        const int stage = relp__node(run->model, p->node)->stage, s = p->layer * STAGES + stage;
+        /* rows whose patched values are the base run's own change nothing: the plain re-run computes them
+         * as the base run did. A patch that changes no row is not run at all. */
+        const int r = first_change(base, p);
+        noop[i] = r >= run->T;
+        if (noop[i]) continue;
+        if (ds[b0] != INT32_MAX) restore_copy(run, base, b0, ds[b0], dr[b0]);
+        for (int b = b0; b < b0 + Bb; b++) {
+            s0[b] = s;
+            tt[b] = r;
+            sp[b] = p->position < 0 ? -1 : stage == 0 ? p->layer : p->layer + 1;
+            prow(run, R_NODE)[b] = p->node;
+            ds[b] = s;
+            dr[b] = r;
+        }
+        if (s < start) start = s;
+    }
+    if (start != INT32_MAX) run_stages(run, start, 0, patches, n_patches, 1);
+    run->dirty_stage = 0; /* a relp_forward_patched after it recomputes everything */
+    run->dirty_row = 0;
+    run->have_grads = 0;
     return RELP_STATUS_OK;
 }
 
@@ -641,6 +900,7 @@ enum relp_status relp__backward_to(struct relp_ctx *ctx, const struct relp_metri
                                    double *value, int stop_layer) {
     if (!ctx) return RELP_STATUS_BAD_ARGUMENT;
     if (!rules) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "no rules given (use relp_rules_preset)");
+    if (!ctx->grad_block) return relp__ctx_fail(ctx, RELP_STATUS_BAD_ARGUMENT, "backward pass in a forward-only context");
     double v;
     enum relp_status st = relp_metric_value(ctx, mt, &v);
     if (st) return st;

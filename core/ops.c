@@ -244,6 +244,9 @@ int relp__wasm_f16_mismatches(void) {
 #define KF16_CHUNKED 1
 #define KTRANSPOSE8 w_transpose8
 #define KROWS 2 /* no FMA: 3 x 4 accumulators spill in V8 (see kernels.inc) */
+#ifndef KXWT_WIDE
+#define KXWT_WIDE 8 /* the unembedding row: 8 W rows in flight (see kernels.inc) */
+#endif
 #include "kernels.inc"
 #undef K
 #undef KATTR
@@ -262,6 +265,7 @@ int relp__wasm_f16_mismatches(void) {
 #undef KF16_CHUNKED
 #undef KTRANSPOSE8
 #undef KROWS
+#undef KXWT_WIDE
 #endif
 
 /* ------------------------------------------------ selection */
@@ -734,6 +738,7 @@ struct attn_job {
     float *z, *att, *dqkv, *scratch;
     const float *qkv, *dz, *att_in;
     int B, T, NH, NKV, HS, t0, mode;
+    const int32_t *lo, *hi; /* forward: query rows [lo[b], hi[b]) of prompt b (NULL: [t0, T)) */
 };
 
 static void attn_fwd_task(void *arg, int ti, int nt) {
@@ -746,7 +751,8 @@ static void attn_fwd_task(void *arg, int ti, int nt) {
         int b = bh / NH, h = bh % NH, g = h / group;
         const float *base = j->qkv + (size_t)b * T * W;
         float *att = j->att + (size_t)bh * T * T;
-        for (int i = j->t0; i < T; i++) {
+        const int i0 = j->lo ? j->lo[b] : j->t0, i1 = j->hi ? j->hi[b] : T;
+        for (int i = i0; i < i1; i++) {
             const float *q = base + (size_t)i * W + h * HS;
             float *row = att + (size_t)i * T;
             kk->dots(row, q, base + Q + g * HS, W, i + 1, HS, scale);
@@ -765,7 +771,13 @@ static void attn_fwd_task(void *arg, int ti, int nt) {
 
 void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int NH, int NKV,
                        int HS, int t0) {
-    struct attn_job j = {z, att, NULL, NULL, qkv, NULL, NULL, B, T, NH, NKV, HS, t0, 0};
+    struct attn_job j = {z, att, NULL, NULL, qkv, NULL, NULL, B, T, NH, NKV, HS, t0, 0, NULL, NULL};
+    relp__pool_run(pool, attn_fwd_task, &j);
+}
+
+void attention_forward_rows(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int NH,
+                            int NKV, int HS, const int32_t *lo, const int32_t *hi) {
+    struct attn_job j = {z, att, NULL, NULL, qkv, NULL, NULL, B, T, NH, NKV, HS, 0, 0, lo, hi};
     relp__pool_run(pool, attn_fwd_task, &j);
 }
 
@@ -817,6 +829,6 @@ static void attn_bwd_task(void *arg, int ti, int nt) {
 
 void attention_backward(struct relp_pool *pool, float *dqkv, float *scratch, const float *dz, const float *qkv,
                         const float *att, int B, int T, int NH, int NKV, int HS, int mode) {
-    struct attn_job j = {NULL, NULL, dqkv, scratch, qkv, dz, att, B, T, NH, NKV, HS, 0, mode};
+    struct attn_job j = {NULL, NULL, dqkv, scratch, qkv, dz, att, B, T, NH, NKV, HS, 0, mode, NULL, NULL};
     relp__pool_run(pool, attn_bwd_task, &j);
 }

@@ -147,6 +147,11 @@ void rope_apply(float *x, int B, int T, int t0, int stride, int heads, int HS, i
  * t0..T-1). */
 void attention_forward(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int NH, int NKV,
                        int HS, int t0);
+/* The same for query rows [lo[b], hi[b]) of each prompt b (keys and values
+ * of rows 0..hi[b]-1 read as they are): a sweep's copies restart at rows of
+ * their own. */
+void attention_forward_rows(struct relp_pool *pool, float *z, float *att, const float *qkv, int B, int T, int NH,
+                            int NKV, int HS, const int32_t *lo, const int32_t *hi);
 /* dqkv (B, T, QKV) = backward of dz; a shared k/v head sums its query
  * heads' coefficients. mode: 0 exact, 1 frozen pattern (no coefficient to
  * q and k), 2 AttnLRP (v x 1/2, q and k x 1/4). scratch: (n_threads, T)

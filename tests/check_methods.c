@@ -3,7 +3,9 @@
  * entries "<method>.<node>.<direction>" and "tokens.<preset>".
  *
  *   check_methods CKPT_DIR REF.safetensors [--rtol X]
- * Pass: max|c - ref| <= rtol * max|ref| per entry (rtol 1e-4). */
+ * Pass: max|c - ref| <= rtol * max|ref| per entry (rtol 1e-4). AP entries
+ * also run at 1 thread, and both runs must equal the plain sweep (one fresh
+ * forward pass and one relp_forward_patched per cell) bit for bit. */
 #include "relp.h"
 #include "internal.h"
 #include "safetensors.h"
@@ -26,6 +28,72 @@ static float rv(const struct st_tensor *t, int64_t i) {
     float f;
     memcpy(&f, t->data + 4 * i, 4);
     return f;
+}
+
+/* The plain sweep AP is defined by: for each cell, a fresh forward pass of
+ * the base prompts, then that one patch through relp_forward_patched (which
+ * re-runs every row from the patched stage and position on), the metric
+ * read as relp_attribute reads it. Every score of relp_attribute's AP (its
+ * copies restarting at rows of their own, side by side) must equal it bit for
+ * bit, at 1 and 2 threads. Returns the cells that differ. */
+static int64_t plain_ap(struct relp_model *m, const int32_t *clean, const int32_t *corrupt, int B, int T,
+                        const struct relp_metric *mt, const struct relp_attr_params *p, const float *scores,
+                        const float *scores1, double mc_got, double mr_got) {
+    struct relp_ctx_params cp = relp_ctx_default_params();
+    cp.max_batch = B;
+    cp.max_tokens = T;
+    cp.n_threads = 1;
+    struct relp_ctx *c = NULL;
+    if (relp_ctx_init(&c, m, &cp)) return -1;
+    const struct relp_dims *d = &m->d;
+    const int L = d->L, NH = d->NH, HS = d->HS, C = relp_node_width(m, p->node), heads = p->node == RELP_NODE_ATTN_Z;
+    const int neurons = p->node == RELP_NODE_MLP_POST; /* a neuron's patch: the base run's row, one value changed */
+    const int32_t *base = p->noising ? clean : corrupt, *src = p->noising ? corrupt : clean;
+    relp__restrict_logits(c, mt, B);
+    relp_forward(c, clean, B, T);
+    const double mc = relp__metric_range(c, mt, 0, B);
+    relp_forward(c, corrupt, B, T);
+    const double mr = relp__metric_range(c, mt, 0, B);
+    const double norm = mc != mr ? 1.0 / (mc - mr) : 1.0, base_value = p->noising ? mc : mr;
+    int64_t bad = mc != mc_got || mr != mr_got;
+    const size_t n = (size_t)B * T * C;
+    float *sv = malloc(sizeof(float) * n * L), *bv = malloc(sizeof(float) * n * L), *v = malloc(sizeof(float) * n);
+    relp_forward(c, src, B, T);
+    for (int l = 0; l < L; l++) memcpy(sv + l * n, relp_ctx_node(c, p->node, l), n * sizeof(float));
+    relp_forward(c, base, B, T);
+    for (int l = 0; l < L; l++) memcpy(bv + l * n, relp_ctx_node(c, p->node, l), n * sizeof(float));
+    const int units = heads ? NH : neurons ? C : 1, per_pos = !heads || p->per_position;
+    for (int l = 0; l < L; l++)
+        for (int u = 0; u < units; u++)
+            for (int t = per_pos ? 0 : -1; t < (per_pos ? T : 0); t++) {
+                const int w = heads ? HS : C, off = heads ? u * HS : 0;
+                for (int b = 0; b < B; b++)
+                    for (int tt = 0; tt < T; tt++)
+                        if (t < 0 || tt == t) {
+                            float *dst = v + ((size_t)b * (t < 0 ? T : 1) + (t < 0 ? tt : 0)) * w;
+                            const size_t row = l * n + ((size_t)b * T + tt) * C;
+                            memcpy(dst, (neurons ? bv : sv) + row + off, (size_t)w * sizeof(float));
+                            if (neurons) dst[u] = sv[row + u];
+                        }
+                struct relp_patch pa = {p->node, l, t, heads ? u : -1, v, 0, B};
+                relp_forward(c, base, B, T);
+                relp_forward_patched(c, &pa, 1);
+                const float want = (float)((relp__metric_range(c, mt, 0, B) - base_value) * norm) + 0.0f;
+                const size_t k = heads     ? (per_pos ? ((size_t)l * NH + u) * T + t : (size_t)l * NH + u)
+                                 : neurons ? ((size_t)l * T + t) * C + u
+                                           : (size_t)l * T + t;
+                if (memcmp(&want, &scores[k], 4) || memcmp(&want, &scores1[k], 4)) {
+                    if (bad < 3)
+                        printf("     cell %zu (layer %d unit %d position %d): plain %.9g, sweep %.9g (2 threads) %.9g (1)\n",
+                               k, l, u, t, want, scores[k], scores1[k]);
+                    bad++;
+                }
+            }
+    free(sv);
+    free(bv);
+    free(v);
+    relp_ctx_free(c);
+    return bad;
 }
 
 int main(int argc, char **argv) {
@@ -61,6 +129,9 @@ int main(int argc, char **argv) {
     cp.n_threads = 2;
     struct relp_ctx *ctx = NULL;
     relp_ctx_init(&ctx, m, &cp);
+    struct relp_ctx *ctx1 = NULL; /* AP again on one thread */
+    cp.n_threads = 1;
+    relp_ctx_init(&ctx1, m, &cp);
     struct relp_metric mt = {RELP_METRIC_LOGIT_DIFF, ans, wrong, 1.0f};
     int fails = 0, checks = 0;
     float *scores = malloc(sizeof(float) * 4096), *rel = malloc(sizeof(float) * B * T);
@@ -124,9 +195,41 @@ int main(int argc, char **argv) {
         printf("%-4s %-28s max|diff| %.2e max|ref| %.2e\n", ok ? "ok" : "FAIL", refs[i].name, md, mx);
         fails += !ok;
         checks++;
+        if (p.method == RELP_METHOD_AP) {
+            float *scores1 = malloc(sizeof(float) * (size_t)n);
+            double mc1, mr1;
+            int64_t bad = relp_attribute(ctx1, clean, corrupt, B, T, &mt, &p, scores1, &mc1, &mr1) || mc1 != mc || mr1 != mr
+                              ? -1
+                              : plain_ap(m, clean, corrupt, B, T, &mt, &p, scores, scores1, mc, mr);
+            printf("%-4s %-28s the plain sweep, cell by cell, bit for bit (1 and 2 threads): %lld of %lld cells differ\n",
+                   bad ? "FAIL" : "ok", refs[i].name, (long long)bad, (long long)n);
+            fails += bad != 0;
+            checks++;
+            free(scores1);
+        }
+    }
+    for (int noising = 0; noising < 2; noising++) { /* neurons: no PyTorch entry, the plain sweep alone */
+        struct relp_attr_params p = relp_attr_default_params();
+        p.method = RELP_METHOD_AP;
+        p.node = RELP_NODE_MLP_POST;
+        p.noising = noising;
+        const int64_t n = relp_attr_count(m, &p, T);
+        float *s2 = malloc(sizeof(float) * (size_t)n), *s1 = malloc(sizeof(float) * (size_t)n);
+        double mc, mr, mc1, mr1;
+        int64_t bad = relp_attribute(ctx, clean, corrupt, B, T, &mt, &p, s2, &mc, &mr) ||
+                              relp_attribute(ctx1, clean, corrupt, B, T, &mt, &p, s1, &mc1, &mr1) || mc1 != mc || mr1 != mr
+                          ? -1
+                          : plain_ap(m, clean, corrupt, B, T, &mt, &p, s2, s1, mc, mr);
+        printf("%-4s ap.neuron.%-18s the plain sweep, cell by cell, bit for bit (1 and 2 threads): %lld of %lld cells "
+               "differ\n", bad ? "FAIL" : "ok", noising ? "noise" : "denoise", (long long)bad, (long long)n);
+        fails += bad != 0;
+        checks++;
+        free(s1);
+        free(s2);
     }
     printf("%d checked, %d failed\n", checks, fails);
     relp_ctx_free(ctx);
+    relp_ctx_free(ctx1);
     relp_model_free(m);
     relp__unmap_file(&rf);
     free(refs); free(clean); free(corrupt); free(ans); free(wrong); free(scores); free(rel);

@@ -85,8 +85,10 @@ def _l(t):
     return t.detach().tolist() if torch.is_tensor(t) else t
 
 
-def _prompts(cfg, seed, B, T):
-    g = torch.Generator().manual_seed(seed + 1000)
+def random_prompts(cfg, seed, B=3, T=6):
+    """B random prompt pairs of T token ids: clean, corrupt (two positions of each changed), answer, wrong (another
+    token than the answer); torch.Generator seeded with seed"""
+    g = torch.Generator().manual_seed(seed)
     clean = torch.randint(0, cfg["V"], (B, T), generator=g)
     corrupt = clean.clone()
     for b in range(B):
@@ -110,7 +112,7 @@ def make_case(out_dir, arch="gpt2", seed=0, steps=4, B=3, T=6):
     model = RC.Model(stored, cfg)
     # prompts with a clear clean - corrupt gap
     for tries in range(50):
-        clean, corrupt, answer, wrong = _prompts(cfg, seed + 7 * tries, B, T)
+        clean, corrupt, answer, wrong = random_prompts(cfg, seed + 7 * tries + 1000, B, T)
         case = RC.Case(model, clean, corrupt, answer, wrong)
         if abs(case.mc - case.mr) > 0.3:
             break

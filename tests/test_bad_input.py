@@ -10,23 +10,23 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as R  # noqa: E402
+import testlib  # noqa: E402
+from testlib import Checks, without_seconds  # noqa: E402
 
 RELP, WORK, TOKDIR = sys.argv[1], sys.argv[2], sys.argv[3]
 CFG = dict(L=2, C=64, NH=4, n_pos=32, V=50257)
-passed = failed = 0
+checks = Checks()
 
 
 def run(args):
-    return subprocess.run([RELP] + args, capture_output=True, text=True, errors="replace", timeout=300)
+    return testlib.run(RELP, *args, errors="replace", timeout=300)
 
 
 def expect_fail(name, args, *needles):
-    global passed, failed
     r = run(args)
     err = r.stderr
     problems = []
@@ -40,39 +40,31 @@ def expect_fail(name, args, *needles):
         if n not in err:
             problems.append(f"message lacks {n!r}")
     if problems:
-        failed += 1
-        print(f"FAIL {name}: {'; '.join(problems)}\n     stderr: {err.strip()[:600]}")
+        checks.check(f"{name}: {'; '.join(problems)}\n     stderr: {err.strip()[:600]}", False)
     else:
-        passed += 1
-        print(f"ok   {name}: exit {r.returncode}: {err.strip().splitlines()[0][:200] if err.strip() else ''}")
+        checks.check(f"{name}: exit {r.returncode}: {err.strip().splitlines()[0][:200] if err.strip() else ''}", True)
 
 
 def expect_ok(name, args):
-    global passed, failed
     r = run(args)
     if r.returncode != 0 or "Sanitizer" in r.stderr:
-        failed += 1
-        print(f"FAIL {name}: exit {r.returncode}: {r.stderr.strip()[:600]}")
+        checks.check(f"{name}: exit {r.returncode}: {r.stderr.strip()[:600]}", False)
         return None
-    passed += 1
-    print(f"ok   {name}")
+    checks.check(name, True)
     return r.stdout
 
 
 def expect_warning(name, args, *needles):
     """exit 0 with a warning on stderr"""
-    global passed, failed
     r = run(args)
     problems = [f"exit status {r.returncode}"] if r.returncode != 0 else []
     problems += [f"warning lacks {n!r}" for n in needles if n not in r.stderr]
     if "Sanitizer" in r.stderr or "runtime error" in r.stderr:
         problems.append("sanitizer report")
     if problems:
-        failed += 1
-        print(f"FAIL {name}: {'; '.join(problems)}\n     stderr: {r.stderr.strip()[:600]}")
+        checks.check(f"{name}: {'; '.join(problems)}\n     stderr: {r.stderr.strip()[:600]}", False)
     else:
-        passed += 1
-        print(f"ok   {name}: exit 0: {r.stderr.strip().splitlines()[0][:200]}")
+        checks.check(f"{name}: exit 0: {r.stderr.strip().splitlines()[0][:200]}", True)
 
 
 def read_st(path):
@@ -181,7 +173,6 @@ def families(gpt2_base):
 
 
 def main():
-    global passed, failed
     os.makedirs(WORK, exist_ok=True)
     base = os.path.join(WORK, "good")
     shutil.rmtree(base, ignore_errors=True)
@@ -199,12 +190,7 @@ def main():
         ok = j["tokens"][0] == 50256 and len(j["tokens"]) == len(j["pieces"]) == 15 and len(j["top"]) == 3 \
             and len(j["logits"]) == CFG["V"] and j["pieces"][1] == "When" and abs(sum(
                 t["prob"] for t in j["top"]) - 0) > 0
-        if ok:
-            passed += 1
-            print("ok   forward JSON has the documented fields")
-        else:
-            failed += 1
-            print("FAIL forward JSON fields:", out[:300])
+        checks.check("forward JSON has the documented fields" if ok else "forward JSON fields:", ok, out[:300])
     expect_ok("forward --no-bos", ["forward", "--model", base, "--no-bos"] + prompt)
 
     # files
@@ -387,17 +373,10 @@ def main():
     for m in ("relp", "ap", "ig"):
         args = ["attribute", "--model", base] + pair + ["--answer", " Mary", "--wrong", " John", "--method", m, "--node", "head",
                                                         "--threads", "1", "--json", "-"]
-        outs = [json.loads(run(args).stdout) for _ in range(3)]
-        for o in outs:
-            o.pop("seconds", None)
-        if outs[0] == outs[1] == outs[2] and outs[0]["scores"]:
-            passed += 1
-            print(f"ok   {m}: three runs give identical output")
-        else:
-            failed += 1
-            print(f"FAIL {m}: runs differ")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+        outs = [without_seconds(json.loads(run(args).stdout)) for _ in range(3)]
+        same = outs[0] == outs[1] == outs[2] and bool(outs[0]["scores"])
+        checks.check(f"{m}: three runs give identical output" if same else f"{m}: runs differ", same)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":

@@ -14,14 +14,15 @@ computes the reference. check_circuits computes the same with the C engine. Comp
 
     test_circuits.py CHECK_CIRCUITS OUT_DIR [ARCH ...]
 """
+import functools
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import circuits_fixtures as F  # noqa: E402
+from testlib import Checks, flat, run  # noqa: E402
 
 RTOL = 2e-4  # of the largest |reference| value of an entry: float32 engine against float64
 
@@ -29,32 +30,15 @@ RTOL = 2e-4  # of the largest |reference| value of an entry: float32 engine agai
 def main():
     exe, out = sys.argv[1], sys.argv[2]
     archs = sys.argv[3:] or list(F.CONFIGS)
-    failures, checks = [], 0
-
-    def ok(cond, label, detail=""):
-        nonlocal checks
-        checks += 1
-        if not cond:
-            failures.append(f"{label} {detail}")
-        print(("ok   " if cond else "FAIL ") + label + (" " + detail if detail else ""))
-
-    def close(c, r, label, scale=None, rtol=RTOL):
-        import math
-        fc, fr = flat(c), flat(r)
-        if len(fc) != len(fr):
-            ok(False, label, f"({len(fc)} values, reference {len(fr)})")
-            return
-        s = scale if scale is not None else max([abs(x) for x in fr] + [1e-30])
-        err = max([abs(a - b) for a, b in zip(fc, fr)] + [0.0])
-        bad = any(math.isnan(a) != math.isnan(b) for a, b in zip(fc, fr))
-        ok(not bad and err <= rtol * s, label, f"(max err {err:.2e}, scale {s:.3g})")
+    checks = Checks()
+    ok, close = checks.ok, functools.partial(checks.close, rtol=RTOL)
 
     for arch in archs:
         d = os.path.join(out, arch)
         t0 = time.time()
         ref = F.make_case(d, arch, seed=3)
         t1 = time.time()
-        r = subprocess.run([exe, d, os.path.join(d, "c.json")], capture_output=True, text=True, timeout=600)
+        r = run(exe, d, os.path.join(d, "c.json"))
         t2 = time.time()
         print(f"# {arch}: reference {t1 - t0:.1f} s, engine {t2 - t1:.1f} s")
         if r.returncode != 0:
@@ -116,16 +100,7 @@ def main():
             if er["gap"] is not None and er["gap"] > 1e-4:
                 ok(set(er["edges_in_graph"]) <= set(ec["top"]), label + ": the pruned reference graph is within the "
                    "engine's top N", f"({len(ec['top'])} edges)")
-    print(f"{checks - len(failures)} of {checks} checks passed")
-    for f_ in failures[:40]:
-        print("FAILED:", f_)
-    sys.exit(1 if failures else 0)
-
-
-def flat(x):
-    if isinstance(x, (list, tuple)):
-        return [y for e in x for y in flat(e)]
-    return [float("nan") if x is None else float(x)]
+    sys.exit(checks.summary_list(most=40))
 
 
 if __name__ == "__main__":

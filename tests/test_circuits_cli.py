@@ -8,51 +8,25 @@ at three hooks, F32, F16 and BF16 files); the bundled model's trained SAEs are c
     test_circuits_cli.py RELP_BIN OUT_DIR MODELS_DIR
 """
 import json
-import math
 import os
 import shutil
-import subprocess
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_circuits as RC  # noqa: E402
+import testlib  # noqa: E402
+from testlib import Checks, flat  # noqa: E402
 
 RELP, OUT, MODELS = sys.argv[1], sys.argv[2], sys.argv[3]
 MODEL = os.path.join(MODELS, "ioi-4l")
-failures, checks = [], 0
-
-
-def ok(cond, label, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{label} {detail}")
-    print(("ok   " if cond else "FAIL ") + label + (" " + detail if detail else ""))
-
-
-def flat(x):
-    if isinstance(x, (list, tuple)):
-        return [y for e in x for y in flat(e)]
-    if torch.is_tensor(x):
-        return flat(x.tolist())
-    return [float("nan") if x is None else float(x)]
-
-
-def close(c, r, label, rtol=2e-4, scale=None):
-    fc, fr = flat(c), flat(r)
-    if len(fc) != len(fr):
-        ok(False, label, f"({len(fc)} values, reference {len(fr)})")
-        return
-    s = scale if scale is not None else max([abs(x) for x in fr] + [1e-30])
-    err = max([abs(a - b) for a, b in zip(fc, fr)] + [0.0])
-    ok(err <= rtol * s and not any(math.isnan(a) != math.isnan(b) for a, b in zip(fc, fr)), label,
-       f"(max err {err:.2e}, scale {s:.3g})")
+checks = Checks()
+ok, close = checks.ok, checks.close
 
 
 def relp(*args, expect=0, label=None):
-    r = subprocess.run([RELP, *args], capture_output=True, text=True, timeout=900)
+    r = testlib.run(RELP, *args, timeout=900)
     if expect is not None and r.returncode != expect:
         ok(False, label or " ".join(args[:3]), f"exit {r.returncode}, expected {expect}: {r.stderr[-1500:]}")
     return r
@@ -349,7 +323,4 @@ r = relp("edges", "--model", MODEL, "--clean", pairs[0]["clean"], "--corrupt", p
 js = json.loads(r.stdout) if r.returncode == 0 else {}
 ok(js.get("warnings") == [] and js["metric_clean"] - js["metric_corrupt"] > 0.5, "edges --json: no warnings for a good pair")
 
-print(f"{checks - len(failures)} of {checks} checks passed")
-for f_ in failures[:30]:
-    print("FAILED:", f_)
-sys.exit(1 if failures else 0)
+sys.exit(checks.summary_list(most=30))

@@ -32,6 +32,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import circuits_fixtures as CF  # noqa: E402
 import reference as R  # noqa: E402
 import reference_families as FAM  # noqa: E402
 import reference_circuits as RC  # noqa: E402
@@ -89,20 +90,6 @@ def params_of(name, cfg, seed):
     else:
         p = FAM.random_family(cfg, seed)
     return {k: v.double() for k, v in p.items()}
-
-
-def prompts(cfg, seed, B=3, T=6):
-    """clean ids, corrupt ids (two positions changed per prompt), answer, wrong; the answer chosen
-    among the tokens whose logit difference moves most, so that m_clean - m_corr is not tiny"""
-    g = torch.Generator().manual_seed(seed + 100)
-    clean = torch.randint(0, cfg["V"], (B, T), generator=g)
-    corrupt = clean.clone()
-    for b in range(B):
-        for t in torch.randint(1, T, (2,), generator=g).tolist():
-            corrupt[b, t] = (corrupt[b, t] + 1 + torch.randint(0, cfg["V"] - 1, (1,), generator=g)) % cfg["V"]
-    answer = torch.randint(0, cfg["V"], (B,), generator=g)
-    wrong = (answer + 1 + torch.randint(0, cfg["V"] - 1, (B,), generator=g)) % cfg["V"]
-    return clean, corrupt, answer, wrong
 
 
 # ------------------------------------------------------------------------------------ forward vs references
@@ -235,7 +222,7 @@ def test_model(name, cfg, seed, out):
     t0 = time.time()
     p = params_of(name, cfg, seed)
     model = RC.Model(p, cfg)
-    clean, corrupt, answer, wrong = prompts(cfg, seed)
+    clean, corrupt, answer, wrong = CF.random_prompts(cfg, seed + 100)
     check_forward(name, p, cfg, model, clean)
     case = RC.Case(model, clean, corrupt, answer, wrong)
     print(f"== {name}: m_clean {case.mc:+.4f}, m_corr {case.mr:+.4f}")
@@ -546,7 +533,6 @@ def check_prompts(out):
 
 def check_fixture(out):
     """tests/circuits_fixtures.py: the written case is self-consistent (a smoke test of its layout)"""
-    import circuits_fixtures as CF
     for arch in ("gpt2", "llama"):
         d = os.path.join(out, "fixture_" + arch)
         r = CF.make_case(d, arch, seed=3)

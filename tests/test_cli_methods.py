@@ -15,39 +15,21 @@ per query head, explain, ioi, and the BOS each tokenizer file asks for.
 import json
 import os
 import shutil
-import struct
+import functools
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as R  # noqa: E402
+from testlib import Checks, png_size, run  # noqa: E402
 
 RELP, WORK, TOKDIR = sys.argv[1:4]
 NODE_MODULES = sys.argv[4] if len(sys.argv) > 4 else None
 CFG = dict(L=2, C=64, NH=4, n_pos=48, V=50257)
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-
-
-def relp(*args):
-    return subprocess.run([RELP, *args], capture_output=True, text=True, timeout=600)
-
-
-def png_size(path):
-    data = open(path, "rb").read(32)
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        return None
-    return struct.unpack(">II", data[16:24])
+checks = Checks()
+check = checks.check
+relp = functools.partial(run, RELP, timeout=600)
 
 
 def main():
@@ -164,8 +146,7 @@ def main():
     usability(model, base, clean, corrupt)
     if NODE_MODULES:
         families()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary())
 
 
 def logits_of(model, prompt):

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -26,14 +25,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(os.path.dirname(HERE), "tools", "convert_sae.py")
 sys.path.insert(0, os.path.dirname(TOOL))
 import convert_sae  # noqa: E402
-passed = failed = 0
+import testlib  # noqa: E402
 
-
-def check(ok, msg):
-    global passed, failed
-    print(f"{'ok  ' if ok else 'FAIL'} {msg}", flush=True)
-    passed += bool(ok)
-    failed += not ok
+checks = testlib.Checks()
+check = checks.ok
 
 
 def run(*args):
@@ -98,11 +93,11 @@ def main():
     tmp = tempfile.mkdtemp(prefix="test_convert_sae-")
     x = np.random.default_rng(0).standard_normal((50, 16)) * 2
 
-    r = subprocess.run([sys.executable, TOOL, "--help"], capture_output=True, text=True)
+    r = testlib.run(sys.executable, TOOL, "--help", timeout=None)
     check(r.returncode == 0 and "--marks-name" in r.stdout and "attn_out_layer" in r.stdout,
           "convert_sae.py --help describes the options and names")
-    r = subprocess.run([sys.executable, TOOL, os.path.join(tmp, "nothing.pt"), os.path.join(tmp, "x"), "--hook",
-                        "blocks.0.hook_mlp_out"], capture_output=True, text=True)
+    r = testlib.run(sys.executable, TOOL, os.path.join(tmp, "nothing.pt"), os.path.join(tmp, "x"), "--hook",
+                    "blocks.0.hook_mlp_out", timeout=None)
     check(r.returncode == 2 and "no such file" in r.stderr, "convert_sae.py exits 2 with a message on a refusal")
 
     # one AutoEncoder, --hook
@@ -212,8 +207,7 @@ def main():
           f"{err.strip()}")
 
     shutil.rmtree(tmp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

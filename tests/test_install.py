@@ -12,23 +12,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
+from testlib import Checks, run
+
 BUILD, REPO, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
-failures, checks = [], 0
-
-
-def ok(cond, label, detail=''):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f'{label} {detail}')
-    print(('ok   ' if cond else 'FAIL ') + label + (' ' + detail if detail else ''))
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+checks = Checks()
+ok = checks.ok
 
 
 shutil.rmtree(OUT, ignore_errors=True)
@@ -100,7 +90,4 @@ if r.returncode == 0:
     if r.returncode == 0:
         check_run(os.path.join(proj, 'build', 'example'), 'find_package build')
 
-print(f'{checks - len(failures)} of {checks} checks passed')
-for f_ in failures:
-    print('FAILED:', f_)
-sys.exit(1 if failures else 0)
+sys.exit(checks.summary_list())

@@ -13,14 +13,18 @@ by `relp attribute --prompts`.
 
     /usr/bin/python3 tests/test_ioi_dataset.py RELP_BIN WORK_DIR
 """
+import functools
 import json
 import os
-import subprocess
 import sys
 from collections import Counter
 
+from testlib import Checks, run
+
 RELP, WORK = sys.argv[1], sys.argv[2]
-passed = failed = 0
+checks = Checks(limit=800)
+check = checks.check
+relp = functools.partial(run, RELP, timeout=300)
 
 # Wang et al.'s lists as in ArthurConmy/Automatic-Circuit-Discovery acdc/ioi/ioi_dataset.py (f27ab0c): the one
 # Python transcription, tools/ioi_text.py (the bundled models' text is built from it too), not relp's C code
@@ -33,20 +37,6 @@ def abba(t):
     """The first clause's two names swapped: the text before the first [A] has its [B] made [A], that [A] made [B]."""
     i = t.index("[A]")
     return t[:i].replace("[B]", "[A]") + "[B]" + t[i + 3:]
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {str(detail)[:800]}")
-
-
-def relp(*args):
-    return subprocess.run([RELP, *args], capture_output=True, text=True, timeout=300)
 
 
 def generate(path, *args):
@@ -140,8 +130,7 @@ def main():
     r = relp("attribute", "--prompts", sub, "--method", "relp", "--node", "mlp", "--json", "-")
     check(f"attribute --prompts reads {len(one)} wang prompts of one template",
           r.returncode == 0 and json.loads(r.stdout)["prompts"] == len(one), r.stderr[-400:])
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ end of the prompt.
 
     /usr/bin/python3 tests/test_models_small.py EVAL_BIN RELP_BIN WORK_DIR
 """
+import functools
 import json
 import os
 import re
-import subprocess
 import sys
 
 import torch
@@ -33,17 +33,13 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import ioi_text as D  # noqa: E402
 import reference as R  # noqa: E402
 import train_small as TS  # noqa: E402
+from testlib import Checks, run  # noqa: E402
 
 EVAL, RELP, WORK = sys.argv[1:4]
 MIN_ACC, MIN_LD, MIN_INDUCTION, MIN_P = 0.95, 2.0, 0.90, 0.5
-passed = failed = 0
-
-
-def check(ok, msg):
-    global passed, failed
-    print(f"{'ok  ' if ok else 'FAIL'} {msg}", flush=True)
-    passed += bool(ok)
-    failed += not ok
+checks = Checks()
+check = checks.ok
+relp = functools.partial(run, RELP, timeout=None)
 
 
 def shortfall(msg, name, key, got, want):
@@ -63,7 +59,7 @@ def write(name, rows):
 
 
 def run_eval(d, ioi="-", ind="-"):
-    r = subprocess.run([EVAL, d, ioi, ind], capture_output=True, text=True)
+    r = run(EVAL, d, ioi, ind, timeout=None)
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
     return json.loads(r.stdout)
@@ -134,8 +130,7 @@ def main():
             ids = tok.encode(e["clean"])
             k = ids.index(ids[0], 1) if ids[0] in ids[1:] else len(ids)  # X (k distinct tokens), then X[:m] again
             m_ = len(ids) - k
-            rt = json.loads(subprocess.run([RELP, "tokenize", "--model", d, "--prompt", e["clean"], "--json"],
-                                           capture_output=True, text=True).stdout)["tokens"]
+            rt = json.loads(relp("tokenize", "--model", d, "--prompt", e["clean"], "--json").stdout)["tokens"]
             check(0 < m_ < k and ids[k:] == ids[:m_] and tok.encode(e["answer"]) == [ids[m_]] and rt[1:] == ids
                   and len(set(ids[:k])) == k,
                   f"{name}'s induction example is {k} distinct tokens, repeated up to the answer, and its text "
@@ -146,15 +141,13 @@ def main():
         prompt = D.DEMO[0][0]
         ids = torch.tensor([[D.EOT] + tok.encode(prompt)])
         want, _ = R.forward(p, shape, ids)
-        r = subprocess.run([RELP, "forward", "--model", d, "--prompt", prompt, "--json", "--logits", "--top", "1"],
-                           capture_output=True, text=True)
+        r = relp("forward", "--model", d, "--prompt", prompt, "--json", "--logits", "--top", "1")
         got = torch.tensor(json.loads(r.stdout)["logits"], dtype=torch.float64)
         err = (got - want[0]).abs().max().item() / want.abs().max().item()
         check(err <= 1e-4 and json.loads(r.stdout)["tokens"] == ids[0].tolist(),
               f"{name}: C logits vs PyTorch reference, max|diff|/max|ref| = {err:.2e}")
     # the default model's AP maps show a circuit: the largest |AP| cells sit at the names and the end
-    r = subprocess.run([RELP, "ioi", "--dataset", "demo", "--steps", "2", "--json", os.path.join(WORK, "ioi.json")],
-                       capture_output=True, text=True)
+    r = relp("ioi", "--dataset", "demo", "--steps", "2", "--json", os.path.join(WORK, "ioi.json"))
     if r.returncode != 0:
         check(False, f"relp ioi on the default model: {r.stderr[-500:]}")
     else:
@@ -167,8 +160,7 @@ def main():
         check(cells[0][1] in special and mass >= 0.8,  # 4 of 15 positions: an even spread would give 27%
               f"default model ({manifest['default']}): top |AP| resid cells at positions {[t for _, t in cells[:3]]} "
               f"(names/end: {sorted(special)}), {mass:.0%} of |AP| there")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":

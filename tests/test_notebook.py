@@ -12,27 +12,19 @@ left in WORK_DIR/relp_ioi.executed.ipynb.
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
+from testlib import Checks, is_png, run
+
 RELP, LIBSO, REPO, WORK = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
-passed = failed = 0
-
-
-def check(name, ok, detail=''):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f'ok   {name}', flush=True)
-    else:
-        failed += 1
-        print(f'FAIL {name} {str(detail)[:2000]}', flush=True)
+checks = Checks(limit=2000)
+check = checks.check
 
 
 def cli(*args):
-    p = subprocess.run([RELP, *args], capture_output=True, text=True, timeout=600)
+    p = run(RELP, *args)
     if p.returncode != 0:
         raise RuntimeError(f'relp {" ".join(args)}: {p.stderr}')
     return p.stdout
@@ -118,14 +110,13 @@ def main():
     svg = os.path.join(WORK, 'relp_ioi_heads.svg')
     png = os.path.join(WORK, 'relp_ioi_heads.png')
     check('the notebook wrote the heads view as SVG and PNG', os.path.isfile(svg) and os.path.isfile(png) and
-          open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n')
+          is_png(png))
     back = nbformat.read(out, as_version=4)
     nbformat.validate(back)
     again = '\n'.join(o['data']['text/html'] for c in back.cells if c.cell_type == 'code' for o in c.get('outputs', [])
                       if o.output_type in ('execute_result', 'display_data') and 'text/html' in o.get('data', {}))
     check('the executed notebook, saved and read back, is valid and holds the same SVG views', again == allhtml)
-    print(f'{passed} passed, {failed} failed')
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary())
 
 
 def f32g(v):

@@ -15,17 +15,18 @@
 
     /usr/bin/python3 tests/test_paper.py RELP_BIN WORK_DIR TOKENIZER_DIR [--quick]
 """
+import functools
 import hashlib
 import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as R  # noqa: E402
+from testlib import Checks, run  # noqa: E402
 
 RELP, WORK, TOKDIR = sys.argv[1:4]
 QUICK = "--quick" in sys.argv[4:]
@@ -34,21 +35,9 @@ METHODS = ["atp", "relp", "relp-ln"]
 # GPT-2 small, 8 demo prompts, 12 x 15 cells: the official notebooks' saved outputs, and the paper's table
 DEMO = {"atp": [0.735, 0.982, 0.436], "relp": [0.962, 0.961, 0.989], "relp-ln": [0.873, 0.981, 0.941]}
 PAPER_SMALL = {"atp": [0.753, 0.979, 0.195], "relp": [0.968, 0.962, 0.992]}
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {str(detail)[:1500]}")
-
-
-def relp(*args):
-    return subprocess.run([RELP, *args], capture_output=True, text=True, timeout=1200)
+checks = Checks(limit=1500)
+check = checks.check
+relp = functools.partial(run, RELP, timeout=1200)
 
 
 def pearson(a, b):
@@ -170,8 +159,7 @@ def main():
         print("     (--quick: the GPT-2-small-shaped run is left to the release build)")
     else:
         small_shaped()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary())
 
 
 if __name__ == "__main__":

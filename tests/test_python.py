@@ -24,7 +24,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -38,24 +37,16 @@ import numpy as np  # noqa: E402
 
 import relp  # noqa: E402
 from relp import _capi, _views  # noqa: E402
+from testlib import Checks, run  # noqa: E402
 
-passed = failed = 0
+checks = Checks(limit=2000)
+check = checks.check
 CLEAN = 'When John and Mary went to the shops, John gave the bag to'
 CORRUPT = 'When John and Mary went to the shops, Mary gave the bag to'
 
 
-def check(name, ok, detail=''):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f'ok   {name}', flush=True)
-    else:
-        failed += 1
-        print(f'FAIL {name} {str(detail)[:2000]}', flush=True)
-
-
 def cli(*args, ok=True):
-    p = subprocess.run([RELP, *args], capture_output=True, text=True, timeout=600)
+    p = run(RELP, *args)
     if ok and p.returncode != 0:
         raise RuntimeError(f'relp {" ".join(args)} failed: {p.stderr}')
     return p
@@ -238,7 +229,7 @@ def test_header():
     check(f'{len(_capi.PROTOTYPES)} ctypes prototypes match relp.h', not bad, bad)
     # librelp.so exports exactly relp.h's functions (-fvisibility=hidden, RELP_API)
     try:
-        nm = subprocess.run(['nm', '-D', '--defined-only', LIBSO], capture_output=True, text=True, timeout=60)
+        nm = run('nm', '-D', '--defined-only', LIBSO, timeout=60)
         exported = {ln.split()[-1] for ln in nm.stdout.splitlines() if ln.split() and ln.split()[1] in 'TtWi'}
         exported = {s for s in exported if not s.startswith('_') and s not in ('_init', '_fini')}
         check('librelp.so exports exactly the RELP_API functions of relp.h', exported == set(protos),
@@ -916,8 +907,7 @@ def main():
             traceback.print_exc()
             check(f'{name}: ran without an exception', False, e)
         print(f'-- {name}: {time.perf_counter() - t:.1f} s', flush=True)
-    print(f'{passed} passed, {failed} failed in {time.perf_counter() - t0:.1f} s')
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary(f' in {time.perf_counter() - t0:.1f} s'))
 
 
 if __name__ == '__main__':

@@ -6,25 +6,18 @@ equal --evaluate and --validate, and bad arguments raise relp.Error with a messa
     test_python_circuits.py RELP_BIN REPO OUT_DIR
 """
 import json
-import math
 import os
-import subprocess
 import sys
+
+from testlib import Checks, is_png, run
 
 RELP, REPO, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, os.path.join(REPO, 'python'))
 import relp  # noqa: E402
 
 MODEL = os.path.join(REPO, 'models-small', 'ioi-4l')
-failures, checks = [], 0
-
-
-def ok(cond, label, detail=''):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f'{label} {detail}')
-    print(('ok   ' if cond else 'FAIL ') + label + (' ' + detail if detail else ''))
+checks = Checks()
+ok = checks.ok
 
 
 def same(a, b, label, rtol=2e-6):
@@ -34,7 +27,7 @@ def same(a, b, label, rtol=2e-6):
 
 
 def cli(*args):
-    r = subprocess.run([RELP, *args], capture_output=True, text=True, timeout=600)
+    r = run(RELP, *args)
     if r.returncode:
         ok(False, ' '.join(args[:2]), r.stderr[-800:])
     return json.loads(r.stdout) if r.returncode == 0 and '-' in args else None
@@ -99,7 +92,7 @@ ok(g.svg.startswith('<svg') and sum(1 for n in g._request['edges']) == sum(v['in
    'EdgeScores.graph(top=12): the pruned circuit\'s edges, as the CLI\'s in_graph flags',
    f"({len(g._request['edges'])} edges)")
 png = g.save_png(os.path.join(OUT, 'g.png'))
-ok(open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n', 'graph.save_png writes a PNG')
+ok(is_png(png), 'graph.save_png writes a PNG')
 for call, want, label in (
         (lambda: m.features(C, X, A, W, neurons=True, components=True), 'give one node set', 'two node sets'),
         (lambda: m.features(C, X, A, W, neurons=True, method='ap'), "method 'ap'", 'features method ap'),
@@ -114,7 +107,4 @@ for call, want, label in (
 f = m.features(C, X, A, W, method='relp')
 ok(len(f.hooks) == 13 and f.nodes == 'features', 'features without a node set on the bundled model: its own 13 SAEs')
 m.close()
-print(f'{checks - len(failures)} of {checks} checks passed')
-for f_ in failures:
-    print('FAILED:', f_)
-sys.exit(1 if failures else 0)
+sys.exit(checks.summary_list())

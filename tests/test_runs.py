@@ -21,31 +21,22 @@ import subprocess
 import sys
 import time
 
+import testlib
+from testlib import Checks, without_seconds as strip
+
 RELP, RELP_MPI, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 shutil.rmtree(WORK, ignore_errors=True)  # runs' files from an earlier test run: --out refuses to overwrite a run
 os.makedirs(WORK, exist_ok=True)
-passed = failed = 0
+checks = Checks()
+check = checks.ok
 NAMES = [" Mary", " John", " Tom", " James", " Dan", " Sid", " Martin", " Amy", " Kate", " Lisa", " Paul", " Anna", " Jack", " Ben"]
 
 
-def check(ok, what, detail=""):
-    global passed, failed
-    passed += ok
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {what} {detail}")
-
-
 def run(args, **kw):
-    r = subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
+    r = testlib.run(args, **kw)
     if r.returncode != 0:
         print(r.stderr[-2000:])
     return r
-
-
-def strip(j):
-    j = dict(j)
-    j.pop("seconds", None)
-    return j
 
 
 def killed_then_resumed(args, out, min_lines):
@@ -184,5 +175,4 @@ else:
     r = run([mpirun, "-np", "2", RELP_MPI] + args[1:] + [os.path.join(WORK, "attr_mpi.json")], env=env)
     same = r.returncode == 0 and strip(json.load(open(os.path.join(WORK, "full.json")))) == strip(json.load(open(os.path.join(WORK, "attr_mpi.json"))))
     check(same, "attribute --prompts: mpirun -np 2 == one process")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(checks.summary())

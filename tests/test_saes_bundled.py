@@ -8,8 +8,9 @@ unspliced and with all 13 SAEs spliced in. relp info --saes lists all 13.
 """
 import json
 import os
-import subprocess
 import sys
+
+from testlib import Checks, run
 
 CHECK, RELP, REPO, OUT = sys.argv[1:5]
 sys.path.insert(0, os.path.join(REPO, 'tools'))
@@ -18,16 +19,8 @@ import train_saes as S  # noqa: E402
 
 MODEL = os.path.join(REPO, 'models-small', 'ioi-4l')
 SAES = os.path.join(MODEL, 'saes')
-failures, checks = [], 0
-
-
-def ok(cond, label, detail=''):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f'{label} {detail}')
-    print(('ok   ' if cond else 'FAIL ') + label + (' ' + detail if detail else ''))
-
+checks = Checks()
+ok = checks.ok
 
 os.makedirs(OUT, exist_ok=True)
 ref = json.load(open(os.path.join(SAES, 'saes.json')))
@@ -38,8 +31,7 @@ E.dump(OUT, tok, draws, [])
 with open(os.path.join(OUT, 'wang_ids.jsonl'), 'w') as f:
     for r in rows:
         f.write(json.dumps({'tokens': r['tokens'], 'answer_id': r['answer_id'], 'wrong_id': r['wrong_id']}) + '\n')
-r = subprocess.run([CHECK, MODEL, SAES, os.path.join(OUT, 'heldout.jsonl'), os.path.join(OUT, 'wang_ids.jsonl')],
-                   capture_output=True, text=True, timeout=900)
+r = run(CHECK, MODEL, SAES, os.path.join(OUT, 'heldout.jsonl'), os.path.join(OUT, 'wang_ids.jsonl'), timeout=900)
 if r.returncode:
     ok(False, 'check_saes ran', r.stderr[-1500:])
     sys.exit(1)
@@ -58,12 +50,9 @@ for key in ('clean', 'all_spliced'):
     ok(abs(a['logit_diff'] - b['logit_diff']) <= 0.01 and abs(a['accuracy'] - b['accuracy']) <= 2.5 / len(rows),
        f'IOI {key}: logit difference {a["logit_diff"]:.4f}, accuracy {a["accuracy"]:.4f} (PyTorch {b["logit_diff"]:.4f}, '
        f'{b["accuracy"]:.4f})')
-r = subprocess.run([RELP, 'info', '--model', MODEL, '--saes', SAES, '--json'], capture_output=True, text=True, timeout=120)
+r = run(RELP, 'info', '--model', MODEL, '--saes', SAES, '--json', timeout=120)
 js = json.loads(r.stdout) if r.returncode == 0 else {'saes': []}
 ok([s['hook'] for s in js['saes']] == S.HOOKS and all(s['architecture'] == 'topk' and s['k'] == 32 and
                                                       s['d_sae'] == 512 and s['dtype'] == 'f16' for s in js['saes']),
    'relp info --saes: the 13 hooks in forward order, topk k 32, 512 latents, F16')
-print(f'{checks - len(failures)} of {checks} checks passed')
-for f_ in failures:
-    print('FAILED:', f_)
-sys.exit(1 if failures else 0)
+sys.exit(checks.summary_list())

@@ -19,20 +19,24 @@ and bad arguments fail with messages naming the flag. `relp attribute --prompts`
 
     /usr/bin/python3 tests/test_sva.py RELP_BIN WORK_DIR GPT3_ENCODER_DIR
 """
+import functools
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections import Counter
+
+from testlib import Checks, run
 
 RELP, WORK, ENCODER = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(REPO, "models-small", "ioi-4l")
 KEYS = ["clean_prefix", "patch_prefix", "clean_answer", "patch_answer", "case"]
-passed = failed = 0
+checks = Checks(limit=800)
+check = checks.check
+relp = functools.partial(run, RELP, timeout=300)
 
 # ---------------------------------------------------------------- the word lists, from their sources
 # subjects: Lakretz et al. 2019 (FAIRNS/Number_and_syntax_units_in_LSTM_LMs Code/generate_NA_task.pl @nouns),
@@ -166,7 +170,7 @@ def encode_all(strings):
     js = ("const e = require(process.argv[1]); const fs = require('fs');"
           "const s = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));"
           "process.stdout.write(JSON.stringify(s.map((x) => e.encode(x))));")
-    r = subprocess.run(["node", "-e", js, ENCODER, src], capture_output=True, text=True, timeout=600)
+    r = run("node", "-e", js, ENCODER, src, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
     return dict(zip(strings, json.loads(r.stdout)))
@@ -183,20 +187,6 @@ def passes(line, enc):
 
 
 # ---------------------------------------------------------------- helpers
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {str(detail)[:800]}")
-
-
-def relp(*args):
-    return subprocess.run([RELP, *args], capture_output=True, text=True, timeout=300)
-
 
 def generate(path, kind, *args):
     r = relp("sva", "--model", MODEL, "--kind", kind, "--out", path, *args)
@@ -395,8 +385,7 @@ def main():
           r.returncode == 0 and len(r.stdout.splitlines()) == 8, r.stderr[-300:])
     r = relp("help")
     check("relp help shows sva and its kinds", "relp sva" in r.stdout and "simple|nounpp|within_rc|rc" in r.stdout)
-    print(f"{passed} passed, {failed} failed ({time.time() - t0:.1f} s)")
-    sys.exit(1 if failed else 0)
+    sys.exit(checks.summary(f" ({time.time() - t0:.1f} s)"))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@
 // compared in logit units, against max(max|native|, max|logit|): they are
 // differences of logits, and float32 rounding enters at the logits' size. Also checked: the SIMD and scalar
 // modules report their own kernels, and bad input throws readable errors.
+// In each module, AP (resid, attn, mlp, heads, heads per position, and mlp
+// noising) equals the plain sweep bit for bit: a fresh forward pass and
+// relp_forward_patched for every cell (plainAp below).
 //
 // Modules: relp_engine (SIMD128), relp_engine_scalar and relp_engine_relaxed
 // (SIMD128 with f32x4.relaxed_madd, fused in V8 on x64 with FMA3: one rounding
@@ -103,6 +106,53 @@ function expectThrow(label, fn, pattern) {
   }
 }
 
+// The plain AP sweep: for every cell a fresh forward pass of the base prompt, then that one patch through
+// relp_forward_patched (every row from the patched stage and position on), the metric read as relp_attribute reads
+// it (two logit columns). AP's copies restarting at rows of their own must give every cell bit for bit.
+function plainAp(model, ci, ri, a, b, node, perPosition, noising) {
+  const M = model.M, T = ci.length, L = model.info.nLayer, NH = model.info.nHead;
+  const nid = { resid: 0, head: 1, attn: 2, mlp: 4 }[node], W = model.nodeWidth(node), heads = node === 'head', HS = W / NH;
+  const ctx = model._ctxFor(1, T);
+  const ids = M._malloc(4 * T), toks = M._malloc(8), vals = M._malloc(4 * T * W), patch = M._malloc(32);
+  const ok = (st, what) => { if (st !== 0) throw new Error(`${what}: ${M.UTF8ToString(M._relp_ctx_last_error(ctx))}`); };
+  const run = (x) => { M.HEAP32.set(x, ids >> 2); ok(M._relp_forward(ctx, ids, 1, T), 'forward'); };
+  const metric = () => { const p = (M._relp_ctx_logits(ctx, 0) >>> 0) >> 2; return M.HEAPF32[p + a] - M.HEAPF32[p + b]; };
+  try {
+    run(ci); // every logit column (the unembedding's wide tiles) against the two a metric computes alone
+    const p0 = (M._relp_ctx_logits(ctx, 0) >>> 0) >> 2, full = [M.HEAPF32[p0 + a], M.HEAPF32[p0 + b]];
+    M.HEAP32.set([a, b], toks >> 2);
+    ok(M._relp_ctx_set_logit_tokens(ctx, toks, 2), 'logit tokens');
+    run(ci);
+    const mc = metric();
+    const p1 = (M._relp_ctx_logits(ctx, 0) >>> 0) >> 2, columnsEqual = Object.is(full[0], M.HEAPF32[p1 + a]) && Object.is(full[1], M.HEAPF32[p1 + b]);
+    run(ri);
+    const mr = metric();
+    run(noising ? ri : ci);
+    const sv = [];
+    for (let l = 0; l < L; l++) {
+      const p = (M._relp_ctx_node(ctx, nid, l) >>> 0) >> 2;
+      sv.push(M.HEAPF32.slice(p, p + T * W));
+    }
+    const norm = mc !== mr ? 1 / (mc - mr) : 1, baseValue = noising ? mc : mr, perPos = !heads || perPosition;
+    const scores = [];
+    for (let l = 0; l < L; l++)
+      for (let u = 0; u < (heads ? NH : 1); u++)
+        for (let t = perPos ? 0 : -1; t < (perPos ? T : 0); t++) {
+          const w = heads ? HS : W, off = heads ? u * HS : 0;
+          for (let tt = 0; tt < T; tt++)
+            if (t < 0 || tt === t) M.HEAPF32.set(sv[l].subarray(tt * W + off, tt * W + off + w), (vals >> 2) + (t < 0 ? tt * w : 0));
+          M.HEAP32.set([nid, l, t, heads ? u : -1, vals, 0, 1], patch >> 2);
+          run(noising ? ci : ri);
+          ok(M._relp_forward_patched(ctx, patch, 1), 'patched run');
+          scores.push(Math.fround((metric() - baseValue) * norm) + 0);
+        }
+    return { scores, mc, mr, columnsEqual };
+  } finally {
+    M._relp_ctx_set_logit_tokens(ctx, 0, 0);
+    for (const p of [ids, toks, vals, patch]) M._free(p);
+  }
+}
+
 for (const variant of VARIANTS) {
   variantNow = variant;
   const engine = await loadEngine({
@@ -164,6 +214,20 @@ for (const variant of VARIANTS) {
           compare(`${label} (logit units)`, got.scores.map((v) => v * dm), want.scores.flat(Infinity).map((v) => v * dm), maxLogit);
           compare(`${label} metrics`, [got.mClean, got.mCorrupt], [want.metric_clean, want.metric_corrupt], maxLogit);
         }
+        if (pi === 0 && modelName === BUNDLED[0] && weights === 'f32') // AP against the plain sweep, bit for bit
+          for (const [node, perPosition = false, noising = false] of [['resid'], ['attn'], ['mlp'], ['head'], ['head', true], ['mlp', false, true]]) {
+            const got = model.attribute({ clean: ci, corrupt: ri, answer: a, wrong: b, method: 'ap', node, perPosition, noising });
+            const want = plainAp(model, ci, ri, a, b, node, perPosition, noising);
+            const label = `${tag} ap ${node}${perPosition ? ' per-position' : ''}${noising ? ' noising' : ''} vs the plain sweep`;
+            const bad = want.scores.findIndex((v, i) => !Object.is(v, got.scores[i]));
+            checks++;
+            if (bad >= 0 || want.scores.length !== got.scores.length || want.mc !== got.mClean || want.mr !== got.mCorrupt ||
+                !want.columnsEqual) {
+              failures++;
+              console.log(`FAIL ${label}: cell ${bad} plain ${want.scores[bad]} sweep ${got.scores[bad]} (${want.scores.length} / ${got.scores.length} cells; metrics ${want.mc} ${want.mr} / ${got.mClean} ${got.mCorrupt}; ` +
+                          `the answer's and wrong token's logits ${want.columnsEqual ? '' : 'differ '}computed alone and with every column)`);
+            }
+          }
         for (const method of ['atp', 'relp', 'relp-ln', 'attnlrp', 'ig-input']) { // all node types from one pass or sweep (what the page runs)
           const all = model.attributeAll({ clean: ci, corrupt: ri, answer: a, wrong: b, method, steps: 5 });
           for (const node of ['resid', 'attn', 'mlp', 'head']) {

@@ -9,28 +9,21 @@ and there, with no PYTHONPATH and no RELP_LIBRARY:
 
     test_wheel.py RELP_BIN LIBRELP_SO REPO OUT_DIR
 """
+import functools
 import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
+
+import testlib
+from testlib import Checks, without_seconds
 
 RELP, LIBSO, REPO, OUT = (os.path.abspath(a) for a in sys.argv[1:5])
 DIST = os.path.join(OUT, 'dist')
-failures, checks = [], 0
-
-
-def ok(cond, label, detail=''):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f'{label} {detail}')
-    print(('ok   ' if cond else 'FAIL ') + label + (' ' + str(detail) if detail else ''), flush=True)
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, **kw)
+checks = Checks()
+ok = checks.ok
+run = functools.partial(testlib.run, timeout=900)
 
 
 shutil.rmtree(OUT, ignore_errors=True)
@@ -67,13 +60,7 @@ cli = run([RELP, 'attribute', '--model', os.path.join(REPO, 'models-small', 'ioi
            '--threads', '1'])
 
 
-def strip(t):
-    j = json.loads(t)
-    j.pop('seconds', None)
-    return j
-
-
-ok(got and cli.returncode == 0 and strip(got['json']) == strip(cli.stdout),
+ok(got and cli.returncode == 0 and without_seconds(json.loads(got['json'])) == without_seconds(json.loads(cli.stdout)),
    'the installed package gives relp attribute --json\'s numbers')
 
 # the notebook's kernel: the venv's python (a kernelspec installed into the venv, which its jupyter finds)
@@ -100,7 +87,4 @@ ok(res and not res['errors'] and res['file'].startswith(venv) and res['svgs'] >=
 status_after = run(['git', '-C', REPO, 'status', '--porcelain', '--untracked-files=all']).stdout
 ok(status_after == status_before, 'nothing left behind in the checkout',
    sorted(set(status_after.splitlines()) - set(status_before.splitlines()))[:10])
-print(f'{checks - len(failures)} of {checks} checks passed')
-for f in failures:
-    print('FAILED:', f)
-sys.exit(1 if failures else 0)
+sys.exit(checks.summary_list())
