@@ -4,7 +4,7 @@
 //   node tests/test_browser.mjs WEB_DIR RELP_BIN MODELS_DIR OUT_DIR PYTHON
 //
 // The default model is the manifest's (MODELS_DIR/models.json).
-//  0. The page for a paper (issue 24), a check per item: no figure hides a
+//  0. The page for a paper, a check per fix: no figure hides a
 //     panel or shrinks its text below 10 px (360 to 1920 px, 15, 26 and 64
 //     tokens; embeds at 360 px), a clicked head stays, units where the gap
 //     cannot normalise, jobs said before they run, the scatter, links pasted
@@ -40,7 +40,7 @@
 //     link, a link to a model that fails: readable messages, the page keeps working.
 //  9. A GPT-2-small-shaped checkpoint loads from a local URL and runs RelP;
 //     the tab's peak memory is reported.
-// 11. Circuits (issue 28): see the section's own comment.
+// 11. Circuits: see the section's own comment.
 // 10. Threads: served with COOP/COEP (tools/serve.mjs) the page is
 //     cross-origin isolated and loads the threaded module with min(cores, 8)
 //     threads; served without them (--no-isolation, as most hosts) it says it
@@ -156,8 +156,8 @@ async function download(page, button) {
 }
 
 try {
-  // ---------------------------------------------------------- 0. the page for a paper (issue 24), one check per item
-  // Each was written to fail on the page before the fix. RELP_ONLY_24=1 runs this section alone.
+  // ---------------------------------------------------------- 0. the page for a paper, one check per fix
+  // Each was written to fail on the page before the fix. RELP_ONLY_PAPER=1 runs this section alone.
   {
     const t24 = Date.now();
     const VIEWS24 = ['maps', 'heads', 'positions', 'attention', 'tokens', 'scatter', 'table'];
@@ -184,13 +184,13 @@ try {
     });
     const settle = async (p) => { await p.waitForTimeout(150); await idle(p); };
     // each check's block: an exception fails it (and closes its pages), the next runs
-    const guard24 = async (label, fn) => {
+    const paperCheck = async (label, fn) => {
       const before = new Set(context.pages()), tb = Date.now();
-      try { await fn(); } catch (e) { ok(false, `issue 24 (${label}): ${String(e.message || e).split('\n')[0].slice(0, 200)}`); }
+      try { await fn(); } catch (e) { ok(false, `${label}: ${String(e.message || e).split('\n')[0].slice(0, 200)}`); }
       if (process.env.RELP_TIMES) console.log(`  (${label.slice(0, 40)}: ${((Date.now() - tb) / 1000).toFixed(1)} s)`);
       for (const pg of context.pages()) if (!before.has(pg)) await pg.close().catch(() => {});
     };
-    await guard24('item 1 and Build 2: no panel is ever hidden; item 4: at 390 ', async () => { // item 1 and Build 2: no panel is ever hidden; item 4: at 390 px the map is on the first screen
+    await paperCheck('figures fit 360 to 1920 px', async () => { // no panel is ever hidden; at 390 px the map is on the first screen
       const p = await open(link(long));
       const bad = [], seen = [];
       for (const [w, views] of [[1920, VIEWS24], [1400, VIEWS24], [600, VIEWS24], [390, VIEWS24], [360, VIEWS24]]) {
@@ -206,10 +206,10 @@ try {
         if (w === 390) {
           await view(p, 'maps');
           const f = await fitOf(p);
-          ok(f.top + 60 < 844, 'item 4: at 390 px the map starts on the first screen (the figure above the controls)', `(its top at ${f.top.toFixed(0)} px)`);
+          ok(f.top + 60 < 844, 'at 390 px the map starts on the first screen (the figure above the controls)', `(its top at ${f.top.toFixed(0)} px)`);
         }
       }
-      ok(bad.length === 0, 'item 1 / Build 2: 26 tokens at 1920, 1400, 600, 390, 360 px: no figure (maps, heads, heads x position, attention, tokens, scatter, table) reaches past its box or the window or scrolls, and its text is >= 10 px',
+      ok(bad.length === 0, '26 tokens at 1920, 1400, 600, 390, 360 px: no figure (maps, heads, heads x position, attention, tokens, scatter, table) reaches past its box or the window or scrolls, and its text is >= 10 px',
          bad.slice(0, 4).join(' | ') || `(${seen.filter((x, i) => i % 7 === 0).join('; ')})`);
       await p.goto(link(ioi));
       await p.waitForSelector('body[data-ready="1"]');
@@ -224,7 +224,7 @@ try {
           if (!(f.over <= 1 && f.text >= 10 - 1e-6 && f.scrolls <= 0 && f.page <= 0)) bad15.push(`${w} px ${v}: ${JSON.stringify(f)}`);
         }
       }
-      ok(bad15.length === 0, 'Build 2: 15 tokens at 360 and 1920 px: the same', bad15.join(' | '));
+      ok(bad15.length === 0, '15 tokens at 360 and 1920 px: the same', bad15.join(' | '));
       await p.goto(link(longest));
       await p.waitForSelector('body[data-ready="1"]');
       await idle(p);
@@ -234,11 +234,11 @@ try {
       const sb = await p.evaluate(() => ({ cls: document.querySelector('#view').classList.contains('scrolls'), ov: getComputedStyle(document.querySelector('#view')).overflowX,
         note: !document.querySelector('#scroll-note').hidden && document.querySelector('#scroll-note').textContent, bar: document.querySelector('#scroller').getBoundingClientRect().height }));
       ok(f64.text >= 10 - 1e-6 && f64.page <= 0 && (f64.scrolls <= 0 || (sb.cls && sb.ov === 'scroll' && sb.bar > 0 && /scrolls sideways/.test(sb.note))),
-         'Build 2: 64 tokens at 390 px: the text stays >= 10 px; the figure that is still too wide scrolls in its box with a scrollbar that shows and a note that says so', `(${JSON.stringify(f64)}; ${JSON.stringify(sb)})`);
+         '64 tokens at 390 px: the text stays >= 10 px; the figure that is still too wide scrolls in its box with a scrollbar that shows and a note that says so', `(${JSON.stringify(f64)}; ${JSON.stringify(sb)})`);
       await p.screenshot({ path: path.join(outDir, 'views', '64tok-maps-390.png'), fullPage: true });
       await p.close();
     });
-    await guard24('item 4: embeds in a 360 px column are readable (text >= 10 p', async () => { // item 4: embeds in a 360 px column are readable (text >= 10 px), the live ones and the static one
+    await paperCheck('embeds in a 360 px column', async () => { // embeds in a 360 px column are readable (text >= 10 px), the live ones and the static one
       const p = await open(link(ioi));
       const sn = await p.evaluate(() => window.relp.embedSnippets());
       await p.close();
@@ -254,7 +254,7 @@ try {
         const f = await fitOf(fr);
         const inner = await fr.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth, sh: document.documentElement.scrollHeight, ch: document.documentElement.clientHeight }));
         res.push(`${label}: text ${f.text.toFixed(1)} px, ${inner.sw}x${inner.sh} in ${inner.cw}x${inner.ch}`);
-        ok(f.text >= 10 - 1e-6 && f.over <= 1 && inner.sw <= inner.cw && inner.sh <= inner.ch + 1, `item 4: the ${label} embed in a 360 px column: text >= 10 px, nothing cut off or scrolled`, `(${res.at(-1)})`);
+        ok(f.text >= 10 - 1e-6 && f.over <= 1 && inner.sw <= inner.cw && inner.sh <= inner.ch + 1, `the ${label} embed in a 360 px column: text >= 10 px, nothing cut off or scrolled`, `(${res.at(-1)})`);
         await host.screenshot({ path: path.join(outDir, 'views', `embed-${label.replace(/\W/g, '')}-360.png`), fullPage: true });
         await host.close();
       }
@@ -264,11 +264,11 @@ try {
       await hs.waitForSelector('figure.relp-static .relp-readout');
       const st = await hs.evaluate(() => { const s = [...document.querySelectorAll('figure.relp-static svg')].find((x) => x.getBoundingClientRect().width > 0);
         const b = s.getBoundingClientRect(); return { text: 11.6 * b.width / Number(s.getAttribute('width')), right: b.right, iw: window.innerWidth }; });
-      ok(st.text >= 10 - 1e-6 && st.right <= st.iw, 'item 4: the static embed in a 360 px column shows a figure laid out for it (text >= 10 px)', `(text ${st.text.toFixed(1)} px)`);
+      ok(st.text >= 10 - 1e-6 && st.right <= st.iw, 'the static embed in a 360 px column shows a figure laid out for it (text >= 10 px)', `(text ${st.text.toFixed(1)} px)`);
       await hs.screenshot({ path: path.join(outDir, 'views', 'embed-static-360.png'), fullPage: true });
       await hs.close();
     });
-    await guard24('item 2: clicking a head opens that head, and moving the poin', async () => { // item 2: clicking a head opens that head, and moving the pointer does not change it
+    await paperCheck('a clicked head stays', async () => { // clicking a head opens that head, and moving the pointer does not change it
       const p = await open(link(ioi, { view: 'heads' }));
       await p.click('#view .cell[data-kind="est"][data-r="1"][data-c="1"]');
       await p.waitForSelector('#view g.focus .panel-title');
@@ -279,10 +279,10 @@ try {
       const focus = await (await p.$('#view g.focus .cell[data-kind="focus-clean"]')).boundingBox();
       await p.mouse.move(focus.x + 5, focus.y + 5, { steps: 12 }); // over other heads, to the large pattern
       const t2 = await title(), s2 = await p.evaluate(() => [window.relp.state.layer, window.relp.state.head]);
-      ok(t1 === 'layer 1 head 1, clean' && t2 === t1 && s2.join() === '1,1', 'item 2: clicking head L1.H1 opens L1.H1; moving the pointer over other heads to the large pattern keeps it', `("${t1}" -> "${t2}", state ${s2})`);
+      ok(t1 === 'layer 1 head 1, clean' && t2 === t1 && s2.join() === '1,1', 'clicking head L1.H1 opens L1.H1; moving the pointer over other heads to the large pattern keeps it', `("${t1}" -> "${t2}", state ${s2})`);
       await p.close();
     });
-    await guard24('item 3: a swapped pair (negative gap) is drawn in logit unit', async () => { // item 3: a swapped pair (negative gap) is drawn in logit units, not as a share, and differs from the valid pair's
+    await paperCheck('a swapped pair in logit units', async () => { // a swapped pair (negative gap) is drawn in logit units, not as a share, and differs from the valid pair's
       const p = await open(link(ioi));
       const valid = await cells(p, 'est');
       await setInputs(p, { answer: ioi.wrong, wrong: ioi.answer });
@@ -290,15 +290,15 @@ try {
       const sw = await cells(p, 'est'), legend = await p.evaluate(() => [...document.querySelectorAll('#view g.legend text')].map((t) => t.textContent).join(' '));
       const gap = await p.evaluate(() => window.relp.store.mClean - window.relp.store.mCorrupt);
       ok(gap < 0 && /logit units/.test(legend) && !/share of the logit difference restored/.test(legend) && maxRel(sw, valid.map((v) => v * gap)) < 1e-3,
-         'item 3: with the answer and wrong token swapped (gap < 0) the legend says logit units and the map is the change in logits (not the valid pair\'s map)', `(gap ${gap.toFixed(3)}; "${legend.slice(0, 90)}")`);
+         'with the answer and wrong token swapped (gap < 0) the legend says logit units and the map is the change in logits (not the valid pair\'s map)', `(gap ${gap.toFixed(3)}; "${legend.slice(0, 90)}")`);
       await p.close();
     });
-    await guard24('Build 3 / item 5: a job over the threshold is said first (No', async () => { // Build 3 / item 5: a job over the threshold is said first (Not now, then compute it); IG steps (item 8)
+    await paperCheck('long jobs asked first, IG steps, Export', async () => { // a job over the threshold is said first (Not now, then compute it); IG steps
       const p = await open(link(ioi));
       await p.selectOption('#method', 'atp');
       await p.click('#export-svg');
       const ex = await messageOf(p);
-      ok(/AtP has not been run on these prompts yet/.test(ex) && /choose RelP/.test(ex) && !/nothing to export/.test(ex), 'item 11: Export with a method not run says so and names the one computed', `("${ex.slice(0, 120)}")`);
+      ok(/AtP has not been run on these prompts yet/.test(ex) && /choose RelP/.test(ex) && !/nothing to export/.test(ex), 'Export with a method not run says so and names the one computed', `("${ex.slice(0, 120)}")`);
       await p.selectOption('#method', 'relp');
       await p.evaluate(() => { window.relp.askAbove = 0; });
       await p.click('[data-view="positions"]');
@@ -313,9 +313,9 @@ try {
       await idle(p);
       await p.waitForFunction(() => window.relp.store.apPos && window.relp.phase === 'idle');
       ok(/Activation patching per head and position: \d+ patched runs, about [\d.]+ (s|min)/.test(said) && !declined.apPos && /compute it/.test(declined.note) &&
-         (await cells(p, 'ap')).length > 0, 'Build 3: before a long job (heads x position AP) the page says how long it will take; Not now runs nothing, and it can be run later', `("${said.slice(0, 100)}")`);
+         (await cells(p, 'ap')).length > 0, 'before a long job (heads x position AP) the page says how long it will take; Not now runs nothing, and it can be run later', `("${said.slice(0, 100)}")`);
       await p.evaluate(() => { window.relp.askAbove = 5; });
-      // item 8: IG steps are checked as typed, and a change after a run marks the figure out of date
+      // IG steps are checked as typed, and a change after a run marks the figure out of date
       await view(p, 'maps');
       await p.selectOption('#method', 'ig');
       const bad = [];
@@ -329,14 +329,14 @@ try {
       const cap10 = await p.evaluate(() => window.relp.svgString());
       await p.fill('#steps', '50');
       const st = await p.evaluate(() => ({ stale: window.relp.stale, banner: !document.querySelector('#stale').hidden }));
-      ok(bad.length === 0 && /method: IG, 10 steps/.test(cap10) && st.stale && st.banner, 'item 8: IG steps 0, 5000 and 2.5 are refused as typed (Run disabled, the field keeps them); 10 -> 50 after a run marks the figure out of date', bad.join('; ') || JSON.stringify(st));
-      // item 11: Run is disabled while the inputs cannot run
+      ok(bad.length === 0 && /method: IG, 10 steps/.test(cap10) && st.stale && st.banner, 'IG steps 0, 5000 and 2.5 are refused as typed (Run disabled, the field keeps them); 10 -> 50 after a run marks the figure out of date', bad.join('; ') || JSON.stringify(st));
+      // Run is disabled while the inputs cannot run
       await p.fill('#steps', '10');
       await setInputs(p, { answer: ioi.answer, wrong: ioi.answer });
-      ok(await p.isDisabled('#run'), 'item 11: Run is disabled while the inputs cannot run (answer = wrong token)');
+      ok(await p.isDisabled('#run'), 'Run is disabled while the inputs cannot run (answer = wrong token)');
       await p.close();
     });
-    await guard24('item 6: the scatter\'s readout names layer, position and toke', async () => { // item 6: the scatter's readout names layer, position and token; its ticks are round and do not overlap
+    await paperCheck('the scatter, pasted links', async () => { // the scatter's readout names layer, position and token; its ticks are round and do not overlap
       const p = await open(link(ioi, { view: 'scatter' }));
       await p.hover('#view .pt[data-kind="attn"][data-i="10"]', { force: true });
       const ro = await p.textContent('#readout');
@@ -344,17 +344,17 @@ try {
       const over = ticks.some((a, i) => ticks.some((b, j) => j > i && a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1));
       const vals = [...new Set(ticks.map((t) => Number(t.s)))].sort((a, b) => a - b), step = vals[1] - vals[0];
       const round = vals.length >= 3 && vals.every((v) => Math.abs(v / step - Math.round(v / step)) < 1e-6) && [1, 2, 5].some((m) => Math.abs(step / 10 ** Math.floor(Math.log10(step)) - m) < 1e-6);
-      ok(/^attn: layer \d+, position \d+ ".*": RelP -?[\d.e-]+, AP -?[\d.e-]+$/.test(ro) && !over && round, 'item 6: the scatter\'s readout says layer, position and token; its ticks are round multiples of 1, 2 or 5 and none overlap', `("${ro}"; ticks ${vals.join(', ')})`);
-      // item 7: a link pasted into the open tab (only the # part changes) is opened
+      ok(/^attn: layer \d+, position \d+ ".*": RelP -?[\d.e-]+, AP -?[\d.e-]+$/.test(ro) && !over && round, 'the scatter\'s readout says layer, position and token; its ticks are round multiples of 1, 2 or 5 and none overlap', `("${ro}"; ticks ${vals.join(', ')})`);
+      // a link pasted into the open tab (only the # part changes) is opened
       const ind = man.examples.find((e) => e.kind === 'induction');
       await p.evaluate((h) => { location.hash = h; }, new URLSearchParams({ model: NAME, clean: ind.clean, corrupt: ind.corrupt, answer: ind.answer, wrong: ind.wrong, method: 'atp', ap: '1', view: 'heads' }).toString());
       await p.waitForFunction((c) => window.relp.store && window.relp.store.query.clean === c && window.relp.phase === 'idle', ind.clean, { timeout: 60000 });
       const h = await p.evaluate(() => ({ method: window.relp.state.method, view: window.relp.state.view, field: document.querySelector('#clean').value, est: !!window.relp.store.est.atp }));
-      ok(h.method === 'atp' && h.view === 'heads' && h.field === ind.clean && h.est, 'item 7: a new link pasted into the open tab (a new # only) opens its state and runs it', JSON.stringify(h));
+      ok(h.method === 'atp' && h.view === 'heads' && h.field === ind.clean && h.est, 'a new link pasted into the open tab (a new # only) opens its state and runs it', JSON.stringify(h));
       await p.close();
     });
-    await guard24('item 9: the node table: AP first, every value with the same ', async () => { // item 9: the node table: AP first, every value with the same decimals, all 7 methods fit at 1400 px;
-      // item 10: the token view says what it shows; item 11: the keyboard, Export, the header, the examples
+    await paperCheck('node table, token view, keyboard, header', async () => { // the node table: AP first, every value with the same decimals, all 7 methods fit at 1400 px;
+      // the token view says what it shows; the keyboard, Export, the header, the examples
       const p = await open(link(ioi));
       await p.evaluate(() => { window.relp.askAbove = 1e9; }); // every method runs without asking (IG's estimate is rough before a first run)
       for (const m of METHODS24) { await p.selectOption('#method', m); if (!(await p.evaluate((mm) => window.relp.store.est[mm], m))) await runNow(p); }
@@ -365,51 +365,51 @@ try {
         right: document.querySelector('table.nodes').getBoundingClientRect().right, iw: window.innerWidth }));
       const dec = new Set(t.texts.map((x) => (x.split('.')[1] || '').length));
       ok(t.cols[0] === 'ap' && t.cols.length === 8 && dec.size === 1 && t.texts.every((x) => /^-?\d+(\.\d+)?$/.test(x)) && t.wrap <= 0 && t.right <= t.iw,
-         'item 9: the node table with all 7 methods: AP (the ground truth) the first column, every value with the same decimals, all of it on screen at 1400 px', `(${t.cols.join(', ')}; decimals ${[...dec]}; e.g. ${t.texts.slice(0, 4).join(', ')})`);
+         'the node table with all 7 methods: AP (the ground truth) the first column, every value with the same decimals, all of it on screen at 1400 px', `(${t.cols.join(', ')}; decimals ${[...dec]}; e.g. ${t.texts.slice(0, 4).join(', ')})`);
       await view(p, 'tokens');
       await p.selectOption('#method', 'atp');
       const atpNote = await p.textContent('#view-note'), atpTitle = await p.textContent('#view svg .figure-title');
       await p.selectOption('#method', 'relp');
       const relpNote = await p.textContent('#view-note');
       ok(/AtP, IG and IG-input share this view: gradient x input/.test(atpNote) && /gradient x input/.test(atpTitle) && /conservation gap -?[\d.]+ is the part of the metric the rules pass to no token: to the biases/.test(relpNote),
-         'item 10: the token view says which rules it shows (AtP, IG and IG-input: gradient x input) and what the conservation gap is', `("${atpTitle}"; "${relpNote.slice(0, 120)}")`);
+         'the token view says which rules it shows (AtP, IG and IG-input: gradient x input) and what the conservation gap is', `("${atpTitle}"; "${relpNote.slice(0, 120)}")`);
       await view(p, 'maps');
       await p.selectOption('#method', 'ig');
       const igText = await p.evaluate(() => window.relp.svgString());
-      ok(!/\) \(/.test(igText.replace(/<[^>]+>/g, ' ')), 'item 11: no title has doubled parentheses (IG\'s panels)');
+      ok(!/\) \(/.test(igText.replace(/<[^>]+>/g, ' ')), 'no title has doubled parentheses (IG\'s panels)');
       await p.selectOption('#method', 'relp');
       await p.hover('#view .cell[data-kind="est"][data-r="2"][data-c="3"]');
       await p.focus('#view');
       const keys = [];
       for (const k of ['ArrowRight', 'ArrowRight', 'Home', 'End']) { await p.keyboard.press(k); keys.push((/position (\d+)/.exec(await p.textContent('#readout')) || [])[1]); }
-      ok(keys.join() === '3,4,0,14' && /^layer 2,/.test(await p.textContent('#readout')), 'item 11: the keyboard cursor starts at the hovered cell; Home and End go to the row\'s ends', `(positions ${keys.join(', ')})`);
+      ok(keys.join() === '3,4,0,14' && /^layer 2,/.test(await p.textContent('#readout')), 'the keyboard cursor starts at the hovered cell; Home and End go to the row\'s ends', `(positions ${keys.join(', ')})`);
       const head = await p.textContent('header p'), exTitle = await p.getAttribute('#example-ioi', 'title');
-      ok(!/ on GPT-2, /.test(head) && /GPT-2, Llama/.test(head) && /the manifest has one/.test(exTitle), 'item 11: the header does not say GPT-2 over every model; the example buttons say they have one example each', `("${exTitle}")`);
+      ok(!/ on GPT-2, /.test(head) && /GPT-2, Llama/.test(head) && /the manifest has one/.test(exTitle), 'the header does not say GPT-2 over every model; the example buttons say they have one example each', `("${exTitle}")`);
       await p.close();
     });
-    await guard24('item 11: tests/write_checkpoint.py --help under a python wit', async () => { // item 11: tests/write_checkpoint.py --help under a python without torch says which python to use
+    await paperCheck('write_checkpoint.py without torch', async () => { // tests/write_checkpoint.py --help under a python without torch says which python to use
       const fake = path.join(outDir, 'no-torch');
       fs.mkdirSync(path.join(fake, 'torch'), { recursive: true });
       fs.writeFileSync(path.join(fake, 'torch', '__init__.py'), 'raise ImportError("No module named torch (a test stand-in)")\n');
       const r = spawnSync(python, [path.join(here, 'write_checkpoint.py'), '--help'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: fake } });
       const r2 = spawnSync(python, [path.join(here, 'write_checkpoint.py'), path.join(outDir, 'x'), '--shape', '1,16,1'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: fake } });
       ok(r.status === 0 && /usage:/.test(r.stdout) && r2.status !== 0 && /torch/.test(r2.stderr) && /python/.test(r2.stderr) && !/Traceback/.test(r2.stderr),
-         'item 11: write_checkpoint.py --help works without torch, and a run without it says which python to use', `("${r2.stderr.trim().slice(0, 120)}")`);
+         'write_checkpoint.py --help works without torch, and a run without it says which python to use', `("${r2.stderr.trim().slice(0, 120)}")`);
     });
-    await guard24('Build 6: metrics: the log-probability of the answer == relp ', async () => { // Build 6: metrics: the log-probability of the answer == relp attribute --metric logprob, named in the caption
+    await paperCheck('metrics and figure options', async () => { // metrics: the log-probability of the answer == relp attribute --metric logprob, named in the caption
       const p = await open(link(ioi, { metric: 'logprob', ap: '0' }));
       const est = await cells(p, 'est');
       const want = native(['attribute', '--model', dir, '--clean', ioi.clean, '--corrupt', ioi.corrupt, '--answer', ioi.answer, '--metric', 'logprob', '--method', 'relp', '--node', 'mlp', '--json', '-']);
       const svg = await p.evaluate(() => window.relp.svgString());
       ok(maxRel(est, want.scores.flat()) <= 1e-4 && /metric: log-probability of &quot;/.test(svg) && await p.inputValue('#metric') === 'logprob',
-         'Build 6: metric=logprob: the map == relp attribute --metric logprob, and the caption names the metric', `(max rel diff ${maxRel(est, want.scores.flat()).toExponential(2)})`);
+         'metric=logprob: the map == relp attribute --metric logprob, and the caption names the metric', `(max rel diff ${maxRel(est, want.scores.flat()).toExponential(2)})`);
       for (const m of ['logit', 'logit_diff']) {
         await p.selectOption('#metric', m);
         await runNow(p);
         const s = await p.evaluate(() => window.relp.svgString());
-        ok(new RegExp(`metric: ${m === 'logit' ? 'logit &quot;' : 'logit difference &quot;'}`).test(s), `Build 6: metric ${m} is named in the caption`);
+        ok(new RegExp(`metric: ${m === 'logit' ? 'logit &quot;' : 'logit difference &quot;'}`).test(s), `metric ${m} is named in the caption`);
       }
-      // Build 5: figure options: font, caption beside the figure, a fixed colour scale; in the URL
+      // figure options: font, caption beside the figure, a fixed colour scale; in the URL
       await p.selectOption('#font', 'sans');
       await p.uncheck('#caption-on');
       await p.fill('#cmax', '1');
@@ -418,17 +418,17 @@ try {
       const o = await p.evaluate(() => ({ svg: window.relp.svgString(), caption: document.querySelector('#caption-text').textContent, shown: !document.querySelector('#caption-box').hidden, hash: location.hash }));
       const ticks = /<text[^>]*>-1\.00<\/text>[\s\S]*<text[^>]*>1\.00<\/text>/.test(o.svg);
       ok(/font-family='[^']*sans-serif'/.test(o.svg) && !/class='caption'/.test(o.svg) && o.shown && /^model: ioi-4l; method: RelP/.test(o.caption) && ticks && /fixed scale/.test(o.svg) &&
-         /font=sans/.test(o.hash) && /caption=0/.test(o.hash) && /cmax=1/.test(o.hash), 'Build 5: font sans-serif, caption off (shown as text beside the figure), colour scale fixed at 1: in the figure and in the URL', `(${o.hash.slice(0, 0)}caption "${o.caption.slice(0, 60)}")`);
+         /font=sans/.test(o.hash) && /caption=0/.test(o.hash) && /cmax=1/.test(o.hash), 'font sans-serif, caption off (shown as text beside the figure), colour scale fixed at 1: in the figure and in the URL', `(${o.hash.slice(0, 0)}caption "${o.caption.slice(0, 60)}")`);
       const png = fs.readFileSync(await download(p, '#export-png'));
-      ok(png.readUInt32BE(16) === 2 * Number(/width='(\d+)'/.exec(o.svg)[1]), 'Build 5: a sans-serif figure exports as a PNG of its size');
+      ok(png.readUInt32BE(16) === 2 * Number(/width='(\d+)'/.exec(o.svg)[1]), 'a sans-serif figure exports as a PNG of its size');
       const cli = path.join(outDir, 'cli-options.svg');
       execFileSync(relpBin, ['attribute', '--model', dir, '--clean', ioi.clean, '--corrupt', ioi.corrupt, '--answer', ioi.answer, '--wrong', ioi.wrong, '--method', 'relp', '--node', 'mlp',
         '--svg', cli, '--font', 'sans', '--no-caption', '--color-max', '1'], { stdio: 'ignore' });
       const cs = fs.readFileSync(cli, 'utf8'), ctext = fs.readFileSync(cli.replace(/\.svg$/, '.caption.txt'), 'utf8');
-      ok(/font-family='[^']*sans-serif'/.test(cs) && !/class='caption'/.test(cs) && /fixed scale/.test(cs) && /^model: /.test(ctext), 'Build 5: the CLI has them too: --font sans --no-caption (the caption in FILE.caption.txt) --color-max 1');
+      ok(/font-family='[^']*sans-serif'/.test(cs) && !/class='caption'/.test(cs) && /fixed scale/.test(cs) && /^model: /.test(ctext), 'the CLI has them too: --font sans --no-caption (the caption in FILE.caption.txt) --color-max 1');
       await p.close();
     });
-    await guard24('Build 4: data sets: the official demo set\'s r table == relp ', async () => { // Build 4: data sets: the official demo set's r table == relp ioi --json on the same prompts; exports name it
+    await paperCheck('data sets', async () => { // data sets: the official demo set's r table == relp ioi --json on the same prompts; exports name it
       const p = await open(link(ioi));
       await p.evaluate(() => { window.relp.askAbove = 1e9; }); // run without asking (the estimate of a data set is rough; asking is checked above)
       await p.selectOption('#set', 'demo');
@@ -442,23 +442,23 @@ try {
       let d = 0;
       for (const m of ['relp', 'atp']) for (const n of ['resid', 'attn', 'mlp', 'head']) d = Math.max(d, Math.abs(got.r[m][n] - want.pearson[m][n]));
       const cells24 = await p.$$eval('#view .cell[data-kind="r"]', (es) => es.length);
-      ok(got.view === 'rtable' && got.n === want.prompts && got.b === want.batches && d <= 2e-3 && cells24 === 8, 'Build 4: the demo set\'s r table (RelP, AtP x resid, attn, mlp, heads) == relp ioi --dataset demo --json',
+      ok(got.view === 'rtable' && got.n === want.prompts && got.b === want.batches && d <= 2e-3 && cells24 === 8, 'the demo set\'s r table (RelP, AtP x resid, attn, mlp, heads) == relp ioi --dataset demo --json',
          `(${got.n} prompts in ${got.b} batch(es); max |r diff| ${d.toExponential(1)})`);
       const csvText = fs.readFileSync(await download(p, '#export-csv'), 'utf8');
       const svgT = fs.readFileSync(await download(p, '#export-svg'), 'utf8');
       const pngT = fs.readFileSync(await download(p, '#export-png'));
       ok(/^method,resid,attn,mlp,head,seconds\nrelp,/.test(csvText) && Math.abs(Number(csvText.split('\n')[1].split(',')[1]) - want.pearson.relp.resid) < 2e-3 &&
-         /data: IOI, the official demo set \(8 prompts/.test(svgT) && pngT.readUInt32BE(16) > 0, 'Build 4: the r table exports as CSV, SVG and PNG, the data set named in the caption');
+         /data: IOI, the official demo set \(8 prompts/.test(svgT) && pngT.readUInt32BE(16) > 0, 'the r table exports as CSV, SVG and PNG, the data set named in the caption');
       await view(p, 'maps');
       const mean = (await svgDoc(p, await p.evaluate(() => window.relp.svgString()))).text.replace(/\n/g, ' ');
-      ok(/data: IOI, the official demo set \(8 prompts\), batch 1 of \d+ \(\d+ prompts of \d+ tokens\); mean of \d+ prompts/.test(mean), 'Build 4: the mean maps name the data set and the batch in their caption', `(${(/data: [^;]*/.exec(mean) || [''])[0]})`);
+      ok(/data: IOI, the official demo set \(8 prompts\), batch 1 of \d+ \(\d+ prompts of \d+ tokens\); mean of \d+ prompts/.test(mean), 'the mean maps name the data set and the batch in their caption', `(${(/data: [^;]*/.exec(mean) || [''])[0]})`);
       // JSONL in Marks et al.'s keys, pasted
       await p.selectOption('#set', 'jsonl');
       await p.fill('#jsonl', [ioi, man.examples.find((e) => e.kind === 'induction')].map((e) => JSON.stringify({ clean_prefix: e.clean, patch_prefix: e.corrupt, clean_answer: e.answer, patch_answer: e.wrong })).join('\n'));
       await runNow(p);
       await p.waitForFunction(() => window.relp.dataset && window.relp.dataset.done && window.relp.dataset.q.set === 'jsonl', null, { timeout: 120000 });
       const jl = await p.evaluate(() => ({ n: window.relp.dataset.res.nPrompts, name: window.relp.dataset.name, info: document.querySelector('#ds-info').textContent }));
-      ok(jl.n === 2 && /pasted JSONL \(2 pairs\)/.test(jl.name) && /2 pairs read/.test(jl.info), 'Build 4: pairs pasted as JSONL in Marks et al.\'s keys run as a data set', JSON.stringify(jl));
+      ok(jl.n === 2 && /pasted JSONL \(2 pairs\)/.test(jl.name) && /2 pairs read/.test(jl.info), 'pairs pasted as JSONL in Marks et al.\'s keys run as a data set', JSON.stringify(jl));
       // Wang et al.'s distribution, with progress and Cancel
       await p.selectOption('#set', 'wang');
       await p.fill('#ds-n', '200');
@@ -467,13 +467,13 @@ try {
       const lab = await p.textContent('#progress-label');
       await p.keyboard.press('Escape');
       await idle(p);
-      ok(/batch \d+ of \d+ \(\d+ prompts of \d+ tokens\)/.test(lab) && /cancelled/.test(await messageOf(p)), 'Build 4: Wang et al.\'s distribution (200 prompts) runs with progress by batch, and Cancel stops it', `("${lab}")`);
+      ok(/batch \d+ of \d+ \(\d+ prompts of \d+ tokens\)/.test(lab) && /cancelled/.test(await messageOf(p)), 'Wang et al.\'s distribution (200 prompts) runs with progress by batch, and Cancel stops it', `("${lab}")`);
       await p.screenshot({ path: path.join(outDir, 'views', 'dataset-1400.png'), fullPage: true });
       await p.close();
     });
-    console.log(`issue 24 section: ${((Date.now() - t24) / 1000).toFixed(0)} s`);
+    console.log(`the page for a paper: ${((Date.now() - t24) / 1000).toFixed(0)} s`);
   }
-  if (process.env.RELP_ONLY_24) throw new Error('SKIP');
+  if (process.env.RELP_ONLY_PAPER) throw new Error('SKIP');
 
   // ---------------------------------------------------------- 1. numbers
   const page = await open(base);
@@ -699,7 +699,7 @@ try {
     await p.route('**/models/**/model.safetensors', async (route) => { await new Promise((r) => setTimeout(r, delay)); await route.continue(); });
     await p.selectOption('#method', 'ig');
     await p.fill('#steps', '1000');
-    await p.evaluate(() => { window.relp.askAbove = 1e9; }); // a long run, not asked about first (issue 24: tested in section 0)
+    await p.evaluate(() => { window.relp.askAbove = 1e9; }); // a long run, not asked about first (asking first is tested in section 0)
     delay = 2500;
     await p.click('#run');
     await p.waitForTimeout(300);
@@ -732,7 +732,7 @@ try {
     ok(/HTTP 404/.test(m2) && (await e2.$$('#view svg')).length === 0, 'B5: an embed whose model URL fails shows the error and no map of another model', `("${m2.slice(0, 120)}")`);
     await e2.close();
   }
-  { // B6 (and Build 1): degenerate inputs are refused with a message; nothing runs
+  { // B6: degenerate inputs are refused with a message; nothing runs
     const p = await open(base);
     const key = await p.evaluate(() => window.relp.store.key);
     for (const [label, inp, want] of [
@@ -742,7 +742,7 @@ try {
     ]) {
       await setInputs(p, { clean: st.clean, corrupt: st.corrupt, answer: st.answer, wrong: st.wrong, ...inp });
       const live = await p.textContent('#token-warning'), disabled = await p.isDisabled('#run');
-      await p.evaluate(() => window.relp.run()); // Run is disabled (issue 24); the page's run() refuses them too
+      await p.evaluate(() => window.relp.run()); // Run is disabled; the page's run() refuses them too
       await idle(p);
       const msg = await messageOf(p);
       const k2 = await p.evaluate(() => window.relp.store.key);
@@ -764,7 +764,7 @@ try {
   { // B8: messages go with their cause; the hover readout is readable and belongs to its view
     const p = await open(base);
     await setInputs(p, { corrupt: `${st.corrupt} too` });
-    await p.evaluate(() => window.relp.run()); // Run is disabled for these inputs (issue 24)
+    await p.evaluate(() => window.relp.run()); // Run is disabled for these inputs
     await idle(p);
     const err = await messageOf(p);
     await setInputs(p, { corrupt: st.corrupt });
@@ -816,7 +816,7 @@ try {
     await idle(p);
     const f16 = await p.textContent('#model-info');
     ok(/\(f16\)/.test(f16) && (await p.evaluate(() => window.relp.model.f16)), 'B9: ticking f16 reloads the model with f16 weights at once', `(${f16.slice(0, 90)})`);
-    ok(/f16 weights take half the memory but run RelP and AP about 2x slower than f32/.test(f16), 'issue 24, item 11: with f16 weights the page says they run slower than f32');
+    ok(/f16 weights take half the memory but run RelP and AP about 2x slower than f32/.test(f16), 'B9: with f16 weights the page says they run slower than f32');
     await p.close();
   }
 
@@ -991,7 +991,7 @@ try {
   ok(/HTTP 404/.test(bmsg) && new RegExp(`bundled ${NAME} instead`).test(bmsg), 'page: a link to a model that fails falls back to the bundled default', `("${bmsg.slice(0, 160)}")`);
   await badUrl.close();
 
-  // ---------------------------------------------------------- 11. circuits (issue 28)
+  // ---------------------------------------------------------- 11. circuits
   // The circuit views on the bundled model with its SAEs, against the CLI on the same prompts (relp ioi --dataset
   // wang --n 200 --seed 1, --limit 64: the page's "IOI" data): the feature circuit and its faithfulness at two sizes
   // (the slider), the 3-method faithfulness curves (15 sizes), the edge circuit and its EAP-IG graph JSON (schema
@@ -1143,7 +1143,7 @@ try {
       await host.waitForTimeout(400);
       const b = await frameEl.boundingBox();
       const i2 = await frame.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth, svg: window.relp.svgString() }));
-      // in a 1000 px column the page's SVG; in a 360 px one the same circuit laid out for the column (issue 24)
+      // in a 1000 px column the page's SVG; in a 360 px one the same circuit laid out for the column
       const names = (x) => [...x.matchAll(/data-name='([^']*)'/g)].map((m) => m[1]).join('|');
       ok((w === 1000 ? i2.svg === circSvg : names(i2.svg) === names(circSvg) && names(circSvg).length > 0) && b.width <= w && i2.sw <= i2.cw,
          `the live <relp-view> of the circuit renders the page's ${w === 1000 ? 'SVG' : 'circuit, laid out for the column,'} in a ${w} px column`, `(frame ${b.width.toFixed(0)}x${b.height.toFixed(0)})`);
@@ -1254,7 +1254,7 @@ try {
   console.log(`GPT-2-small shape in Chromium: RelP (4 node types) ${s2.toFixed(2)} s on ${res2.T} tokens; tab peak memory ${(peak / 2 ** 20).toFixed(0)} MiB`);
   fs.writeFileSync(path.join(outDir, 'gpt2-small-browser.json'), JSON.stringify({ relp_seconds: s2, peak_bytes: peak, info: info2 }));
   await p2.screenshot({ path: path.join(outDir, 'gpt2-small.png'), fullPage: true });
-  { // issue 28: the edge graph of a GPT-2-small-shaped checkpoint (RelP, one prompt pair) draws within 2 s
+  { // the edge graph of a GPT-2-small-shaped checkpoint (RelP, one prompt pair) draws within 2 s
     await view(p2, 'circuit');
     await p2.selectOption('#c-data', 'prompt'); // features without SAEs: nothing runs yet
     const te = Date.now();
@@ -1268,7 +1268,7 @@ try {
     fs.writeFileSync(path.join(outDir, 'gpt2-small-edges.json'), JSON.stringify({ relp_edges_seconds: ge.seconds, request_seconds: ge.wall, click_to_drawn: drawn, edges: ge.nEdges }));
     await p2.screenshot({ path: path.join(outDir, 'gpt2-small-edges.png'), fullPage: true });
   }
-  { // issue 24, Build 3 / item 5: results as they arrive on a GPT-2-small shape: the run's cost is said first, the
+  { // results as they arrive on a GPT-2-small shape: the run's cost is said first, the
     // estimate draws at once, AP fills in by layer with the time left; Esc stops it
     await view(p2, 'maps');
     await p2.selectOption('#method', 'atp');
@@ -1287,13 +1287,13 @@ try {
     await p2.screenshot({ path: path.join(outDir, 'gpt2-small-ap-filling.png'), fullPage: true });
     await p2.keyboard.press('Escape');
     ok(/AtP draws first; activation patching then fills in layer by layer for about [\d.]+ (s|min)/.test(said) && during === 'running' && drawnAt < 10 && part.phase === 'running' && part.done > 0 && part.done < part.all,
-       'Build 3 / item 5: GPT-2 small shape: the cost is said before the run; AtP draws at once, AP fills in by layer with the time left',
+       'GPT-2 small shape: the cost is said before the run; AtP draws at once, AP fills in by layer with the time left',
        `("${said.slice(0, 90)}"; AtP drawn ${drawnAt.toFixed(1)} s after Go on; AP ${part.done} of ${part.all} cells, "${part.label}")`);
   }
   await p2.close();
   ok(pageErrors.length === 0, 'no uncaught errors in any page', pageErrors.join(' | '));
 } catch (e) {
-  if (e.message !== 'SKIP') { // RELP_ONLY_24: the rest left out
+  if (e.message !== 'SKIP') { // RELP_ONLY_PAPER: the rest left out
     failures++;
     console.log(`FAIL ${e.stack || e}`);
   }

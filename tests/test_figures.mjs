@@ -21,7 +21,7 @@
 //    edge widths ordered like |score| and coloured by sign, q/k/v ports; no
 //    text overlapping another, everything inside the canvas; a PNG of each.
 // 4b. Figures fitted to a narrow column (relp_figure_style.width), styled (font, caption off, a fixed colour
-//    scale) and the paper's r table (issue 24): readable at the column's width, no text over another.
+//    scale) and the paper's r table: readable at the column's width, no text over another.
 // 5. A request with a wrong shape is refused with a message that says so.
 // 6. With WEB_DIR (the WebAssembly build): the figure module draws every
 //    fixture to the same bytes as the native library.
@@ -322,7 +322,7 @@ for (const scale of [1, 4]) {
 }
 
 // ---------------------------------------------------------------- 4b. figures fitted to a column, styled, the r table
-// (issue 24) fit-NAME: a request with style.width W: drawn no wider than W allows at its smallest readable scale
+// fit-NAME: a request with style.width W: drawn no wider than W allows at its smallest readable scale
 // (text 10 px of 11.6: the page scales it down that far), no text over another, all inside the canvas;
 // style-NAME: sans-serif and without its caption; rtable-NAME: the paper's table
 for (const n of names.filter((x) => /^(fit|style|rtable)-/.test(x))) {
