@@ -366,8 +366,9 @@ function rOf(res) {
 const shown = () => (store ? store.est[state.method] || null : null);
 
 // ---------------------------------------------------------------- what a job costs, asked before it starts
-// A job's time from the model's measured forward pass (the live check times one): AP re-runs a patched forward per
-// node from the patched layer on (about half a pass), IG a forward and a backward per step and layer; after a run,
+// A job's time from the model's measured forward pass (the live check times it): AP re-runs a patched forward per
+// node from the patched layer on, several patches side by side in one pass over the weights (about 0.1 of a pass
+// each on GPT-2 small's shape; 0.15 taken), IG a forward and a backward per step and layer; after a run,
 // the rate it measured for this model. Jobs over ASK_ABOVE seconds are said first, and the user goes on or not.
 let forwardSeconds = 0;
 const rates = new Map(); // model label -> { ap, ig: seconds per unit } measured by runs
@@ -376,9 +377,12 @@ let ASK_ABOVE = 5;
 function costOf(kind, units) {
   const r = loaded && rates.get(loaded.label);
   if (r && r[kind]) return units * r[kind];
-  return units * forwardSeconds * (kind === 'ap' ? 0.5 : 1);
+  return units * forwardSeconds * (kind === 'ap' ? 0.15 : 1);
 }
-const apUnits = (L, NH, T) => 3 * L * T + L * NH;
+// AP's patched runs: resid, attn and mlp at each layer and position, heads at each layer; positions before the
+// first token where the prompts differ patch in the clean run's own values, which the core does not run again
+const apUnits = (L, NH, T, t0 = 0) => 3 * L * Math.max(0, T - t0) + L * NH;
+const firstDiff = (c) => { if (!c || !c.clean || !c.corrupt) return 0; const i = c.clean.findIndex((t, k) => !c.corrupt[k] || t.id !== c.corrupt[k].id); return i < 0 ? c.clean.length : i; };
 let confirmDone = null;
 // says what a job will cost and waits for Go on (true) or Not now (false); embeds never ask
 function ask(text) {
@@ -407,7 +411,8 @@ async function run({ user = true } = {}) {
   // the cost first, where it is long: the estimate draws at once, AP takes the time
   const T = checked && checked.clean ? checked.clean.length : 0, L = loaded.info.nLayer, NH = loaded.info.nHead;
   const igUnits = state.method === 'ig' ? 4 * L * state.steps : state.method === 'ig-input' ? state.steps : 0;
-  const apCost = costOf('ap', (ap ? apUnits(L, NH, T) : 0) + (apPos ? L * NH * T : 0)), igCost = costOf('ig', igUnits);
+  const t0 = firstDiff(checked), runApUnits = (ap ? apUnits(L, NH, T, t0) : 0) + (apPos ? L * NH * Math.max(0, T - t0) : 0);
+  const apCost = costOf('ap', runApUnits), igCost = costOf('ig', igUnits);
   if (T && apCost + igCost > ASK_ABOVE) {
     const go = await ask(`${METHOD_TITLE[state.method]}${igCost > 1 ? ` (about ${secondsText(igCost)})` : ''} draws first` +
       (ap || apPos ? `; activation patching${apPos ? ' (also per head and position)' : ''} then fills in layer by layer for about ${secondsText(apCost)}` : '') +
@@ -430,7 +435,7 @@ async function run({ user = true } = {}) {
       (d, t, what) => progress(me, d, t, what === 'ap' ? 'activation patching' : label), take);
     take(r);
     if (r.ap) Object.assign(store, { apSeconds: r.apSeconds, apThreads: r.threads });
-    rate('ap', r.apSeconds, r.apUnits);
+    rate('ap', r.apSeconds, runApUnits);
     if (igUnits) rate('ig', r.seconds, igUnits);
     say('run', '');
     render();
@@ -479,8 +484,9 @@ let apPosDeclined = '';
 async function ensureApPos({ user = false } = {}) {
   if (!store || store.apPos || !state.ap || phase !== 'idle' || isStale()) return;
   if (!user && apPosDeclined === store.key) return;
-  const s0 = store, cost = costOf('ap', s0.L * s0.NH * s0.T);
-  if (cost > ASK_ABOVE && !(await ask(`Activation patching per head and position: ${s0.L * s0.NH * s0.T} patched runs, about ${secondsText(cost)} ` +
+  const s0 = store, t0 = s0.cleanIds.findIndex((id, k) => id !== s0.corruptIds[k]), units = s0.L * s0.NH * (t0 < 0 ? 0 : s0.T - t0);
+  const cost = costOf('ap', units);
+  if (cost > ASK_ABOVE && !(await ask(`Activation patching per head and position: ${units} patched runs, about ${secondsText(cost)} ` +
     `on ${s0.model}. Go on, or Not now (the estimate alone)?`))) {
     apPosDeclined = s0.key;
     render();
@@ -493,7 +499,7 @@ async function ensureApPos({ user = false } = {}) {
       (d, t) => progress(me, d, t, 'activation patching per head and position'),
       (p) => { if (me === op && store === s0) { s0.apPos = p.apPos; render(); } });
     s0.apPos = r.apPos;
-    rate('ap', r.seconds, s0.L * s0.NH * s0.T);
+    rate('ap', r.seconds, units);
     render();
   } catch (e) {
     if (!cancelled(e)) say('run', e.message, 'error');
@@ -791,9 +797,8 @@ function datasetCaption(bt, method, b) {
     r: dstore.done && method !== 'ap' ? { resid: r.resid, attn: r.attn, mlp: r.mlp, heads: r.head } : {}, warnings: (bt.warnings || []).map((w) => w.text) };
 }
 function datasetRequest(view) {
-  if (!dstore || dstore.key !== datasetKey()) {
-    if (!dstore) return { hint: "<p class='hint'>Press Run to run the data set: its mean maps (Layer x position, Heads) and its r table show here.</p>" };
-  }
+  // (a run of other data or methods is shown as it is, marked out of date: renderStale)
+  if (!dstore) return { hint: "<p class='hint'>Press Run to run the data set: its mean maps (Layer x position, Heads) and its r table show here.</p>" };
   const res = dstore.res;
   if (view === 'rtable') {
     const ms = res.methods, nodes = data.NODE_TYPES;
