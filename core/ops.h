@@ -34,6 +34,7 @@
 #define gelu_backward relp__gelu_backward
 #define rope_apply relp__rope_apply
 #define attention_forward relp__attention_forward
+#define attention_forward_rows relp__attention_forward_rows
 #define attention_backward relp__attention_backward
 
 /* ---- matrix products (threaded over output columns / W rows) ---- */

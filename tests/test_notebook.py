@@ -107,8 +107,10 @@ def main():
     check('the printed logit difference is the CLI\'s metric_clean',
           ld and ld.group(1) == '%.4f' % json.loads(cli('attribute', *base, '--method', 'relp'))['metric_clean'],
           ld and ld.group(1))
-    svg = os.path.join(WORK, 'relp_ioi_heads.svg')
-    png = os.path.join(WORK, 'relp_ioi_heads.png')
+    where = re.search(r'bytes of PNG, in (\S+)', texts)  # the temporary folder the notebook printed
+    where = where.group(1) if where else WORK
+    svg = os.path.join(where, 'relp_ioi_heads.svg')
+    png = os.path.join(where, 'relp_ioi_heads.png')
     check('the notebook wrote the heads view as SVG and PNG', os.path.isfile(svg) and os.path.isfile(png) and
           is_png(png))
     back = nbformat.read(out, as_version=4)

@@ -104,6 +104,25 @@ for call, want, label in (
         ok(False, f'{label}: raises relp.Error')
     except relp.Error as ex:
         ok(want in str(ex), f'{label}: raises relp.Error', f'({ex})')
+# the core's warnings: a swapped pair (answer and wrong token exchanged) has a negative gap; .warnings lists it with
+# its kind, as the CLI's JSON does, and each is raised as a relp.RelpWarning; a good pair has none
+import warnings  # noqa: E402
+for label, call, args in (
+        ('features', lambda a, w: m.features(C[:1], X[:1], a, w, neurons=True, method='relp'),
+         ['features', '--neurons', '--method', 'relp']),
+        ('edges', lambda a, w: m.edges(C[:1], X[:1], a, w, method='atp'), ['edges', '--method', 'atp'])):
+    js = cli(args[0], '--model', MODEL, *args[1:], '--clean', C[0], '--corrupt', X[0], '--answer', W[0], '--wrong', A[0],
+             '--json', '-', '--threads', '1')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        res = call(W[:1], A[:1])
+    raised = [x.message.kind for x in caught if issubclass(x.category, relp.RelpWarning)]
+    kinds = [x.kind for x in res.warnings]
+    ok('gap_negative' in kinds and kinds == [x['kind'] for x in js['warnings']] and raised == kinds and
+       res.warning == '; '.join(x['text'] for x in js['warnings']),
+       f'{label}: a swapped pair\'s warnings in .warnings (kinds as the CLI\'s JSON), each raised as RelpWarning',
+       f'({kinds}; CLI {[x["kind"] for x in js["warnings"]]}; raised {raised})')
+    ok(call(A[:1], W[:1]).warnings == [], f'{label}: a good pair has no warnings')
 f = m.features(C, X, A, W, method='relp')
 ok(len(f.hooks) == 13 and f.nodes == 'features', 'features without a node set on the bundled model: its own 13 SAEs')
 m.close()

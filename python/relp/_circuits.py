@@ -127,7 +127,7 @@ def _f32(a):
 
 
 def _scores(model, c, x, a, w, set_id, handle, hooks, method, steps, noising, progress):
-    """relp_attribute_circuit: ([scores (T, width)], [errors (T,) or None], mc, mr, seconds, warning)"""
+    """relp_attribute_circuit: ([scores (T, width)], [errors (T,) or None], mc, mr, seconds, [RunWarning])"""
     if method not in _CIRCUIT_METHODS:
         raise _err()(f'method {method!r}: expected one of {", ".join(_CIRCUIT_METHODS)}')
     B, T = c.shape
@@ -145,7 +145,7 @@ def _scores(model, c, x, a, w, set_id, handle, hooks, method, steps, noising, pr
                                              ctypes.byref(p), sp, ep, ctypes.byref(mc), ctypes.byref(mr))
         secs = time.perf_counter() - t0
         model._check(st)
-        warn = model._ctx_warnings_text()
+        warn = model._ctx_warnings()
     del cb
     return s, [ev if h['error'] else None for ev, h in zip(e, hooks)], mc.value, mr.value, secs, warn
 
@@ -183,7 +183,8 @@ def _prompt_rows(model, prompts, bos):
 
 class FeatureScores:
     """Scores of every node of a node set (Model.features). .scores[hook]: numpy (T, width); .errors[hook]: (T,)
-    for SAE hooks, None otherwise; .hooks: the hooks in forward order; .metric_clean, .metric_corrupt, .seconds."""
+    for SAE hooks, None otherwise; .hooks: the hooks in forward order; .metric_clean, .metric_corrupt, .seconds;
+    .warnings: the run's warnings (relp.RunWarning, each with .kind; each also raised as a relp.RelpWarning)."""
 
     def __init__(self, model, set_name, set_id, handle, method, hooks, scores, errors, mc, mr, secs, warning, c, x, a,
                  w, noising, steps):
@@ -192,7 +193,9 @@ class FeatureScores:
         self._hooks = hooks
         self.scores = dict(zip(self.hooks, scores))
         self.errors = dict(zip(self.hooks, errors))
-        self.metric_clean, self.metric_corrupt, self.seconds, self.warning = mc, mr, secs, warning
+        self.metric_clean, self.metric_corrupt, self.seconds = mc, mr, secs
+        self.warnings = list(warning)  # [RunWarning]: the core's warnings of the run, each with .kind
+        self.warning = '; '.join(self.warnings)
         self._inputs = (c, x, a, w)
         self.noising, self.steps = noising, steps
 
@@ -302,11 +305,13 @@ class Faithfulness:
 
 class EdgeScores:
     """Every edge's score (Model.edges). .scores: {"u->v<q>": score} in EAP-IG's order; .matrix (n_up, n_down);
-    .up, .down: the node names; .metric_clean, .metric_corrupt, .seconds."""
+    .up, .down: the node names; .metric_clean, .metric_corrupt, .seconds; .warnings as FeatureScores'."""
 
     def __init__(self, model, method, matrix, mc, mr, secs, warning, inputs, noising):
         self._model, self.method, self.matrix = model, method, matrix
-        self.metric_clean, self.metric_corrupt, self.seconds, self.warning = mc, mr, secs, warning
+        self.metric_clean, self.metric_corrupt, self.seconds = mc, mr, secs
+        self.warnings = list(warning)  # [RunWarning]: the core's warnings of the run, each with .kind
+        self.warning = '; '.join(self.warnings)
         self._inputs, self.noising = inputs, noising
         L = model._L
         nu, nd = ctypes.c_int32(), ctypes.c_int32()
@@ -481,8 +486,8 @@ def features(self, clean, corrupt, answer, wrong, saes=None, neurons=False, comp
     c, x, a, w, _ = self._pairs(clean, corrupt, answer, wrong, bos)
     hooks = _hooks(self, handle, set_id)
     s, e, mc, mr, secs, warn = _scores(self, c, x, a, w, set_id, handle, hooks, method, steps, noising, progress)
-    if warn:
-        warnings.warn(warn, RelpWarning, stacklevel=2)
+    for wn in warn:
+        warnings.warn(RelpWarning(str(wn), wn.kind), stacklevel=2)
     return FeatureScores(self, set_name, set_id, handle, method, hooks, s, e, mc, mr, secs, warn, c, x, a, w, noising,
                          steps)
 
@@ -553,7 +558,7 @@ def edges(self, clean, corrupt, answer, wrong, method='relp', steps=10, noising=
     matrix = np.zeros((nu.value, nd.value), dtype=np.float32)
     mt = _metric(a, w)
     mc, mr = ctypes.c_double(float('nan')), ctypes.c_double(float('nan'))
-    warn = ''
+    warn = []
     if method == 'ap':
         pairs = np.array([x for u in range(nu.value) for v in range(nd.value)
                           if self._L.relp_graph_edge(self._handle, u, v) for x in (u, v)], dtype=np.int32)
@@ -574,8 +579,8 @@ def edges(self, clean, corrupt, answer, wrong, method='relp', steps=10, noising=
             self._check(self._L.relp_attribute_edges(ctx, _i32(c), _i32(x), B, T, ctypes.byref(mt), ctypes.byref(p),
                                                      _f32(matrix), ctypes.byref(mc), ctypes.byref(mr)))
             secs = time.perf_counter() - t0
-            warn = self._ctx_warnings_text()
+            warn = self._ctx_warnings()
         del cb
-        if warn:
-            warnings.warn(warn, RelpWarning, stacklevel=2)
+        for wn in warn:
+            warnings.warn(RelpWarning(str(wn), wn.kind), stacklevel=2)
     return EdgeScores(self, method, matrix, mc.value, mr.value, secs, warn, (c, x, a, w), noising)
