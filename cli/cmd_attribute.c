@@ -585,6 +585,7 @@ int cmd_ioi(int argc, char **argv) {
                 char names[512];
                 method_names(names, sizeof names, ",");
                 relp_model_free(m);
+                free(prompts);
                 return usage("ioi: --methods takes names from %s, comma-separated; got '%s'", names, t);
             }
         }
