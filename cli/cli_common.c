@@ -454,6 +454,9 @@ int get_metric(const struct args *a, enum relp_metric_kind *kind, const char **n
     return 0;
 }
 
+/* the figures' style (--font, --no-caption, --color-max), read with --scale by every command that draws */
+struct relp_figure_style cli_figure_style;
+
 int get_scale(const struct args *a, int *scale) {
     long s = 1;
     int rc = get_int(a, "--scale", 1, 4, 1, &s);
@@ -462,7 +465,24 @@ int get_scale(const struct args *a, int *scale) {
         return 2;
     }
     *scale = (int)s;
-    return rc;
+    if (rc) return rc;
+    memset(&cli_figure_style, 0, sizeof cli_figure_style);
+    const char *font = get(a, "--font"), *cmax = get(a, "--color-max");
+    if (font && strcmp(font, "mono") && strcmp(font, "sans")) return usage("--font must be mono or sans, got '%s'%s", font, "");
+    cli_figure_style.font = font && !strcmp(font, "sans") ? RELP_FIGURE_FONT_SANS : RELP_FIGURE_FONT_MONO;
+    cli_figure_style.no_caption = get(a, "--no-caption") != NULL;
+    if (cmax) {
+        char *end = NULL;
+        const double v = strtod(cmax, &end);
+        if (!end || *end || !(v >= 0) || v > 1e6)
+            return usage("--color-max must be a number >= 0 (the maps' colour scale runs from -it to it; 0: each figure's largest value), got '%s'%s", cmax, "");
+        cli_figure_style.color_max = v;
+    }
+    if ((font || cmax || cli_figure_style.no_caption) && !get(a, "--png") && !get(a, "--svg")) {
+        fprintf(stderr, "relp: --font, --no-caption and --color-max style the figure: they need --svg FILE or --png FILE\n");
+        return 2;
+    }
+    return 0;
 }
 
 int make_ctx(struct relp_model *m, int B, int T, long threads, struct relp_ctx **ctx) {

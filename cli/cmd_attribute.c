@@ -143,7 +143,7 @@ int cmd_attribute(int argc, char **argv) {
                       {"--no-bos", 0, NULL},  {"--threads", 1, NULL}, {"--json", 1, NULL},    {"--png", 1, NULL},
                       {"--svg", 1, NULL},     {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
                       {"--out", 1, NULL},     {"--resume", 0, NULL},  {"--max-batch", 1, NULL},
-                      {"--metric", 1, NULL},  {"--scale", 1, NULL}};
+                      {"--metric", 1, NULL},  {"--scale", 1, NULL},   {"--font", 1, NULL}, {"--no-caption", 0, NULL}, {"--color-max", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     long steps, threads, max_batch;
     int scale = 1;
@@ -420,7 +420,7 @@ int cmd_explain(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL}, {"--prompt", 1, NULL}, {"--answer", 1, NULL}, {"--wrong", 1, NULL},
                       {"--rules", 1, NULL}, {"--no-bos", 0, NULL}, {"--json", 1, NULL},   {"--png", 1, NULL},
                       {"--svg", 1, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL}, {"--metric", 1, NULL},
-                      {"--scale", 1, NULL}};
+                      {"--scale", 1, NULL}, {"--font", 1, NULL}, {"--no-caption", 0, NULL}, {"--color-max", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
     int scale = 1;
     enum relp_metric_kind kind;
@@ -585,6 +585,7 @@ int cmd_ioi(int argc, char **argv) {
                 char names[512];
                 method_names(names, sizeof names, ",");
                 relp_model_free(m);
+                free(prompts);
                 return usage("ioi: --methods takes names from %s, comma-separated; got '%s'", names, t);
             }
         }

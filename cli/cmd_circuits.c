@@ -432,7 +432,7 @@ int cmd_faithfulness(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL},   {"--saes", 1, NULL},    {"--neurons", 0, NULL}, {"--components", 0, NULL},
                       {"--prompts", 1, NULL}, {"--methods", 1, NULL}, {"--steps", 1, NULL},   {"--nodes", 1, NULL},
                       {"--clean", 1, NULL},   {"--corrupt", 1, NULL}, {"--answer", 1, NULL},  {"--wrong", 1, NULL},
-                      {"--start-layer", 1, NULL}, {"--json", 1, NULL}, {"--svg", 1, NULL},   {"--png", 1, NULL}, {"--scale", 1, NULL},
+                      {"--start-layer", 1, NULL}, {"--json", 1, NULL}, {"--svg", 1, NULL},   {"--png", 1, NULL}, {"--scale", 1, NULL}, {"--font", 1, NULL}, {"--no-caption", 0, NULL}, {"--color-max", 1, NULL},
                       {"--threads", 1, NULL}, {"--no-bos", 0, NULL},  {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
                       {"--limit", 1, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};
@@ -588,6 +588,7 @@ int cmd_faithfulness(int argc, char **argv) {
         struct relp_figure_curves cv = {n_ms, sr, slash && slash[1] ? slash + 1 : model_path(&a), what, data,
                                         "logit difference (answer - wrong), mean ablation", 0, NULL};
         struct relp_figure *fig = x ? relp_figure_init() : NULL;
+        figure_style(fig);
         int scale = 1;
         rc = fig ? get_scale(&a, &scale) : 1;
         if (!rc) rc = figure_save(fig, relp_figure_curves(fig, &cv), get(&a, "--png"), get(&a, "--svg"), scale);
@@ -703,6 +704,7 @@ static int draw_graph(const struct args *a, const struct relp_model *m, const fl
     const char *lines[3] = {l0, l1, l2};
     const struct relp_figure_circuit c = {n_nodes, nodes, n_edges, edges, "edge circuit", 3, lines, 0, NULL};
     struct relp_figure *fig = relp_figure_init();
+    figure_style(fig);
     int scale = 1, rc = fig ? get_scale(a, &scale) : 1;
     if (!rc) rc = figure_save(fig, relp_figure_circuit(fig, &c), get(a, "--png"), get(a, "--svg"), scale);
     relp_figure_free(fig);
@@ -715,7 +717,7 @@ int cmd_edges(int argc, char **argv) {
     struct opt o[] = {{"--model", 1, NULL},   {"--clean", 1, NULL},    {"--corrupt", 1, NULL}, {"--answer", 1, NULL},
                       {"--wrong", 1, NULL},   {"--prompts", 1, NULL},  {"--method", 1, NULL},  {"--steps", 1, NULL},
                       {"--noising", 0, NULL}, {"--top", 1, NULL},      {"--evaluate", 0, NULL}, {"--curve", 1, NULL},
-                      {"--validate", 1, NULL}, {"--json", 1, NULL},    {"--svg", 1, NULL},     {"--png", 1, NULL}, {"--scale", 1, NULL},
+                      {"--validate", 1, NULL}, {"--json", 1, NULL},    {"--svg", 1, NULL},     {"--png", 1, NULL}, {"--scale", 1, NULL}, {"--font", 1, NULL}, {"--no-caption", 0, NULL}, {"--color-max", 1, NULL},
                       {"--threads", 1, NULL}, {"--no-bos", 0, NULL},   {"--weights", 1, NULL}, {"--tokenizer", 1, NULL},
                       {"--limit", 1, NULL},   {"--out", 1, NULL},      {"--resume", 0, NULL}};
     struct args a = {o, (int)(sizeof o / sizeof o[0])};

@@ -42,6 +42,7 @@ int figure_write(const struct figure *f, const char *png, const char *svg, int s
     cap.n_warnings = nw, cap.warnings = ws;
     cap.metric = c->metric, cap.noising = c->noising;
     struct relp_figure *fig = relp_figure_init();
+    figure_style(fig);
     if (!fig) {
         fprintf(stderr, "relp: out of memory drawing the figure\n");
         return 1;
@@ -59,6 +60,25 @@ int figure_write(const struct figure *f, const char *png, const char *svg, int s
     }
     int rc = figure_save(fig, st, png, svg, scale);
     relp_figure_free(fig);
+    return rc;
+}
+
+void figure_style(struct relp_figure *fig) {
+    if (fig) relp_figure_set_style(fig, &cli_figure_style);
+}
+
+/* --no-caption: the caption as text beside the file, FILE.ext -> FILE.caption.txt */
+static int write_caption(struct relp_figure *fig, const char *path, const char *what) {
+    size_t n = 0;
+    const char *text = relp_figure_caption_text(fig, &n);
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    const size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+    char *out = malloc(stem + 16);
+    if (!out) return 1;
+    memcpy(out, path, stem);
+    strcpy(out + stem, ".caption.txt");
+    const int rc = write_file(out, what, text, n);
+    free(out);
     return rc;
 }
 
@@ -80,6 +100,10 @@ int figure_save(struct relp_figure *fig, int drawn, const char *png, const char 
         bytes = relp_figure_svg(fig, &n);
         rc = bytes ? write_file(svg, "--svg", bytes, n) : 1;
         if (!bytes) fprintf(stderr, "relp: --svg %s: %s\n", svg, relp_figure_last_error(fig));
+    }
+    if (!rc && cli_figure_style.no_caption) {
+        if (svg) rc = write_caption(fig, svg, "--no-caption (beside --svg)");
+        if (!rc && png) rc = write_caption(fig, png, "--no-caption (beside --png)");
     }
     return rc;
 }

@@ -47,6 +47,14 @@ struct figure {
     struct figure_caption cap;
 };
 
+/* The figures' style from --font, --no-caption and --color-max (cli_common.c get_scale reads them); figure_style
+ * sets it on a figure before it is drawn. With --no-caption, figure_save writes the caption as text beside each
+ * file: FILE.svg -> FILE.caption.txt. */
+struct relp_figure;
+struct relp_figure_style;
+extern struct relp_figure_style cli_figure_style;
+void figure_style(struct relp_figure *fig);
+
 /* Draws the figure and writes it to png (scale x the SVG's size, 1 to 4) and svg, either may be NULL.
  * Returns 0, or 1 after saying on stderr what failed. */
 int figure_write(const struct figure *f, const char *png, const char *svg, int scale);

@@ -519,11 +519,11 @@ static const struct {
      "                 --node %N (default resid)\n"
      "                 [--metric %R] (default logit_diff; logprob and logit read only --answer)\n"
      "                 [--steps N] (ig, ig-input) [--noising] [--per-position] (--node head) [--no-bos] [--threads N]\n"
-     "                 [--json FILE|-] [--png FILE [--scale 1..4]] [--svg FILE]\n"
+     "                 [--json FILE|-] [--png FILE [--scale 1..4]] [--svg FILE] [FIGURE OPTIONS]\n"
      "                 [--max-batch N] [--out RUN.jsonl [--resume]]   (with --prompts: prompts of the most common\n"
      "                 token length are kept, as a map's positions are those of one length)\n"},
     {"explain", "  relp explain  --model DIR --prompt TEXT --answer TOK [--wrong TOK] [--rules %P]\n"
-                "                [--metric %R] [--no-bos] [--json FILE|-] [--png FILE [--scale 1..4]] [--svg FILE]\n"},
+                "                [--metric %R] [--no-bos] [--json FILE|-] [--png FILE [--scale 1..4]] [--svg FILE] [FIGURE OPTIONS]\n"},
     {"ioi", "  relp ioi      --model DIR [--dataset demo|wang] [--n N] [--seed S] [--steps N] [--threads N] [--json FILE]\n"
             "                [--methods M1,M2,..] (the estimators run beside AP; default all)\n"
             "                [--max-batch N] [--out RUN.jsonl [--resume]] [--prompts-out FILE.jsonl [--prompts-only]]\n"},
@@ -540,18 +540,21 @@ static const struct {
                  "                --validate K patches the K largest exactly)\n"},
     {"faithfulness", "  relp faithfulness --model DIR (--saes DIR | --neurons | --components) --prompts FILE.jsonl [--limit N]\n"
                      "                [--methods relp,atp,ig] [--steps N] [--nodes N1,N2,..] [--start-layer L] [--json FILE|-]\n"
-                     "                [--svg FILE] [--png FILE [--scale 1..4]]\n"
+                     "                [--svg FILE] [--png FILE [--scale 1..4]] [FIGURE OPTIONS]\n"
                      "                (Marks et al.'s faithfulness and completeness of each method's circuits, by mean ablation;\n"
                      "                at thresholds logspace(-4, 0, 15) unless --nodes)\n"},
     {"edges", "  relp edges    --model DIR (--clean .. --corrupt .. --answer .. --wrong .. | --prompts FILE.jsonl [--limit N])\n"
               "                --method atp|relp|relp-ln|relp-cp|attnlrp|ig-input|ap [--steps N] [--noising] [--top N]\n"
               "                [--evaluate] [--curve N1,N2,..] [--validate K] [--json FILE|-] [--svg FILE] [--png FILE [--scale 1..4]]\n"
-              "                [--out RUN.jsonl [--resume]] (--method ap: one line per edge as it is patched)\n"
+              "                [FIGURE OPTIONS] [--out RUN.jsonl [--resume]] (--method ap: one line per edge as it is patched)\n"
               "                (EAP-IG's graph: every edge's score, its JSON; --top N the circuit, pruned; --evaluate and\n"
               "                --curve its faithfulness; --method ap patches every edge exactly)\n"},
 };
 
 static const char help_notes[] =
+    "FIGURE OPTIONS (with --svg or --png): --font mono|sans (the SVG's font; the PNG keeps its monospace bitmap font),\n"
+    "--no-caption (the caption left out of the picture and written beside it, FILE.svg -> FILE.caption.txt),\n"
+    "--color-max X (the maps' colours run from -X to X, so that figures compare by colour; --scale is the PNG's size).\n"
     "--threads defaults to every core. --out writes one JSON line per batch as it finishes; --resume continues\n"
     "a run from that file. relp_mpi (built with Open MPI) splits the batches across `mpirun -np K` ranks.\n\n"
     "DIR is a Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json or vocab.json +\n"

@@ -398,6 +398,42 @@ void relp__fig_reset(struct relp_figure *f) {
     f->png_len = 0;
     f->html = f->fragment = f->oom = 0;
     f->error[0] = '\0';
+    free(f->caption_text);
+    f->caption_text = NULL;
+    f->caption_len = 0;
+}
+
+double relp__fig_fit(const struct relp_figure *f) {
+    return f->style.width > 0 ? (f->style.width < FIG_FIT_MIN ? FIG_FIT_MIN : f->style.width) : 0;
+}
+
+void relp__fig_caption_add(struct relp_figure *f, const char *line) {
+    const size_t n = strlen(line);
+    char *p = realloc(f->caption_text, f->caption_len + n + 2);
+    if (!p) {
+        f->oom = 1;
+        return;
+    }
+    f->caption_text = p;
+    memcpy(p + f->caption_len, line, n);
+    f->caption_len += n;
+    p[f->caption_len++] = '\n';
+    p[f->caption_len] = '\0';
+}
+
+double relp__fig_title(struct relp_figure *f, double x, double y, double width, const char *s, const char *cls) {
+    const struct fig_text_style st = {FIG_START, 0, 1, FIG_TITLE_SIZE, FIG_INK, cls};
+    /* bold 12 px: a little wider than the layout's characters */
+    const int max = (int)floor(width / (FIG_CHARW * FIG_TITLE_SIZE / FIG_FONT_SIZE));
+    if (relp__fig_fit(f) == 0 || relp__utf8_len(s) <= max) {
+        relp__fig_text(f, x, y + 13, s, st);
+        return FIG_TITLE_H;
+    }
+    char **ls;
+    const int n = relp__wrap(s, max, &ls);
+    for (int i = 0; i < n; i++) relp__fig_text(f, x, y + 13 + i * 15, ls[i], st);
+    relp__lines_free(ls, n);
+    return FIG_TITLE_H + (n > 1 ? (n - 1) * 15 : 0);
 }
 struct fig_item *relp__fig_add(struct relp_figure *f, enum fig_kind kind) {
     if (f->n == f->cap) {
@@ -611,7 +647,8 @@ static enum relp_status build_svg(struct relp_figure *f) {
         const int W = (int)f->width, H = (int)f->height;
         char fs[40];
         relp__str_printf(&b, "<svg xmlns='http://www.w3.org/2000/svg' class='relp-figure' width='%d' height='%d' viewBox='0 0 %d %d' "
-                             "font-family='%s' font-size='%s'><title>", W, H, W, H, FIG_FONT, relp__js_num(fs, FIG_FONT_SIZE));
+                             "font-family='%s' font-size='%s'><title>", W, H, W, H,
+                         f->style.font == RELP_FIGURE_FONT_SANS ? FIG_FONT_SANS : FIG_FONT, relp__js_num(fs, FIG_FONT_SIZE));
         relp__str_esc(&b, f->doc_title ? f->doc_title : "");
         relp__str_printf(&b, "</title><rect width='%d' height='%d' fill='#%06x'/>", W, H, (unsigned)FIG_BACKGROUND);
     }
@@ -753,6 +790,15 @@ static void glyph_of(unsigned cp, unsigned char g[FONT_W * FONT_H]) {
         memcpy(g, font_glyphs['-' - 32], FONT_W * FONT_H);
         g[5 * FONT_W + 3] = g[11 * FONT_W + 3] = 255;
     } else if (cp == 0x2212) memcpy(g, font_glyphs['-' - 32], FONT_W * FONT_H);
+    else if (cp == 0x2026) { /* the ellipsis: the full stop's rows as three dots */
+        memcpy(g, font_glyphs['.' - 32], FONT_W * FONT_H);
+        for (int y = 0; y < FONT_H; y++) {
+            unsigned char m = 0;
+            for (int x = 0; x < FONT_W; x++) m = g[y * FONT_W + x] > m ? g[y * FONT_W + x] : m;
+            memset(g + y * FONT_W, 0, FONT_W);
+            if (m) g[y * FONT_W + 1] = g[y * FONT_W + 3] = g[y * FONT_W + 5] = m;
+        }
+    }
     else memcpy(g, font_glyphs['?' - 32], FONT_W * FONT_H);
 }
 
@@ -866,6 +912,19 @@ void relp_figure_free(struct relp_figure *fig) {
 }
 
 const char *relp_figure_last_error(const struct relp_figure *fig) { return fig ? fig->error : "no figure (NULL)"; }
+
+void relp_figure_set_style(struct relp_figure *fig, const struct relp_figure_style *style) {
+    if (!fig) return;
+    if (style) fig->style = *style;
+    else memset(&fig->style, 0, sizeof fig->style);
+    if (!(fig->style.color_max > 0) || !isfinite(fig->style.color_max)) fig->style.color_max = 0;
+    if (fig->style.font != RELP_FIGURE_FONT_SANS) fig->style.font = RELP_FIGURE_FONT_MONO;
+}
+
+const char *relp_figure_caption_text(struct relp_figure *fig, size_t *len) {
+    if (len) *len = fig && fig->caption_text ? fig->caption_len : 0;
+    return fig && fig->caption_text ? fig->caption_text : "";
+}
 
 const char *relp_figure_svg(struct relp_figure *fig, size_t *len) {
     if (len) *len = 0;

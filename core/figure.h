@@ -22,6 +22,7 @@
  * (DejaVu Sans Mono advances 0.602 em: 6.98 px at 11.6 px), which the layout
  * uses to measure text and the PNG's bitmap font has (core/font.h). */
 #define FIG_FONT "DejaVu Sans Mono, Menlo, Consolas, monospace"
+#define FIG_FONT_SANS "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 #define FIG_FONT_SIZE 11.6
 #define FIG_TITLE_SIZE 12
 #define FIG_CHARW 7
@@ -45,6 +46,8 @@
 #define FIG_CHIP_LINE_H 26
 #define FIG_TOKENS_WIDTH 640
 #define FIG_WIDE 770 /* the circuit views: a page column */
+#define FIG_FIT_MIN 320       /* relp_figure_style.width: the narrowest layout */
+#define FIG_FIT_CELL_MIN 12   /* fitted to a width: the smallest cell (its labels, 11.6 px, must not overlap) */
 
 /* colours, 0xRRGGBB */
 #define FIG_INK 0x222222u     /* text */
@@ -101,7 +104,17 @@ struct relp_figure {
     size_t png_len, png_cap;
     int oom;
     char error[256];
+    struct relp_figure_style style; /* relp_figure_set_style: kept across draws */
+    char *caption_text;             /* the last figure's caption as text (relp_figure_caption_text) */
+    size_t caption_len;
 };
+
+/* the width a figure is fitted to (relp_figure_style.width, at least FIG_FIT_MIN), or 0: the default layout */
+double relp__fig_fit(const struct relp_figure *f);
+/* the caption's lines as text, kept on the figure (relp_figure_caption_text) */
+void relp__fig_caption_add(struct relp_figure *f, const char *line);
+/* a title wrapped into width (one line when it fits, as the default layout has it); returns the height it takes */
+double relp__fig_title(struct relp_figure *f, double x, double y, double width, const char *s, const char *cls);
 
 /* items; attributes and texts are copied. fmt-style attrs: printf into the attrs string. */
 void relp__fig_reset(struct relp_figure *f);

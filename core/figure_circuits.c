@@ -72,17 +72,22 @@ enum relp_status relp_figure_curves(struct relp_figure *fig, const struct relp_f
     if (k1 <= k0) k1 = k0 + 1;
     const double ypad = (yhi - ylo) * 0.05;
     ylo -= ypad, yhi += ypad;
-    const double W = FIG_WIDE, pw = (W - 2 * P - FIG_PANEL_GAP) / 2, ml = FIG_AXIS_TITLE_H + 6 * FIG_CHARW + FIG_LABEL_GAP;
-    const double ph = 240, top = P + FIG_TITLE_H;
-    relp__fig_text(fig, P, P + 13, "faithfulness and completeness of the circuits of the n highest-scored nodes",
-                   style(FIG_START, 0, 1, FIG_TITLE_SIZE, FIG_INK, "figure-title"));
+    /* fitted to a narrow width (relp_figure_style): the two panels stacked */
+    const double fit = relp__fig_fit(fig), W = fit > 0 && fit < FIG_WIDE ? fit : FIG_WIDE;
+    const int side = W >= FIG_MIN_WIDTH;
+    const double pw = side ? (W - 2 * P - FIG_PANEL_GAP) / 2 : W - 2 * P, ml = FIG_AXIS_TITLE_H + 6 * FIG_CHARW + FIG_LABEL_GAP;
+    const double ph = side ? 240 : 200;
+    const double top = P + relp__fig_title(fig, P, P, W - 2 * P, "faithfulness and completeness of the circuits of the n highest-scored nodes",
+                                           "figure-title");
+    const double block = FIG_TITLE_H + 6 + ph + 32 + 10; /* a panel, its title and its axis titles */
     const double step = nice_step(yhi - ylo), every = k1 - k0 > 8 ? 2 : 1;
     struct fig_str t = {0};
     for (int w = 0; w < 2; w++) {
-        const double x0 = P + w * (pw + FIG_PANEL_GAP), gx = x0 + ml, gw = pw - ml - 8, gy = top + FIG_TITLE_H + 6;
+        const double x0 = side ? P + w * (pw + FIG_PANEL_GAP) : P, ptop = side ? top : top + w * block;
+        const double gx = x0 + ml, gw = pw - ml - 8, gy = ptop + FIG_TITLE_H + 6;
 #define SX(v) (gx + (log10(v) - k0) / (double)(k1 - k0) * gw)
 #define SY(v) (gy + ph - ((v) - ylo) / (yhi - ylo) * ph)
-        relp__fig_text(fig, x0, top + 13, w ? "completeness" : "faithfulness F", style(FIG_START, 0, 1, FIG_TITLE_SIZE, FIG_INK, "panel-title"));
+        relp__fig_text(fig, x0, ptop + 13, w ? "completeness" : "faithfulness F", style(FIG_START, 0, 1, FIG_TITLE_SIZE, FIG_INK, "panel-title"));
         struct fig_item *frame = relp__fig_rect(fig, gx, gy, gw, ph, FIG_NONE);
         frame->stroke = 0x999999u;
         char b[40];
@@ -141,7 +146,7 @@ enum relp_status relp_figure_curves(struct relp_figure *fig, const struct relp_f
 #undef SY
     }
     /* the legend: a swatch per method and its time, wrapped into the width */
-    double y = top + FIG_TITLE_H + 6 + ph + 32 + 14, x = P;
+    double y = top + (side ? 1 : 2) * block + 4, x = P;
     relp__fig_group(fig, "legend");
     for (int32_t s = 0; s < c->n_series; s++) {
         const struct relp_figure_series *se = &c->series[s];
@@ -250,13 +255,13 @@ enum relp_status relp_figure_circuit(struct relp_figure *fig, const struct relp_
     qsort(pl, (size_t)N, sizeof *pl, by_row);
     for (int32_t i = 0; i < N; i++) at[pl[i].i] = &pl[i];
     /* place the rows top-down: a box per node as wide as its label, lines wrapped to the width */
-    const double W = FIG_WIDE, lm = P + 10 * FIG_CHARW + 8, right = W - P;
+    const double fit = relp__fig_fit(fig), W = fit > 0 && fit < FIG_WIDE ? fit : FIG_WIDE, lm = P + 10 * FIG_CHARW + 8, right = W - P;
     double node_max = 0, edge_max = 0;
     for (int32_t i = 0; i < N; i++)
         if (isfinite(c->nodes[i].score)) node_max = fmax(node_max, fabs(c->nodes[i].score));
     for (int32_t e = 0; e < c->n_edges; e++)
         if (isfinite(c->edges[e].score)) edge_max = fmax(edge_max, fabs(c->edges[e].score));
-    const double top = P + FIG_TITLE_H + 8;
+    const double top = P + relp__fig_title(fig, P, P, W - 2 * P, c->title ? c->title : "circuit", "figure-title") + 8;
     double y = top;
     for (int32_t i = 0; i < N;) {
         int32_t j = i;
@@ -281,7 +286,6 @@ enum relp_status relp_figure_circuit(struct relp_figure *fig, const struct relp_
     }
     const double bottom = y - ROW_GAP;
     struct fig_str t = {0};
-    relp__fig_text(fig, P, P + 13, c->title ? c->title : "circuit", style(FIG_START, 0, 1, FIG_TITLE_SIZE, FIG_INK, "figure-title"));
     /* row labels, at each row's first line */
     for (int32_t i = 0; i < N; i++) {
         if (i > 0 && pl[i].key == pl[i - 1].key) continue;
@@ -351,7 +355,7 @@ enum relp_status relp_figure_circuit(struct relp_figure *fig, const struct relp_
                 const char l[2] = {"qkv"[p], 0};
                 double px_, py_;
                 anchor_at(&pl[k], 1, l[0], &px_, &py_);
-                relp__fig_attrs(fig, relp__fig_text(fig, px_ + 4, py_ + 9, l, style(FIG_START, 0, 1, 9, FIG_MUTED, NULL)), " class='port'");
+                relp__fig_attrs(fig, relp__fig_text(fig, px_ + 4, py_ + 9, l, style(FIG_START, 0, 1, 10, FIG_MUTED, NULL)), " class='port'");
             }
         }
         relp__fig_end(fig, FIG_GROUP_END);

@@ -182,6 +182,7 @@ static const struct relp_figure_caption *caption(struct req *q, const struct rel
     if (k->metric && !relp_metric_find(k->metric)) fail(q, "caption: \"metric\": unknown metric \"%s\"", k->metric);
     const struct relp_json_value *nz = get(q, c, "noising");
     k->noising = nz && nz->type == RELP_JSON_TRUE;
+    k->data = str(q, c, "data");
     return k;
 }
 
@@ -284,6 +285,40 @@ static enum relp_status table(struct req *q, struct relp_figure *fig, const stru
     return q->failed ? RELP_STATUS_BAD_ARGUMENT : relp_figure_table(fig, &t);
 }
 
+static enum relp_status rtable(struct req *q, struct relp_figure *fig, const struct relp_json_value *o) {
+    struct relp_figure_rtable t = {0};
+    t.methods = strs(q, o, "methods", &t.n_methods);
+    t.nodes = strs(q, o, "nodes", &t.n_nodes);
+    t.r = doubles(q, o, "r", (size_t)t.n_methods * t.n_nodes);
+    if (!t.r) fail(q, "rtable: \"r\" is missing");
+    t.seconds = doubles(q, o, "seconds", (size_t)t.n_methods);
+    t.steps = integer(q, o, "steps", 0, 0, 1 << 30);
+    t.model = str(q, o, "model"), t.data = str(q, o, "data"), t.metric = str(q, o, "metric");
+    if (t.metric && !relp_metric_find(t.metric)) fail(q, "rtable: \"metric\": unknown metric \"%s\"", t.metric);
+    t.n_prompts = integer(q, o, "n_prompts", 0, 0, 1 << 30);
+    t.n_batches = integer(q, o, "n_batches", 0, 0, 1 << 30);
+    t.warnings = strs(q, o, "warnings", &t.n_warnings);
+    return q->failed ? RELP_STATUS_BAD_ARGUMENT : relp_figure_rtable(fig, &t);
+}
+
+/* "style": relp_figure_style, set on the figure for this request (absent: the default style) */
+static void style(struct req *q, struct relp_figure *fig, const struct relp_json_value *root) {
+    static const char *const fonts[] = {"mono", "sans"};
+    const struct relp_json_value *o = get(q, root, "style");
+    struct relp_figure_style st = {0};
+    if (o && o->type != RELP_JSON_OBJECT) fail(q, "\"style\" must be an object {width, font, caption, color_max}");
+    else if (o) {
+        st.width = integer(q, o, "width", 0, 0, 1 << 16);
+        st.font = (enum relp_figure_font)pick(q, str(q, o, "font"), "font", fonts, 2, 0);
+        const struct relp_json_value *c = get(q, o, "caption");
+        if (c && c->type != RELP_JSON_TRUE && c->type != RELP_JSON_FALSE) fail(q, "\"caption\" must be true or false");
+        st.no_caption = c && c->type == RELP_JSON_FALSE;
+        st.color_max = num(q, o, "color_max", 0);
+        if (!(st.color_max >= 0)) fail(q, "\"color_max\" must be 0 (the largest value) or more");
+    }
+    relp_figure_set_style(fig, &st);
+}
+
 static enum relp_status curves(struct req *q, struct relp_figure *fig, const struct relp_json_value *o) {
     struct relp_figure_curves c = {0};
     const struct relp_json_value *ss = get(q, o, "series");
@@ -359,9 +394,9 @@ enum relp_status relp_figure_draw_json(struct relp_figure *fig, const char *requ
         relp_json_free(&q.doc);
         return st;
     }
-    static const char *const kinds[] = {"maps", "tokens", "scatter", "attention", "table", "curves", "circuit"};
+    static const char *const kinds[] = {"maps", "tokens", "scatter", "attention", "table", "curves", "circuit", "rtable"};
     enum relp_status (*const draw[])(struct req *, struct relp_figure *, const struct relp_json_value *) = {
-        maps, tokens, scatter, attention, table, curves, circuit};
+        maps, tokens, scatter, attention, table, curves, circuit, rtable};
     const struct relp_json_value *root = &q.doc.v[0];
     const char *kind = root->type == RELP_JSON_OBJECT ? str(&q, root, "kind") : NULL;
     int k = -1;
@@ -370,9 +405,10 @@ enum relp_status relp_figure_draw_json(struct relp_figure *fig, const char *requ
     enum relp_status st;
     if (k < 0) {
         st = relp__fig_fail(fig, RELP_STATUS_BAD_ARGUMENT, "figure request: \"kind\" must be maps, tokens, scatter, attention, "
-                                                           "table, curves or circuit%s%s", kind ? ", not " : "", kind ? kind : "");
+                                                           "table, rtable, curves or circuit%s%s", kind ? ", not " : "", kind ? kind : "");
     } else {
-        st = draw[k](&q, fig, root);
+        style(&q, fig, root);
+        st = q.failed ? RELP_STATUS_BAD_ARGUMENT : draw[k](&q, fig, root);
         if (q.failed) st = relp__fig_fail(fig, RELP_STATUS_BAD_ARGUMENT, "figure request (%s): %s", kinds[k], q.error);
     }
     for (int i = 0; i < q.n_allocs; i++) free(q.allocs[i]);

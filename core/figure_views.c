@@ -22,7 +22,6 @@
 static struct fig_text_style muted(int anchor, int rotate, const char *cls) {
     return (struct fig_text_style){anchor, rotate, 0, 0, FIG_MUTED, cls};
 }
-static const struct fig_text_style figure_title = {FIG_START, 0, 1, FIG_TITLE_SIZE, FIG_INK, "figure-title"};
 static const struct fig_text_style panel_title = {FIG_START, 0, 1, FIG_TITLE_SIZE, FIG_INK, "panel-title"};
 
 static double absmax(const float *v, size_t n, double m) {
@@ -37,7 +36,9 @@ static int32_t kv_of(int32_t n_head, int32_t n_kv) { return n_kv > 0 && n_kv < n
 static const char *legend_text(enum fig_legend u) {
     switch (u) {
     case FIG_LEGEND_SHARE: return "colour: share of the logit difference restored (0 = corrupted run, 1 = clean run)";
-    case FIG_LEGEND_METRIC: return "colour: change of the logit difference (logit units; the clean and corrupted runs are equal)";
+    case FIG_LEGEND_METRIC:
+        return "colour: change of the logit difference, in logit units, not a share: the clean - corrupted gap is too "
+               "small or not positive to normalise by";
     case FIG_LEGEND_RELEVANCE: return "colour: relevance for the logit difference (logit units; red raises it, blue lowers it)";
     case FIG_LEGEND_ATTENTION: return "colour: attention weight (row: query, column: key)";
     }
@@ -59,8 +60,8 @@ static const char *maps_legend(enum relp_figure_units u, const struct relp_figur
     const int logits = strcmp(mt, "log-probability") != 0;
     if (u == RELP_FIGURE_METRIC) {
         if (!strcmp(mt, "logit difference")) return NULL;
-        snprintf(out, cap, "colour: change of the %s (%s; the clean and corrupted runs are equal)", mt,
-                 logits ? "logit units" : "nats");
+        snprintf(out, cap, "colour: change of the %s, in %s, not a share: the clean - corrupted gap is too small or not "
+                           "positive to normalise by", mt, logits ? "logit units" : "nats");
     } else if (c && c->noising) {
         snprintf(out, cap, "colour: noising: change of the %s when a node of the clean run takes its corrupted value, "
                            "as a share of the gap (0 = no change, the clean run; -1 = the corrupted run)", mt);
@@ -155,6 +156,7 @@ static int caption_lines(const struct relp_figure_caption *c, struct cline *out)
         relp__str_puts(&b, ", gap ");
         fixed3(&b, c->metric_clean - c->metric_corrupt);
     }
+    if (c->data) relp__str_printf(&b, "%sdata: %s", b.n ? "; " : "", c->data);
     if (c->n_prompts > 1) relp__str_printf(&b, "%smean of %d prompts (the first is shown)", b.n ? "; " : "", (int)c->n_prompts);
     if (c->rank > 0 && c->answer) {
         relp__str_puts(&b, b.n ? "; p(" : "p(");
@@ -248,45 +250,64 @@ static int token_lines(struct relp_figure *f, double x, double y, int n, const s
     return n;
 }
 
-/* the caption from (x, y) in a column of width px; returns its height */
+/* the caption from (x, y) in a column of width px (kept as text too: relp_figure_caption_text); returns its height,
+ * 0 when the style leaves it out of the picture */
 static double caption(struct relp_figure *f, double x, double y, double width, const struct relp_figure_caption *c) {
     struct cline cl[8];
-    const int ncl = caption_lines(c, cl), max = (int)floor(width / FIG_CHARW);
+    const int ncl = caption_lines(c, cl), max = (int)floor(width / FIG_CHARW), draw = !f->style.no_caption;
     int n = 0;
-    relp__fig_group(f, "caption");
+    if (draw) relp__fig_group(f, "caption");
     for (int i = 0; i < ncl; i++) {
-        if (cl[i].kind == CL_TOKENS) n = token_lines(f, x, y, n, &cl[i], c, max);
-        else {
+        if (cl[i].kind == CL_TOKENS) {
+            struct fig_str t = {0};
+            relp__str_puts(&t, cl[i].label);
+            for (int k = 0; k < c->n_tokens; k++) relp__token_text(&t, cl[i].tokens[k] ? cl[i].tokens[k] : "", 0);
+            if (t.s) relp__fig_caption_add(f, t.s);
+            free(t.s);
+            if (draw) n = token_lines(f, x, y, n, &cl[i], c, max);
+        } else {
             if (!cl[i].text) f->oom = 1;
-            else n = text_lines(f, x, y, n, cl[i].text, max, 0);
+            else {
+                relp__fig_caption_add(f, cl[i].text);
+                if (draw) n = text_lines(f, x, y, n, cl[i].text, max, 0);
+            }
             free(cl[i].text);
         }
     }
     for (int32_t i = 0; i < c->n_warnings && c->warnings; i++) {
         struct fig_str w = {0};
         relp__str_printf(&w, "WARNING: %s", c->warnings[i] ? c->warnings[i] : "");
-        if (w.s) n = text_lines(f, x, y, n, w.s, max, 1);
+        if (w.s) {
+            relp__fig_caption_add(f, w.s);
+            if (draw) n = text_lines(f, x, y, n, w.s, max, 1);
+        }
         free(w.s);
     }
-    relp__fig_end(f, FIG_GROUP_END);
+    if (draw) relp__fig_end(f, FIG_GROUP_END);
     return n * LH;
 }
 
 double relp__fig_caption_text(struct relp_figure *f, double x, double y, double width, const char *const *lines,
                               const int *warn, int n) {
-    const int max = (int)floor(width / FIG_CHARW);
+    const int max = (int)floor(width / FIG_CHARW), draw = !f->style.no_caption;
     int k = 0;
-    relp__fig_group(f, "caption");
+    if (draw) relp__fig_group(f, "caption");
     for (int i = 0; i < n; i++) {
         if (!lines[i]) continue;
         if (warn && warn[i]) {
             struct fig_str w = {0};
             relp__str_printf(&w, "WARNING: %s", lines[i]);
-            if (w.s) k = text_lines(f, x, y, k, w.s, max, 1);
+            if (w.s) {
+                relp__fig_caption_add(f, w.s);
+                if (draw) k = text_lines(f, x, y, k, w.s, max, 1);
+            }
             free(w.s);
-        } else k = text_lines(f, x, y, k, lines[i], max, 0);
+        } else {
+            relp__fig_caption_add(f, lines[i]);
+            if (draw) k = text_lines(f, x, y, k, lines[i], max, 0);
+        }
     }
-    relp__fig_end(f, FIG_GROUP_END);
+    if (draw) relp__fig_end(f, FIG_GROUP_END);
     return k * LH;
 }
 
@@ -299,7 +320,39 @@ struct panel {
     const float *values;
 };
 
-/* one panel: a grid with its title, axis titles and labels, from (x, y); returns its width, *h its height */
+/* a panel's width with cells of cell px: its row labels and axis title, the grid, or its title if wider */
+static double panel_width(const struct panel *p, double cell) {
+    int lw = 0;
+    for (int r = 0; r < p->rows; r++) lw = relp__utf8_len(p->row_labels[r]) > lw ? relp__utf8_len(p->row_labels[r]) : lw;
+    return fmax(FIG_AXIS_TITLE_H + lw * FIG_CHARW + FIG_LABEL_GAP + p->cols * cell, relp__text_w(p->title));
+}
+
+/* k panels of the same shape (titles titles[0..k-1]) fitted to the figure's width (relp__fig_fit): the cell size
+ * and whether they stand side by side (1) or stacked (0); the default layout is cell0 side by side, or, fitted, the
+ * largest cell up to cell0 that fits side by side, else stacked, down to FIG_FIT_CELL_MIN */
+static double fit_panels(const struct relp_figure *f, struct panel *p, const char *const *titles, int k, double cell0,
+                         int *side) {
+    const double fit = relp__fig_fit(f);
+    double w = 0;
+    *side = 1;
+    for (int i = 0; i < k; i++) p->title = titles[i], w += panel_width(p, cell0);
+    if (fit == 0 || 2 * P + w + (k - 1) * FIG_PANEL_GAP <= fit) return cell0;
+    for (double c = cell0 - 1; c >= FIG_FIT_CELL_MIN; c--) {
+        w = 0;
+        for (int i = 0; i < k; i++) p->title = titles[i], w += panel_width(p, c);
+        if (2 * P + w + (k - 1) * FIG_PANEL_GAP <= fit) return c;
+    }
+    *side = k == 1;
+    for (double c = cell0; c > FIG_FIT_CELL_MIN; c--) {
+        double wmax = 0;
+        for (int i = 0; i < k; i++) p->title = titles[i], wmax = fmax(wmax, panel_width(p, c));
+        if (2 * P + wmax <= fit) return c;
+    }
+    return FIG_FIT_CELL_MIN;
+}
+
+/* one panel: a grid with its title, axis titles and labels, from (x, y); returns its width, *h its height. Cells of
+ * non-finite values are grey ("not computed": AP as it fills in). */
 static double panel(struct relp_figure *f, double x, double y, const struct panel *p, double cell, double max, int seq,
                     double *h) {
     int lw = 0, lh = 0;
@@ -319,11 +372,12 @@ static double panel(struct relp_figure *f, double x, double y, const struct pane
             char vs[40];
             relp__js_num(vs, v);
             struct fig_item *it = relp__fig_rect(f, gx + c * cell, gy + r * cell, cell, cell,
-                                                 seq ? relp__fig_sequential_rgb(v) : relp__fig_diverging_rgb(v, max));
+                                                 !isfinite(v) ? 0xeeeeeeu : seq ? relp__fig_sequential_rgb(v) : relp__fig_diverging_rgb(v, max));
             it->stroke = FIG_CELL_STROKE, it->stroke_width = 0.5;
             relp__fig_attrs(f, it, " class='cell' data-kind='%s' data-r='%d' data-c='%d' data-v='%s'", p->kind, r, c, vs);
             t.n = 0;
-            relp__str_printf(&t, "%s %s, %s %s: %s", p->row_axis, p->row_labels[r], p->col_axis, p->col_labels[c], vs);
+            relp__str_printf(&t, "%s %s, %s %s: %s", p->row_axis, p->row_labels[r], p->col_axis, p->col_labels[c],
+                             isfinite(v) ? vs : "not computed");
             it->title = relp__fig_strdup(f, relp__str_cstr(&t));
         }
     }
@@ -352,11 +406,17 @@ static char **index_labels(int n, int per) {
     }
     return l;
 }
-static char **position_labels(int n, const char *const *tokens) {
+/* "token 3" labels; max > 0: a token of more code points cut to max - 1 and an ellipsis (fitted to a narrow width) */
+static char **position_labels_cut(int n, const char *const *tokens, int max) {
     char **l = calloc((size_t)n, sizeof *l);
     for (int i = 0; l && i < n; i++) {
         struct fig_str s = {0};
         relp__token_text(&s, tokens[i] ? tokens[i] : "", 1);
+        if (max > 0 && s.s && relp__utf8_len(s.s) > max) {
+            s.n = relp__utf8_off(s.s, max - 1);
+            s.s[s.n] = '\0';
+            relp__str_puts(&s, "\xE2\x80\xA6");
+        }
         relp__str_printf(&s, " %d", i);
         if (s.oom) {
             free(s.s);
@@ -367,6 +427,8 @@ static char **position_labels(int n, const char *const *tokens) {
     }
     return l;
 }
+static char **position_labels(int n, const char *const *tokens) { return position_labels_cut(n, tokens, 0); }
+#define ATT_CUT(f) (relp__fig_fit(f) > 0 ? 8 : 0) /* the attention focus's row labels, fitted: tokens of at most 8 */
 
 /* " (query; kv = head ÷ 2)": with grouped-query attention, heads are query heads and NH / NKV of them read one
  * key/value head (query head h reads key/value head floor(h / group), as the core computes them) */
@@ -376,7 +438,10 @@ static void gqa_note(struct fig_str *b, int32_t NH, int32_t NKV) {
 }
 
 static void panel_title_of(struct fig_str *b, const char *method) {
-    relp__str_printf(b, "%s (%s)", relp__method_title(method), method && !strcmp(method, "ap") ? "ground truth" : "estimate");
+    const char *t = relp__method_title(method), *what = method && !strcmp(method, "ap") ? "ground truth" : "estimate";
+    const size_t n = strlen(t);
+    if (n > 1 && t[n - 1] == ')' && strchr(t, '(')) relp__str_printf(b, "%.*s; %s)", (int)(n - 1), t, what); /* "X (y; estimate)" */
+    else relp__str_printf(b, "%s (%s)", t, what);
 }
 
 enum relp_status relp_figure_maps(struct relp_figure *fig, const struct relp_figure_maps *m) {
@@ -408,29 +473,51 @@ enum relp_status relp_figure_maps(struct relp_figure *fig, const struct relp_fig
         char r[64];
         relp__str_printf(&t_ap, ", r = %s", relp__js_fixed(r, m->r, 3));
     }
-    const double cell = m->layout == RELP_FIGURE_HEADS ? FIG_HEAD_CELL
-                                                       : fmax(FIG_CELL_MIN, fmin(FIG_CELL_MAX, floor((double)FIG_GRID_TARGET / cols)));
+    const double cell0 = m->layout == RELP_FIGURE_HEADS ? FIG_HEAD_CELL
+                                                        : fmax(FIG_CELL_MIN, fmin(FIG_CELL_MAX, floor((double)FIG_GRID_TARGET / cols)));
     const size_t n = (size_t)rows * cols;
-    const double max = absmax(m->ap, n, absmax(m->est, n, 0));
+    const double largest = absmax(m->ap, n, absmax(m->est, n, 0));
+    const double max = fig->style.color_max > 0 ? fig->style.color_max : largest;
     enum relp_status st = RELP_STATUS_OK;
     if (!p.row_labels || !p.col_labels || row_axis.oom || col_axis.oom || title.oom || t_est.oom || t_ap.oom) {
         st = relp__fig_fail(fig, RELP_STATUS_ALLOC_FAILED, "figure maps: out of memory");
         goto out;
     }
     p.row_axis = row_axis.s, p.col_axis = col_axis.s;
-    double y = P, x = P, ph = 0, h;
-    relp__fig_text(fig, P, y + 13, title.s, figure_title);
-    y += FIG_TITLE_H;
-    for (int k = 0; k < (m->ap ? 2 : 1); k++) {
-        p.title = k ? t_ap.s : t_est.s, p.kind = k ? "ap" : "est", p.values = k ? m->ap : m->est;
-        x += panel(fig, x, y, &p, cell, max, 0, &h) + FIG_PANEL_GAP;
-        ph = fmax(ph, h);
+    const int np = m->ap ? 2 : 1;
+    const char *titles[2] = {t_est.s, t_ap.s};
+    int side;
+    const double cell = fit_panels(fig, &p, titles, np, cell0, &side), fit = relp__fig_fit(fig);
+    double wp = 0;
+    for (int k = 0; k < np; k++) {
+        p.title = titles[k];
+        const double pw = panel_width(&p, cell);
+        wp = side ? wp + pw + (k ? FIG_PANEL_GAP : 0) : fmax(wp, pw);
     }
-    const double W = ceil(fmax(FIG_MIN_WIDTH, fmax(x - FIG_PANEL_GAP + P, FIG_LEGEND_W + 2 * P)));
+    const double wmin = fit > 0 && fit < FIG_MIN_WIDTH ? fit : FIG_MIN_WIDTH;
+    const double W = ceil(fmax(wmin, fmax(wp + 2 * P, FIG_LEGEND_W + 2 * P)));
+    double y = P, x = P, ph = 0, h;
+    y += relp__fig_title(fig, P, y, W - 2 * P, title.s, "figure-title");
+    for (int k = 0; k < np; k++) {
+        p.title = titles[k], p.kind = k ? "ap" : "est", p.values = k ? m->ap : m->est;
+        const double pw = panel(fig, x, y, &p, cell, max, 0, &h);
+        if (side) x += pw + FIG_PANEL_GAP, ph = fmax(ph, h);
+        else y += h + (k + 1 < np ? FIG_PANEL_GAP : 0);
+    }
     y += ph + FIG_LEGEND_GAP;
     char legend[400];
-    y += relp__fig_legend(fig, P, y, W - 2 * P, max, m->units == RELP_FIGURE_METRIC ? FIG_LEGEND_METRIC : FIG_LEGEND_SHARE,
-                          maps_legend(m->units, m->caption, legend, sizeof legend));
+    const char *words = maps_legend(m->units, m->caption, legend, sizeof legend);
+    struct fig_str fixed = {0};
+    if (fig->style.color_max > 0) { /* a fixed scale: say so, and what happens past its ends */
+        char lt[64];
+        relp__fig_tick(lt, max);
+        relp__str_printf(&fixed, "%s; a fixed scale, -%s to %s%s",
+                         words ? words : legend_text(m->units == RELP_FIGURE_METRIC ? FIG_LEGEND_METRIC : FIG_LEGEND_SHARE), lt, lt,
+                         largest > max ? " (larger values take the end colours)" : "");
+        if (fixed.s) words = fixed.s;
+    }
+    y += relp__fig_legend(fig, P, y, W - 2 * P, max, m->units == RELP_FIGURE_METRIC ? FIG_LEGEND_METRIC : FIG_LEGEND_SHARE, words);
+    free(fixed.s);
     if (m->caption) {
         y += FIG_CAPTION_GAP;
         y += caption(fig, P, y, W - 2 * P, m->caption);
@@ -451,12 +538,15 @@ enum relp_status relp_figure_tokens(struct relp_figure *fig, const struct relp_f
     relp__fig_reset(fig);
     if (!t || t->n_tokens < 1 || !t->tokens || !t->relevance)
         return relp__fig_fail(fig, RELP_STATUS_BAD_ARGUMENT, "figure tokens: expected n_tokens >= 1 tokens and their relevance");
-    const double W = FIG_TOKENS_WIDTH, max = absmax(t->relevance, (size_t)t->n_tokens, 0);
+    const double fit = relp__fig_fit(fig), W = fit > 0 && fit < FIG_TOKENS_WIDTH ? fit : FIG_TOKENS_WIDTH;
+    const double max = absmax(t->relevance, (size_t)t->n_tokens, 0);
     double y = P, x = P;
     struct fig_str s = {0};
-    relp__str_printf(&s, "token relevance (%s rules)", t->rules ? t->rules : "relp");
-    relp__fig_text(fig, P, y + 13, relp__str_cstr(&s), figure_title);
-    y += FIG_TITLE_H;
+    /* the rules by their title: "gradient x input" (AtP's, and IG's one backward pass), "RelP", ... */
+    const char *rules = t->rules ? t->rules : "relp";
+    if (!strcmp(rules, "grad")) relp__str_puts(&s, "token relevance: gradient x input");
+    else relp__str_printf(&s, "token relevance: %s rules", relp__method_title(rules));
+    y += relp__fig_title(fig, P, y, W - 2 * P, relp__str_cstr(&s), "figure-title");
     for (int i = 0; i < t->n_tokens; i++) {
         struct fig_str label = {0};
         relp__token_text(&label, t->tokens[i] ? t->tokens[i] : "", 1);
@@ -514,7 +604,9 @@ enum relp_status relp_figure_scatter(struct relp_figure *fig, const struct relp_
     relp__fig_reset(fig);
     if (!s || s->n_types < 1 || !s->types || !s->n_values || !s->est || !s->ap)
         return relp__fig_fail(fig, RELP_STATUS_BAD_ARGUMENT, "figure scatter: expected n_types >= 1 node types with est and ap");
-    const double size = 360, m = 56;
+    const double fit = relp__fig_fit(fig), m = 56;
+    const int narrow = fit > 0 && fit < FIG_MIN_WIDTH; /* the r legend below the plot, the plot smaller */
+    const double size = narrow ? fmax(200, fmin(360, fit - m - P)) : 360;
     double lo = 0, hi = 0;
     for (int k = 0; k < s->n_types; k++)
         for (int32_t i = 0; i < s->n_values[k]; i++)
@@ -525,13 +617,13 @@ enum relp_status relp_figure_scatter(struct relp_figure *fig, const struct relp_
     if (hi - lo < 1e-9) lo -= 1, hi += 1;
     const double pad = (hi - lo) * 0.05;
     lo -= pad, hi += pad;
-    const double W = fmax(FIG_MIN_WIDTH, m + size + 170), top = P + FIG_TITLE_H + 8;
-#define SX(v) (m + ((v) - lo) / (hi - lo) * size)
-#define SY(v) (top + size - ((v) - lo) / (hi - lo) * size)
+    const double W = narrow ? fmax(fit, m + size + P) : fmax(FIG_MIN_WIDTH, m + size + 170);
     const char *unit = s->units == RELP_FIGURE_METRIC ? "logit units" : "share restored", *mt = relp__method_title(s->method);
     struct fig_str t = {0};
     relp__str_printf(&t, "%s estimate vs activation patching, every node", mt);
-    relp__fig_text(fig, P, P + 13, t.s, figure_title);
+    const double top = P + relp__fig_title(fig, P, P, W - 2 * P, t.s, "figure-title") + 8;
+#define SX(v) (m + ((v) - lo) / (hi - lo) * size)
+#define SY(v) (top + size - ((v) - lo) / (hi - lo) * size)
     struct fig_item *frame = relp__fig_rect(fig, m, top, size, size, FIG_NONE);
     frame->stroke = 0x999999u;
     relp__fig_line(fig, SX(lo), SY(lo), SX(hi), SY(hi), 0xbbbbbbu)->dash = "4 3";
@@ -543,12 +635,20 @@ enum relp_status relp_figure_scatter(struct relp_figure *fig, const struct relp_
     t.n = 0;
     relp__str_printf(&t, "%s estimate (%s)", mt, unit);
     relp__fig_text(fig, 16, top + size / 2, t.s, muted(FIG_MIDDLE, 1, "axis-title"));
-    const double ticks[3] = {lo, 0, hi};
-    for (int k = 0; k < 3; k++) {
+    /* ticks at round values: multiples of 1, 2 or 5 x 10^k, about five of them, 0 among them, all with the
+     * step's decimals */
+    double step = pow(10, floor(log10((hi - lo) / 4)));
+    if ((hi - lo) / step > 20) step *= 5;
+    else if ((hi - lo) / step > 8) step *= 2;
+    const int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    for (double v = ceil(lo / step) * step; v <= hi + 1e-12 * step; v += step) {
         char tk[64];
-        relp__fig_tick(tk, ticks[k]);
-        relp__fig_text(fig, SX(ticks[k]), top + size + 16, tk, muted(FIG_MIDDLE, 0, NULL));
-        relp__fig_text(fig, m - 4, SY(ticks[k]) + 4, tk, muted(FIG_END, 0, NULL));
+        const double tv = fabs(v) < step / 2 ? 0 : v;
+        relp__js_fixed(tk, tv, dec < 20 ? dec : 20);
+        relp__fig_line(fig, SX(tv), top + size, SX(tv), top + size + 3, FIG_MUTED);
+        relp__fig_line(fig, m - 3, SY(tv), m, SY(tv), FIG_MUTED);
+        relp__fig_attrs(fig, relp__fig_text(fig, SX(tv), top + size + 16, tk, muted(FIG_MIDDLE, 0, NULL)), " class='tick'");
+        relp__fig_attrs(fig, relp__fig_text(fig, m - 5, SY(tv) + 4, tk, muted(FIG_END, 0, NULL)), " class='tick'");
     }
     for (int k = 0; k < s->n_types; k++) {
         const char *n = s->types[k] ? s->types[k] : "";
@@ -567,17 +667,20 @@ enum relp_status relp_figure_scatter(struct relp_figure *fig, const struct relp_
         }
         const double rv = s->r ? s->r[k] : NAN;
         char rs[64], rn[40];
-        relp__fig_circle(fig, m + size + 20, top + 10 + k * 20, 4, colour);
+        /* the legend: right of the plot, or (narrow) in two columns below it */
+        const double lx = narrow ? m + (k % 2) * 150 : m + size + 20, ly = narrow ? top + size + 50 + (k / 2) * 20 : top + 10 + k * 20;
+        relp__fig_circle(fig, lx, ly, 4, colour);
         t.n = 0;
         relp__str_printf(&t, "%s: r = %s", n, isfinite(rv) ? relp__js_fixed(rs, rv, 3) : "n/a");
-        struct fig_item *rt = relp__fig_text(fig, m + size + 30, top + 14 + k * 20, t.s, (struct fig_text_style){0, 0, 0, 0, FIG_INK, NULL});
+        struct fig_item *rt = relp__fig_text(fig, lx + 10, ly + 4, t.s, (struct fig_text_style){0, 0, 0, 0, FIG_INK, NULL});
         relp__fig_attrs(fig, rt, " data-node='%s' data-r='%s' class='r'", n, relp__js_num(rn, rv));
     }
 #undef SX
 #undef SY
-    double y = top + size + 44;
-    const char *key = "dashed: estimate = AP; colour: node type";
-    y += relp__fig_caption_text(fig, P, y, W - 2 * P, &key, NULL, 1) + FIG_CAPTION_GAP;
+    double y = top + size + 44 + (narrow ? 20 * ((s->n_types + 1) / 2) + 10 : 0);
+    relp__fig_group(fig, "legend");
+    y += text_lines(fig, P, y, 0, "dashed: estimate = AP; colour: node type", (int)floor((W - 2 * P) / FIG_CHARW), 0) * LH + FIG_CAPTION_GAP;
+    relp__fig_end(fig, FIG_GROUP_END);
     if (s->caption) y += caption(fig, P, y, W - 2 * P, s->caption);
     relp__fig_doc(fig, W, ceil(y + P), "estimate vs AP");
     if (t.oom) fig->oom = 1;
@@ -588,15 +691,85 @@ enum relp_status relp_figure_scatter(struct relp_figure *fig, const struct relp_
 /* ---------------------------------------------------------------- attention */
 
 static int attention_cells(int T) { return 56 / T < 1 ? 1 : 56 / T > 4 ? 4 : 56 / T; }
+#define ATT_TITLE "attention patterns of every head (rows: layers, columns: heads)"
+
+/* The attention figure's layout: every head's pattern in a grid per prompt (minis of px per token), the grids side
+ * by side or (fitted to a narrow width) stacked; the focus head's two panels (cells of cell px) likewise. */
+struct att_layout {
+    int px, mini, grids_side, focus_side;
+    double cell, title_h, grid_w, grid_h, grids_h, focus_w, width;
+};
+static const int ATT_GAP = 6;
+static double att_grid_w(const struct relp_figure_attention *a, int mini) {
+    char b[32];
+    snprintf(b, sizeof b, "%d", a->n_layer - 1);
+    return FIG_AXIS_TITLE_H + (double)strlen(b) * FIG_CHARW + FIG_LABEL_GAP + a->n_head * (mini + ATT_GAP);
+}
+static double att_focus_w(const struct relp_figure *f, const struct relp_figure_attention *a, double cell) {
+    int lw = 0;
+    for (int w = 0; w < 2; w++) {
+        char **l = position_labels_cut(a->n_tokens, w ? a->corrupt_tokens : a->clean_tokens, ATT_CUT(f));
+        for (int i = 0; l && i < a->n_tokens; i++)
+            if (relp__utf8_len(l[i]) > lw) lw = relp__utf8_len(l[i]);
+        relp__lines_free(l, a->n_tokens);
+    }
+    /* the wider title, the corrupted one's: "layer L head H (kv K), corrupted" */
+    const int L = a->n_layer, NH = a->n_head, NKV = kv_of(NH, a->n_kv_head);
+    const int layer = a->focus_layer < L - 1 ? (a->focus_layer < 0 ? 0 : a->focus_layer) : L - 1;
+    const int head = a->focus_head < NH - 1 ? (a->focus_head < 0 ? 0 : a->focus_head) : NH - 1;
+    char t[96];
+    if (NKV < NH) snprintf(t, sizeof t, "layer %d head %d (kv %d), corrupted", layer, head, head / (NH / NKV));
+    else snprintf(t, sizeof t, "layer %d head %d, corrupted", layer, head);
+    return fmax(FIG_AXIS_TITLE_H + lw * FIG_CHARW + FIG_LABEL_GAP + a->n_tokens * cell, relp__text_w(t));
+}
+static void att_layout(const struct relp_figure *f, const struct relp_figure_attention *a, struct att_layout *o) {
+    const int T = a->n_tokens, L = a->n_layer;
+    const double fit = relp__fig_fit(f);
+    o->px = attention_cells(T), o->grids_side = 1, o->focus_side = 1;
+    o->cell = fmax(10, fmin(22, floor(300.0 / T)));
+    if (fit > 0) {
+        while (o->px > 1 && 2 * P + 2 * att_grid_w(a, T * o->px) + FIG_PANEL_GAP > fit) o->px--;
+        if (2 * P + 2 * att_grid_w(a, T * o->px) + FIG_PANEL_GAP > fit) { /* stacked, as large again as fits */
+            o->grids_side = 0;
+            o->px = attention_cells(T);
+            while (o->px > 1 && 2 * P + att_grid_w(a, T * o->px) > fit) o->px--;
+        }
+        const double c0 = o->cell;
+        while (o->cell > 10 && 2 * P + 2 * att_focus_w(f, a, o->cell) + FIG_PANEL_GAP > fit) o->cell--;
+        if (2 * P + 2 * att_focus_w(f, a, o->cell) + FIG_PANEL_GAP > fit) {
+            o->focus_side = 0;
+            o->cell = c0;
+            while (o->cell > 10 && 2 * P + att_focus_w(f, a, o->cell) > fit) o->cell--;
+        }
+    }
+    o->mini = T * o->px;
+    o->grid_w = att_grid_w(a, o->mini);
+    o->grid_h = FIG_TITLE_H + L * (o->mini + ATT_GAP) + 10 + FIG_AXIS_TITLE_H;
+    o->grids_h = o->grids_side ? o->grid_h : 2 * o->grid_h + FIG_LEGEND_GAP;
+    o->focus_w = att_focus_w(f, a, o->cell);
+    /* the title: one line unless the width is fitted and it does not fit (as relp__fig_title wraps it) */
+    o->title_h = FIG_TITLE_H;
+    const double gw = o->grids_side ? 2 * o->grid_w + FIG_PANEL_GAP : o->grid_w;
+    const double fw = o->focus_side ? 2 * o->focus_w + FIG_PANEL_GAP : o->focus_w;
+    o->width = ceil(fmax(fit > 0 && fit < FIG_MIN_WIDTH ? fit : FIG_MIN_WIDTH, fmax(gw + 2 * P, fw + 2 * P)));
+    const int max = (int)floor((o->width - 2 * P) / (FIG_CHARW * FIG_TITLE_SIZE / FIG_FONT_SIZE));
+    if (fit > 0 && relp__utf8_len(ATT_TITLE) > max) {
+        char **ls;
+        const int n = relp__wrap(ATT_TITLE, max, &ls);
+        relp__lines_free(ls, n);
+        o->title_h += n > 1 ? (n - 1) * 15 : 0;
+    }
+}
 
 /* the focus head drawn large, clean and corrupted, from (x0, y0); *h its height, returns its width */
-static double attention_focus(struct relp_figure *f, const struct relp_figure_attention *a, double x0, double y0, double *h) {
+static double attention_focus(struct relp_figure *f, const struct relp_figure_attention *a, const struct att_layout *lay,
+                              double x0, double y0, double *h) {
     const int L = a->n_layer, NH = a->n_head, T = a->n_tokens, NKV = kv_of(NH, a->n_kv_head);
     const int layer = a->focus_layer < L - 1 ? (a->focus_layer < 0 ? 0 : a->focus_layer) : L - 1;
     const int head = a->focus_head < NH - 1 ? (a->focus_head < 0 ? 0 : a->focus_head) : NH - 1;
-    const double cell = fmax(10, fmin(22, floor(300.0 / T)));
+    const double cell = lay->cell;
     const size_t off = ((size_t)layer * NH + head) * T * T;
-    double x = x0;
+    double x = x0, y = y0, wmax = 0;
     *h = 0;
     for (int w = 0; w < 2; w++) {
         struct panel p = {0};
@@ -604,7 +777,7 @@ static double attention_focus(struct relp_figure *f, const struct relp_figure_at
         relp__str_printf(&title, "layer %d head %d", layer, head);
         if (NKV < NH) relp__str_printf(&title, " (kv %d)", head / (NH / NKV));
         relp__str_puts(&title, w ? ", corrupted" : ", clean");
-        char **labels = position_labels(T, w ? a->corrupt_tokens : a->clean_tokens);
+        char **labels = position_labels_cut(T, w ? a->corrupt_tokens : a->clean_tokens, ATT_CUT(f));
         if (!labels || title.oom) {
             f->oom = 1;
             free(title.s);
@@ -614,22 +787,29 @@ static double attention_focus(struct relp_figure *f, const struct relp_figure_at
         p = (struct panel){title.s, "query", "key", w ? "focus-corrupt" : "focus-clean", T, T, labels, labels,
                            (w ? a->corrupt : a->clean) + off};
         double ph;
-        const double pw = panel(f, x, y0, &p, cell, 1, 1, &ph);
+        const double pw = panel(f, x, y, &p, cell, 1, 1, &ph);
         if (a->focus_row >= 0 && a->focus_row < T) {
             int lw = 0;
             for (int i = 0; i < T; i++) lw = relp__utf8_len(labels[i]) > lw ? relp__utf8_len(labels[i]) : lw;
             const double labW = lw * FIG_CHARW + FIG_LABEL_GAP;
-            struct fig_item *mark = relp__fig_rect(f, x + FIG_AXIS_TITLE_H + labW - 1, y0 + FIG_TITLE_H + a->focus_row * cell - 1,
+            struct fig_item *mark = relp__fig_rect(f, x + FIG_AXIS_TITLE_H + labW - 1, y + FIG_TITLE_H + a->focus_row * cell - 1,
                                                    T * cell + 2, cell + 2, FIG_NONE);
             mark->stroke = 0x111111u, mark->stroke_width = 1.5;
             relp__fig_attrs(f, mark, " class='row-mark'");
         }
-        x += pw + FIG_PANEL_GAP;
-        *h = fmax(*h, ph);
+        if (lay->focus_side) {
+            x += pw + FIG_PANEL_GAP;
+            wmax = x - FIG_PANEL_GAP - x0;
+            *h = fmax(*h, ph);
+        } else {
+            wmax = fmax(wmax, pw);
+            y += ph + (w ? 0 : FIG_PANEL_GAP);
+            *h = y - y0;
+        }
         free(title.s);
         relp__lines_free(labels, T);
     }
-    return x - FIG_PANEL_GAP - x0;
+    return wmax;
 }
 
 enum relp_status relp_figure_attention(struct relp_figure *fig, const struct relp_figure_attention *a) {
@@ -639,17 +819,20 @@ enum relp_status relp_figure_attention(struct relp_figure *fig, const struct rel
         !a->corrupt_tokens)
         return relp__fig_fail(fig, RELP_STATUS_BAD_ARGUMENT, "figure attention: expected n_layer, n_head, n_tokens >= 1, "
                                                              "both patterns and both prompts' tokens");
-    const int L = a->n_layer, NH = a->n_head, T = a->n_tokens, px = attention_cells(T), mini = T * px, gap = 6;
-    const double gh = FIG_TITLE_H + L * (mini + gap) + 10 + FIG_AXIS_TITLE_H;
+    const int L = a->n_layer, NH = a->n_head, T = a->n_tokens, gap = ATT_GAP;
+    struct att_layout lay;
+    att_layout(fig, a, &lay);
+    const int px = lay.px, mini = lay.mini;
     double h;
     if (a->focus_only) { /* where the full figure puts it */
         fig->fragment = 1;
-        attention_focus(fig, a, P, P + FIG_TITLE_H + gh + FIG_LEGEND_GAP, &h);
+        attention_focus(fig, a, &lay, P, P + lay.title_h + lay.grids_h + FIG_LEGEND_GAP, &h);
         return fig->oom ? relp__fig_fail(fig, RELP_STATUS_ALLOC_FAILED, "figure attention: out of memory") : RELP_STATUS_OK;
     }
+    const double Wt = lay.width;
     double y = P, x = P;
-    relp__fig_text(fig, P, y + 13, "attention patterns of every head (rows: layers, columns: heads)", figure_title);
-    y += FIG_TITLE_H;
+    relp__fig_title(fig, P, y, Wt - 2 * P, ATT_TITLE, "figure-title");
+    y += lay.title_h;
     char b[64];
     for (int w = 0; w < 2; w++) {
         snprintf(b, sizeof b, "%d", L - 1);
@@ -685,14 +868,14 @@ enum relp_status relp_figure_attention(struct relp_figure *fig, const struct rel
         }
         relp__fig_text(fig, gx + (NH * (mini + gap)) / 2.0, gy + L * (mini + gap) + 10 + FIG_AXIS_TITLE_H, "head",
                        muted(FIG_MIDDLE, 0, "axis-title"));
-        x = gx + NH * (mini + gap) + FIG_PANEL_GAP;
+        if (lay.grids_side) x = gx + NH * (mini + gap) + FIG_PANEL_GAP;
+        else y += lay.grid_h + FIG_LEGEND_GAP;
     }
-    const double gridsW = x - FIG_PANEL_GAP - P;
-    y += gh + FIG_LEGEND_GAP;
+    y = P + lay.title_h + lay.grids_h + FIG_LEGEND_GAP;
     relp__fig_group(fig, "focus");
-    const double fw = attention_focus(fig, a, P, y, &h);
+    const double fw = attention_focus(fig, a, &lay, P, y, &h);
     relp__fig_end(fig, FIG_GROUP_END);
-    const double W = ceil(fmax(FIG_MIN_WIDTH, fmax(gridsW + 2 * P, fw + 2 * P)));
+    const double W = ceil(fmax(Wt, fw + 2 * P));
     y += h + FIG_LEGEND_GAP;
     y += relp__fig_legend(fig, P, y, W - 2 * P, 1, FIG_LEGEND_ATTENTION, NULL) + FIG_CAPTION_GAP;
     if (a->caption) y += caption(fig, P, y, W - 2 * P, a->caption);
@@ -737,21 +920,36 @@ enum relp_status relp_figure_table(struct relp_figure *fig, const struct relp_fi
     }
     for (int32_t n = 0; n < R; n++) idx[ranks[(size_t)key * R + n] - 1] = n; /* rows in order of the key's rank */
     const int32_t k = t->k > 0 && t->k < R ? t->k : R;
+    /* the columns: AP (the ground truth) first, then the methods in their order */
+    int col[64], nc = 0;
+    if (ap >= 0) col[nc++] = ap;
+    for (int m = 0; m < M && nc < 64; m++)
+        if (m != ap) col[nc++] = m;
+    /* every value with the same decimals: four significant digits of the largest shown */
+    double big = 0;
+    for (int32_t n = 0; n < k; n++)
+        for (int m = 0; m < M; m++) {
+            const double v = fabs(t->values[(size_t)m * R + idx[n]]);
+            if (isfinite(v) && v > big) big = v;
+        }
+    int dec = big > 0 ? 3 - (int)floor(log10(big)) : 3;
+    dec = dec < 0 ? 0 : dec > 8 ? 8 : dec;
     struct fig_str s = {0};
     relp__str_printf(&s, "<p class='table-caption info'>The %d nodes with the largest |", (int)k);
     relp__str_esc(&s, relp__method_title(t->methods[key]));
     relp__str_printf(&s, "| of %d; values in the map's units, ranks by |value| among all nodes. Click a column to sort by it.</p>"
-                         "<table class='nodes'><thead><tr><th scope='col'>node</th><th scope='col'>layer</th><th scope='col'>position / head</th>",
+                         "<table class='nodes'><thead><tr><th scope='col'>node, layer</th><th scope='col'>position / head</th>",
                      (int)R);
-    for (int m = 0; m < M; m++) {
+    for (int ci = 0; ci < nc; ci++) {
+        const int m = col[ci];
         relp__str_printf(&s, "<th scope='col' colspan='2'><button type='button' class='sort%s' data-sort='", m == key ? " active" : "");
         relp__str_esc(&s, t->methods[m] ? t->methods[m] : "");
         relp__str_printf(&s, "' aria-pressed='%s'>", m == key ? "true" : "false");
         relp__str_esc(&s, relp__method_title(t->methods[m]));
         relp__str_printf(&s, "%s</button></th>", m == key ? " \xE2\x96\xBC" : "");
     }
-    relp__str_puts(&s, "</tr><tr><th></th><th></th><th></th>");
-    for (int m = 0; m < M; m++) relp__str_puts(&s, "<th>value</th><th>rank</th>");
+    relp__str_puts(&s, "</tr><tr><th></th><th></th>");
+    for (int ci = 0; ci < nc; ci++) relp__str_puts(&s, "<th>value</th><th>rank</th>");
     relp__str_puts(&s, "</tr></thead><tbody>");
     for (int32_t n = 0; n < k; n++) {
         const int32_t i = idx[n];
@@ -759,14 +957,18 @@ enum relp_status relp_figure_table(struct relp_figure *fig, const struct relp_fi
         relp__str_puts(&s, t->node[i] ? t->node[i] : "");
         relp__str_printf(&s, "' data-layer='%d' data-index='%d'><td>", (int)t->layer[i], (int)t->index[i]);
         relp__str_esc(&s, t->node[i] ? t->node[i] : "");
-        relp__str_printf(&s, "</td><td>%d</td><td class='tok'>", (int)t->layer[i]);
+        relp__str_printf(&s, " %d</td><td class='tok'>", (int)t->layer[i]);
         relp__str_esc(&s, t->label[i] ? t->label[i] : "");
         relp__str_puts(&s, "</td>");
-        for (int m = 0; m < M; m++) {
+        for (int ci = 0; ci < nc; ci++) {
+            const int m = col[ci];
             const double v = t->values[(size_t)m * R + i];
             char vs[40], fs[64];
-            relp__str_printf(&s, "<td class='v' data-v='%s' style='background:#%06x'>%s</td><td class='rk'>%d</td>", relp__js_num(vs, v),
-                             (unsigned)relp__fig_diverging_rgb(v, 1), relp__fig_fmt(fs, v), (int)ranks[(size_t)m * R + i]);
+            if (isfinite(v)) relp__js_fixed(fs, v, dec);
+            else strcpy(fs, "n/a");
+            relp__str_printf(&s, "<td class='v' data-v='%s' data-m='%s' style='background:#%06x'>%s</td><td class='rk'>%d</td>",
+                             relp__js_num(vs, v), t->methods[m] ? t->methods[m] : "", (unsigned)relp__fig_diverging_rgb(v, 1), fs,
+                             (int)ranks[(size_t)m * R + i]);
         }
         relp__str_puts(&s, "</tr>");
     }
@@ -779,4 +981,101 @@ enum relp_status relp_figure_table(struct relp_figure *fig, const struct relp_fi
     fig->html = 1;
     relp__fig_add(fig, FIG_HTML)->text = s.s;
     return fig->oom ? relp__fig_fail(fig, RELP_STATUS_ALLOC_FAILED, "figure table: out of memory") : RELP_STATUS_OK;
+}
+
+/* ---------------------------------------------------------------- the paper's r table */
+
+enum relp_status relp_figure_rtable(struct relp_figure *fig, const struct relp_figure_rtable *t) {
+    if (!fig) return RELP_STATUS_BAD_ARGUMENT;
+    relp__fig_reset(fig);
+    if (!t || t->n_methods < 1 || t->n_nodes < 1 || !t->methods || !t->nodes || !t->r)
+        return relp__fig_fail(fig, RELP_STATUS_BAD_ARGUMENT, "figure rtable: expected n_methods >= 1 methods, n_nodes >= 1 "
+                                                             "node types and their r");
+    const int M = t->n_methods, N = t->n_nodes, secs = t->seconds != NULL;
+    struct fig_str s = {0};
+    /* the rows' labels: the method's title, and IG's steps */
+    char **label = calloc((size_t)M, sizeof *label);
+    int lw = 6;
+    for (int m = 0; label && m < M; m++) {
+        s.n = 0;
+        relp__str_puts(&s, relp__method_title(t->methods[m]));
+        if (t->steps > 0 && t->methods[m] && !strncmp(t->methods[m], "ig", 2)) relp__str_printf(&s, " (%d steps)", (int)t->steps);
+        label[m] = relp__fig_strdup(fig, relp__str_cstr(&s));
+        if (label[m] && relp__utf8_len(label[m]) > lw) lw = relp__utf8_len(label[m]);
+    }
+    if (!label) {
+        free(s.s);
+        return relp__fig_fail(fig, RELP_STATUS_ALLOC_FAILED, "figure rtable: out of memory");
+    }
+    const double fit = relp__fig_fit(fig), rowH = 22, labW = lw * FIG_CHARW + 12;
+    /* the columns: as wide as "-0.126" and "seconds" need, wider where there is room */
+    const double colW = fit > 0 && fit < FIG_MIN_WIDTH ? 50 : 64, secW = fit > 0 && fit < FIG_MIN_WIDTH ? 62 : 80;
+    const double tableW = labW + N * colW + (secs ? secW : 0);
+    const double wmin = fit > 0 && fit < FIG_MIN_WIDTH ? fit : FIG_MIN_WIDTH;
+    const double W = ceil(fmax(wmin, tableW + 2 * P));
+    double y = P;
+    y += relp__fig_title(fig, P, y, W - 2 * P, "Pearson r of each method with activation patching, per node type", "figure-title");
+    /* the header */
+    const double x0 = P, gx = x0 + labW;
+    relp__fig_text(fig, x0, y + 14, "method", muted(FIG_START, 0, "axis-title"));
+    for (int k = 0; k < N; k++) {
+        const char *n = t->nodes[k] ? t->nodes[k] : "";
+        relp__fig_text(fig, gx + k * colW + colW / 2, y + 14, !strcmp(n, "head") ? "heads" : n, muted(FIG_MIDDLE, 0, "axis-title"));
+    }
+    if (secs) relp__fig_text(fig, gx + N * colW + secW - 4, y + 14, "seconds", muted(FIG_END, 0, "axis-title"));
+    y += rowH;
+    for (int m = 0; m < M; m++) {
+        const double ry = y + m * rowH;
+        relp__fig_text(fig, x0, ry + 15, label[m] ? label[m] : "", (struct fig_text_style){FIG_START, 0, 0, 0, FIG_INK, NULL});
+        for (int k = 0; k < N; k++) {
+            const double v = t->r[(size_t)m * N + k];
+            char vs[40], fs[64];
+            relp__js_num(vs, v);
+            const uint32_t fill = isfinite(v) ? relp__fig_diverging_rgb(v, 1) : 0xeeeeeeu;
+            struct fig_item *c = relp__fig_rect(fig, gx + k * colW + 1, ry + 1, colW - 2, rowH - 2, fill);
+            c->stroke = FIG_CELL_STROKE, c->stroke_width = 0.5;
+            relp__fig_attrs(fig, c, " class='cell' data-kind='r' data-r='%d' data-c='%d' data-v='%s' data-method='%s' data-node='%s'", m, k, vs,
+                            t->methods[m] ? t->methods[m] : "", t->nodes[k] ? t->nodes[k] : "");
+            s.n = 0;
+            relp__str_printf(&s, "%s, %s: r = %s", label[m] ? label[m] : "", t->nodes[k] ? t->nodes[k] : "", isfinite(v) ? vs : "n/a");
+            c->title = relp__fig_strdup(fig, relp__str_cstr(&s));
+            if (isfinite(v)) relp__js_fixed(fs, v, 3);
+            else strcpy(fs, "n/a");
+            struct fig_item *tx = relp__fig_text(fig, gx + k * colW + colW / 2, ry + 15, fs,
+                                                 (struct fig_text_style){FIG_MIDDLE, 0, 0, 0, relp__fig_ink_on(fill), NULL});
+            relp__fig_attrs(fig, tx, " pointer-events='none'");
+        }
+        if (secs) {
+            char fs[64];
+            if (isfinite(t->seconds[m])) relp__js_fixed(fs, t->seconds[m], 2);
+            else strcpy(fs, "");
+            relp__fig_text(fig, gx + N * colW + secW - 4, ry + 15, fs, muted(FIG_END, 0, NULL));
+        }
+    }
+    y += M * rowH + FIG_LEGEND_GAP;
+    y += relp__fig_legend(fig, P, y, W - 2 * P, 1, FIG_LEGEND_SHARE,
+                          "colour: Pearson r with AP over every cell (layer x position; heads: layer x head), -1 to 1") +
+         FIG_CAPTION_GAP;
+    /* the caption: model, data, metric, and the run's warnings */
+    const struct relp_metric_name *mn = relp_metric_find(t->metric ? t->metric : "logit_diff");
+    s.n = 0;
+    if (t->model && *t->model) relp__str_printf(&s, "model: %s; ", t->model);
+    relp__str_printf(&s, "data: %s", t->data && *t->data ? t->data : "prompts");
+    if (t->n_prompts > 0) relp__str_printf(&s, " (%d prompts", (int)t->n_prompts);
+    if (t->n_prompts > 0 && t->n_batches > 0) relp__str_printf(&s, " in %d batch%s of equal length", (int)t->n_batches, t->n_batches == 1 ? "" : "es");
+    if (t->n_prompts > 0) relp__str_puts(&s, ")");
+    relp__str_printf(&s, "; metric: %s; scores of each batch are its prompts' mean", mn ? mn->title : "logit difference");
+    const char *lines[9];
+    int warn[9] = {0}, nl = 0;
+    char *first = relp__fig_strdup(fig, relp__str_cstr(&s));
+    lines[nl++] = first;
+    for (int32_t i = 0; i < t->n_warnings && t->warnings && nl < 9; i++) warn[nl] = 1, lines[nl++] = t->warnings[i];
+    y += relp__fig_caption_text(fig, P, y, W - 2 * P, lines, warn, nl);
+    free(first);
+    relp__fig_doc(fig, W, ceil(y + P), "Pearson r with AP");
+    for (int m = 0; m < M; m++) free(label[m]);
+    free(label);
+    if (s.oom) fig->oom = 1;
+    free(s.s);
+    return fig->oom ? relp__fig_fail(fig, RELP_STATUS_ALLOC_FAILED, "figure rtable: out of memory") : RELP_STATUS_OK;
 }

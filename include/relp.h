@@ -1060,7 +1060,31 @@ struct relp_figure_caption {
     const char *metric;              /* the metric's name (relp_metric_name): its title in the caption and the
                                         legend; NULL: "logit_diff", or "logit" when wrong is NULL */
     int32_t noising;                 /* 1: noising's scores: said in the caption, and the legend's 0 and -1 */
+    const char *data;                /* the data set the figure is a mean over ("IOI, the official demo set"): said
+                                        with n_prompts ("data: ...; mean of 8 prompts"); NULL: not said */
 };
+
+/* How every later figure of a relp_figure is drawn (until the next call); the defaults (all 0) are the layout the
+ * fixtures hold. */
+enum relp_figure_font {
+    RELP_FIGURE_FONT_MONO = 0,       /* DejaVu Sans Mono, Menlo, Consolas, monospace (the PNG's bitmap font) */
+    RELP_FIGURE_FONT_SANS = 1        /* a sans-serif stack in the SVG; the layout still measures monospace, which
+                                        is wider, so nothing overflows; the PNG keeps its monospace bitmap font */
+};
+struct relp_figure_style {
+    int32_t width;                   /* > 0: the width available, CSS px: a figure wider than that is laid out again
+                                        to fit (side-by-side panels stacked, cells smaller down to 12 px, the caption
+                                        wrapped narrower), down to 320 px; 0: the default layout */
+    enum relp_figure_font font;
+    int32_t no_caption;              /* 1: no caption in the picture; relp_figure_caption_text has it as text */
+    double color_max;                /* > 0: the maps' colour scale runs over [-color_max, color_max] (values beyond
+                                        take the end colours; the legend says so), so that figures compare by
+                                        colour; 0 or NAN: the largest |value| of the figure */
+};
+RELP_API void relp_figure_set_style(struct relp_figure *fig, const struct relp_figure_style *style);
+/* The caption of the last figure drawn, as plain text (a line per caption line, "WARNING: " before each warning),
+ * whether it was drawn in the picture or not; owned by fig, "" when the figure has none. */
+RELP_API const char *relp_figure_caption_text(struct relp_figure *fig, size_t *len);
 
 /* The colour legend's meaning */
 enum relp_figure_units {
@@ -1148,6 +1172,23 @@ struct relp_figure_table {
 };
 RELP_API enum relp_status relp_figure_table(struct relp_figure *fig, const struct relp_figure_table *table);
 
+/* The paper's table: Pearson r of each method with AP (rows) per node type (columns) over a data set, each method's
+ * time beside its row, and a caption (model, data, metric, IG steps). */
+struct relp_figure_rtable {
+    int32_t n_methods;
+    const char *const *methods;      /* method names: their titles are shown */
+    int32_t n_nodes;
+    const char *const *nodes;        /* node type names: "resid", "attn", "mlp", "head" */
+    const double *r;                 /* (n_methods, n_nodes); NAN: "n/a" */
+    const double *seconds;           /* per method (NAN: not said), or NULL */
+    int32_t steps;                   /* IG steps, said after IG's title; 0: none */
+    const char *model, *data, *metric; /* the caption; metric: its name (relp_metric_name), NULL: logit_diff */
+    int32_t n_prompts, n_batches;
+    int32_t n_warnings;
+    const char *const *warnings;
+};
+RELP_API enum relp_status relp_figure_rtable(struct relp_figure *fig, const struct relp_figure_rtable *table);
+
 /* Faithfulness curves: two panels side by side, the faithfulness F of the
  * circuit of the n highest-scored nodes and its completeness, against n on a
  * log axis; a line and markers per method in the method's colour, reference
@@ -1213,7 +1254,7 @@ RELP_API enum relp_status relp_figure_circuit(struct relp_figure *fig, const str
 
 /* Any of the above from a JSON request, for bindings (the WebAssembly module,
  * the Python package): {"kind": "maps" | "tokens" | "scatter" | "attention" |
- * "table" | "curves" | "circuit", ...the struct's fields by name}, with these
+ * "table" | "rtable" | "curves" | "circuit", ...the struct's fields by name}, with these
  * forms: a caption is an object of relp_figure_caption's fields ("noising"
  * true or false), "r" an
  * object {name: value}, "relevance" {"total", "value"} or null; token lists
@@ -1226,7 +1267,9 @@ RELP_API enum relp_status relp_figure_circuit(struct relp_figure *fig, const str
  * "feature" | "logits", "hook", "position", "score"}] and "edges" [{"u", "v",
  * "score", "letter"}]. null stands for NAN. A list of numbers is a JSON
  * array, or {"offset": i, "length": n}: n floats of data from i (exact
- * float32 values with no text between). */
+ * float32 values with no text between). A request may carry "style": {"width",
+ * "font": "mono" | "sans", "caption": true | false, "color_max"} (relp_figure_style;
+ * a request without one is drawn in the default style). */
 RELP_API enum relp_status relp_figure_draw_json(struct relp_figure *fig, const char *request, size_t len,
                                                 const float *data, size_t n_data);
 

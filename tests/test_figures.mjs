@@ -20,6 +20,8 @@
 //    with each method's time, reference lines at 0 and 1; every node and edge,
 //    edge widths ordered like |score| and coloured by sign, q/k/v ports; no
 //    text overlapping another, everything inside the canvas; a PNG of each.
+// 4b. Figures fitted to a narrow column (relp_figure_style.width), styled (font, caption off, a fixed colour
+//    scale) and the paper's r table: readable at the column's width, no text over another.
 // 5. A request with a wrong shape is refused with a message that says so.
 // 6. With WEB_DIR (the WebAssembly build): the figure module draws every
 //    fixture to the same bytes as the native library.
@@ -317,6 +319,18 @@ for (const scale of [1, 4]) {
   ok(lettered.length === circuit.edges.filter((e) => e.letter).length && endsOnPort, 'circuit: an edge into a head\'s q, k or v ends on that port (left, middle, right)');
   const cap = els.filter((e) => e.tag === 'text').map((e) => decode(e.text)).join(' ');
   ok(els.some((e) => e.attrs.class === 'legend') && /red raises/.test(cap) && cap.includes('model: ioi-4l; nodes: heads'), 'circuit: a legend and the caption');
+}
+
+// ---------------------------------------------------------------- 4b. figures fitted to a column, styled, the r table
+// fit-NAME: a request with style.width W: drawn no wider than W allows at its smallest readable scale
+// (text 10 px of 11.6: the page scales it down that far), no text over another, all inside the canvas;
+// style-NAME: sans-serif and without its caption; rtable-NAME: the paper's table
+for (const n of names.filter((x) => /^(fit|style|rtable)-/.test(x))) {
+  const req = JSON.parse(fs.readFileSync(path.join(fixDir, `${n}.json`), 'utf8')).request;
+  const svg = fs.readFileSync(path.join(outDir, `${n}.svg`), 'utf8');
+  const els = layoutChecks(n, svg), W = Number(els[0].attrs.width);
+  if (req.style && req.style.width) ok(W * 10 / 11.6 <= req.style.width, `${n}: ${W} px wide, readable in a ${req.style.width} px column (scaled to ${(100 * Math.min(1, req.style.width / W)).toFixed(0)}%)`);
+  if (req.style && req.style.caption === false) ok(!els.some((e) => e.attrs.class === 'caption') && /sans-serif/.test(els[0].attrs['font-family']), `${n}: sans-serif, no caption in the picture`);
 }
 
 // ---------------------------------------------------------------- 5. bad requests

@@ -38,6 +38,20 @@ const pageOrder = (m) => (m.method === 0 ? 2 : m.method === 1 && m.rules !== 'gr
 export const METHODS = NAMES.methods.slice().sort((a, b) => pageOrder(a) - pageOrder(b)).map((m) => m.name);
 export { NODES };
 const METRIC_LOGIT_DIFF = METRIC.logit_diff;
+// a metric's enum from its name (relp.h relp_metric_name: logit_diff, logprob, logit)
+function metricKind(metric) {
+  if (!Object.hasOwn(METRIC, metric)) throw new RelpError(`metric ${JSON.stringify(metric)}: expected one of ${Object.keys(METRIC).join(', ')}`, -4);
+  return METRIC[metric];
+}
+// one prompt or B: clean/corrupt flat B*T ids, answer/wrong one id or B of them
+function batchOf(clean, corrupt, answer, wrong, B) {
+  if (clean.length !== corrupt.length)
+    throw new RelpError(`the clean prompt is ${clean.length} tokens and the corrupted one ${corrupt.length}; they must have the same number of tokens`, -4);
+  const ans = typeof answer === 'number' ? [answer] : Array.from(answer), wr = typeof wrong === 'number' ? [wrong] : Array.from(wrong);
+  if (B < 1 || clean.length % B || ans.length !== B || wr.length !== B)
+    throw new RelpError(`a batch of ${B} prompts needs ${B} answers and wrong tokens and B x T ids (got ${ans.length}, ${wr.length}, ${clean.length})`, -4);
+  return { T: clean.length / B, ans, wr };
+}
 const WEIGHT_DTYPE = Object.fromEntries(DTYPES.map((d, i) => [d, i])); // enum relp_dtype
 
 function weightDtype(weights) {
@@ -476,30 +490,36 @@ export class Model {
   }
 
   // One attribution method (see relp.h METHODS). clean/corrupt: Int32Array ids
-  // of equal length (one prompt); answer/wrong: token ids. onProgress(done,
-  // total) is called during AP and IG. Returns { scores, shape, mClean,
-  // mCorrupt, warning }.
+  // of equal length (one prompt, or B prompts of T tokens flat: B x T);
+  // answer/wrong: token ids (B of them); metric: 'logit_diff', 'logprob' or
+  // 'logit' (relp.h metrics). onProgress(done, total) is called during AP and
+  // IG; onPartial(scores) with the scores so far (NaN where not computed yet:
+  // AP fills them in as it goes). Returns { scores, shape, mClean, mCorrupt,
+  // warning }; scores of B prompts are of their mean metric.
   attribute({ clean, corrupt, answer, wrong, method = 'relp', node = 'resid', perPosition = false, noising = false,
-              steps = 10, onProgress = null }) {
+              steps = 10, onProgress = null, onPartial = null, B = 1, metric = 'logit_diff' }) {
     if (!(method in METHOD)) throw new RelpError(`method ${JSON.stringify(method)}: expected one of ${METHODS.join(', ')}`, -4);
     if (!(node in NODE_ID) || node === 'resid_mid') throw new RelpError(`node ${JSON.stringify(node)}: expected one of ${NODES.join(', ')}`, -4);
-    if (clean.length !== corrupt.length)
-      throw new RelpError(`the clean prompt is ${clean.length} tokens and the corrupted one ${corrupt.length}; they must have the same number of tokens`, -4);
-    const T = clean.length;
-    const ctx = this._ctxFor(1, T);
+    const { T, ans, wr } = batchOf(clean, corrupt, answer, wrong, B);
+    const mk = metricKind(metric);
+    const ctx = this._ctxFor(B, T);
     const [m, rules] = METHOD[method];
     const nid = NODE_ID[node];
     const pp = node === 'head' && perPosition ? 1 : 0;
     const n = this.M._relpw_attr_count(this.handle, m, nid, pp, T);
     const s = new Scratch(this.M);
     const prev = this.M.onProgress;
-    this.M.onProgress = onProgress;
     try {
       const scores = s.alloc(4 * n), metrics = s.alloc(16);
-      const st = this.M._relpw_attribute(ctx, s.i32(clean), s.i32(corrupt), 1, T, METRIC_LOGIT_DIFF, s.i32([answer]),
-                                         s.i32([wrong]), m, nid, pp, noising ? 1 : 0, steps, s.str(rules), scores, metrics);
+      this.M.HEAPF32.fill(NaN, scores >> 2, (scores >> 2) + n);
+      this.M.onProgress = !onPartial ? onProgress : (d, t) => { // the core writes each score as it is computed
+        if (onProgress) onProgress(d, t);
+        onPartial(this.M.HEAPF32.slice(scores >> 2, (scores >> 2) + n), d, t);
+      };
+      const st = this.M._relpw_attribute(ctx, s.i32(clean), s.i32(corrupt), B, T, mk, s.i32(ans),
+                                         s.i32(wr), m, nid, pp, noising ? 1 : 0, steps, s.str(rules), scores, metrics);
       this._check(st);
-      this._lastShape = [1, T];
+      this._lastShape = [B, T];
       const mClean = this.M.HEAPF64[metrics >> 3], mCorrupt = this.M.HEAPF64[(metrics >> 3) + 1];
       const L = this.info.nLayer, NH = this.info.nHead;
       const shape = node === 'head' ? (pp ? [L, NH, T] : [L, NH]) : [L, T];
@@ -517,23 +537,23 @@ export class Model {
   // AtP or a RelP preset on all four node types from one backward pass.
   // Returns { scores: { resid, attn, mlp, head }, shapes, mClean, mCorrupt, warning }.
   attributeAll({ clean, corrupt, answer, wrong, method = 'relp', perPosition = false, noising = false, steps = 10,
-                 onProgress = null }) {
+                 onProgress = null, B = 1, metric = 'logit_diff' }) {
     if (!(method in METHOD) || (METHOD[method][0] !== 1 && METHOD[method][0] !== 3))
       throw new RelpError(`attributeAll: method ${JSON.stringify(method)} is not AtP, a RelP preset or ig-input`, -4);
-    if (clean.length !== corrupt.length)
-      throw new RelpError(`the clean prompt is ${clean.length} tokens and the corrupted one ${corrupt.length}; they must have the same number of tokens`, -4);
-    const T = clean.length, L = this.info.nLayer, NH = this.info.nHead;
-    const ctx = this._ctxFor(1, T);
+    const { T, ans, wr } = batchOf(clean, corrupt, answer, wrong, B);
+    const mk = metricKind(metric);
+    const L = this.info.nLayer, NH = this.info.nHead;
+    const ctx = this._ctxFor(B, T);
     const s = new Scratch(this.M);
     const prev = this.M.onProgress;
     this.M.onProgress = onProgress;
     try {
       const nh = perPosition ? L * NH * T : L * NH;
       const pr = s.alloc(4 * L * T), pa = s.alloc(4 * L * T), pm = s.alloc(4 * L * T), ph = s.alloc(4 * nh), metrics = s.alloc(16);
-      this._check(this.M._relpw_attribute_all(ctx, s.i32(clean), s.i32(corrupt), 1, T, METRIC_LOGIT_DIFF, s.i32([answer]), s.i32([wrong]),
+      this._check(this.M._relpw_attribute_all(ctx, s.i32(clean), s.i32(corrupt), B, T, mk, s.i32(ans), s.i32(wr),
                                               METHOD[method][0], perPosition ? 1 : 0, noising ? 1 : 0, steps,
                                               s.str(METHOD[method][1]), pr, pa, pm, ph, metrics));
-      this._lastShape = [1, T];
+      this._lastShape = [B, T];
       const F = this.M.HEAPF32, mClean = this.M.HEAPF64[metrics >> 3], mCorrupt = this.M.HEAPF64[(metrics >> 3) + 1];
       const cut = (p, n) => F.slice(p >> 2, (p >> 2) + n);
       return { scores: { resid: cut(pr, L * T), attn: cut(pa, L * T), mlp: cut(pm, L * T), head: cut(ph, nh) },
@@ -565,14 +585,15 @@ export class Model {
     } finally { s.free(); }
   }
 
-  // Relevance of each input token for the logit (difference), in metric units.
-  tokenRelevance({ ids, answer, wrong = -1, rules = 'relp' }) {
+  // Relevance of each input token for the metric (the logit difference; without a wrong token the answer's logit;
+  // or metric: 'logprob' / 'logit'), in metric units.
+  tokenRelevance({ ids, answer, wrong = -1, rules = 'relp', metric = null }) {
     const T = ids.length;
     const ctx = this._ctxFor(1, T);
     const s = new Scratch(this.M);
     try {
       const rel = s.alloc(4 * T), out = s.alloc(16);
-      const kind = wrong >= 0 ? METRIC_LOGIT_DIFF : 2;
+      const kind = metric ? metricKind(metric) : wrong >= 0 ? METRIC_LOGIT_DIFF : METRIC.logit;
       this._check(this.M._relpw_token_relevance(ctx, s.i32(ids), 1, T, kind, s.i32([answer]), s.i32([Math.max(wrong, 0)]),
                                                 s.str(rules), rel, out));
       this._lastShape = [1, T];
@@ -641,7 +662,8 @@ class Figures {
     } finally { s.free(); }
   }
 
-  // -> { svg, width, height }: the SVG (the node table: HTML; focus_only: the focus group's elements)
+  // -> { svg, width, height, caption }: the SVG (the node table: HTML; focus_only: the focus group's elements) and
+  // its caption as text (relp_figure_caption_text: drawn in it or, with style.caption false, not)
   draw(request) {
     this._draw(request);
     const s = new Scratch(this.M);
@@ -651,7 +673,9 @@ class Figures {
       if (!p) throw new RelpError(this.M.UTF8ToString(this.M._relp_figure_last_error(this.fig)), -4);
       const bytes = this.M.HEAPU8.slice(p, p + (this.M.HEAP32[lp >> 2] >>> 0));
       this.M._relp_figure_size(this.fig, wh, wh + 4);
-      return { svg: new TextDecoder().decode(bytes), width: this.M.HEAP32[wh >> 2], height: this.M.HEAP32[(wh >> 2) + 1] };
+      const cp = this.M._relp_figure_caption_text(this.fig, lp) >>> 0;
+      const caption = new TextDecoder().decode(this.M.HEAPU8.slice(cp, cp + (this.M.HEAP32[lp >> 2] >>> 0)));
+      return { svg: new TextDecoder().decode(bytes), width: this.M.HEAP32[wh >> 2], height: this.M.HEAP32[(wh >> 2) + 1], caption };
     } finally { s.free(); }
   }
 

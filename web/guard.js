@@ -23,8 +23,10 @@ export function inputProblems(t) {
     p.push(`the clean prompt has ${t.clean.length} tokens and the corrupted one ${t.corrupt.length}: they must have the same number of tokens`);
   if (t.clean.length > t.nPositions) p.push(`the prompt is ${t.clean.length} tokens; this model takes at most ${t.nPositions}`);
   if (t.answer.length !== 1) p.push(`the answer ${q(t.answerText)} is ${t.answer.length} tokens; it must be exactly one (e.g. " Mary", with its leading space)`);
-  if (t.wrong.length !== 1) p.push(`the wrong token ${q(t.wrongText)} is ${t.wrong.length} tokens; it must be exactly one`);
-  if (t.answer.length === 1 && t.wrong.length === 1 && t.answer[0] === t.wrong[0])
+  // the wrong token matters to the logit difference only (the log-probability and the logit read the answer alone)
+  const diff = !t.metric || t.metric === 'logit_diff';
+  if (diff && t.wrong.length !== 1) p.push(`the wrong token ${q(t.wrongText)} is ${t.wrong.length} tokens; it must be exactly one`);
+  if (diff && t.answer.length === 1 && t.wrong.length === 1 && t.answer[0] === t.wrong[0])
     p.push(`the answer and the wrong token are the same token (${q(t.answerText)}): their logit difference is 0 on every prompt`);
   if (!emptyC && !emptyX && t.clean.length === t.corrupt.length && t.clean.every((v, i) => v === t.corrupt[i]))
     p.push('the clean and the corrupted prompts are the same tokens: there is nothing to patch (the clean - corrupted gap is 0)');

@@ -50,8 +50,9 @@ function upgrade(fig) {
   out.setAttribute('aria-live', 'polite');
   Object.assign(out.style, { font: '12px ui-monospace, monospace', color: '#333', minHeight: '1.4em', margin: '2px 0' });
   out.textContent = 'hover a cell for its value';
-  const svg = fig.querySelector('svg');
-  if (svg) svg.after(out); else fig.append(out);
+  // below the figure (after the narrow version too, where the embed has two: wide and narrow columns)
+  const json = fig.querySelector('script.relp-results');
+  if (json) json.before(out); else fig.append(out);
   fig.addEventListener('pointerover', (ev) => {
     const c = ev.target.closest && ev.target.closest('.cell, .pt, .node, .edge'); // maps, curves, circuits
     if (!c) return;

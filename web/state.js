@@ -14,16 +14,24 @@ export const BUNDLED = [];  // bundled model names, from the manifest
 // AP is not a method to pick: it runs beside every estimate
 export const METHODS = [...NAMES.methods.filter((m) => m.rules !== 'grad'), ...NAMES.methods.filter((m) => m.rules === 'grad' && m.name !== 'ap')]
   .map((m) => m.name);
-export const VIEWS = ['maps', 'heads', 'positions', 'tokens', 'scatter', 'attention', 'table', 'circuit', 'curves'];
+export const VIEWS = ['maps', 'heads', 'positions', 'tokens', 'scatter', 'attention', 'table', 'rtable', 'circuit', 'curves'];
 // the circuit views' node sets (the core's, and EAP-IG's edges) and data: the prompt pair, or 64 IOI prompts
 export const CIRCUIT_SETS = [...NODESETS, 'edges'];
 export const CIRCUIT_DATA = ['ioi', 'prompt'];
 const circuitView = (s) => s.view === 'circuit' || s.view === 'curves';
 export const NODE_VIEWS = ['resid', 'attn', 'mlp'];
 export const SORTS = [...METHODS, 'ap'];
+// the metrics (relp.h relp_metric_name: logit_diff, logprob, logit), the figures' fonts, and the data a Run covers:
+// the prompt pair, or a data set of pairs (the official IOI demo set, Wang et al.'s distribution, pasted JSONL)
+export const METRICS = NAMES.metrics.map((m) => m.name);
+export const METRIC_TITLE = Object.fromEntries(NAMES.metrics.map((m) => [m.name, m.title]));
+export const FONTS = ['mono', 'sans'];
+export const SETS = ['pair', 'demo', 'wang', 'jsonl'];
 const MAX_TEXT = 4000; // characters of a prompt carried in a link
 
-// name -> [kind, limits, carried(state)]: kinds text, pick (one of a list), int [lo, hi], flag (0/1), id (a node or edge)
+// name -> [kind, limits, carried(state)]: kinds text, pick (one of a list), int [lo, hi], num [lo, hi] (a decimal),
+// list (names of a list, comma-separated, none twice), flag (0/1), id (a node or edge)
+const changed = (k) => (s) => JSON.stringify(s[k]) !== JSON.stringify(BASE[k]);
 const PROPS = {
   f16: ['flag', null, (s) => s.f16],
   threads: ['int', [0, 64], (s) => s.threads !== 0], // 0: as many as the page can run (min(cores, 8) where isolated)
@@ -40,11 +48,21 @@ const PROPS = {
   data: ['pick', CIRCUIT_DATA, circuitView],
   size: ['int', [0, 999999], (s) => s.view === 'circuit' && s.size > 0], // 0: the node set's default
   pin: ['id', null, (s) => s.view === 'circuit' && !!s.pin],                // the pinned node or edge
+  metric: ['pick', METRICS, changed('metric')],
+  font: ['pick', FONTS, changed('font')],        // the figures' font
+  caption: ['flag', null, changed('caption')],   // 0: the caption beside the figure, not in it
+  cmax: ['num', [0, 1000], changed('cmax')],     // > 0: the maps' fixed colour scale, -cmax to cmax
+  set: ['pick', SETS, changed('set')],           // the data a Run covers (pair: the prompts above)
+  n: ['int', [1, 4096], changed('n')],           // set=wang: how many prompts, and the generator's seed
+  seed: ['int', [0, 999999], changed('seed')],
+  methods: ['list', SORTS.filter((m) => m !== 'ap'), changed('methods')], // a data set's methods (AP always runs)
+  batch: ['int', [0, 4096], changed('batch')],   // a data set's batch whose mean maps are shown
   embed: ['flag', null, (s) => s.embed],
 };
 
 const BASE = { model: '', url: '', f16: false, threads: 0, clean: '', corrupt: '', answer: '', wrong: '', method: 'relp', steps: 10, ap: true,
-  view: 'maps', node: 'mlp', layer: 0, head: 0, sort: 'ap', nodes: 'features', data: 'ioi', size: 0, pin: '', embed: false };
+  view: 'maps', node: 'mlp', layer: 0, head: 0, sort: 'ap', nodes: 'features', data: 'ioi', size: 0, pin: '',
+  metric: 'logit_diff', font: 'mono', caption: true, cmax: 0, set: 'pair', n: 64, seed: 1, methods: ['relp', 'atp'], batch: 0, embed: false };
 export let DEFAULT_STATE = Object.freeze({ ...BASE });
 export let MANIFEST = { default: '', models: [] };
 
@@ -71,7 +89,7 @@ export function encodeState(s) {
   if (s.url) p.set('url', s.url); else p.set('model', s.model);
   for (const [k, [kind, , carried]] of Object.entries(PROPS)) {
     if (carried && !carried(s)) continue;
-    p.set(k, kind === 'flag' ? (s[k] ? '1' : '0') : String(s[k]));
+    p.set(k, kind === 'flag' ? (s[k] ? '1' : '0') : kind === 'list' ? s[k].join(',') : String(s[k]));
   }
   return p.toString();
 }
@@ -109,6 +127,13 @@ export function parseState(fragment) {
     } else if (kind === 'int') {
       if (/^\d{1,6}$/.test(v) && +v >= lim[0] && +v <= lim[1]) s[k] = +v;
       else problems.push(`${k}=${shown(v)} is not a whole number from ${lim[0]} to ${lim[1]}`);
+    } else if (kind === 'num') {
+      if (/^\d{1,6}(\.\d{1,6})?$/.test(v) && +v >= lim[0] && +v <= lim[1]) s[k] = +v;
+      else problems.push(`${k}=${shown(v)} is not a number from ${lim[0]} to ${lim[1]}`);
+    } else if (kind === 'list') {
+      const items = v.split(',');
+      if (items.length >= 1 && items.every((x, i) => lim.includes(x) && items.indexOf(x) === i)) s[k] = items;
+      else problems.push(`${k}=${shown(v)} is not a comma-separated list of ${lim.join(', ')}, none twice`);
     } else if (v === '0' || v === '1') {
       s[k] = v === '1';
     } else {

@@ -15,7 +15,7 @@ if (!fs.existsSync(path.join(webDir, 'constants.mjs'))) {
   console.error(`fuzz_state: ${webDir}/constants.mjs is missing: build the page first (make build-wasm)`);
   process.exit(2);
 }
-const { parseState, encodeState, setManifest, DEFAULT_STATE, BUNDLED, METHODS, VIEWS, NODE_VIEWS, SORTS } =
+const { parseState, encodeState, setManifest, DEFAULT_STATE, BUNDLED, METHODS, VIEWS, NODE_VIEWS, SORTS, METRICS, FONTS, SETS } =
   await import(pathToFileURL(path.join(webDir, 'state.js')).href);
 
 // the bundled models' manifest, as the page reads it before parsing a link
@@ -25,8 +25,10 @@ const secs = Number(process.argv[2] || 60);
 let seed = 12345;
 const rnd = (n) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
 const seeds = [encodeState(DEFAULT_STATE), encodeState({ ...DEFAULT_STATE, url: 'https://huggingface.co/gpt2/resolve/main/', view: 'attention', method: 'ig', steps: 25 }),
-  `model=${BUNDLED[BUNDLED.length - 1]}&view=heads`, 'view=table&sort=ap', 'url=javascript:alert(1)', 'clean=%E0%A4%A&ap=2', '#embed=1&layer=99999999'];
-const alphabet = ['&', '=', '%', '#', '?', '+', '%00', '%ZZ', '%F0%9F%98%80', 'model', 'url', 'clean', 'method', 'view', 'node', 'layer', 'head', 'steps', 'ap', 'f16', 'embed', 'relp', 'ig', 'table', 'sort', 'positions', '0', '1', '-1', '1e3', 'x'.repeat(5000), '\u0000', '\ud800', 'https://a.b/', ' '];
+  `model=${BUNDLED[BUNDLED.length - 1]}&view=heads`, 'view=table&sort=ap', 'url=javascript:alert(1)', 'clean=%E0%A4%A&ap=2', '#embed=1&layer=99999999',
+  encodeState({ ...DEFAULT_STATE, metric: 'logprob', font: 'sans', caption: false, cmax: 0.75, set: 'wang', n: 200, seed: 7, methods: ['atp', 'ig'], batch: 2, view: 'rtable' })];
+const alphabet = ['&', '=', '%', '#', '?', '+', '%00', '%ZZ', '%F0%9F%98%80', 'model', 'url', 'clean', 'method', 'view', 'node', 'layer', 'head', 'steps', 'ap', 'f16', 'embed', 'relp', 'ig', 'table', 'sort', 'positions', '0', '1', '-1', '1e3', 'x'.repeat(5000), '\u0000', '\ud800', 'https://a.b/', ' ',
+  'metric', 'logprob', 'font', 'sans', 'caption', 'cmax', '0.5', '1.', 'set', 'wang', 'demo', 'jsonl', 'n', 'seed', 'methods', 'relp,atp', 'relp,relp', 'batch', ','];
 
 function check(frag) {
   let out;
@@ -40,7 +42,13 @@ function check(frag) {
   if (!SORTS.includes(s.sort)) bad.push('sort');
   for (const k of ['clean', 'corrupt', 'answer', 'wrong']) if (typeof s[k] !== 'string' || s[k].length > 4000) bad.push(k);
   for (const k of ['steps', 'layer', 'head']) if (!Number.isInteger(s[k]) || s[k] < 0 || s[k] > 1000) bad.push(k);
-  for (const k of ['ap', 'f16', 'embed']) if (typeof s[k] !== 'boolean') bad.push(k);
+  for (const k of ['ap', 'f16', 'embed', 'caption']) if (typeof s[k] !== 'boolean') bad.push(k);
+  if (!METRICS.includes(s.metric)) bad.push('metric');
+  if (!FONTS.includes(s.font)) bad.push('font');
+  if (!SETS.includes(s.set)) bad.push('set');
+  if (!(typeof s.cmax === 'number' && s.cmax >= 0 && s.cmax <= 1000)) bad.push('cmax');
+  for (const [k, lo, hi] of [['n', 1, 4096], ['seed', 0, 999999], ['batch', 0, 4096]]) if (!Number.isInteger(s[k]) || s[k] < lo || s[k] > hi) bad.push(k);
+  if (!Array.isArray(s.methods) || !s.methods.length || s.methods.some((m, i) => !METHODS.includes(m) || s.methods.indexOf(m) !== i)) bad.push('methods');
   if (!Array.isArray(out.problems) || out.problems.some((p) => typeof p !== 'string')) bad.push('problems');
   if (bad.length) throw new Error(`invalid state (${bad.join(', ')}) from ${JSON.stringify(frag.slice(0, 200))}`);
   const again = parseState(encodeState(s));
