@@ -2,7 +2,8 @@
 // here: the worker (worker.js) owns the WebAssembly engine; the page sends it requests, shows progress, and
 // draws results with the figure module (relp_figure.wasm: relp's figures, drawn in C as the CLI and the Python
 // package draw them), adding hover readouts, clicks and keyboard from the SVG's data attributes. One state
-// object (page.state, page/shared.js) drives the controls and the URL; results live in one store, keyed by the model and the prompts they were computed for, so
+// object (page.state, page/shared.js) drives the controls and the URL through one binder (bind.js, from
+// state.js's PROPS); results live in one store, keyed by the model and the prompts they were computed for, so
 // that every picture, export and embed shows what was computed (and says so when the inputs have changed since).
 //   page/shared.js  the page's one mutable state (page), the worker, messages, phases and progress, the URL
 //   page/load.js    loading a model, the manifest, threads
@@ -13,6 +14,7 @@
 import { parseState, encodeState, MANIFEST, BUNDLED, METHODS, METRICS, METRIC_TITLE } from './state.js';
 import { METHOD_TITLE } from './constants.mjs';
 import * as circuits from './circuits.js';
+import * as bind from './bind.js';
 import { page, say, saveState, $, figuresReady, embed, messages, worker, begin, end, progress, messageText } from './page/shared.js';
 import { cancel, run, isStale, shown, rOf } from './page/run.js';
 import { loadModel, sourceOf, renderThreads, readManifest, threadsWanted } from './page/load.js';
@@ -38,22 +40,10 @@ async function onHashChange() {
 }
 
 // ---------------------------------------------------------------- start
+// the controls from the state (bind.js); the threads menu and the model's controls by hand
 function syncControls() {
   const s = page.state;
-  $('clean').value = s.clean;
-  $('corrupt').value = s.corrupt;
-  $('answer').value = s.answer;
-  $('wrong').value = s.wrong;
-  $('method').value = s.method;
-  $('steps').value = s.steps;
-  $('with-ap').checked = s.ap;
-  $('f16').checked = s.f16;
-  $('metric').value = s.metric;
-  $('font').value = s.font;
-  $('caption-on').checked = s.caption;
-  $('cmax').value = String(s.cmax);
-  $('ds-n').value = s.n;
-  $('ds-seed').value = s.seed;
+  bind.syncControls(s);
   renderThreads();
   $('bundled').value = s.url ? '' : s.model;
   $('url').value = s.url;
@@ -130,11 +120,9 @@ function wire() {
   $('jsonl').addEventListener('input', () => { page.jsonlName = ''; readInputs(); render(); });
   $('jsonl-file').onchange = async () => { const f = $('jsonl-file').files[0]; if (!f) return; $('jsonl').value = await f.text(); page.jsonlName = f.name; $('jsonl-file').value = ''; readInputs(); render(); };
   $('ds-methods').addEventListener('change', () => { readInputs(); saveState(); render(); });
-  $('batch').onchange = () => setView({ batch: Number($('batch').value) });
-  // the figures' options: font, caption in or beside the figure, a fixed colour scale
-  $('font').onchange = () => setView({ font: $('font').value });
-  $('caption-on').onchange = () => setView({ caption: $('caption-on').checked });
-  $('cmax').addEventListener('change', () => { const v = Number($('cmax').value); if (v >= 0 && v <= 1000) setView({ cmax: v }); else $('cmax').value = String(page.state.cmax); });
+  // the batch shown, the node type, and the figures' options (font, caption in or beside the figure, a fixed colour
+  // scale): each a view of the results; a colour scale out of its limits is replaced by the state's
+  bind.bindControls(['batch', 'node', 'font', 'caption', 'cmax'], { state: () => page.state }, setView);
   $('caption-download').onclick = () => download(new Blob([$('caption-text').textContent + '\n'], { type: 'text/plain' }), `${fileStem()}.caption.txt`);
   $('confirm-go').onclick = () => page.confirmDone && page.confirmDone(true);
   $('confirm-no').onclick = () => page.confirmDone && page.confirmDone(false);
@@ -147,7 +135,6 @@ function wire() {
   $('example-induction').onclick = () => useExample('induction');
   $('suggest').onclick = suggestAnswers;
   for (const b of document.querySelectorAll('[data-view]')) b.onclick = () => setView({ view: b.dataset.view });
-  $('node').onchange = () => setView({ node: $('node').value });
   $('view').addEventListener('pointerover', onViewPointer);
   $('view').addEventListener('click', onViewClick);
   $('view').addEventListener('keydown', onViewKey);
@@ -173,7 +160,7 @@ function wire() {
     if (!name) return;
     if (await reload({ kind: 'bundled', name, label: name }, $('f16').checked)) { Object.assign(page.state, { model: name, url: '', f16: $('f16').checked }); saveState(); }
   };
-  $('threads').onchange = () => { page.state.threads = Number($('threads').value); saveState(); }; // used from the next run
+  bind.bindControls(['threads'], { state: () => page.state }, (p) => { Object.assign(page.state, p); saveState(); }); // used from the next run
   $('f16').onchange = async () => { // takes effect at once: the model is loaded again with the new setting
     if (!page.loaded) return;
     const f16 = $('f16').checked;

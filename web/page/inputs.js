@@ -5,6 +5,7 @@ import { examplesOf, MANIFEST } from '../state.js';
 import * as data from '../dataset.js';
 import * as circuits from '../circuits.js';
 import { $, page, q, worker, cancelled, setPhase, say, saveState } from './shared.js';
+import { readControls, syncControls } from '../bind.js';
 import { dataInput } from './run.js';
 import { renderSteps, renderStale } from './view.js';
 
@@ -28,17 +29,9 @@ export function runBlocker() {
   return '';
 }
 export function readInputs() {
-  Object.assign(page.state, inputs());
-  page.state.method = $('method').value;
+  // (a size, seed or method list out of its limits is not taken: the state keeps its own)
+  readControls(page.state, ['clean', 'corrupt', 'answer', 'wrong', 'method', 'ap', 'metric', 'set', 'n', 'seed', 'methods']);
   if (!stepsProblem()) page.state.steps = Number($('steps').value.trim()); // an invalid count is not taken (it is said, and Run waits)
-  page.state.ap = $('with-ap').checked;
-  page.state.metric = $('metric').value;
-  page.state.set = $('set').value;
-  const n = Math.round(Number($('ds-n').value)), seed = Math.round(Number($('ds-seed').value));
-  if (n >= 1 && n <= 4096) page.state.n = n;
-  if (seed >= 0 && seed <= 999999) page.state.seed = seed;
-  const ms = [...document.querySelectorAll('#ds-methods input:checked')].map((e) => e.value);
-  if (ms.length) page.state.methods = ms;
 }
 
 function chips(el, toks) {
@@ -125,8 +118,7 @@ export async function suggestAnswers() {
   if (!c || !c.pred) { say('run', 'the model needs a clean prompt that it can read before it can suggest an answer', 'warn'); return; }
   const a = c.pred.top[0].piece;
   const w = ((c.predCorrupt && c.predCorrupt.top.find((t) => t.piece !== a)) || c.pred.top[1]).piece;
-  $('answer').value = a;
-  $('wrong').value = w;
+  syncControls({ answer: a, wrong: w }, ['answer', 'wrong']);
   onInput();
 }
 
@@ -146,9 +138,6 @@ export function useExample(kind) {
   if (!all.length) { say('run', `the models' manifest lists no ${kind} example for this model`, 'warn'); return; }
   const e = all[exampleTurn[kind]++ % all.length];
   renderExamples();
-  $('clean').value = e.clean;
-  $('corrupt').value = e.corrupt;
-  $('answer').value = e.answer;
-  $('wrong').value = e.wrong;
+  syncControls(e, ['clean', 'corrupt', 'answer', 'wrong']);
   onInput();
 }

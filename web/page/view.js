@@ -8,6 +8,7 @@ import * as data from '../dataset.js';
 import { pearson } from '../dataset.js';
 import * as circuits from '../circuits.js';
 import { page, $, embed, q, setPhase, saveState } from './shared.js';
+import { syncControls } from '../bind.js';
 import { rOf, shown, unitsNow, inUnits, ensureApPos, ensureAttention, datasetKey, isStale } from './run.js';
 import { reportSize } from './export.js';
 import { IG, stepsProblem } from './inputs.js';
@@ -157,7 +158,7 @@ export function render() {
     b.classList.toggle('active', b.dataset.view === page.state.view);
     b.setAttribute('aria-pressed', String(b.dataset.view === page.state.view));
   }
-  $('node').value = page.state.node;
+  syncControls(page.state, ['node']);
   $('node').disabled = page.state.view !== 'maps';
   $('steps').disabled = !IG(page.state.method);
   $('method-about').textContent = `${METHOD_TITLE[page.state.method]}: ${METHOD_ABOUT[page.state.method]}`;
@@ -278,11 +279,10 @@ function renderDatasetInfo() {
 // the Data section and the batch bar, from the state
 function renderData() {
   const ds = page.state.set !== 'pair';
-  $('set').value = page.state.set;
+  syncControls(page.state, ['set', 'methods']);
   $('ds-wang').hidden = page.state.set !== 'wang';
   $('ds-jsonl').hidden = page.state.set !== 'jsonl';
   $('ds-methods-row').hidden = !ds;
-  for (const e of document.querySelectorAll('#ds-methods input')) e.checked = page.state.methods.includes(e.value);
   if (page.state.set === 'jsonl') {
     const { pairs, problems } = data.parseJsonl($('jsonl').value);
     $('ds-info').textContent = $('jsonl').value.trim() ? `${pairs.length} pair${pairs.length === 1 ? '' : 's'} read${page.jsonlName ? ` from ${page.jsonlName}` : ''}` +
