@@ -29,6 +29,7 @@ const tarball = execFileSync(path.join(root, 'tools/make_npm.sh'), [webDir, path
 const listed = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
 const pkg = JSON.parse(execFileSync('tar', ['xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }));
 const need = ['package.json', 'README.md', 'index.mjs', 'index.html', 'relp.mjs', 'constants.mjs', 'relp-embed.js', 'worker.js', 'relp_figure.js', 'relp_figure.wasm',
+  'main.js', 'bind.js', ...['shared', 'load', 'inputs', 'run', 'view', 'export'].map((m) => `page/${m}.js`),
   'models/models.json', 'models/ioi-4l/model.safetensors'];
 for (const v of ['', '_relaxed', '_mt', '_relaxed_mt']) need.push(`relp_engine${v}.js`, `relp_engine${v}.wasm`);
 const missing = need.filter((f) => !listed.includes(f));

@@ -24,7 +24,7 @@ export function parseJsonl(text) {
   return { pairs, problems };
 }
 
-function pearson(a, b) {
+export function pearson(a, b) {
   const n = a.length;
   if (!n || n !== b.length) return NaN;
   let ma = 0, mb = 0;

@@ -29,18 +29,20 @@ export const FONTS = ['mono', 'sans'];
 export const SETS = ['pair', 'demo', 'wang', 'jsonl'];
 const MAX_TEXT = 4000; // characters of a prompt carried in a link
 
-// name -> [kind, limits, carried(state)]: kinds text, pick (one of a list), int [lo, hi], num [lo, hi] (a decimal),
-// list (names of a list, comma-separated, none twice), flag (0/1), id (a node or edge)
+// name -> [kind, limits, carried(state), control]: kinds text, pick (one of a list), int [lo, hi], num [lo, hi] (a
+// decimal), list (names of a list, comma-separated, none twice), flag (0/1), id (a node or edge); control: the id of
+// the page's element that shows and sets it (bind.js reads and writes it by its kind: a text or pick is the element's
+// value, a flag its checkbox, an int or num its number, a list the boxes ticked inside it)
 const changed = (k) => (s) => JSON.stringify(s[k]) !== JSON.stringify(BASE[k]);
 const PROPS = {
-  f16: ['flag', null, (s) => s.f16],
-  threads: ['int', [0, 64], (s) => s.threads !== 0], // 0: as many as the page can run (min(cores, 8) where isolated)
-  clean: ['text'], corrupt: ['text'], answer: ['text'], wrong: ['text'],
-  method: ['pick', METHODS],
-  steps: ['int', [1, 1000], (s) => s.method === 'ig' || s.method === 'ig-input'],
-  ap: ['flag'],
+  f16: ['flag', null, (s) => s.f16, 'f16'],
+  threads: ['int', [0, 64], (s) => s.threads !== 0, 'threads'], // 0: as many as the page can run (min(cores, 8) where isolated)
+  clean: ['text', null, null, 'clean'], corrupt: ['text', null, null, 'corrupt'], answer: ['text', null, null, 'answer'], wrong: ['text', null, null, 'wrong'],
+  method: ['pick', METHODS, null, 'method'],
+  steps: ['int', [1, 1000], (s) => s.method === 'ig' || s.method === 'ig-input', 'steps'],
+  ap: ['flag', null, null, 'with-ap'],
   view: ['pick', VIEWS],
-  node: ['pick', NODE_VIEWS],
+  node: ['pick', NODE_VIEWS, null, 'node'],
   layer: ['int', [0, 1000], (s) => s.view === 'attention'],
   head: ['int', [0, 1000], (s) => s.view === 'attention'],
   sort: ['pick', SORTS, (s) => s.view === 'table'],
@@ -48,17 +50,19 @@ const PROPS = {
   data: ['pick', CIRCUIT_DATA, circuitView],
   size: ['int', [0, 999999], (s) => s.view === 'circuit' && s.size > 0], // 0: the node set's default
   pin: ['id', null, (s) => s.view === 'circuit' && !!s.pin],                // the pinned node or edge
-  metric: ['pick', METRICS, changed('metric')],
-  font: ['pick', FONTS, changed('font')],        // the figures' font
-  caption: ['flag', null, changed('caption')],   // 0: the caption beside the figure, not in it
-  cmax: ['num', [0, 1000], changed('cmax')],     // > 0: the maps' fixed colour scale, -cmax to cmax
-  set: ['pick', SETS, changed('set')],           // the data a Run covers (pair: the prompts above)
-  n: ['int', [1, 4096], changed('n')],           // set=wang: how many prompts, and the generator's seed
-  seed: ['int', [0, 999999], changed('seed')],
-  methods: ['list', SORTS.filter((m) => m !== 'ap'), changed('methods')], // a data set's methods (AP always runs)
-  batch: ['int', [0, 4096], changed('batch')],   // a data set's batch whose mean maps are shown
+  metric: ['pick', METRICS, changed('metric'), 'metric'],
+  font: ['pick', FONTS, changed('font'), 'font'],               // the figures' font
+  caption: ['flag', null, changed('caption'), 'caption-on'],    // 0: the caption beside the figure, not in it
+  cmax: ['num', [0, 1000], changed('cmax'), 'cmax'],            // > 0: the maps' fixed colour scale, -cmax to cmax
+  set: ['pick', SETS, changed('set'), 'set'],                   // the data a Run covers (pair: the prompts above)
+  n: ['int', [1, 4096], changed('n'), 'ds-n'],                  // set=wang: how many prompts, and the generator's seed
+  seed: ['int', [0, 999999], changed('seed'), 'ds-seed'],
+  methods: ['list', SORTS.filter((m) => m !== 'ap'), changed('methods'), 'ds-methods'], // a data set's methods (AP always runs)
+  batch: ['int', [0, 4096], changed('batch'), 'batch'],         // a data set's batch whose mean maps are shown
   embed: ['flag', null, (s) => s.embed],
 };
+// the properties the page shows in a control: name -> { id, kind, lim } (bind.js)
+export const CONTROLS = Object.fromEntries(Object.entries(PROPS).filter(([, p]) => p[3]).map(([k, [kind, lim, , id]]) => [k, { id, kind, lim }]));
 
 const BASE = { model: '', url: '', f16: false, threads: 0, clean: '', corrupt: '', answer: '', wrong: '', method: 'relp', steps: 10, ap: true,
   view: 'maps', node: 'mlp', layer: 0, head: 0, sort: 'ap', nodes: 'features', data: 'ioi', size: 0, pin: '',
