@@ -352,6 +352,23 @@ static void sum_copies(float *dst, const float *src, int G, size_t n) {
         for (size_t i = 0; i < n; i++) dst[i] += src[(size_t)g * n + i];
 }
 
+/* out (N, O) = x (N, K) @ P (K, O packed, f32), the rows split over the threads: the q/k/v columns are 3 NH, a few
+ * panels, and a split by panel (matmul_xw_packed's) would leave a thread idle or one with twice the others' work */
+struct rows_job {
+    float *out;
+    const float *x;
+    const float *P;
+    int N, K, O;
+};
+
+static void rows_task(void *arg, int i, int n) {
+    const struct rows_job *j = arg;
+    const int r0 = (int)((long long)j->N * i / n), r1 = (int)((long long)j->N * (i + 1) / n);
+    if (r0 < r1)
+        matmul_xw_packed(NULL, j->out + (size_t)r0 * j->O, j->x + (size_t)r0 * j->K, j->P, RELP_DTYPE_F32, NULL,
+                         r1 - r0, j->K, j->O, j->K, 0);
+}
+
 /* S[u][v0 + j] += U[u] . R[j] for u < n_u, j < n_v */
 static void gemm_add(struct relp_ctx *run, struct edge_bwd *e, const float *R, int n_u, int v0, int n_v) {
     const struct relp_dims *d = &run->model->d;
@@ -369,7 +386,8 @@ static void gemm_add(struct relp_ctx *run, struct edge_bwd *e, const float *R, i
         }
         if (n_v > 1) { /* the q/k/v columns: R^T packed in panels, for the forward product's kernel */
             relp__pack_transposed(e->pk, RELP_DTYPE_F32, Rr, RELP_DTYPE_F32, n_v, (int)k);
-            matmul_xw_packed(run->pool, e->gemm, U, e->pk, RELP_DTYPE_F32, NULL, n_u, (int)k, n_v, (int)k, 0);
+            struct rows_job j = {e->gemm, U, e->pk, n_u, (int)k, n_v};
+            relp__pool_run(run->pool, rows_task, &j);
         } else { /* one column: n_u dot products */
             matmul_xwt(run->pool, e->gemm, U, Rr, RELP_DTYPE_F32, n_u, (int)k, n_v);
         }
