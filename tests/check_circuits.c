@@ -117,6 +117,21 @@ static int32_t *CLEAN, *CORRUPT, *ANS, *WRONG;
 static int B, T, STEPS;
 static struct relp_metric MT;
 
+/* every edge's score of the graph (u x d matrix es) as {"u->v<q>": score, ...}, in the graph's order */
+static void put_edges(FILE *f, const float *es, int32_t nu, int32_t nd) {
+    char a[64], b[64];
+    int first = 1;
+    fputc('{', f);
+    for (int32_t u = 0; u < nu; u++)
+        for (int32_t v = 0; v < nd; v++)
+            if (relp_graph_edge(M, u, v)) {
+                fprintf(f, "%s\"%s->%s\":%.9g", first ? "" : ",", relp_graph_up_name(M, u, a, sizeof a),
+                        relp_graph_down_name(M, v, b, sizeof b), es[(size_t)u * nd + v]);
+                first = 0;
+            }
+    fputc('}', f);
+}
+
 static void check(enum relp_status st, const char *what) {
     if (st) die(what, relp_ctx_last_error(CTX));
 }
@@ -357,7 +372,6 @@ int main(int argc, char **argv) {
     int32_t nu, nd;
     relp_graph_size(M, &nu, &nd);
     float *es = malloc(sizeof(float) * (size_t)nu * nd);
-    char a[64], b[64];
     fprintf(f, "],\"edges\":{");
     static const char *edge_methods[] = {"atp", "relp", "relp-ln", "relp-cp", "attnlrp", "ig-input"};
     for (int mi = 0; mi < 6; mi++) {
@@ -365,16 +379,8 @@ int main(int argc, char **argv) {
         for (int di = 0; di < 2; di++) {
             struct relp_attr_params p = params_of(method(edge_methods[mi]), di, STEPS);
             check(relp_attribute_edges(CTX, CLEAN, CORRUPT, B, T, &MT, &p, es, NULL, NULL), "edges");
-            fprintf(f, "%s\"%s\":{", di ? "," : "", dirs[di]);
-            int first = 1;
-            for (int32_t u = 0; u < nu; u++)
-                for (int32_t v = 0; v < nd; v++)
-                    if (relp_graph_edge(M, u, v)) {
-                        fprintf(f, "%s\"%s->%s\":%.9g", first ? "" : ",", relp_graph_up_name(M, u, a, sizeof a),
-                                relp_graph_down_name(M, v, b, sizeof b), es[(size_t)u * nd + v]);
-                        first = 0;
-                    }
-            fputc('}', f);
+            fprintf(f, "%s\"%s\":", di ? "," : "", dirs[di]);
+            put_edges(f, es, nu, nd);
         }
         fputc('}', f);
     }
@@ -389,16 +395,8 @@ int main(int argc, char **argv) {
             struct relp_attr_params p = params_of(method(edge_methods[mi]), mi == 5, STEPS);
             if (relp_attribute_edges(small, CLEAN, CORRUPT, B, T, &MT, &p, es, NULL, NULL))
                 die("edges (chunked)", relp_ctx_last_error(small));
-            fprintf(f, "%s\"%s\":{", mi ? "," : "", edge_methods[mi]);
-            int first = 1;
-            for (int32_t u = 0; u < nu; u++)
-                for (int32_t v = 0; v < nd; v++)
-                    if (relp_graph_edge(M, u, v)) {
-                        fprintf(f, "%s\"%s->%s\":%.9g", first ? "" : ",", relp_graph_up_name(M, u, a, sizeof a),
-                                relp_graph_down_name(M, v, b, sizeof b), es[(size_t)u * nd + v]);
-                        first = 0;
-                    }
-            fputc('}', f);
+            fprintf(f, "%s\"%s\":", mi ? "," : "", edge_methods[mi]);
+            put_edges(f, es, nu, nd);
         }
         relp_ctx_free(small);
     }
@@ -439,6 +437,7 @@ int main(int argc, char **argv) {
         check(relp_attribute_edges(CTX, CLEAN, CORRUPT, B, T, &MT, &p, es, NULL, NULL), "edges");
         fprintf(f, "%s{\"m_C\":%.12g,\"F\":%.12g,\"top\":[", k ? "," : "", mC, (mC - mr) / (mc - mr));
         uint8_t *taken = calloc((size_t)nu * nd, 1);
+        char a[64], b[64];
         for (int i = 0; i < N; i++) {
             int64_t best = -1;
             for (int64_t q = 0; q < (int64_t)nu * nd; q++)
