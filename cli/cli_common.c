@@ -468,8 +468,14 @@ int get_scale(const struct args *a, int *scale) {
     if (rc) return rc;
     memset(&cli_figure_style, 0, sizeof cli_figure_style);
     const char *font = get(a, "--font"), *cmax = get(a, "--color-max");
-    if (font && strcmp(font, "mono") && strcmp(font, "sans")) return usage("--font must be mono or sans, got '%s'%s", font, "");
-    cli_figure_style.font = font && !strcmp(font, "sans") ? RELP_FIGURE_FONT_SANS : RELP_FIGURE_FONT_MONO;
+    const int32_t f = font ? relp_figure_font_find(font) : RELP_FIGURE_FONT_MONO;
+    if (f < 0) { /* the core's font names */
+        char names[64] = "";
+        for (int32_t i = 0; relp_figure_font_name(i); i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? " or " : "", relp_figure_font_name(i));
+        return usage("--font must be %s, got '%s'", names, font);
+    }
+    cli_figure_style.font = (enum relp_figure_font)f;
     cli_figure_style.no_caption = get(a, "--no-caption") != NULL;
     if (cmax) {
         char *end = NULL;

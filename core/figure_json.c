@@ -303,13 +303,15 @@ static enum relp_status rtable(struct req *q, struct relp_figure *fig, const str
 
 /* "style": relp_figure_style, set on the figure for this request (absent: the default style) */
 static void style(struct req *q, struct relp_figure *fig, const struct relp_json_value *root) {
-    static const char *const fonts[] = {"mono", "sans"};
     const struct relp_json_value *o = get(q, root, "style");
     struct relp_figure_style st = {0};
     if (o && o->type != RELP_JSON_OBJECT) fail(q, "\"style\" must be an object {width, font, caption, color_max}");
     else if (o) {
         st.width = integer(q, o, "width", 0, 0, 1 << 16);
-        st.font = (enum relp_figure_font)pick(q, str(q, o, "font"), "font", fonts, 2, 0);
+        const char *font = str(q, o, "font");
+        const int32_t f = font ? relp_figure_font_find(font) : RELP_FIGURE_FONT_MONO;
+        if (f < 0) fail(q, "\"font\": unknown value \"%s\"", font);
+        st.font = f < 0 ? RELP_FIGURE_FONT_MONO : (enum relp_figure_font)f;
         const struct relp_json_value *c = get(q, o, "caption");
         if (c && c->type != RELP_JSON_TRUE && c->type != RELP_JSON_FALSE) fail(q, "\"caption\" must be true or false");
         st.no_caption = c && c->type == RELP_JSON_FALSE;

@@ -122,6 +122,14 @@ const char *relp_dtype_name(int32_t dt) { return dt >= 0 && dt < 3 ? dtypes[dt] 
 static const char *const nodesets[3] = {"features", "neurons", "components"};
 const char *relp_nodeset_name(int32_t set) { return set >= 0 && set < 3 ? nodesets[set] : NULL; }
 
+static const char *const fonts[2] = {"mono", "sans"}; /* enum relp_figure_font */
+const char *relp_figure_font_name(int32_t font) { return font >= 0 && font < 2 ? fonts[font] : NULL; }
+int32_t relp_figure_font_find(const char *name) {
+    for (int32_t i = 0; name && i < 2; i++)
+        if (!strcmp(name, fonts[i])) return i;
+    return -1;
+}
+
 int32_t relp_dtype_from_name(const char *name) {
     for (int32_t i = 0; name && i < 3; i++)
         if (strcmp(dtypes[i], name) == 0) return i;

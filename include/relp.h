@@ -1082,6 +1082,10 @@ struct relp_figure_style {
                                         colour; 0 or NAN: the largest |value| of the figure */
 };
 RELP_API void relp_figure_set_style(struct relp_figure *fig, const struct relp_figure_style *style);
+/* enum relp_figure_font's names ("mono", "sans": the CLI's --font, the figure JSON's "font", the page's); NULL past the
+ * last */
+RELP_API const char *relp_figure_font_name(int32_t font);
+RELP_API int32_t relp_figure_font_find(const char *name); /* its enum relp_figure_font, or -1 */
 /* The caption of the last figure drawn, as plain text (a line per caption line, "WARNING: " before each warning),
  * whether it was drawn in the picture or not; owned by fig, "" when the figure has none. */
 RELP_API const char *relp_figure_caption_text(struct relp_figure *fig, size_t *len);

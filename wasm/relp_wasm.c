@@ -142,7 +142,7 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_rules_describe(const struct relp_model *m
  * generated constants.mjs) and relp.mjs:
  *   {"methods":[{"name","method","rules","title"}],"nodes":[{"name","node","label"}],
  *    "presets":[{"name","title","source","describe","rules":{"ln","gelu","attn","gate"}}],"archs":[..],"shapes":[..],"dtypes":[..],
- *    "nodesets":[..] (enum relp_nodeset),
+ *    "nodesets":[..] (enum relp_nodeset), "fonts":[..] (enum relp_figure_font),
  *    "warnings": [{flag, name, title}], "metrics": [{name, kind, title}],
  *    "minGap": RELP_MIN_GAP} */
 static size_t put_json_str(char *buf, size_t o, size_t cap, const char *s) {
@@ -203,9 +203,10 @@ EMSCRIPTEN_KEEPALIVE const char *relpw_names(void) {
         PUT(",\"rules\":{\"ln\":%d,\"gelu\":%d,\"attn\":%d,\"gate\":%d}}", (int)ps[i].rules.ln, (int)ps[i].rules.gelu,
             (int)ps[i].rules.attn, (int)ps[i].rules.gate);
     }
-    const char *(*lists[4])(int32_t) = {relp_arch_name, relp_shape_name, relp_dtype_name, relp_nodeset_name};
-    const char *keys[4] = {"archs", "shapes", "dtypes", "nodesets"};
-    for (int k = 0; k < 4; k++) {
+    const char *(*lists[5])(int32_t) = {relp_arch_name, relp_shape_name, relp_dtype_name, relp_nodeset_name,
+                                        relp_figure_font_name};
+    const char *keys[5] = {"archs", "shapes", "dtypes", "nodesets", "fonts"};
+    for (int k = 0; k < 5; k++) {
         PUT("],\"%s\":[", keys[k]);
         for (int32_t i = 0; lists[k](i); i++) {
             PUT("%s", i ? "," : "");

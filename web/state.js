@@ -25,7 +25,7 @@ export const SORTS = [...METHODS, 'ap'];
 // the prompt pair, or a data set of pairs (the official IOI demo set, Wang et al.'s distribution, pasted JSONL)
 export const METRICS = NAMES.metrics.map((m) => m.name);
 export const METRIC_TITLE = Object.fromEntries(NAMES.metrics.map((m) => [m.name, m.title]));
-export const FONTS = ['mono', 'sans'];
+export const FONTS = NAMES.fonts; // the figures' fonts (enum relp_figure_font)
 export const SETS = ['pair', 'demo', 'wang', 'jsonl'];
 const MAX_TEXT = 4000; // characters of a prompt carried in a link
 
